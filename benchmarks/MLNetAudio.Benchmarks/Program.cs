@@ -3,6 +3,7 @@ using MLNetAudio.Benchmarks;
 
 // --quick [--audio file.f32] [--repeats N]: a stopwatch comparison printing x real time (seconds of audio per second);
 // anything else goes to BenchmarkDotNet (e.g. --filter *Mfcc*).
+if (args.Contains("--stages")) { Stages.Run(); return; }
 if (args.Contains("--quick"))
 {
     int at = Array.IndexOf(args, "--audio");

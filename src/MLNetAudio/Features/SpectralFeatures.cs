@@ -1,6 +1,8 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace MLNetAudio.Features;
 
@@ -279,6 +281,9 @@ internal sealed class SpectralDefinition
 internal sealed class SpectralExtractor
 {
     private static readonly int V = Vector<float>.Count;
+
+    /// <summary>Points per cache block: 256 complex vectors of 8 floats take 16 KB, half a typical L1.</summary>
+    private const int L1Block = 256;
     private readonly SpectralDefinition _d;
     private readonly Vector<float>[] _re;
     private readonly Vector<float>[] _im;
@@ -397,6 +402,11 @@ internal sealed class SpectralExtractor
         int n = _d.FftSize;
         var w = _d.Window;
         int offset = _d.Center ? n / 2 : 0;
+        if (TryLoadInterior8(x, first, frames, offset, dst))
+        {
+            return;
+        }
+
         for (int lane = 0; lane < V; lane++)
         {
             int f = first + lane;
@@ -413,10 +423,13 @@ internal sealed class SpectralExtractor
             long start = ((long)f * _d.HopLength) - offset;
             if (start >= 0 && start + n <= x.Length)
             {
-                var src = x.Slice((int)start, n);
+                // The hot path of every interior frame: bounds were checked once above.
+                ref float src = ref Unsafe.Add(ref MemoryMarshal.GetReference(x), (int)start);
+                ref float win = ref MemoryMarshal.GetArrayDataReference(w);
+                ref float d = ref Unsafe.Add(ref MemoryMarshal.GetReference(dst), lane);
                 for (int i = 0; i < n; i++)
                 {
-                    dst[(i * V) + lane] = src[i] * w[i];
+                    Unsafe.Add(ref d, i * V) = Unsafe.Add(ref src, i) * Unsafe.Add(ref win, i);
                 }
             }
             else
@@ -427,6 +440,69 @@ internal sealed class SpectralExtractor
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// The common case (8 lanes, all 8 frames inside the song): loads 8 samples of each frame as one vector, applies
+    /// the window and transposes the 8 x 8 block with AVX shuffles, instead of 64 scalar stores.
+    /// </summary>
+    private bool TryLoadInterior8(ReadOnlySpan<float> x, int first, int frames, int offset, Span<float> dst)
+    {
+        int n = _d.FftSize;
+        int hop = _d.HopLength;
+        if (V != 8 || !Avx.IsSupported || (n & 7) != 0 || first + 7 >= frames)
+        {
+            return false;
+        }
+
+        long s0 = ((long)first * hop) - offset;
+        if (s0 < 0 || s0 + (7L * hop) + n > x.Length)
+        {
+            return false;
+        }
+
+        ref float xr = ref Unsafe.Add(ref MemoryMarshal.GetReference(x), (nint)s0);
+        ref float wr = ref MemoryMarshal.GetArrayDataReference(_d.Window);
+        ref var d = ref Unsafe.As<float, Vector256<float>>(ref MemoryMarshal.GetReference(dst));
+        nint h = hop;
+        for (nint i = 0; i < n; i += 8)
+        {
+            var w8 = Vector256.LoadUnsafe(ref wr, (nuint)i);
+            var r0 = Vector256.LoadUnsafe(ref Unsafe.Add(ref xr, i)) * w8;
+            var r1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref xr, i + h)) * w8;
+            var r2 = Vector256.LoadUnsafe(ref Unsafe.Add(ref xr, i + (2 * h))) * w8;
+            var r3 = Vector256.LoadUnsafe(ref Unsafe.Add(ref xr, i + (3 * h))) * w8;
+            var r4 = Vector256.LoadUnsafe(ref Unsafe.Add(ref xr, i + (4 * h))) * w8;
+            var r5 = Vector256.LoadUnsafe(ref Unsafe.Add(ref xr, i + (5 * h))) * w8;
+            var r6 = Vector256.LoadUnsafe(ref Unsafe.Add(ref xr, i + (6 * h))) * w8;
+            var r7 = Vector256.LoadUnsafe(ref Unsafe.Add(ref xr, i + (7 * h))) * w8;
+            var t0 = Avx.UnpackLow(r0, r1);
+            var t1 = Avx.UnpackHigh(r0, r1);
+            var t2 = Avx.UnpackLow(r2, r3);
+            var t3 = Avx.UnpackHigh(r2, r3);
+            var t4 = Avx.UnpackLow(r4, r5);
+            var t5 = Avx.UnpackHigh(r4, r5);
+            var t6 = Avx.UnpackLow(r6, r7);
+            var t7 = Avx.UnpackHigh(r6, r7);
+            var u0 = Avx.Shuffle(t0, t2, 0x44);
+            var u1 = Avx.Shuffle(t0, t2, 0xEE);
+            var u2 = Avx.Shuffle(t1, t3, 0x44);
+            var u3 = Avx.Shuffle(t1, t3, 0xEE);
+            var u4 = Avx.Shuffle(t4, t6, 0x44);
+            var u5 = Avx.Shuffle(t4, t6, 0xEE);
+            var u6 = Avx.Shuffle(t5, t7, 0x44);
+            var u7 = Avx.Shuffle(t5, t7, 0xEE);
+            Unsafe.Add(ref d, i) = Avx.Permute2x128(u0, u4, 0x20);
+            Unsafe.Add(ref d, i + 1) = Avx.Permute2x128(u1, u5, 0x20);
+            Unsafe.Add(ref d, i + 2) = Avx.Permute2x128(u2, u6, 0x20);
+            Unsafe.Add(ref d, i + 3) = Avx.Permute2x128(u3, u7, 0x20);
+            Unsafe.Add(ref d, i + 4) = Avx.Permute2x128(u0, u4, 0x31);
+            Unsafe.Add(ref d, i + 5) = Avx.Permute2x128(u1, u5, 0x31);
+            Unsafe.Add(ref d, i + 6) = Avx.Permute2x128(u2, u6, 0x31);
+            Unsafe.Add(ref d, i + 7) = Avx.Permute2x128(u3, u7, 0x31);
+        }
+
+        return true;
     }
 
     /// <summary>Sample i of the padded signal: reflect or zero within the centre padding, zero beyond.</summary>
@@ -454,33 +530,100 @@ internal sealed class SpectralExtractor
         return 0f;
     }
 
-    /// <summary>In-place radix-2 decimation-in-frequency FFT; the result is left in bit-reversed order.</summary>
+    /// <summary>
+    /// In-place decimation-in-frequency FFT; the result is left in bit-reversed order. Two radix-2 stages are fused
+    /// per pass (radix 2^2), and once a stage's butterflies span at most <see cref="L1Block"/> points the remaining
+    /// stages run block by block, so they work in L1 instead of streaming the whole transform through L2 each pass.
+    /// </summary>
     private static void FftDif(Vector<float>[] reArr, Vector<float>[] imArr, float[] cos, float[] sin)
     {
         int n = reArr.Length;
         ref var re = ref MemoryMarshal.GetArrayDataReference(reArr);
         ref var im = ref MemoryMarshal.GetArrayDataReference(imArr);
-        for (int len = n; len >= 2; len >>= 1)
+        int len = n;
+        for (; len >= 4 && len > L1Block; len >>= 2)
         {
-            int half = len >> 1;
-            int step = n / len;
-            for (int k = 0; k < half; k++)
+            Radix4Pass(ref re, ref im, 0, n, len, n, cos, sin);
+        }
+
+        int block = len;
+        for (int b = 0; b < n; b += block)
+        {
+            int l = block;
+            for (; l >= 4; l >>= 2)
             {
-                var wr = new Vector<float>(cos[k * step]);
-                var wi = new Vector<float>(-sin[k * step]);
-                for (int s = k; s < n; s += len)
+                Radix4Pass(ref re, ref im, b, block, l, n, cos, sin);
+            }
+
+            if (l == 2)
+            {
+                // The last radix-2 stage has twiddle 1.
+                for (int s = b; s < b + block; s += 2)
                 {
                     ref var ar = ref Unsafe.Add(ref re, s);
                     ref var ai = ref Unsafe.Add(ref im, s);
-                    ref var br = ref Unsafe.Add(ref re, s + half);
-                    ref var bi = ref Unsafe.Add(ref im, s + half);
-                    var dr = ar - br;
-                    var di = ai - bi;
+                    ref var br = ref Unsafe.Add(ref re, s + 1);
+                    ref var bi = ref Unsafe.Add(ref im, s + 1);
+                    var tr = ar - br;
+                    var ti = ai - bi;
                     ar += br;
                     ai += bi;
-                    br = (dr * wr) - (di * wi);
-                    bi = (dr * wi) + (di * wr);
+                    br = tr;
+                    bi = ti;
                 }
+            }
+        }
+    }
+
+    /// <summary>Stages <paramref name="len"/> and len / 2 over points offset .. offset + count - 1.</summary>
+    private static void Radix4Pass(ref Vector<float> re, ref Vector<float> im, int offset, int count, int len, int n, float[] cos, float[] sin)
+    {
+        // Stage len pairs (x0, x2) and (x1, x3); stage len / 2 then pairs (y0, y1) and (y2, y3).
+        int q = len >> 2;
+        int step = n / len;
+        int end = offset + count;
+        for (int k = 0; k < q; k++)
+        {
+            var w1r = new Vector<float>(cos[k * step]);
+            var w1i = new Vector<float>(-sin[k * step]);
+            var w3r = new Vector<float>(cos[(k + q) * step]);
+            var w3i = new Vector<float>(-sin[(k + q) * step]);
+            var w2r = new Vector<float>(cos[2 * k * step]);
+            var w2i = new Vector<float>(-sin[2 * k * step]);
+            for (int s = offset + k; s < end; s += len)
+            {
+                ref var x0r = ref Unsafe.Add(ref re, s);
+                ref var x0i = ref Unsafe.Add(ref im, s);
+                ref var x1r = ref Unsafe.Add(ref re, s + q);
+                ref var x1i = ref Unsafe.Add(ref im, s + q);
+                ref var x2r = ref Unsafe.Add(ref re, s + (2 * q));
+                ref var x2i = ref Unsafe.Add(ref im, s + (2 * q));
+                ref var x3r = ref Unsafe.Add(ref re, s + (3 * q));
+                ref var x3i = ref Unsafe.Add(ref im, s + (3 * q));
+                var y0r = x0r + x2r;
+                var y0i = x0i + x2i;
+                var dr = x0r - x2r;
+                var di = x0i - x2i;
+                var y2r = (dr * w1r) - (di * w1i);
+                var y2i = (dr * w1i) + (di * w1r);
+                var y1r = x1r + x3r;
+                var y1i = x1i + x3i;
+                dr = x1r - x3r;
+                di = x1i - x3i;
+                var y3r = (dr * w3r) - (di * w3i);
+                var y3i = (dr * w3i) + (di * w3r);
+                x0r = y0r + y1r;
+                x0i = y0i + y1i;
+                dr = y0r - y1r;
+                di = y0i - y1i;
+                x1r = (dr * w2r) - (di * w2i);
+                x1i = (dr * w2i) + (di * w2r);
+                x2r = y2r + y3r;
+                x2i = y2i + y3i;
+                dr = y2r - y3r;
+                di = y2i - y3i;
+                x3r = (dr * w2r) - (di * w2i);
+                x3i = (dr * w2i) + (di * w2r);
             }
         }
     }

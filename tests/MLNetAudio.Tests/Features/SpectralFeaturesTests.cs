@@ -82,6 +82,7 @@ public class SpectralFeaturesTests
 
     [Theory]
     [InlineData(512, 16000, 1000.0, 32)] // fast FFT path: 1000 Hz is bin 32 of 512 at 16 kHz
+    [InlineData(256, 16000, 1000.0, 16)] // an even number of radix-2 stages
     [InlineData(400, 16000, 1000.0, 25)] // direct DFT path (400 is not a power of two)
     [InlineData(2048, 22050, 22050.0 * 100 / 2048, 100)]
     public void Power_spectrum_of_a_bin_centred_sine_peaks_at_its_bin_with_the_Hann_gain(int fftSize, int sampleRate, double hz, int bin)
