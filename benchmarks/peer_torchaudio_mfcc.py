@@ -4,7 +4,7 @@
   --write-audio PATH : decode 30 s of a real track (frozen-bubble-data's Ogg, via torchaudio's sox backend),
                        down-mix to mono, resample to 22050 Hz and write float32 little-endian; synthesize if absent.
   --audio PATH       : time torchaudio.transforms.MFCC on that audio and print x real time.
-Settings match MfccSegmenterOptions' defaults: n_fft 2048, hop 441 (20 ms), periodic Hann, center with zero
+Settings match MfccSegmenterOptions' defaults: n_fft 2048 (or --n-fft), hop 441 (20 ms), periodic Hann, center with zero
 padding, 128 Slaney-scale bands with Slaney norm, power_to_db (amin 1e-10, top_db 80), 20 DCT-II ortho coefficients.
 """
 import argparse
@@ -32,12 +32,12 @@ def write_audio(path, seconds=30):
     print(f"wrote {len(x) / RATE:.2f} s from {source} to {path}")
 
 
-def time_mfcc(path, repeats):
+def time_mfcc(path, repeats, n_fft):
     torch.set_num_threads(1)
     x = torch.from_numpy(np.fromfile(path, dtype="<f4"))
     mfcc = torchaudio.transforms.MFCC(
         sample_rate=RATE, n_mfcc=20, dct_type=2, norm="ortho", log_mels=False,
-        melkwargs=dict(n_fft=2048, hop_length=441, center=True, pad_mode="constant", n_mels=128,
+        melkwargs=dict(n_fft=n_fft, hop_length=441, center=True, pad_mode="constant", n_mels=128,
                        mel_scale="slaney", norm="slaney", power=2.0))
     with torch.no_grad():
         for _ in range(3):
@@ -57,8 +57,9 @@ if __name__ == "__main__":
     p.add_argument("--write-audio")
     p.add_argument("--audio")
     p.add_argument("--repeats", type=int, default=21)
+    p.add_argument("--n-fft", type=int, default=2048)
     a = p.parse_args()
     if a.write_audio:
         write_audio(a.write_audio)
     if a.audio:
-        time_mfcc(a.audio, a.repeats)
+        time_mfcc(a.audio, a.repeats, a.n_fft)

@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
 # MFCC throughput, one thread each, same audio and settings, same run: MLNetAudio vs NWaves vs torchaudio.
-# Usage: benchmarks/run-mfcc-peer.sh [rounds]   (rounds alternate the tools to even out load from other processes)
+# Usage: benchmarks/run-mfcc-peer.sh [rounds] [n_fft]   (rounds alternate the tools to even out load from other processes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE MKL_NUM_THREADS=1 DOTNET_TieredPGO=1
 rounds="${1:-3}"
+nfft="${2:-2048}"
 audio="${TMPDIR:-/tmp}/mlnetaudio-mfcc-30s.f32"
 /usr/bin/python3 benchmarks/peer_torchaudio_mfcc.py --write-audio "$audio"
 dotnet build -c Release benchmarks/MLNetAudio.Benchmarks -v q -nologo >/dev/null
 ours=(); peer=(); nw=()
 for ((r = 1; r <= rounds; r++)); do
-  out=$(dotnet benchmarks/MLNetAudio.Benchmarks/bin/Release/net10.0/MLNetAudio.Benchmarks.dll --quick --audio "$audio")
+  out=$(dotnet benchmarks/MLNetAudio.Benchmarks/bin/Release/net10.0/MLNetAudio.Benchmarks.dll --quick --audio "$audio" --n-fft "$nfft")
   [[ $r == 1 ]] && echo "$out" | head -1
   ours+=("$(echo "$out" | awk '/^mlnetaudio_x_realtime/ {print $2}')")
   nw+=("$(echo "$out" | awk '/^nwaves_x_realtime/ {print $2}')")
-  pout=$(/usr/bin/python3 benchmarks/peer_torchaudio_mfcc.py --audio "$audio")
+  pout=$(/usr/bin/python3 benchmarks/peer_torchaudio_mfcc.py --audio "$audio" --n-fft "$nfft")
   [[ $r == 1 ]] && echo "$pout" | head -1
   peer+=("$(echo "$pout" | awk '/^torchaudio_x_realtime/ {print $2}')")
   echo "round $r: MLNetAudio ${ours[-1]}x, NWaves ${nw[-1]}x, torchaudio ${peer[-1]}x real time"
