@@ -64,10 +64,6 @@ internal sealed class SpectralDefinition
                 BitReverse[i] = (int)(ReverseBits((uint)i) >> (32 - bits));
             }
 
-            if (fftSize == 1)
-            {
-                BitReverse[0] = 0;
-            }
         }
         else
         {
@@ -189,7 +185,9 @@ internal sealed class SpectralDefinition
 
     /// <summary>
     /// Triangular mel filters on the one-sided FFT bins, as librosa's <c>filters.mel</c> and torchaudio's
-    /// <c>melscale_fbanks</c> define them; kept sparse (each filter touches a few bins) because a dense
+    /// <c>melscale_fbanks</c> define them (Slaney or HTK scale, Slaney or no norm, bin frequencies k * sr / N).
+    /// Built here from those published formulas because the presets must reproduce both libraries' filters to
+    /// 1e-3 (the parity tests check it); kept sparse (each filter touches a few bins) because a dense
     /// bins x bands product would cost more than the FFT.
     /// </summary>
     private static (int[] Start, float[][] Weights) BuildMelBank(
@@ -289,6 +287,7 @@ internal sealed class SpectralExtractor
     private readonly Vector<float>[] _im;
     private readonly Vector<float>[] _powA;
     private readonly Vector<float>[] _powB;
+    private readonly Vector<float>[] _cep;
     private Vector<float>[] _db = [];
 
     public SpectralExtractor(SpectralDefinition definition)
@@ -298,6 +297,7 @@ internal sealed class SpectralExtractor
         _im = new Vector<float>[definition.FftSize];
         _powA = new Vector<float>[definition.Bins];
         _powB = new Vector<float>[definition.Bins];
+        _cep = definition.Kind == AudioFeatureKind.Mfcc ? new Vector<float>[definition.Coefficients] : [];
     }
 
     public SpectralDefinition Definition => _d;
@@ -351,7 +351,7 @@ internal sealed class SpectralExtractor
         // top_db is relative to the whole song's loudest band (torchaudio and librosa clamp over the whole
         // spectrogram), so it needs every frame's dB first: a second pass clamps, then maps to the output.
         var floor = new Vector<float>(_d.TopDb is double top ? (float)(maxDb - top) : float.NegativeInfinity);
-        Span<Vector<float>> cep = _d.Kind == AudioFeatureKind.Mfcc ? stackalloc Vector<float>[c] : default;
+        var cep = _cep.AsSpan();
         for (int h = 0; h < 2 * batches; h++)
         {
             int first = ((h >> 1) * perBatch) + ((h & 1) * V);

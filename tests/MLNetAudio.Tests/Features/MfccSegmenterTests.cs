@@ -106,6 +106,25 @@ public class MfccSegmenterTests
         SpectralFeaturesTests.AssertClose(rows[1], rows[0], "short song vs explicitly zero-padded song");
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(100)]
+    public void Songs_of_a_few_samples_are_padded_to_one_window_under_both_pad_modes(int samples)
+    {
+        var ml = new MLContext(1);
+        var song = SongData.Tone(Rate, (double)samples / Rate);
+        var data = SongData.Load(ml, Rate, song);
+        foreach (var mode in new[] { SpectrogramPadMode.Constant, SpectrogramPadMode.Reflect })
+        {
+            var options = Small();
+            options.PadMode = mode;
+            var windows = SongData.Read(ml.Transforms.SegmentMfcc("W", "X", options).Fit(data).Transform(data), "W").Single();
+            Assert.Equal(400 * 13, windows.Length);
+            Assert.All(windows, v => Assert.True(float.IsFinite(v)));
+        }
+    }
+
     [Fact]
     public void Short_song_under_Reject_throws_naming_row_and_column()
     {
