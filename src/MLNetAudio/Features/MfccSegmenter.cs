@@ -690,7 +690,7 @@ namespace MLNetAudio.Features
             private VBuffer<float> _samples;
             private ReadOnlyMemory<char> _error;
             private float[] _song = [];
-            private float[] _windows = [];
+            private int _windowCount;
             private int _windowValues;
             private long _cachedPosition = -1;
 
@@ -716,7 +716,7 @@ namespace MLNetAudio.Features
                     }
 
                     var editor = VBufferEditor.Create(ref dst, _windowValues);
-                    _windows.AsSpan(0, _windowValues).CopyTo(editor.Values);
+                    CopyWindows(editor.Values);
                     dst = editor.Commit();
                 };
                 return getter;
@@ -827,35 +827,37 @@ namespace MLNetAudio.Features
                 return song;
             }
 
+            /// <summary>Computes the row's song frames once; the getter copies the windows straight out of them.</summary>
             private void ComputeWindows()
             {
+                _windowCount = 0;
                 if (!ReadSong(out var samples))
                 {
                     _windowValues = 0;
                     return;
                 }
 
-                var layout = _b.Layout;
-                var song = SongFeatures(samples, forStatistics: false, out _);
-                int windows = Math.Max(1, layout.WindowCount(samples.Length));
-                int per = layout.FramesPerWindow * _b.Definition.Coefficients;
+                SongFeatures(samples, forStatistics: false, out _);
+                int windows = Math.Max(1, _b.Layout.WindowCount(samples.Length));
+                int per = _b.Layout.FramesPerWindow * _b.Definition.Coefficients;
                 long total = (long)windows * per;
                 if (total > Array.MaxLength)
                 {
                     throw new InvalidDataException($"Row {_input.Position} of column '{Column}' gives {windows} windows of {per} values, more than one vector holds; use a longer WindowHopSeconds.");
                 }
 
-                if (_windows.Length < total)
-                {
-                    _windows = new float[total];
-                }
-
-                for (int w = 0; w < windows; w++)
-                {
-                    song.Slice(layout.WindowStart(w) * _b.Definition.Coefficients, per).CopyTo(_windows.AsSpan(w * per, per));
-                }
-
+                _windowCount = windows;
                 _windowValues = (int)total;
+            }
+
+            private void CopyWindows(Span<float> destination)
+            {
+                int c = _b.Definition.Coefficients;
+                int per = _b.Layout.FramesPerWindow * c;
+                for (int w = 0; w < _windowCount; w++)
+                {
+                    _song.AsSpan(_b.Layout.WindowStart(w) * c, per).CopyTo(destination.Slice(w * per, per));
+                }
             }
         }
     }
