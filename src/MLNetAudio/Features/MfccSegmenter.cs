@@ -477,10 +477,10 @@ namespace MLNetAudio.Features
         public MfccSegmenterOptions Options => _options.Clone();
 
         /// <summary>Per-coefficient means learned at Fit (null without standardisation).</summary>
-        public IReadOnlyList<float>? CoefficientMeans => _mean;
+        public IReadOnlyList<float>? CoefficientMeans => _mean is null ? null : Array.AsReadOnly(_mean);
 
         /// <summary>Per-coefficient standard deviations learned at Fit (null without standardisation).</summary>
-        public IReadOnlyList<float>? CoefficientStandardDeviations => _std;
+        public IReadOnlyList<float>? CoefficientStandardDeviations => _std is null ? null : Array.AsReadOnly(_std);
 
         internal static DataViewSchema.Annotations MakeAnnotations(int framesPerWindow, int coefficients, double framesPerSecond, MfccSegmenterOptions o)
         {
