@@ -43,13 +43,16 @@ def time_mfcc(path, repeats, n_fft):
         for _ in range(3):
             mfcc(x)
         times = []
+        cpu0 = time.process_time()
         for _ in range(repeats):
             t0 = time.perf_counter()
             mfcc(x)
             times.append(time.perf_counter() - t0)
+        cpu = (time.process_time() - cpu0) / repeats
     seconds = len(x) / RATE
     print(f"torchaudio {torchaudio.__version__} (torch {torch.__version__}), threads {torch.get_num_threads()}")
     print(f"torchaudio_x_realtime {seconds / statistics.median(times):.0f}")
+    print(f"torchaudio_cpu_x_realtime {seconds / cpu:.0f}")
 
 
 if __name__ == "__main__":

@@ -115,14 +115,16 @@ internal static class Quick
         var audio = audioPath is null ? Audio.Synthesize(Audio.Rate, 30) : Audio.ReadRaw(audioPath);
         var b = new MfccBenchmarks { FftSize = fftSize };
         b.Prepare(audio);
-        double ours = Median(() => b.MLNetAudio(), repeats);
-        double nwaves = Median(() => b.NWaves(), Math.Max(3, repeats / 3));
-        double pipeline = Median(SegmentThroughPipeline(audio, fftSize), Math.Max(3, repeats / 3));
+        var (ours, oursCpu) = Measure(() => b.MLNetAudio(), repeats);
+        var (nwaves, nwavesCpu) = Measure(() => b.NWaves(), Math.Max(3, repeats / 3));
+        var (pipeline, _) = Measure(SegmentThroughPipeline(audio, fftSize), Math.Max(3, repeats / 3));
         double seconds = b.SecondsOfAudio;
         Console.WriteLine($"audio: {seconds:0.##} s at {Audio.Rate} Hz ({(audioPath ?? "synthetic")}); settings: FFT {fftSize}, hop 441, 128 Slaney mels, 20 MFCC; 1 thread");
         Console.WriteLine($"mlnetaudio_x_realtime {seconds / ours:0}");
         Console.WriteLine($"nwaves_x_realtime {seconds / nwaves:0}");
         Console.WriteLine($"mlnetaudio_over_nwaves {nwaves / ours:0.00}");
+        Console.WriteLine($"mlnetaudio_cpu_x_realtime {seconds / oursCpu:0}");
+        Console.WriteLine($"nwaves_cpu_x_realtime {seconds / nwavesCpu:0}");
         Console.WriteLine($"segmenter_pipeline_x_realtime {seconds / pipeline:0} (ml.Transforms.SegmentMfcc: 8 s windows, 1 s hop, read through a cursor)");
     }
 
@@ -147,13 +149,20 @@ internal static class Quick
         };
     }
 
-    private static double Median(Func<float> run, int repeats)
+    /// <summary>
+    /// Median wall time of one run, and mean CPU time (this process's user + system time over all runs / runs;
+    /// less disturbed than wall time when other processes share the cores).
+    /// </summary>
+    private static (double Wall, double Cpu) Measure(Func<float> run, int repeats)
     {
         for (int i = 0; i < 3; i++)
         {
             run();
         }
 
+        var process = Process.GetCurrentProcess();
+        process.Refresh();
+        var cpu0 = process.TotalProcessorTime;
         var times = new double[repeats];
         for (int i = 0; i < repeats; i++)
         {
@@ -162,7 +171,9 @@ internal static class Quick
             times[i] = sw.Elapsed.TotalSeconds;
         }
 
+        process.Refresh();
+        double cpu = (process.TotalProcessorTime - cpu0).TotalSeconds / repeats;
         Array.Sort(times);
-        return times[repeats / 2];
+        return (times[repeats / 2], cpu);
     }
 }
