@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Xunit.Abstractions;
 using Microsoft.ML;
 using MLNetAudio.Features;
 
@@ -8,7 +9,7 @@ namespace MLNetAudio.Tests.Features;
 /// Parity with reference features made by Debian's python3-torchaudio (Fixtures/make_mfcc_reference.py, computed in
 /// float64), and FFT checks that need no reference.
 /// </summary>
-public class SpectralFeaturesTests
+public class SpectralFeaturesTests(ITestOutputHelper log)
 {
     private static readonly string Dir = Path.Combine(AppContext.BaseDirectory, "Fixtures", "mfcc_reference");
 
@@ -39,7 +40,7 @@ public class SpectralFeaturesTests
 
         Assert.Equal(frames, actualFrames);
         Assert.Equal(coefficients, actualCoefficients);
-        AssertClose(expected, actual, name);
+        log.WriteLine($"{name}: max |a - b| / max |b| = {AssertClose(expected, actual, name):E2}");
     }
 
     [Fact]
@@ -126,7 +127,7 @@ public class SpectralFeaturesTests
     /// Relative agreement: max |a - b| / max |b| within 1e-3 over the whole array, and per element |a - b| within
     /// 1e-3 |b| wherever |b| is at least 5% of max |b| (near-zero elements have no meaningful relative error).
     /// </summary>
-    internal static void AssertClose(float[] expected, float[] actual, string what)
+    internal static double AssertClose(float[] expected, float[] actual, string what)
     {
         Assert.Equal(expected.Length, actual.Length);
         double scale = expected.Max(v => Math.Abs((double)v));
@@ -142,6 +143,7 @@ public class SpectralFeaturesTests
         }
 
         Assert.True(worst <= 1e-3 * scale, $"{what}: max |a - b| = {worst}, max |b| = {scale}");
+        return worst / scale;
     }
 
     private static void AssertSameSettings(MfccSegmenterOptions preset, MfccSegmenterOptions reference)
@@ -177,6 +179,8 @@ public class SpectralFeaturesTests
             MelNorm = norm.ValueKind == JsonValueKind.Null ? MelNorm.None : MelNorm.Slaney,
             Coefficients = kind == AudioFeatureKind.Mfcc ? c.GetProperty("n_mfcc").GetInt32() : MfccSegmenterOptions.Defaults.Coefficients,
             Amin = c.GetProperty("amin").GetDouble(),
+            MinFrequency = c.GetProperty("f_min").GetDouble(),
+            MaxFrequency = c.GetProperty("f_max").ValueKind == JsonValueKind.Null ? 0 : c.GetProperty("f_max").GetDouble(),
             TopDb = c.GetProperty("top_db").ValueKind == JsonValueKind.Null ? null : c.GetProperty("top_db").GetDouble(),
         };
     }

@@ -36,7 +36,8 @@ def signal(sr):
 
 def mel_kwargs(c):
     return dict(n_fft=c["n_fft"], win_length=c["win_length"], hop_length=c["hop"], center=c["center"],
-                pad_mode=c["pad_mode"], n_mels=c["n_mels"], mel_scale=c["mel_scale"], norm=c["norm"], power=2.0)
+                pad_mode=c["pad_mode"], n_mels=c["n_mels"], mel_scale=c["mel_scale"], norm=c["norm"], power=2.0,
+                f_min=c["f_min"], f_max=c["f_max"])
 
 
 def compute(c, x):
@@ -57,9 +58,11 @@ def compute(c, x):
     return y.T.contiguous().numpy().astype(np.float32)
 
 
-def case(name, kind, sr, n_fft, hop, pad_mode, mel_scale, norm, n_mfcc, win_length=None, n_mels=128):
+def case(name, kind, sr, n_fft, hop, pad_mode, mel_scale, norm, n_mfcc, win_length=None, n_mels=128, f_min=0.0,
+         f_max=None):
     return dict(name=name, kind=kind, sample_rate=sr, n_fft=n_fft, win_length=win_length or n_fft, hop=hop,
                 center=True, pad_mode=pad_mode, n_mels=n_mels, mel_scale=mel_scale, norm=norm, n_mfcc=n_mfcc,
+                f_min=f_min, f_max=f_max,
                 amin=1e-10, top_db=80.0 if kind != "PowerSpectrogram" else None)
 
 
@@ -69,6 +72,8 @@ CASES = [
     case("default_mfcc", "Mfcc", 22050, 2048, 441, "constant", "slaney", "slaney", 20),
     case("default_logmel", "LogMel", 22050, 2048, 441, "constant", "slaney", "slaney", 20),
     case("power_512", "PowerSpectrogram", 22050, 512, 441, "constant", "slaney", "slaney", 0),
+    case("logmel_htk_slaney_band", "LogMel", 22050, 1024, 256, "reflect", "htk", "slaney", 0, n_mels=64,
+         f_min=50.0, f_max=8000.0),
     case("power_reflect_win400", "PowerSpectrogram", 16000, 512, 160, "reflect", "htk", None, 0, win_length=400),
 ]
 
