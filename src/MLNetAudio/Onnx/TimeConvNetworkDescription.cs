@@ -1,3 +1,5 @@
+using TorchSharp;
+
 namespace MLNetAudio.Onnx;
 
 /// <summary>How the convolution stack treats the coefficient axis (both convolve and pool along time only).</summary>
@@ -25,9 +27,8 @@ internal enum TimeConvHead
     Lstm,
 
     /// <summary>
-    /// The seed's CNN-only variant: the whole conv feature map, flattened in PyTorch's <c>flatten(1)</c> order of its
-    /// native layout ([channels, coefficients, frames'] for <see cref="TimeConvForm.Conv2dTimeOnly"/>,
-    /// [channels, frames'] for <see cref="TimeConvForm.Conv1dAllCoefficients"/>), feeds Linear(features, 1) and a sigmoid.
+    /// The seed's CNN-only variant: the conv feature sequence [frames', features] flattened time-major (all features
+    /// of pooled step 0, then step 1, ...) feeds Linear(frames' * features, 1) and a sigmoid.
     /// </summary>
     FullyConnected,
 }
@@ -84,6 +85,55 @@ internal sealed class TimeConvNetworkDescription
 
     /// <summary>The output layer's bias.</summary>
     public required float OutputBias { get; init; }
+
+    /// <summary>
+    /// Reads the weights from a TorchSharp state dict keyed as the scorer's network names its parameters:
+    /// <c>convs.{i}.weight</c>/<c>bias</c>, <c>lstm.weight_ih_l{n}</c>, <c>lstm.weight_hh_l{n}</c>,
+    /// <c>lstm.bias_ih_l{n}</c>, <c>lstm.bias_hh_l{n}</c>, <c>output.weight</c>/<c>bias</c>. Layer counts, channels,
+    /// hidden sizes and the kernel length come from the tensors' shapes.
+    /// </summary>
+    public static TimeConvNetworkDescription FromStateDict(
+        TimeConvForm form, TimeConvHead head, int frames, int coefficients, IReadOnlyDictionary<string, torch.Tensor> state, int poolSize = 2)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        float[] Get(string key) => state.TryGetValue(key, out var t)
+            ? t.detach().cpu().contiguous().data<float>().ToArray()
+            : throw new ArgumentException($"The state dict has no '{key}'; found: {string.Join(", ", state.Keys)}.", nameof(state));
+
+        var convs = new List<ConvLayerWeights>();
+        int kernel = 3;
+        for (int i = 0; state.ContainsKey($"convs.{i}.weight"); i++)
+        {
+            var w = state[$"convs.{i}.weight"];
+            kernel = (int)w.shape[^1];
+            convs.Add(new ConvLayerWeights((int)w.shape[0], Get($"convs.{i}.weight"), Get($"convs.{i}.bias")));
+        }
+
+        var lstm = new List<LstmLayerWeights>();
+        for (int n = 0; head == TimeConvHead.Lstm && state.ContainsKey($"lstm.weight_hh_l{n}"); n++)
+        {
+            lstm.Add(new LstmLayerWeights(
+                (int)state[$"lstm.weight_hh_l{n}"].shape[1],
+                Get($"lstm.weight_ih_l{n}"),
+                Get($"lstm.weight_hh_l{n}"),
+                Get($"lstm.bias_ih_l{n}"),
+                Get($"lstm.bias_hh_l{n}")));
+        }
+
+        return new TimeConvNetworkDescription
+        {
+            Form = form,
+            Head = head,
+            Frames = frames,
+            Coefficients = coefficients,
+            KernelSize = kernel,
+            PoolSize = poolSize,
+            ConvLayers = convs,
+            LstmLayers = lstm,
+            OutputWeight = Get("output.weight"),
+            OutputBias = Get("output.bias").Single(),
+        };
+    }
 
     /// <summary>Frames after the conv stack: each pooling floors the length.</summary>
     public int PooledFrames

@@ -21,7 +21,8 @@ namespace MLNetAudio.Onnx;
 /// <item>Lstm head: Transpose to [T', B, ch, (C)] and Reshape to [T', B, features] (channel-major, then coefficient),
 /// one LSTM node per layer (gates reordered from PyTorch's i, f, g, o to ONNX's i, o, f, c), last hidden state
 /// Y_h [1, B, H] reshaped to [B, H].</item>
-/// <item>FullyConnected head: Reshape [B, -1] (PyTorch's <c>flatten(1)</c> order).</item>
+/// <item>FullyConnected head: Transpose to [B, T', ch, (C)] and Reshape to [B, T' * features] (time-major: all
+/// features of pooled step 0, then step 1, ...).</item>
 /// <item>Gemm (transB) with the output layer, Sigmoid, Reshape to [B].</item>
 /// </list>
 /// </remarks>
@@ -120,6 +121,8 @@ internal static class TimeConvOnnxExporter
         }
         else
         {
+            // Time-major flattening of the [B, T', features] sequence, as the network's fully connected head reads it.
+            x = g.Node("Transpose", [x], ("perm", twoD ? new long[] { 0, 3, 1, 2 } : new long[] { 0, 2, 1 }));
             features = g.Node("Reshape", [x, g.Int64s("flatten_shape", 0, -1)]);
         }
 
