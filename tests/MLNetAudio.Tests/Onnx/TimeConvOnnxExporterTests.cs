@@ -125,11 +125,18 @@ public sealed class TimeConvOnnxExporterTests(ITestOutputHelper output)
 
             string zip = Path.Combine(dir, "pipeline.zip");
             ml.Model.Save(model, data.Schema, zip);
-            File.Delete(onnxPath); // the ONNX bytes travel inside ML.NET's zip
+
+            // MLNetAudio's own model file carries the ML.NET ONNX stage as well.
+            string audioZip = Path.Combine(dir, "audio-model.zip");
+            ml.Audio().Model.Save(model, data.Schema, audioZip);
+
+            File.Delete(onnxPath); // the ONNX bytes travel inside both zips
             var loaded = new MLContext(seed: 2).Model.Load(zip, out var schema);
             Assert.Equal(data.Schema.Count, schema.Count);
             float[][] reloaded = ReadScores(ml, loaded.Transform(data));
             Assert.Equal(scores, reloaded);
+            var fromAudioZip = ml.Audio().Model.Load(audioZip, out _);
+            Assert.Equal(scores, ReadScores(ml, fromAudioZip.Transform(data)));
         }
         finally
         {
