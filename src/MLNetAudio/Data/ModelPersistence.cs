@@ -285,8 +285,11 @@ namespace MLNetAudio.Data
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
-                throw new AudioModelFileException(path, AudioModelFileProblem.Corrupt,
-                    $"ML.NET could not load entry '{entry.Name}': {e.Message}", e);
+                // The bytes passed their checksum, so they are as saved: what is missing is on this side, usually the
+                // package of an ML.NET component (e.g. Microsoft.ML.OnnxTransformer) that this process does not reference.
+                throw new AudioModelFileException(path, AudioModelFileProblem.UnknownStageFormat,
+                    $"ML.NET could not load entry '{entry.Name}' although it is intact; reference the NuGet package of every "
+                    + $"ML.NET component in the pipeline ({e.Message})", e);
             }
         }
 
@@ -415,7 +418,10 @@ namespace MLNetAudio.Data
         /// <summary>An entry is damaged: a checksum, a header or a stage's contents do not read back.</summary>
         Corrupt,
 
-        /// <summary>A stage's format is not known to this library (written by a newer one, or by a library not loaded).</summary>
+        /// <summary>
+        /// A stage's format is not known here: an MLNetAudio stage written by a newer library or one not loaded, or an
+        /// intact ML.NET stage whose component's package this process does not reference.
+        /// </summary>
         UnknownStageFormat,
 
         /// <summary>The container or a stage was written in a newer format version than this library reads.</summary>

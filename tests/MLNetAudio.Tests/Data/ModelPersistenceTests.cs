@@ -40,6 +40,29 @@ public sealed class ModelPersistenceTests : IDisposable
     }
 
     [Fact]
+    public void ColumnAnnotationsOfTheInputSchemaSurvive()
+    {
+        // The window column's frames/coefficients/hop travel as Int32 and Double annotations: they must come back.
+        var definition = SchemaDefinition.Create(typeof(Row));
+        definition["A"].AddAnnotation("FramesPerWindow", 400, NumberDataViewType.Int32);
+        definition["A"].AddAnnotation("HopSeconds", 1.0, NumberDataViewType.Double);
+        var data = _ml.Data.LoadFromEnumerable(new[] { new Row { A = 1, B = 2 } }, definition);
+        var model = new TransformerChain<ITransformer>(
+            new ScaleTestTransformer("Scaled", "A", 2f, 0f), _ml.Transforms.CopyColumns("A2", "A").Fit(data));
+        string path = Path.Combine(_dir, "annotated.zip");
+        _ml.Audio().Model.Save(model, data.Schema, path);
+
+        _ml.Audio().Model.Load(path, out var schema);
+
+        int frames = 0;
+        double hop = 0;
+        schema["A"].Annotations.GetValue("FramesPerWindow", ref frames);
+        schema["A"].Annotations.GetValue("HopSeconds", ref hop);
+        Assert.Equal(400, frames);
+        Assert.Equal(1.0, hop);
+    }
+
+    [Fact]
     public void RoundTripThroughAStreamAndAPredictionEngine()
     {
         var (data, model) = MixedPipeline();
