@@ -109,6 +109,20 @@ public sealed class ModelPersistenceTests : IDisposable
     }
 
     [Fact]
+    public void AStageVersionOlderThanTheReaderStillAcceptsFailsAsOlder()
+    {
+        const string Strict = "MLNetAudio.Tests.ScaleReadsOnlyVersion2";
+        ScaleTestTransformer.RegisterAs(Strict, currentVersion: 2, oldestReadableVersion: 2);
+        string path = Path.Combine(_dir, "old.zip");
+        _ml.Audio().Model.Save(new ScaleTestTransformer("Scaled", "A", 3f, 1f, writeVersion: 1, format: Strict), Data().Schema, path);
+
+        var e = Assert.Throws<AudioModelFileException>(() => _ml.Audio().Model.Load(path, out _));
+
+        Assert.Equal(AudioModelFileProblem.OlderFormatVersion, e.Problem);
+        Assert.Contains("version 1", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void AnUnknownStageFormatFailsNamingTheFormat()
     {
         var data = Data();

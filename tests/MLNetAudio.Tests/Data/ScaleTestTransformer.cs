@@ -48,6 +48,10 @@ internal sealed class ScaleTestTransformer : RowMappingTransformer, IPersistable
     /// <summary>Registers the loader; idempotent. Call before loading a model that holds this stage.</summary>
     public static void Register() => AudioModelFormats.Register(Format, CurrentVersion, OldestReadableVersion, Load);
 
+    /// <summary>Registers this loader under another name and version range (to test the version checks).</summary>
+    public static void RegisterAs(string format, int currentVersion, int oldestReadableVersion) =>
+        AudioModelFormats.Register(format, currentVersion, oldestReadableVersion, Load);
+
     public void Save(BinaryWriter writer)
     {
         writer.Write(Output);
