@@ -119,8 +119,9 @@ public sealed class SeedCurriculumOptions
 /// diminished, suspended, major 7, minor 7, dominant 7) on a root at most an octave below HighestNote; level 4
 /// plays 2-3 different instruments, each at its own pitch and loudness share, entering within the first 25 % of
 /// the clip; level 5 glides 2-12 semitones up or down, or holds 3-8 pitches in equal steps; level 6 plays 3-6
-/// diatonic triads of a random major key in equal lengths; level 7 plays 4-12 notes of a major or pentatonic scale
-/// on one instrument, each 0.2-0.8 s, back to back.
+/// diatonic triads of a random major key in equal lengths; level 7 plays a melody of at least 4 notes from a major
+/// or pentatonic scale within the octave above a random tonic on one instrument, each 0.2-0.8 s (shorter in clips
+/// under about a second), back to back to the end of the clip (the last takes what is left, at most 1 s).
 /// </remarks>
 public static class SeedCurriculum
 {
@@ -412,28 +413,25 @@ public static class SeedCurriculum
         float[]? y = null;
         double at = 0;
         int degree = rng.Next(scale.Length);
-        while (notes.Count < 12)
+        while (true)
         {
-            double duration = Math.Round(Uniform(rng, 0.2, 0.8), 2);
-            bool last = notes.Count >= 3 && at + duration + 0.2 > o.Seconds;
+            // Keep room for at least four notes; the last one takes what is left (at most 1 s).
+            double left = o.Seconds - at;
+            double duration = Math.Min(Math.Round(Uniform(rng, 0.2, 0.8), 2), left / Math.Max(1, 4 - notes.Count));
+            bool last = notes.Count >= 3 && duration + 0.2 > left;
             if (last)
             {
-                duration = o.Seconds - at;
+                duration = left;
             }
 
-            if (duration < 0.05)
-            {
-                break;
-            }
-
-            // A melody mostly moves by step and sometimes leaps, within an octave and a bit above the tonic.
-            degree = Math.Clamp(degree + rng.Next(-2, 3) + (rng.Next(5) == 0 ? rng.Next(-3, 4) : 0), 0, scale.Length + 2);
+            // A melody mostly moves by step and sometimes leaps, between the tonic and the octave above it.
+            degree = Math.Clamp(degree + rng.Next(-2, 3) + (rng.Next(5) == 0 ? rng.Next(-3, 4) : 0), 0, scale.Length);
             int midi = tonic + scale[degree % scale.Length] + 12 * (degree / scale.Length);
             float[] note = Instruments.Play(instrument, midi, duration, rng, loudness, o.SampleRate);
             y = Place(note, at, o, y);
             notes.Add(new NoteEvent(instrument, midi, at, duration, loudness));
             at += duration;
-            if (last || at >= o.Seconds - 0.05)
+            if (last)
             {
                 break;
             }
