@@ -95,14 +95,23 @@ public static class GeneralMidi
         _ => throw new ArgumentOutOfRangeException(nameof(instrument), instrument, "Unknown instrument."),
     };
 
-    /// <summary>Re-renders a synthesized clip's notes with sampled instruments, keeping its length and notes.</summary>
+    /// <summary>
+    /// Re-renders a synthesized clip's notes with sampled instruments, keeping its length and notes, and scales the
+    /// result to the clip's own peak so it can stand in for the synthetic clip (fluidsynth at gain 0.4 peaks near 0.1).
+    /// </summary>
     /// <param name="clip">A clip from <see cref="SeedCurriculum"/> (no glides).</param>
     /// <param name="gain">fluidsynth's output gain.</param>
-    /// <returns>A clip of the same length, sample rate, level and notes.</returns>
+    /// <returns>A clip of the same length, sample rate, level, notes and peak.</returns>
     public static SynthesizedAudio Render(SynthesizedAudio clip, float gain = DefaultGain)
     {
         ArgumentNullException.ThrowIfNull(clip);
         float[] y = Render(clip.Notes, clip.DurationSeconds, clip.SampleRate, gain);
+        float peak = clip.Samples.Length == 0 ? 0 : clip.Samples.Max(Math.Abs);
+        if (peak > 0)
+        {
+            SynthesisDsp.NormalizePeak(y, Math.Min(peak, 0.99f));
+        }
+
         return clip with { Samples = y, Description = clip.Description + " (General MIDI)" };
     }
 

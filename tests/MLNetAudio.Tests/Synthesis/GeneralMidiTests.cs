@@ -116,6 +116,7 @@ public class GeneralMidiTests
         Assert.Equal(clip.Samples.Length, a.Samples.Length);
         Assert.NotEqual(clip.Samples, a.Samples);
         Assert.EndsWith("(General MIDI)", a.Description, StringComparison.Ordinal);
+        Assert.Equal(clip.Samples.Max(Math.Abs), a.Samples.Max(Math.Abs), 4);
     }
 }
 
