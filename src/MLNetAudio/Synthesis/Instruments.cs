@@ -136,11 +136,11 @@ public static class Instruments
         double noiseRms = Rms(noise);
         double toneRms = Rms(tone);
         double chiffLength = Math.Max(attack, 1);
+        double g = noiseRms > 0 ? breath * toneRms / noiseRms : 0;
         var y = new float[n];
         for (int i = 0; i < n; i++)
         {
             double chiff = 1 + 2 * Math.Max(0, 1 - i / chiffLength);
-            double g = noiseRms > 0 ? breath * toneRms / noiseRms : 0;
             y[i] = tone[i] + (float)(g * chiff * Math.Max(env[i], i < attack ? 0.5 : 0) * noise[i]);
         }
 
@@ -164,6 +164,7 @@ public static class Instruments
     public static float[] Guitar(double midiNote, double seconds, Random rng, float loudness = DefaultLoudness, int sampleRate = Pitch.DefaultSampleRate)
     {
         ArgumentNullException.ThrowIfNull(rng);
+        // The string's delay line needs at least two samples per period, so the top note is lower than for the others.
         int n = CheckNote(midiNote, seconds, loudness, sampleRate, highestPartialRatio: 1.6);
         double f0 = Pitch.MidiToHz(midiNote);
 

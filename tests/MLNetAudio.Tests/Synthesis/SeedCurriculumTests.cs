@@ -164,6 +164,15 @@ public class SeedCurriculumTests
     }
 
     [Fact]
+    public void A_top_note_too_high_for_the_sample_rate_is_refused_up_front()
+    {
+        var e = Assert.Throws<ArgumentException>(() => SeedCurriculum.Level(3, new Random(1), new SeedCurriculumOptions { SampleRate = 8000, HighestNote = 100 }));
+
+        Assert.Contains("HighestNote", e.Message, StringComparison.Ordinal);
+        Assert.Contains("8000", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Level_4_needs_two_different_instruments()
     {
         var one = new SeedCurriculumOptions { Instruments = [Instrument.Flute, Instrument.Flute] };
