@@ -36,6 +36,31 @@ public sealed record SynthesizedAudio(float[] Samples, int SampleRate, int Level
     public double DurationSeconds => (double)Samples.Length / SampleRate;
 }
 
+/// <summary>
+/// The arrangements experiment 2 trains and tests on, for two instruments A and B in a <see cref="PairLayout"/>'s
+/// two slots. The seed labels <see cref="AThenB"/> 1 and every other arrangement 0.
+/// </summary>
+public enum PairKind
+{
+    /// <summary>A in the first slot, B in the second: the seed's positive example.</summary>
+    AThenB = 0,
+
+    /// <summary>B in the first slot, A in the second: reversed order.</summary>
+    BThenA = 1,
+
+    /// <summary>A in the first slot, silence in the second.</summary>
+    AAlone = 2,
+
+    /// <summary>Silence in the first slot, B in the second.</summary>
+    BAlone = 3,
+
+    /// <summary>A in both slots (two notes, drawn separately).</summary>
+    AThenA = 4,
+
+    /// <summary>B in both slots (two notes, drawn separately).</summary>
+    BThenB = 5,
+}
+
 /// <summary>Settings of <see cref="SeedCurriculum"/>: clip length, pitch and loudness ranges, and which instruments may play.</summary>
 #pragma warning disable CA1051 // ML.NET's options convention: public fields with defaults, set by object initializers.
 public sealed class SeedCurriculumOptions
@@ -110,7 +135,7 @@ public sealed class SeedCurriculumOptions
 /// 1 a single tone; 2 a chord; 3 one instrument; 4 several instruments; 5 a single tone changing pitch over time
 /// (a glide or steps); 6 chords changing over time (a progression); 7 one instrument changing over time (a melody);
 /// 8 real music (<see cref="RealMusic"/>). Plus experiment 2's "instrument A, then instrument B after a gap"
-/// (<see cref="Pair"/>).
+/// (<see cref="Pair(PairKind, Instrument, Instrument, PairLayout?, Random, SeedCurriculumOptions?)"/>).
 /// </summary>
 /// <remarks>
 /// Every draw comes from the <see cref="Random"/> passed in: the same seed gives the same clip, sample for sample.
@@ -232,6 +257,33 @@ public static class SeedCurriculum
             ({ } x, { } y) => $"{Name(x)} then {Name(y)}, gap {layout.GapFrames} frames",
         };
         return new SynthesizedAudio(Sequence.Pair(a, b, layout, sr), sr, 0, what, notes);
+    }
+
+    /// <summary>
+    /// Experiment 2's clip for one arrangement of instruments <paramref name="a"/> and <paramref name="b"/>
+    /// (see <see cref="PairKind"/>); the same as <see cref="Pair(Instrument?, Instrument?, PairLayout?, Random, SeedCurriculumOptions?)"/>
+    /// with the slots filled accordingly.
+    /// </summary>
+    /// <param name="kind">Which arrangement.</param>
+    /// <param name="a">Instrument A.</param>
+    /// <param name="b">Instrument B.</param>
+    /// <param name="layout">Frame positions; null for the default 400-frame layout.</param>
+    /// <param name="rng">Source of pitches, loudness and performance details.</param>
+    /// <param name="options">Ranges and sample rate; null for the defaults.</param>
+    /// <returns>The clip.</returns>
+    public static SynthesizedAudio Pair(PairKind kind, Instrument a, Instrument b, PairLayout? layout, Random rng, SeedCurriculumOptions? options = null)
+    {
+        (Instrument? first, Instrument? second) = kind switch
+        {
+            PairKind.AThenB => ((Instrument?)a, (Instrument?)b),
+            PairKind.BThenA => (b, a),
+            PairKind.AAlone => (a, null),
+            PairKind.BAlone => (null, b),
+            PairKind.AThenA => (a, a),
+            PairKind.BThenB => (b, b),
+            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, $"Unknown arrangement; use one of {string.Join(", ", Enum.GetNames<PairKind>())}."),
+        };
+        return Pair(first, second, layout, rng, options);
     }
 
     /// <summary>

@@ -82,6 +82,25 @@ public class SequenceTests
         Assert.All(new[] { bThenA, aAlone, bAlone, aThenA }, c => Assert.Equal(400 * Hop, c.Samples.Length));
     }
 
+    [Theory]
+    [InlineData(PairKind.AThenB, Instrument.Clarinet, Instrument.Marimba)]
+    [InlineData(PairKind.BThenA, Instrument.Marimba, Instrument.Clarinet)]
+    [InlineData(PairKind.AAlone, Instrument.Clarinet, null)]
+    [InlineData(PairKind.BAlone, null, Instrument.Marimba)]
+    [InlineData(PairKind.AThenA, Instrument.Clarinet, Instrument.Clarinet)]
+    [InlineData(PairKind.BThenB, Instrument.Marimba, Instrument.Marimba)]
+    public void Each_arrangement_fills_the_two_slots_as_named(PairKind kind, Instrument? first, Instrument? second)
+    {
+        var layout = new PairLayout();
+
+        SynthesizedAudio byKind = SeedCurriculum.Pair(kind, Instrument.Clarinet, Instrument.Marimba, layout, new Random(8));
+        SynthesizedAudio bySlots = SeedCurriculum.Pair(first, second, layout, new Random(8));
+
+        Assert.Equal(bySlots.Samples, byKind.Samples);
+        var expectedSlots = new[] { (first, layout.FirstStartFrame), (second, layout.SecondStartFrame) }.Where(s => s.Item1 is not null);
+        Assert.Equal(expectedSlots.Select(s => (s.Item1!.Value, s.Item2 / 50.0)), byKind.Notes.Select(n => (n.Instrument, n.OnsetSeconds)));
+    }
+
     [Fact]
     public void A_layout_that_does_not_fit_lists_every_problem()
     {
