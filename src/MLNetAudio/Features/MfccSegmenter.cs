@@ -451,8 +451,25 @@ namespace MLNetAudio.Features
     /// [window, frame, coefficient] (row-major) whose frames and coefficients are in the column's annotations
     /// (<see cref="WindowColumns"/>).
     /// </summary>
-    public sealed class MfccSegmentingTransformer : RowMappingTransformer
+    /// <remarks>
+    /// Saved by <c>ml.Audio().Model.Save</c> as stage format "MLNetAudio.MfccSegmenter". Payload (little-endian,
+    /// <see cref="BinaryWriter"/> encodings):
+    /// <code>
+    /// version 1: string outputColumn, string inputColumn,
+    ///            int32 featureKind, double framesPerSecond, int32 hopLength, double windowSeconds,
+    ///            double windowHopSeconds, int32 fftSize, int32 windowLength, bool center, int32 padMode,
+    ///            int32 melBands, double minFrequency, double maxFrequency, int32 melScale, int32 melNorm,
+    ///            int32 coefficients, double amin, bool hasTopDb, double topDb (0 when absent), int32 sampleRate,
+    ///            int32 shortSongPolicy, bool standardize,
+    ///            int32 n (-1: no standardisation), then n float means and n float standard deviations
+    /// </code>
+    /// </remarks>
+    public sealed class MfccSegmentingTransformer : RowMappingTransformer, IPersistableAudioTransformer
     {
+        internal const string FormatName = "MLNetAudio.MfccSegmenter";
+        internal const int CurrentVersion = 1;
+        internal const int OldestReadableVersion = 1;
+
         private readonly MfccSegmenterOptions _options;
         private readonly float[]? _mean;
         private readonly float[]? _std;
@@ -481,6 +498,110 @@ namespace MLNetAudio.Features
 
         /// <summary>Per-coefficient standard deviations learned at Fit (null without standardisation).</summary>
         public IReadOnlyList<float>? CoefficientStandardDeviations => _std is null ? null : Array.AsReadOnly(_std);
+
+        string IPersistableAudioTransformer.FormatName => FormatName;
+
+        int IPersistableAudioTransformer.FormatVersion => CurrentVersion;
+
+        void IPersistableAudioTransformer.Save(BinaryWriter writer)
+        {
+            var o = _options;
+            writer.Write(OutputColumnName);
+            writer.Write(InputColumnName);
+            writer.Write((int)o.FeatureKind);
+            writer.Write(o.FramesPerSecond);
+            writer.Write(o.HopLength);
+            writer.Write(o.WindowSeconds);
+            writer.Write(o.WindowHopSeconds);
+            writer.Write(o.FftSize);
+            writer.Write(o.WindowLength);
+            writer.Write(o.Center);
+            writer.Write((int)o.PadMode);
+            writer.Write(o.MelBands);
+            writer.Write(o.MinFrequency);
+            writer.Write(o.MaxFrequency);
+            writer.Write((int)o.MelScale);
+            writer.Write((int)o.MelNorm);
+            writer.Write(o.Coefficients);
+            writer.Write(o.Amin);
+            writer.Write(o.TopDb.HasValue);
+            writer.Write(o.TopDb ?? 0);
+            writer.Write(o.SampleRate);
+            writer.Write((int)o.ShortSongPolicy);
+            writer.Write(o.Standardize);
+            writer.Write(_mean?.Length ?? -1);
+            if (_mean is not null && _std is not null)
+            {
+                foreach (var v in _mean)
+                {
+                    writer.Write(v);
+                }
+
+                foreach (var v in _std)
+                {
+                    writer.Write(v);
+                }
+            }
+        }
+
+        /// <summary>Rebuilds a transformer from the payload written by <see cref="IPersistableAudioTransformer.Save"/>.</summary>
+        internal static MfccSegmentingTransformer Load(AudioStageReader stage)
+        {
+            var r = stage.Reader;
+            string output = r.ReadString();
+            string input = r.ReadString();
+            var o = new MfccSegmenterOptions
+            {
+                FeatureKind = (AudioFeatureKind)r.ReadInt32(),
+                FramesPerSecond = r.ReadDouble(),
+                HopLength = r.ReadInt32(),
+                WindowSeconds = r.ReadDouble(),
+                WindowHopSeconds = r.ReadDouble(),
+                FftSize = r.ReadInt32(),
+                WindowLength = r.ReadInt32(),
+                Center = r.ReadBoolean(),
+                PadMode = (SpectrogramPadMode)r.ReadInt32(),
+                MelBands = r.ReadInt32(),
+                MinFrequency = r.ReadDouble(),
+                MaxFrequency = r.ReadDouble(),
+                MelScale = (MelScale)r.ReadInt32(),
+                MelNorm = (MelNorm)r.ReadInt32(),
+                Coefficients = r.ReadInt32(),
+                Amin = r.ReadDouble(),
+            };
+            bool hasTopDb = r.ReadBoolean();
+            double topDb = r.ReadDouble();
+            o.TopDb = hasTopDb ? topDb : null;
+            o.SampleRate = r.ReadInt32();
+            o.ShortSongPolicy = (ShortSongPolicy)r.ReadInt32();
+            o.Standardize = r.ReadBoolean();
+            int n = r.ReadInt32();
+            if (n < -1 || n > 1 << 20)
+            {
+                throw new InvalidDataException($"entry '{stage.EntryName}' claims {n} standardised coefficients.");
+            }
+
+            float[]? mean = null;
+            float[]? std = null;
+            if (n >= 0)
+            {
+                mean = new float[n];
+                std = new float[n];
+                for (int i = 0; i < n; i++)
+                {
+                    mean[i] = r.ReadSingle();
+                }
+
+                for (int i = 0; i < n; i++)
+                {
+                    std[i] = r.ReadSingle();
+                }
+            }
+
+            // Saved options were valid when saved; a damaged payload must fail here, naming every bad field.
+            o.Validate();
+            return new MfccSegmentingTransformer(output, input, o, mean, std);
+        }
 
         internal static DataViewSchema.Annotations MakeAnnotations(int framesPerWindow, int coefficients, double framesPerSecond, MfccSegmenterOptions o)
         {

@@ -318,6 +318,39 @@ public class MfccSegmenterTests
         Assert.Equal(SongData.Read(transformer.Transform(data), "W").Single(), engine.Predict(new SongData.Row { X = song }).W);
     }
 
+    [Fact]
+    public void Saved_and_loaded_segmenter_gives_identical_windows_with_its_options_and_standardisation()
+    {
+        var ml = new MLContext(1);
+        var options = MfccSegmenterOptions.Torchaudio();
+        options.WindowSeconds = 2;
+        options.WindowHopSeconds = 0.5;
+        options.MaxFrequency = 1800;
+        options.TopDb = null;
+        options.Standardize = true;
+        options.ShortSongPolicy = ShortSongPolicy.Reject;
+        var data = SongData.Load(ml, Rate, SongData.Tone(Rate, 3, 200, 1), SongData.Tone(Rate, 4, 300, 2));
+        var model = ml.Transforms.SegmentMfcc("W", "X", options).Fit(data);
+        string path = Path.Combine(Path.GetTempPath(), $"mfcc-segmenter-{Guid.NewGuid():N}.mlnetaudio");
+        try
+        {
+            ml.Audio().Model.Save(model, data.Schema, path);
+            var loaded = ml.Audio().Model.Load(path, out _);
+            var expected = SongData.Read(model.Transform(data), "W");
+            var actual = SongData.Read(loaded.Transform(data), "W");
+            Assert.Equal(3, expected[0].Length / (40 * 40)); // floor((3 - 2) / 0.5) + 1 windows of 40 frames x 40 MFCCs
+            Assert.Equal(expected, actual);
+            var segmenter = Assert.IsType<MfccSegmentingTransformer>(Assert.Single((IEnumerable<ITransformer>)loaded));
+            Assert.Equal(model.CoefficientMeans, segmenter.CoefficientMeans);
+            Assert.Null(segmenter.Options.TopDb);
+            Assert.Equal(ShortSongPolicy.Reject, segmenter.Options.ShortSongPolicy);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     private static SchemaShape ShapeOf(DataViewSchema schema) =>
         new(schema.Select(c => MLNetAudio.Data.SchemaShapes.MakeColumn(c.Name, c.Type, c.Annotations)));
 
