@@ -85,6 +85,41 @@ namespace MLNetAudio.Features
 
         /// <summary>Suffix of the loader's optional error column: rows whose <c>{input}.Error</c> text is not empty yield no windows.</summary>
         public const string ErrorColumnSuffix = ".Error";
+
+        /// <summary>
+        /// Reads a window column's frames per window and coefficients per frame from its annotations, so a consumer
+        /// can reshape the flat vector to [window, frame, coefficient].
+        /// </summary>
+        /// <exception cref="ArgumentException">The column is not a vector of Single or lacks the Int32 annotations; the message names it.</exception>
+        public static (int FramesPerWindow, int Coefficients) GetWindowShape(DataViewSchema.Column column)
+        {
+            if (column.Type is not VectorDataViewType { ItemType: var item } || item != NumberDataViewType.Single)
+            {
+                throw new ArgumentException($"Column '{column.Name}' must be a vector of Single windows (from SegmentMfcc); found {column.Type}.", nameof(column));
+            }
+
+            return (ReadInt(column, FramesPerWindowAnnotation), ReadInt(column, CoefficientsAnnotation));
+        }
+
+        private static int ReadInt(DataViewSchema.Column column, string name)
+        {
+            var annotation = column.Annotations.Schema.GetColumnOrNull(name);
+            if (annotation is null || annotation.Value.Type != NumberDataViewType.Int32)
+            {
+                throw new ArgumentException(
+                    $"Column '{column.Name}' has no Int32 '{name}' annotation, so its windows cannot be reshaped; produce it with ml.Transforms.SegmentMfcc.",
+                    nameof(column));
+            }
+
+            int value = 0;
+            column.Annotations.GetValue(name, ref value);
+            if (value <= 0)
+            {
+                throw new ArgumentException($"The '{name}' annotation of column '{column.Name}' is {value}; it must be positive.", nameof(column));
+            }
+
+            return value;
+        }
     }
 
     /// <summary>

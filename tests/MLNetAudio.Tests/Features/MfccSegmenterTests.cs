@@ -57,6 +57,18 @@ public class MfccSegmenterTests
         Assert.Equal(2 * 400 * 20, SongData.Read(view, "W").Single().Length);
     }
 
+    [Fact]
+    public void Window_shape_is_read_back_from_the_annotations_and_missing_ones_are_named()
+    {
+        var ml = new MLContext(1);
+        var data = SongData.Load(ml, Rate, SongData.Tone(Rate, 8));
+        var view = ml.Transforms.SegmentMfcc("W", "X", Small()).Fit(data).Transform(data);
+        Assert.Equal((400, 13), WindowColumns.GetWindowShape(view.Schema["W"]));
+        var e = Assert.Throws<ArgumentException>(() => WindowColumns.GetWindowShape(view.Schema["X"]));
+        Assert.Contains("'X'", e.Message);
+        Assert.Contains(WindowColumns.FramesPerWindowAnnotation, e.Message);
+    }
+
     [Theory]
     [InlineData(AudioFeatureKind.LogMel, 32)]
     [InlineData(AudioFeatureKind.PowerSpectrogram, 129)]
