@@ -192,7 +192,8 @@ namespace MLNetAudio.Features
 
         /// <summary>
         /// Learn each coefficient's mean and standard deviation over every frame of the training songs at Fit and
-        /// output <c>(value - mean) / std</c>. Default false.
+        /// output <c>(value - mean) / std</c>. Fit streams the training data once with a cursor, skips rows flagged by
+        /// the loader's error column and applies <see cref="ShortSongPolicy"/> as Transform does. Default false.
         /// </summary>
         public bool Standardize;
 

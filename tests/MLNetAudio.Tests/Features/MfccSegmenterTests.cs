@@ -318,6 +318,41 @@ public class MfccSegmenterTests
     }
 
     [Fact]
+    public void Parallel_cursors_on_threads_give_the_same_windows_as_one_cursor()
+    {
+        var ml = new MLContext(1);
+        var songs = Enumerable.Range(0, 8).Select(i => SongData.Tone(Rate, 8 + (i % 3), 150 + (40 * i), i + 1)).ToArray();
+        var data = ml.Data.Cache(SongData.Load(ml, Rate, songs));
+        var view = ml.Transforms.SegmentMfcc("W", "X", Small()).Fit(data).Transform(data);
+        var expected = SongData.Read(view, "W");
+        var col = view.Schema["W"];
+        var cursors = view.GetRowCursorSet([col], 2);
+        Assert.Equal(2, cursors.Length);
+        var results = new System.Collections.Concurrent.ConcurrentDictionary<long, float[]>();
+        Parallel.ForEach(cursors, new ParallelOptions { MaxDegreeOfParallelism = 2 }, cursor =>
+        {
+            using (cursor)
+            {
+                var getter = cursor.GetGetter<VBuffer<float>>(col);
+                var id = cursor.GetIdGetter();
+                VBuffer<float> windows = default;
+                DataViewRowId rowId = default;
+                while (cursor.MoveNext())
+                {
+                    getter(ref windows);
+                    id(ref rowId);
+                    results[(long)rowId.Low] = windows.DenseValues().ToArray();
+                }
+            }
+        });
+        Assert.Equal(expected.Count, results.Count);
+        for (int i = 0; i < expected.Count; i++)
+        {
+            Assert.Equal(expected[i], results[i]);
+        }
+    }
+
+    [Fact]
     public void Prediction_engine_scores_one_song()
     {
         var ml = new MLContext(1);
