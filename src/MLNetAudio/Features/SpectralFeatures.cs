@@ -269,11 +269,12 @@ internal sealed class SpectralDefinition
 /// clamp, DCT. Reuses its buffers from song to song; never shared between threads.
 /// </summary>
 /// <remarks>
-/// Written by hand for speed (NWaves' <c>RealFft</c> takes about 30 us per 2048-point frame here, and its
-/// <c>MfccExtractor</c> runs at about 800x real time, below torchaudio's 2000-3000x). The trick is to run the
-/// same radix-2 FFT on <see cref="Vector{T}.Count"/> frames at once, one frame per SIMD lane, and to pack two
-/// real frames into one complex transform (one as the real part, one as the imaginary part), so every step —
-/// butterflies, power, mel bank, log, clamp and DCT — is plain lane-wise vector arithmetic with no shuffles.
+/// Written by hand for speed: NWaves' <c>RealFft</c> takes about 30 us per 2048-point frame here and its
+/// <c>MfccExtractor</c> ran 8-30 times slower than this class on the same settings (docs/benchmarks.md), below
+/// torchaudio. The trick is to run one FFT on <see cref="Vector{T}.Count"/> frames at once, one frame per SIMD lane,
+/// and to pack two real frames into one complex transform (one as the real part, one as the imaginary part), so
+/// every step after framing — radix-2^2 butterflies (cache-blocked), power, sparse mel bank, log, clamp and DCT —
+/// is plain lane-wise vector arithmetic; only framing transposes (8 x 8 AVX blocks where available).
 /// FFT sizes that are not powers of two (torchaudio's 400) use a direct DFT, also lane-wise.
 /// </remarks>
 internal sealed class SpectralExtractor
