@@ -293,6 +293,10 @@ internal static class AudioDecoder
             reader.SamplePosition = start; // NVorbis seeks by granule position: pages before it are skipped, not decoded
         }
 
+        // Capped at the stream's last granule position (what ffmpeg decodes too): on some files NVorbis 0.10.5 would
+        // otherwise return a few hundred samples past the end. On files whose page granule positions are inconsistent
+        // it returns fewer samples than that (frozen-bubble's introzik.ogg: 0.17 s short of 195.5 s); nothing here can
+        // recover those, and the tests document the difference.
         long limit = Math.Min(request.FrameLimit(rate), Math.Max(0, total - start));
         var output = new MonoBuffer(path, limit, limit);
         var buffer = new float[4096 * channels];

@@ -168,6 +168,7 @@ namespace MLNetAudio.Audio
     public sealed class AudioLoadingTransformer : RowMappingTransformer
     {
         private readonly AudioLoaderOptions _options;
+        private int _loadCount;
 
         internal AudioLoadingTransformer(string outputColumnName, string inputColumnName, AudioLoaderOptions options)
         {
@@ -221,9 +222,13 @@ namespace MLNetAudio.Audio
             return new Binding(this, col.Index);
         }
 
+        /// <summary>How many files this transformer has decoded (tests check that each row is decoded once).</summary>
+        internal int LoadCount => Volatile.Read(ref _loadCount);
+
         /// <summary>Loads one file with this transformer's options (what a cursor does for each row).</summary>
         internal DecodedAudio Load(string path)
         {
+            Interlocked.Increment(ref _loadCount);
             string full = _options.BaseDirectory is { } dir && path.Length > 0 ? Path.Combine(dir, path) : path;
             var decoded = AudioDecoder.Decode(full, new DecodeRequest(_options.Offset, _options.MaxDuration, _options.AcceptTruncatedFiles));
             return new DecodedAudio(
