@@ -323,6 +323,11 @@ internal static class AudioDecoder
         CheckHeader(path, "MP3", channels, rate);
 
         long start = request.StartFrame(rate);
+        if (start > 0 && start >= mpeg.Duration.TotalSeconds * rate)
+        {
+            return new DecodedAudio([], rate); // NLayer throws when asked to seek past the end
+        }
+
         if (start > 0)
         {
             // NLayer seeks through its frame index (headers only); the frames before the target are not decoded.

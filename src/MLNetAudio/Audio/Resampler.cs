@@ -125,21 +125,31 @@ internal sealed class Resampler
         input.CopyTo(padded.AsSpan(_taps));
         var output = new float[outLength];
         var table = _table.AsSpan();
+
+        // Output n sits at input time n * M / L = baseIndex + rem / L; step both without dividing per sample.
+        long stepWhole = _down / _up, stepRem = _down % _up;
+        long baseIndex = 0, rem = 0;
+        bool exact = _phases == _up;
         for (long n = 0; n < outLength; n++)
         {
-            // Output n sits at input time n * M / L = base + frac.
-            long num = n * _down;
-            long baseIndex = num / _up;
-            long rem = num % _up;
-            int phase = _phases == _up ? (int)rem : (int)((rem * _phases + (_up / 2)) / _up);
+            long b = baseIndex;
+            int phase = exact ? (int)rem : (int)(((rem * _phases) + (_up / 2)) / _up);
             if (phase == _phases)
             {
                 phase = 0;
-                baseIndex++;
+                b++;
             }
 
-            var window = padded.AsSpan((int)(baseIndex - _half + 1 + _taps), _taps);
+            var window = padded.AsSpan((int)(b - _half + 1 + _taps), _taps);
             output[n] = TensorPrimitives.Dot(window, table.Slice(phase * _taps, _taps));
+
+            baseIndex += stepWhole;
+            rem += stepRem;
+            if (rem >= _up)
+            {
+                rem -= _up;
+                baseIndex++;
+            }
         }
 
         return output;

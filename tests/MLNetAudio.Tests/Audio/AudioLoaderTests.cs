@@ -241,7 +241,9 @@ public class AudioLoaderTests
         string path = FrozenBubble("pause.ogg");
 
         var row = Load(path);
+        var past = Load(path, new AudioLoaderOptions { Offset = 1 });
 
+        Assert.Empty(past.Samples);
         Assert.Equal(11025, row.Samples.Length);
         Assert.Equal(0.5, row.Duration, 1e-9);
     }
@@ -266,9 +268,11 @@ public class AudioLoaderTests
         string path = Path.Combine(AppContext.BaseDirectory, "Fixtures", "sine440_2s_44100.mp3");
 
         var row = Load(path, new AudioLoaderOptions { Offset = 1.0, MaxDuration = 0.8 });
+        var past = Load(path, new AudioLoaderOptions { Offset = 10 });
 
         Assert.Equal((int)(0.8 * 22050), row.Samples.Length);
         Assert.InRange(PeakFrequency(row.Samples, 22050), 439, 441);
+        Assert.Empty(past.Samples);
     }
 
     [Fact]
