@@ -282,10 +282,9 @@ internal static class AudioDecoder
         CheckHeader(path, "Ogg Vorbis", channels, rate);
 
         long start = request.StartFrame(rate);
-        long total = reader.TotalSamples;
         if (start > 0)
         {
-            if (start >= total)
+            if (start >= reader.TotalSamples)
             {
                 return new DecodedAudio([], rate);
             }
@@ -293,23 +292,32 @@ internal static class AudioDecoder
             reader.SamplePosition = start; // NVorbis seeks by granule position: pages before it are skipped, not decoded
         }
 
-        // Capped at the stream's last granule position (what ffmpeg decodes too): on some files NVorbis 0.10.5 would
-        // otherwise return a few hundred samples past the end. On files whose page granule positions are inconsistent
-        // it returns fewer samples than that (frozen-bubble's introzik.ogg: 0.17 s short of 195.5 s); nothing here can
-        // recover those, and the tests document the difference.
-        long limit = Math.Min(request.FrameLimit(rate), Math.Max(0, total - start));
-        var output = new MonoBuffer(path, limit, limit);
+        // TotalSamples is read only when needed: NVorbis finds it by scanning every page to the end of the file, which
+        // would defeat reading just the first MaxDuration seconds.
+        long limit = request.FrameLimit(rate);
+        var output = new MonoBuffer(path, limit, Math.Min(limit, rate * 300L));
         var buffer = new float[4096 * channels];
+        bool reachedEnd = false;
         while (output.Remaining > 0)
         {
             int want = (int)Math.Min(4096, output.Remaining) * channels;
             int got = reader.ReadSamples(buffer, 0, want);
             if (got <= 0)
             {
+                reachedEnd = true;
                 break;
             }
 
             output.AppendInterleaved(buffer.AsSpan(0, got - (got % channels)), channels);
+        }
+
+        if (reachedEnd)
+        {
+            // Trimmed to the stream's last granule position (what ffmpeg decodes too): on some files NVorbis 0.10.5
+            // returns a few hundred samples past it. On files whose page granule positions are inconsistent it returns
+            // fewer (frozen-bubble's introzik.ogg: 0.17 s short of 195.5 s); nothing here can recover those, and the
+            // tests document the difference.
+            output.Truncate(Math.Max(0, reader.TotalSamples - start));
         }
 
         return new DecodedAudio(output.ToArray(), rate);
@@ -426,6 +434,9 @@ internal sealed class MonoBuffer
             dst[f] = sum * scale;
         }
     }
+
+    /// <summary>Drops frames beyond <paramref name="frames"/>.</summary>
+    public void Truncate(long frames) => _count = (int)Math.Min(_count, frames);
 
     public float[] ToArray() => _count == _data.Length ? _data : _data.AsSpan(0, _count).ToArray();
 }

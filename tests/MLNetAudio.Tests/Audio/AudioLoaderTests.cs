@@ -235,6 +235,29 @@ public class AudioLoaderTests
     }
 
     [Fact]
+    public void Ogg_Vorbis_MaxDuration_from_the_start_reads_only_the_start_of_the_file()
+    {
+        string path = FrozenBubble("frozen-mainzik-1p.ogg");
+        using var counting = new CountingStream(File.OpenRead(path));
+
+        var decoded = AudioDecoder.Decode(counting, path, new DecodeRequest(0, 2));
+
+        Assert.Equal(2 * 44100, decoded.Samples.Length);
+        Assert.True(counting.BytesRead < counting.Length / 10, $"read {counting.BytesRead} of {counting.Length} bytes for 2 s of a 321 s song");
+    }
+
+    [Fact]
+    public void Ogg_Vorbis_output_ends_at_the_last_granule_position()
+    {
+        // ffprobe -show_entries stream=duration_ts cancel.ogg -> 35627 samples at 44100 Hz (NVorbis alone returns 36075).
+        string path = FrozenBubble("cancel.ogg");
+
+        var row = Load(path, AtRate(44100));
+
+        Assert.Equal(35627, row.Samples.Length);
+    }
+
+    [Fact]
     public void A_mono_Ogg_Vorbis_file_at_the_target_rate_keeps_every_sample()
     {
         // ffprobe: pause.ogg sample_rate=22050 duration_ts=11025
