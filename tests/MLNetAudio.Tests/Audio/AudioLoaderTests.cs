@@ -272,6 +272,21 @@ public class AudioLoaderTests
     }
 
     [Fact]
+    public void A_stereo_Ogg_Vorbis_file_down_mixes_both_channels_and_keeps_its_length()
+    {
+        string path = Path.Combine(AppContext.BaseDirectory, "Fixtures", "stereo440l_660r_2s_44100.ogg");
+
+        var native = Load(path, AtRate(44100));
+        var row = Load(path);
+
+        Assert.Equal(88200, native.Samples.Length); // ffprobe duration_ts
+        Assert.Equal(2.0, row.Duration, 1e-9);
+        // Each channel's 1/8-amplitude sine is halved by averaging the two channels.
+        Assert.InRange(ToneAmplitude(row.Samples, 22050, 440), 0.0625 * 0.95, 0.0625 * 1.05);
+        Assert.InRange(ToneAmplitude(row.Samples, 22050, 660), 0.0625 * 0.95, 0.0625 * 1.05);
+    }
+
+    [Fact]
     public void An_MP3_decodes_with_its_frequency_and_duration()
     {
         string path = Path.Combine(AppContext.BaseDirectory, "Fixtures", "sine440_2s_44100.mp3");
