@@ -498,11 +498,17 @@ public class AudioLoaderTests
         var data = ml.Data.LoadFromEnumerable(new[] { new PathRow { Path = path } });
         var model = ml.Transforms.LoadAudio("Audio", "Path").Fit(data);
 
+        string other = dir.File("b.wav");
+        WavWriter.Write(other, Sine(440, 22050, 0.5), 22050);
+
         var engine = ml.Model.CreatePredictionEngine<PathRow, AudioRow>(model);
         var result = engine.Predict(new PathRow { Path = path });
+        var second = engine.Predict(new PathRow { Path = other }); // a new row, not the cached song
 
         Assert.Equal(22050, result.Audio.Length);
         Assert.Equal(22050, result.SampleRate);
         Assert.Equal(1.0, result.Duration, 1e-9);
+        Assert.Equal(0.5, second.Duration, 1e-9);
+        Assert.Equal(11025, second.Audio.Length);
     }
 }
