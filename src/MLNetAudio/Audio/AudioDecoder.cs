@@ -325,26 +325,42 @@ internal static class AudioDecoder
 
     private static DecodedAudio DecodeMpeg(Stream stream, string path, DecodeRequest request)
     {
+        var gapless = Mp3Gapless.Read(stream);
+        stream.Position = 0;
         using var mpeg = new MpegFile(stream);
         int channels = mpeg.Channels;
         int rate = mpeg.SampleRate;
         CheckHeader(path, "MP3", channels, rate);
 
+        // With a LAME/Xing tag, the encoder's delay and padding are trimmed as ffmpeg does, so the samples line up
+        // with the original audio: raw sample (k + lead) is song sample k.
+        long lead = gapless?.Lead ?? 0;
+        long songLength = gapless?.Length ?? long.MaxValue;
         long start = request.StartFrame(rate);
-        if (start > 0 && start >= mpeg.Duration.TotalSeconds * rate)
+        long limit = Math.Min(request.FrameLimit(rate), songLength - start);
+        if (limit <= 0)
         {
-            return new DecodedAudio([], rate); // NLayer throws when asked to seek past the end
+            return new DecodedAudio([], rate); // the offset is past the end of the song
         }
 
-        if (start > 0)
-        {
-            // NLayer seeks through its frame index (headers only); the frames before the target are not decoded.
-            mpeg.Time = TimeSpan.FromSeconds((double)start / rate);
-        }
-
-        long limit = request.FrameLimit(rate);
-        var output = new MonoBuffer(path, limit, Math.Min(limit, rate * 300L));
+        // The offset is reached by decoding and discarding, not by NLayer's seek: NLayer 3.0.1 snaps to a frame
+        // boundary, reports a position one frame off on files with a Xing/Info frame, and decodes the first frames
+        // after a seek without their overlap history, so seeked audio would not line up with a full decode.
         var buffer = new float[4608 * channels];
+        long target = start + lead;
+        long position = 0;
+        while (position < target)
+        {
+            int got = mpeg.ReadSamples(buffer, 0, (int)Math.Min(4608, target - position) * channels);
+            if (got <= 0)
+            {
+                return new DecodedAudio([], rate);
+            }
+
+            position += got / channels;
+        }
+
+        var output = new MonoBuffer(path, limit, Math.Min(limit, rate * 300L));
         while (output.Remaining > 0)
         {
             int want = (int)Math.Min(4608, output.Remaining) * channels;

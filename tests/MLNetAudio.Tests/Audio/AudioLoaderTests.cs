@@ -293,11 +293,30 @@ public class AudioLoaderTests
 
         var row = Load(path);
 
-        // 2 s of sine plus the encoder's delay and padding, which NLayer keeps: ffprobe reports 2.037551 s.
-        Assert.Equal(2.037551, row.Duration, 2.0 / 22050);
+        // Exactly 2 s: the encoder's delay and padding (LAME tag: 576 and 1080 samples) are trimmed, as ffmpeg does.
+        Assert.Equal(2.0, row.Duration, 1e-9);
         Assert.Equal(22050, row.Rate);
         Assert.InRange(PeakFrequency(row.Samples, 22050), 439, 441);
         Assert.InRange(SineAmplitude(row.Samples), 0.9 * 0.125, 1.1 * 0.125); // ffmpeg's sine source: amplitude 1/8
+    }
+
+    [Fact]
+    public void MP3_samples_line_up_with_the_original_sine_after_gapless_trimming()
+    {
+        string path = Path.Combine(AppContext.BaseDirectory, "Fixtures", "sine440_2s_44100.mp3");
+
+        var row = Load(path, AtRate(44100));
+
+        // ffmpeg's sine source starts at phase 0 with amplitude 1/8; a 32 kbit/s encode keeps it within a few percent.
+        var original = Sine(440, 44100, 2.0, amplitude: 0.125);
+        Assert.Equal(original.Length, row.Samples.Length);
+        double error = 0;
+        for (int i = 4410; i < 84000; i++)
+        {
+            error = Math.Max(error, Math.Abs(original[i] - row.Samples[i]));
+        }
+
+        Assert.True(error < 0.0125, $"decoded samples differ from the original sine by up to {error}");
     }
 
     [Fact]
@@ -306,10 +325,15 @@ public class AudioLoaderTests
         string path = Path.Combine(AppContext.BaseDirectory, "Fixtures", "sine440_2s_44100.mp3");
 
         var row = Load(path, new AudioLoaderOptions { Offset = 1.0, MaxDuration = 0.8 });
+        var full = Load(path, AtRate(44100));
+        var part = Load(path, new AudioLoaderOptions { TargetSampleRate = 44100, Offset = 1.3, MaxDuration = 0.5 });
+        var tail = Load(path, new AudioLoaderOptions { TargetSampleRate = 44100, Offset = 1.9 });
         var past = Load(path, new AudioLoaderOptions { Offset = 10 });
 
         Assert.Equal((int)(0.8 * 22050), row.Samples.Length);
         Assert.InRange(PeakFrequency(row.Samples, 22050), 439, 441);
+        Assert.Equal(full.Samples.AsSpan(57330, 22050).ToArray(), part.Samples); // 1.3 s = sample 57330
+        Assert.Equal(4410, tail.Samples.Length);
         Assert.Empty(past.Samples);
     }
 
