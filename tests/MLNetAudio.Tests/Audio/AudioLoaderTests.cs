@@ -320,6 +320,17 @@ public class AudioLoaderTests
     }
 
     [Fact]
+    public void An_MP3_with_no_tags_is_detected_from_its_frame_headers_and_decodes_untrimmed()
+    {
+        string path = Path.Combine(AppContext.BaseDirectory, "Fixtures", "sine440_2s_44100_notag.mp3");
+
+        var row = Load(path, AtRate(44100));
+
+        Assert.Equal(89856, row.Samples.Length); // what ffmpeg decodes when no LAME tag says what to trim
+        Assert.InRange(PeakFrequency(row.Samples, 44100), 439, 441);
+    }
+
+    [Fact]
     public void MP3_offset_and_MaxDuration_return_that_part()
     {
         string path = Path.Combine(AppContext.BaseDirectory, "Fixtures", "sine440_2s_44100.mp3");
