@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Text;
 using NLayer;
 using NVorbis;
@@ -371,6 +370,16 @@ internal static class AudioDecoder
             }
 
             output.AppendInterleaved(buffer.AsSpan(0, got - (got % channels)), channels);
+        }
+
+        if (output.Remaining > 0 && songLength - start <= request.FrameLimit(rate) && !request.AcceptTruncated)
+        {
+            // The LAME tag's frame count promised more than the file holds: a download cut short.
+            double declared = (double)songLength / rate;
+            double present = (double)(start + limit - output.Remaining) / rate;
+            throw new AudioDataException(
+                path,
+                $"the MP3 file is truncated: its LAME/Xing tag declares {declared:F3} s but the frames present end at {present:F3} s. Set AudioLoaderOptions.AcceptTruncatedFiles = true to decode what is there.");
         }
 
         return new DecodedAudio(output.ToArray(), rate);

@@ -64,8 +64,9 @@ namespace MLNetAudio.Audio
         public AudioErrorPolicy ErrorPolicy = Defaults.ErrorPolicy;
 
         /// <summary>
-        /// Decode the frames present when a WAV file is shorter than its header declares (a download cut short).
-        /// Default false: such a file is an error, so a damaged song is never silently shortened.
+        /// Decode the frames present when a WAV file is shorter than its header declares, or an MP3 shorter than its
+        /// LAME/Xing tag declares (a download cut short). Default false: such a file is an error, so a damaged song
+        /// is never silently shortened.
         /// </summary>
         public bool AcceptTruncatedFiles = Defaults.AcceptTruncatedFiles;
 

@@ -16,7 +16,7 @@ public class AudioLoaderBadInputTests
     [
         "missing", "empty", "random-bytes", "truncated-data", "header-claims-more-data", "zero-channels",
         "zero-sample-rate", "adpcm-wav", "flac", "ogg-opus", "nan-samples", "infinite-samples", "no-data-chunk",
-        "empty-path",
+        "empty-path", "truncated-mp3", "corrupt-ogg-vorbis",
     ];
 
     internal static BadFile Make(string name, TempDir dir)
@@ -72,6 +72,15 @@ public class AudioLoaderBadInputTests
             case "no-data-chunk":
                 File.WriteAllBytes(path, good[..data]);
                 return new(path, typeof(AudioDataException), "no 'data' chunk");
+            case "truncated-mp3":
+                var mp3 = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Fixtures", "sine440_2s_44100.mp3"));
+                File.WriteAllBytes(path, mp3[..(mp3.Length / 2)]);
+                return new(path, typeof(AudioDataException), "MP3 file is truncated");
+            case "corrupt-ogg-vorbis":
+                var ogg = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Fixtures", "stereo440l_660r_2s_44100.ogg"));
+                new Random(3).NextBytes(ogg.AsSpan(100, 3000)); // the setup header and the first audio pages
+                File.WriteAllBytes(path, ogg);
+                return new(path, typeof(AudioDataException), "Ogg Vorbis data is damaged");
             case "empty-path":
                 return new(string.Empty, typeof(AudioLoadException), "path is empty");
             default:
@@ -159,6 +168,21 @@ public class AudioLoaderBadInputTests
         var row = Load(path, new AudioLoaderOptions { TargetSampleRate = 8000, AcceptTruncatedFiles = true });
 
         Assert.Equal(8000, row.Samples.Length);
+    }
+
+    [Fact]
+    public void A_truncated_MP3_decodes_the_frames_present_when_truncation_is_accepted()
+    {
+        using var dir = new TempDir();
+        var mp3 = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Fixtures", "sine440_2s_44100.mp3"));
+        string path = dir.File("cut.mp3");
+        File.WriteAllBytes(path, mp3[..(mp3.Length / 2)]);
+
+        var row = Load(path, new AudioLoaderOptions { AcceptTruncatedFiles = true });
+        var start = Load(path, new AudioLoaderOptions { MaxDuration = 0.5 }); // within what is there: no error
+
+        Assert.InRange(row.Duration, 0.8, 1.2);
+        Assert.Equal(0.5, start.Duration, 1e-9);
     }
 
     [Fact]
