@@ -372,7 +372,7 @@ internal static class AudioDecoder
             output.AppendInterleaved(buffer.AsSpan(0, got - (got % channels)), channels);
         }
 
-        if (output.Remaining > 0 && songLength - start <= request.FrameLimit(rate) && !request.AcceptTruncated)
+        if (gapless is not null && output.Remaining > 0 && songLength - start <= request.FrameLimit(rate) && !request.AcceptTruncated)
         {
             // The LAME tag's frame count promised more than the file holds: a download cut short.
             double declared = (double)songLength / rate;

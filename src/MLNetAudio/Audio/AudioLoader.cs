@@ -51,7 +51,7 @@ namespace MLNetAudio.Audio
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1051:Do not declare visible instance fields", Justification = "ML.NET's convention: options classes expose public fields.")]
     public sealed class AudioLoaderOptions
     {
-        /// <summary>Sample rate of the output samples, in Hz; every file is resampled to it. Default 22050.</summary>
+        /// <summary>Sample rate of the output samples, in Hz (1000 to 768000); every file is resampled to it. Default 22050.</summary>
         public int TargetSampleRate = Defaults.TargetSampleRate;
 
         /// <summary>Seconds to skip at the start of each song (seeked over, not decoded). Default 0.</summary>

@@ -120,10 +120,8 @@ internal sealed class Resampler
             throw new ArgumentException($"Resampling {input.Length} samples from {FromRate} Hz to {ToRate} Hz gives more samples than one array holds.", nameof(input));
         }
 
-        // Pad with silence so every output sample is one contiguous dot product.
-        var padded = new float[input.Length + (2 * _taps)];
-        input.CopyTo(padded.AsSpan(_taps));
         var output = new float[outLength];
+        var edge = new float[_taps]; // windows that overhang either end, padded with silence
         var table = _table.AsSpan();
 
         // Output n sits at input time n * M / L = baseIndex + rem / L; step both without dividing per sample.
@@ -140,7 +138,24 @@ internal sealed class Resampler
                 b++;
             }
 
-            var window = padded.AsSpan((int)(b - _half + 1 + _taps), _taps);
+            long first = b - _half + 1;
+            ReadOnlySpan<float> window;
+            if (first >= 0 && first + _taps <= input.Length)
+            {
+                window = input.Slice((int)first, _taps);
+            }
+            else
+            {
+                Array.Clear(edge);
+                long from = Math.Max(0, first), to = Math.Min(input.Length, first + _taps);
+                if (to > from)
+                {
+                    input[(int)from..(int)to].CopyTo(edge.AsSpan((int)(from - first)));
+                }
+
+                window = edge;
+            }
+
             output[n] = TensorPrimitives.Dot(window, table.Slice(phase * _taps, _taps));
 
             baseIndex += stepWhole;
