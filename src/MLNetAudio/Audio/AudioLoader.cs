@@ -166,8 +166,17 @@ namespace MLNetAudio.Audio
     /// The fitted audio loader (see <see cref="AudioLoadingEstimator"/>): maps a path column to mono samples, their
     /// sample rate and duration, one song per row, lazily.
     /// </summary>
-    public sealed class AudioLoadingTransformer : RowMappingTransformer
+    public sealed class AudioLoadingTransformer : RowMappingTransformer, IPersistableAudioTransformer
     {
+        /// <summary>The stage format name in saved models (<c>ml.Audio().Model.Save</c>).</summary>
+        internal const string PersistedFormatName = "MLNetAudio.AudioLoader";
+
+        /// <summary>The stage format version written now.</summary>
+        internal const int CurrentFormatVersion = 1;
+
+        /// <summary>The oldest stage format version <see cref="Load"/> reads.</summary>
+        internal const int OldestReadableFormatVersion = 1;
+
         private readonly AudioLoaderOptions _options;
         private int _loadCount;
 
@@ -223,11 +232,64 @@ namespace MLNetAudio.Audio
             return new Binding(this, col.Index);
         }
 
+        string IPersistableAudioTransformer.FormatName => PersistedFormatName;
+
+        int IPersistableAudioTransformer.FormatVersion => CurrentFormatVersion;
+
+        /// <summary>Writes the column names and options (the loader learns nothing else).</summary>
+        /// <remarks>
+        /// Version 1 payload:
+        /// <code>
+        /// string  output column name
+        /// string  input column name
+        /// int32   TargetSampleRate
+        /// double  Offset (seconds)
+        /// bool    MaxDuration present; double MaxDuration (seconds) when present
+        /// int32   ErrorPolicy
+        /// bool    AcceptTruncatedFiles
+        /// bool    BaseDirectory present; string BaseDirectory when present
+        /// </code>
+        /// </remarks>
+        void IPersistableAudioTransformer.Save(BinaryWriter writer)
+        {
+            writer.Write(OutputColumnName);
+            writer.Write(InputColumnName);
+            writer.Write(_options.TargetSampleRate);
+            writer.Write(_options.Offset);
+            writer.Write(_options.MaxDuration.HasValue);
+            if (_options.MaxDuration is { } max)
+            {
+                writer.Write(max);
+            }
+
+            writer.Write((int)_options.ErrorPolicy);
+            writer.Write(_options.AcceptTruncatedFiles);
+            writer.Write(_options.BaseDirectory is not null);
+            if (_options.BaseDirectory is { } dir)
+            {
+                writer.Write(dir);
+            }
+        }
+
+        /// <summary>Rebuilds a saved loader (see the payload layout on <c>Save</c>); the options are validated again.</summary>
+        internal static ITransformer Load(AudioStageReader stage)
+        {
+            var r = stage.Reader;
+            string output = r.ReadString();
+            string input = r.ReadString();
+            var options = new AudioLoaderOptions { TargetSampleRate = r.ReadInt32(), Offset = r.ReadDouble() };
+            options.MaxDuration = r.ReadBoolean() ? r.ReadDouble() : null;
+            options.ErrorPolicy = (AudioErrorPolicy)r.ReadInt32();
+            options.AcceptTruncatedFiles = r.ReadBoolean();
+            options.BaseDirectory = r.ReadBoolean() ? r.ReadString() : null;
+            return new AudioLoadingTransformer(output, input, options);
+        }
+
         /// <summary>How many files this transformer has decoded (tests check that each row is decoded once).</summary>
         internal int LoadCount => Volatile.Read(ref _loadCount);
 
         /// <summary>Loads one file with this transformer's options (what a cursor does for each row).</summary>
-        internal DecodedAudio Load(string path)
+        internal DecodedAudio LoadFile(string path)
         {
             Interlocked.Increment(ref _loadCount);
             string full = _options.BaseDirectory is { } dir && path.Length > 0 ? Path.Combine(dir, path) : path;
@@ -323,7 +385,7 @@ namespace MLNetAudio.Audio
                 {
                     try
                     {
-                        _samples = _parent.Load(path).Samples;
+                        _samples = _parent.LoadFile(path).Samples;
                     }
                     catch (AudioLoadException e)
                     {
@@ -332,7 +394,7 @@ namespace MLNetAudio.Audio
                 }
                 else
                 {
-                    _samples = _parent.Load(path).Samples;
+                    _samples = _parent.LoadFile(path).Samples;
                 }
 
                 _position = position;

@@ -517,6 +517,7 @@ namespace MLNetAudio.Data
         {
             // No persistable component is merged yet (AudioLoader, MfccSegmenter, TimeConvLstmScorer and
             // WindowAggregator register here when they implement IPersistableAudioTransformer).
+            Register(Audio.AudioLoadingTransformer.PersistedFormatName, Audio.AudioLoadingTransformer.CurrentFormatVersion, Audio.AudioLoadingTransformer.OldestReadableFormatVersion, Audio.AudioLoadingTransformer.Load);
         }
 
         /// <summary>One registered format.</summary>

@@ -524,6 +524,39 @@ public class AudioLoaderTests
     }
 
     [Fact]
+    public void A_saved_loader_loads_back_with_its_columns_and_options()
+    {
+        using var dir = new TempDir();
+        WavWriter.Write(dir.File("a.wav"), Sine(440, 44100, 2.0), 44100);
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(new[] { new PathRow { Path = "a.wav" }, new PathRow { Path = "missing.wav" } });
+        var options = new AudioLoaderOptions
+        {
+            TargetSampleRate = 16000, Offset = 0.5, MaxDuration = 1.0, ErrorPolicy = AudioErrorPolicy.Report,
+            AcceptTruncatedFiles = true, BaseDirectory = dir.Path,
+        };
+        var model = ml.Transforms.LoadAudio("Audio", "Path", options).Fit(data);
+        string file = dir.File("model.zip");
+
+        ml.Audio().Model.Save(model, data.Schema, file);
+        var loaded = ml.Audio().Model.Load(file, out var schema);
+        var view = loaded.Transform(data);
+        var rows = ReadRows(view.GetRowCursor(view.Schema), view.Schema);
+
+        var stage = Assert.IsType<AudioLoadingTransformer>(Assert.Single((IEnumerable<ITransformer>)loaded));
+        Assert.Equal("Path", stage.InputColumnName);
+        Assert.Equal(16000, stage.Options.TargetSampleRate);
+        Assert.Equal(0.5, stage.Options.Offset);
+        Assert.Equal(1.0, stage.Options.MaxDuration);
+        Assert.True(stage.Options.AcceptTruncatedFiles);
+        Assert.Equal(dir.Path, stage.Options.BaseDirectory);
+        Assert.Equal(data.Schema.Count, schema.Count);
+        Assert.Equal(16000, rows[0].Samples.Length);
+        Assert.Equal(string.Empty, rows[0].Error);
+        Assert.Contains("does not exist", rows[1].Error);
+    }
+
+    [Fact]
     public void A_PredictionEngine_loads_one_song()
     {
         using var dir = new TempDir();
