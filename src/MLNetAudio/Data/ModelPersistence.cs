@@ -515,9 +515,9 @@ namespace MLNetAudio.Data
         /// </summary>
         private static void EnsureBuiltIns()
         {
+            Register(Audio.AudioLoadingTransformer.PersistedFormatName, Audio.AudioLoadingTransformer.CurrentFormatVersion, Audio.AudioLoadingTransformer.OldestReadableFormatVersion, Audio.AudioLoadingTransformer.Load);
             Register(MLNetAudio.Features.MfccSegmentingTransformer.FormatName, MLNetAudio.Features.MfccSegmentingTransformer.CurrentVersion, MLNetAudio.Features.MfccSegmentingTransformer.OldestReadableVersion, MLNetAudio.Features.MfccSegmentingTransformer.Load);
-            // AudioLoader, TimeConvLstmScorer and WindowAggregator register here when they implement
-            // IPersistableAudioTransformer.
+            // TimeConvLstmScorer and WindowAggregator register here when they implement IPersistableAudioTransformer.
         }
 
         /// <summary>One registered format.</summary>
