@@ -185,7 +185,7 @@ public class AudioLoaderTests
         return path;
     }
 
-    [Fact]
+    [RealMusicFact]
     public void A_real_Ogg_Vorbis_song_decodes_with_its_full_duration()
     {
         // Expected length measured with: ffprobe -v error -show_entries stream=sample_rate,duration_ts,duration
@@ -199,7 +199,7 @@ public class AudioLoaderTests
         Assert.True(Rms(native.Samples) > 0.01, "the song decoded to near silence");
     }
 
-    [Fact]
+    [RealMusicFact]
     public void A_real_Ogg_Vorbis_song_resampled_to_22050_keeps_its_duration()
     {
         // ffprobe: introzik.ogg sample_rate=44100 duration_ts=8622153 duration=195.513673. This file's page granule
@@ -214,7 +214,7 @@ public class AudioLoaderTests
         Assert.Equal(row.Samples.Length / 22050.0, row.Duration, 1e-9);
     }
 
-    [Fact]
+    [RealMusicFact]
     public void Ogg_Vorbis_offset_seeks_to_the_same_samples_a_full_decode_gives()
     {
         string path = FrozenBubble("frozen-mainzik-1p.ogg");
@@ -234,7 +234,7 @@ public class AudioLoaderTests
         Assert.True(maxDiff < 1e-4, $"seeked samples differ from the full decode by up to {maxDiff}");
     }
 
-    [Fact]
+    [RealMusicFact]
     public void Ogg_Vorbis_MaxDuration_from_the_start_reads_only_the_start_of_the_file()
     {
         string path = FrozenBubble("frozen-mainzik-1p.ogg");
@@ -246,7 +246,7 @@ public class AudioLoaderTests
         Assert.True(counting.BytesRead < counting.Length / 10, $"read {counting.BytesRead} of {counting.Length} bytes for 2 s of a 321 s song");
     }
 
-    [Fact]
+    [RealMusicFact]
     public void Ogg_Vorbis_output_ends_at_the_last_granule_position()
     {
         // ffprobe -show_entries stream=duration_ts cancel.ogg -> 35627 samples at 44100 Hz (NVorbis alone returns 36075).
@@ -257,7 +257,7 @@ public class AudioLoaderTests
         Assert.Equal(35627, row.Samples.Length);
     }
 
-    [Fact]
+    [RealMusicFact]
     public void A_mono_Ogg_Vorbis_file_at_the_target_rate_keeps_every_sample()
     {
         // ffprobe: pause.ogg sample_rate=22050 duration_ts=11025
