@@ -25,6 +25,7 @@ namespace MLNetAudio.Scoring
     /// <summary>One epoch's figures, reported through <see cref="TimeConvLstmOptions.Progress"/> and ML.NET's log.</summary>
     /// <param name="Epoch">1-based epoch number.</param>
     /// <param name="TrainingLoss">Mean weighted binary cross-entropy over the epoch's training windows.</param>
+    /// <param name="TrainingWindows">Training windows used this epoch (after <see cref="TimeConvLstmOptions.TrainingWindowStride"/>).</param>
     /// <param name="ValidationLoss">Mean (unweighted) binary cross-entropy over the validation songs' windows; null without validation.</param>
     /// <param name="ValidationAccuracy">Share of validation windows on the right side of 0.5; null without validation.</param>
     /// <param name="WindowsPerSecond">Training windows processed per second of wall time this epoch (data reading included).</param>
@@ -32,6 +33,7 @@ namespace MLNetAudio.Scoring
     public sealed record TrainingProgress(
         int Epoch,
         double TrainingLoss,
+        long TrainingWindows,
         double? ValidationLoss,
         double? ValidationAccuracy,
         double WindowsPerSecond,
@@ -389,7 +391,7 @@ namespace MLNetAudio.Scoring
                             }
                         }
 
-                        var progress = new TrainingProgress(epoch, loss, validationLoss, validationAccuracy, rate, isBest);
+                        var progress = new TrainingProgress(epoch, loss, windows, validationLoss, validationAccuracy, rate, isBest);
                         _channel.Info(MessageSensitivity.None,
                             $"TimeConvLstm epoch {epoch}: loss {loss:F4}, validation loss {validationLoss?.ToString("F4", System.Globalization.CultureInfo.InvariantCulture) ?? "-"}, "
                             + $"validation accuracy {validationAccuracy?.ToString("F3", System.Globalization.CultureInfo.InvariantCulture) ?? "-"}, {rate:F0} windows/s");
