@@ -48,6 +48,26 @@ public sealed class TimeConvNetworkTests
     }
 
     [Fact]
+    public void Conv2dFormComputesTheLiteralTwoDimensionalConvolution()
+    {
+        // The network folds coefficients into the batch for speed; layer 1 must equal nn.Conv2d (1, 3) on [B, 1, C, T].
+        torch.random.manual_seed(4);
+        using var net = new TimeConvNetwork(new TimeConvNetworkSettings(32, 5, ConvolutionLayers: 2, Channels: 3, LstmHiddenSize: 4));
+        using var x = randn(2, 32, 5);
+        var state = net.state_dict();
+        using var image = x.transpose(1, 2).unsqueeze(1);
+        using var expected = nn.functional.relu(nn.functional.conv2d(image, state["convs.0.weight"], state["convs.0.bias"], padding: new long[] { 0, 1 }));
+        var acts = net.ConvolutionActivations(x);
+        Assert.Equal(expected.shape, acts[0].shape);
+        Assert.True(acts[0].allclose(expected, rtol: 1e-5, atol: 1e-6));
+
+        // And layer 2 is Conv2d (1, 3) over max-pool (1, 2) of layer 1.
+        using var pooled = nn.functional.max_pool2d(expected, kernel_size: new long[] { 1, 2 });
+        using var expected2 = nn.functional.relu(nn.functional.conv2d(pooled, state["convs.1.weight"], state["convs.1.bias"], padding: new long[] { 0, 1 }));
+        Assert.True(acts[1].allclose(expected2, rtol: 1e-5, atol: 1e-6));
+    }
+
+    [Fact]
     public void Conv2dFormNeverMixesCoefficients()
     {
         // Changing coefficient 2 of the input must leave every other coefficient row of every layer unchanged.
