@@ -172,15 +172,11 @@ public sealed class TimeConvNetwork : nn.Module<Tensor, Tensor>
     {
         var result = new List<Tensor>();
         using var scope = NewDisposeScope();
-        long batch = windows.shape[0];
         var h = ToConvLayout(windows);
         for (int l = 0; l < convs.Count; l++)
         {
-            var a = F.relu(Convolve(l, h));
-            var visible = Settings.ConvolutionForm == ConvolutionForm.Conv2dTimeOnly
-                ? a.reshape(batch, Settings.Coefficients, a.shape[1], a.shape[2]).permute(0, 2, 1, 3)
-                : a;
-            result.Add(visible.detach().clone().MoveToOuterDisposeScope());
+            var a = F.relu(convs[l].call(h));
+            result.Add(a.detach().clone().MoveToOuterDisposeScope());
             h = Pool(a);
         }
 
@@ -202,10 +198,10 @@ public sealed class TimeConvNetwork : nn.Module<Tensor, Tensor>
         var h = ToConvLayout(windows);
         for (int l = 0; l < convs.Count; l++)
         {
-            h = Pool(F.relu(Convolve(l, h)));
+            h = Pool(F.relu(convs[l].call(h)));
         }
 
-        return ToSequence(h, windows.shape[0]).MoveToOuterDisposeScope();
+        return ToSequence(h).MoveToOuterDisposeScope();
     }
 
     /// <summary>Pre-sigmoid outputs <c>[batch]</c> from a feature sequence made by <see cref="Features"/>.</summary>
@@ -301,7 +297,7 @@ public sealed class TimeConvNetwork : nn.Module<Tensor, Tensor>
             var next = new List<(long, Tensor, List<int>)>();
             foreach (var (offset, map, members) in branches)
             {
-                var activated = F.relu(Convolve(l, map));
+                var activated = F.relu(convs[l].call(map));
                 long length = activated.shape[^1];
                 foreach (var group in members.GroupBy(w => (windowStarts[w] - offset) / step % 2))
                 {
@@ -319,7 +315,7 @@ public sealed class TimeConvNetwork : nn.Module<Tensor, Tensor>
         int k = 0;
         foreach (var (offset, map, members) in branches)
         {
-            var sequence = ToSequence(map, 1).squeeze(0); // [steps, features]
+            var sequence = ToSequence(map).squeeze(0); // [steps, features]
             var sliceStarts = tensor(members.Select(w => (windowStarts[w] - offset) / stride).ToArray(), device: songFrames.device);
             pieces.Add(sequence.unfold(0, pooled, 1).index_select(0, sliceStarts).permute(0, 2, 1));
             foreach (var w in members)
@@ -358,31 +354,18 @@ public sealed class TimeConvNetwork : nn.Module<Tensor, Tensor>
         return sequence.select(1, -1);
     }
 
-    // The 2-D form's kernel (1, 3) never crosses coefficients, so it is exactly a 1-D convolution over time with the
-    // coefficient axis folded into the batch: same weights, same sums, and libtorch's 1-D kernels are far faster
-    // than its 2-D ones for a 1 x 3 kernel (see docs/benchmarks.md). The Conv2d module still holds the weights, so
-    // the parameters keep the seed's [channels, in, 1, 3] shape and names.
-    // Layouts: 2-D form [batch x coefficients, channels, frames]; 1-D form [batch, channels, frames].
+    // [batch, frames, coefficients] -> [batch, 1, coefficients, frames] (2-D form) or [batch, coefficients, frames].
     private Tensor ToConvLayout(Tensor windows) =>
+        Settings.ConvolutionForm == ConvolutionForm.Conv2dTimeOnly ? windows.transpose(1, 2).unsqueeze(1) : windows.transpose(1, 2);
+
+    private Tensor Pool(Tensor activated) =>
         Settings.ConvolutionForm == ConvolutionForm.Conv2dTimeOnly
-            ? windows.transpose(1, 2).reshape(-1, 1, windows.shape[1])
-            : windows.transpose(1, 2);
-
-    private Tensor Convolve(int layer, Tensor h)
-    {
-        if (convs[layer] is Conv2d conv)
-        {
-            return F.conv1d(h, conv.weight!.squeeze(2), conv.bias, padding: 1);
-        }
-
-        return convs[layer].call(h);
-    }
-
-    private static Tensor Pool(Tensor activated) => F.max_pool1d(activated, kernel_size: 2);
+            ? F.max_pool2d(activated, kernel_size: (1L, 2L))
+            : F.max_pool1d(activated, kernel_size: 2);
 
     // Conv layout -> [batch, steps, features]; 2-D features are channel-major (channel 0's coefficients first).
-    private Tensor ToSequence(Tensor h, long batch) =>
+    private Tensor ToSequence(Tensor h) =>
         Settings.ConvolutionForm == ConvolutionForm.Conv2dTimeOnly
-            ? h.reshape(batch, Settings.Coefficients, h.shape[1], h.shape[2]).permute(0, 3, 2, 1).reshape(batch, h.shape[2], -1)
+            ? h.permute(0, 3, 1, 2).reshape(h.shape[0], h.shape[3], -1)
             : h.transpose(1, 2);
 }

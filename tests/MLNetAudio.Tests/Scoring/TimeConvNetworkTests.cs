@@ -50,7 +50,7 @@ public sealed class TimeConvNetworkTests
     [Fact]
     public void Conv2dFormComputesTheLiteralTwoDimensionalConvolution()
     {
-        // The network folds coefficients into the batch for speed; layer 1 must equal nn.Conv2d (1, 3) on [B, 1, C, T].
+        // Layer 1 must be nn.Conv2d (1, 3), padding (0, 1), on the [B, 1, C, T] image, then ReLU.
         torch.random.manual_seed(4);
         using var net = new TimeConvNetwork(new TimeConvNetworkSettings(32, 5, ConvolutionLayers: 2, Channels: 3, LstmHiddenSize: 4));
         using var x = randn(2, 32, 5);
