@@ -371,6 +371,43 @@ public sealed class TimeConvLstmTests
         }
     }
 
+    [Fact]
+    public void TrainingLogsThroughMLContext()
+    {
+        var ml = new MLContext(seed: 1);
+        var messages = new List<string>();
+        ml.Log += (_, e) =>
+        {
+            lock (messages)
+            {
+                messages.Add(e.Message);
+            }
+        };
+        var options = SmallOptions();
+        options.Epochs = 2;
+        using (ml.Audio().Trainers.TimeConvLstm(options).Fit(new WindowData(OrderTask.Songs(10, seed: 1), OrderTask.Frames, OrderTask.Coefficients)))
+        {
+        }
+
+        Assert.Contains(messages, m => m.Contains("TimeConvLstm epoch 1:", StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.Contains("TimeConvLstm epoch 2:", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void ForcedCudaWithoutCudaIsAClearError()
+    {
+        if (TorchSharp.torch.cuda.is_available())
+        {
+            return; // this machine can train on CUDA; the error path cannot happen here
+        }
+
+        var options = SmallOptions();
+        options.Device = TorchDevice.Cuda;
+        var e = Assert.Throws<InvalidOperationException>(() => new MLContext(seed: 1).Audio().Trainers.TimeConvLstm(options)
+            .Fit(new WindowData(OrderTask.Songs(4, seed: 1), OrderTask.Frames, OrderTask.Coefficients)));
+        Assert.Contains("Device", e.Message, StringComparison.Ordinal);
+    }
+
     private sealed class SyncProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
     {
         public void Report(TrainingProgress value) => report(value);
