@@ -264,7 +264,7 @@ namespace MLNetAudio.Scoring
             CheckLabel(label.Name, label.Type, label.Type);
             var errors = new OptionErrors(nameof(TimeConvLstmOptions));
             var settings = _options.NetworkSettings(column);
-            settings.Validate(errors, "window column '" + column + "': ");
+            settings.Validate(errors, $"window column '{_options.FeatureColumnName}' with these options: ");
             errors.ThrowIfAny();
 
             var device = ResolveDevice(_options.Device);
@@ -465,19 +465,15 @@ namespace MLNetAudio.Scoring
                 IDataView data, DataViewSchema.Column labelColumn, HashSet<long> validation, torch.optim.Optimizer optimizer, Tensor positiveWeight)
             {
                 _network.train();
-                var buffer = new List<(float[] Values, int Offset, float Label)>();
+                var buffer = new List<(float[] Window, float Label)>();
                 double lossSum = 0;
                 long windows = 0;
-                foreach (var (values, count, label, position) in ReadSongs(data, labelColumn))
+                foreach (var (values, count, label, _) in ReadSongs(data, labelColumn, p => !validation.Contains(p)))
                 {
-                    if (validation.Contains(position))
-                    {
-                        continue;
-                    }
-
+                    // Copy the picked windows out so the whole song (all overlapping windows) is not kept alive by the buffer.
                     for (int w = _random.Next(_stride); w < count; w += _stride)
                     {
-                        buffer.Add((values, w * _column.WindowSize, label));
+                        buffer.Add((values.AsSpan(w * _column.WindowSize, _column.WindowSize).ToArray(), label));
                     }
 
                     while (buffer.Count >= _options.ShuffleBufferSize)
@@ -495,7 +491,7 @@ namespace MLNetAudio.Scoring
             }
 
             private (double, long) Step(
-                List<(float[] Values, int Offset, float Label)> buffer, torch.optim.Optimizer optimizer, Tensor positiveWeight, double lossSum, long windows)
+                List<(float[] Window, float Label)> buffer, torch.optim.Optimizer optimizer, Tensor positiveWeight, double lossSum, long windows)
             {
                 int b = Math.Min(_options.BatchSize, buffer.Count);
                 var (x, y) = TakeRandomBatch(buffer, b);
@@ -516,7 +512,7 @@ namespace MLNetAudio.Scoring
             }
 
             // Swap-remove random entries: O(batch), and the draw order depends only on the seed.
-            private (float[] X, float[] Y) TakeRandomBatch(List<(float[] Values, int Offset, float Label)> buffer, int b)
+            private (float[] X, float[] Y) TakeRandomBatch(List<(float[] Window, float Label)> buffer, int b)
             {
                 int size = _column.WindowSize;
                 var x = new float[b * size];
@@ -524,8 +520,8 @@ namespace MLNetAudio.Scoring
                 for (int i = 0; i < b; i++)
                 {
                     int j = _random.Next(buffer.Count);
-                    var (values, offset, label) = buffer[j];
-                    Array.Copy(values, offset, x, i * size, size);
+                    var (window, label) = buffer[j];
+                    Array.Copy(window, 0, x, i * size, size);
                     y[i] = label;
                     buffer[j] = buffer[^1];
                     buffer.RemoveAt(buffer.Count - 1);
@@ -541,13 +537,8 @@ namespace MLNetAudio.Scoring
                 double lossSum = 0;
                 long correct = 0, total = 0;
                 int size = _column.WindowSize;
-                foreach (var (values, count, label, position) in ReadSongs(data, labelColumn))
+                foreach (var (values, count, label, _) in ReadSongs(data, labelColumn, validation.Contains))
                 {
-                    if (!validation.Contains(position))
-                    {
-                        continue;
-                    }
-
                     var picked = Enumerable.Range(0, count).Where(w => w % _stride == 0).ToArray();
                     for (int start = 0; start < picked.Length; start += _options.BatchSize)
                     {
@@ -572,7 +563,9 @@ namespace MLNetAudio.Scoring
                 return total == 0 ? (double.NaN, double.NaN) : (lossSum / total, (double)correct / total);
             }
 
-            private IEnumerable<(float[] Values, int Windows, float Label, long Position)> ReadSongs(IDataView data, DataViewSchema.Column labelColumn)
+            // Streams the songs whose row position passes `wanted`; the others' windows are never read.
+            private IEnumerable<(float[] Values, int Windows, float Label, long Position)> ReadSongs(
+                IDataView data, DataViewSchema.Column labelColumn, Func<long, bool> wanted)
             {
                 var features = data.Schema[_options.FeatureColumnName];
                 using var cursor = data.GetRowCursor([features, labelColumn]);
@@ -602,6 +595,11 @@ namespace MLNetAudio.Scoring
                 var buffer = default(VBuffer<float>);
                 while (cursor.MoveNext())
                 {
+                    if (!wanted(cursor.Position))
+                    {
+                        continue;
+                    }
+
                     float label = getLabel();
                     if (!(label >= 0 && label <= 1))
                     {

@@ -372,6 +372,31 @@ public sealed class TimeConvLstmTests
     }
 
     [Fact]
+    public void ValidationHoldsOutWholeSongs()
+    {
+        // Songs of 1, 2, 4 and 8 windows: any two of them add up to a count with exactly two bits set, which a
+        // window-level split of the 15 windows (7 or 8 for training) would not give.
+        var rng = new Random(3);
+        var songs = new[] { 1, 2, 4, 8 }.Select((n, i) => new Song(
+            Enumerable.Range(0, n).SelectMany(_ => OrderTask.Window(rng, i % 2 == 0)).ToArray(), i % 2 == 0)).ToList();
+        var data = new WindowData(songs, OrderTask.Frames, OrderTask.Coefficients);
+        foreach (int seed in new[] { 1, 2, 3 })
+        {
+            var reports = new List<TrainingProgress>();
+            var options = SmallOptions(seed);
+            options.Epochs = 1;
+            options.ValidationFraction = 0.5;
+            options.TrainingWindowStride = 1;
+            options.Progress = new SyncProgress(reports.Add);
+            using (new MLContext(seed: 1).Audio().Trainers.TimeConvLstm(options).Fit(data))
+            {
+            }
+
+            Assert.Equal(2, System.Numerics.BitOperations.PopCount((ulong)reports[0].TrainingWindows));
+        }
+    }
+
+    [Fact]
     public void TrainingLogsThroughMLContext()
     {
         var ml = new MLContext(seed: 1);
