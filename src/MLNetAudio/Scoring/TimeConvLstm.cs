@@ -698,7 +698,34 @@ namespace MLNetAudio.Scoring
         /// Scores one song's windows (<paramref name="windows"/> flattened [windows x frames x coefficients]).
         /// <paramref name="hopFrames"/> (null when unknown) lets overlapping windows share the convolution.
         /// </summary>
+        /// <returns>One preference in 0..1 per window.</returns>
         public float[] ScoreSong(ReadOnlySpan<float> windows, int? hopFrames)
+        {
+            var result = new float[WindowCount(windows)];
+            ForEachPart(windows, hopFrames, (first, features) =>
+                Network.HeadLogits(features).sigmoid().cpu().data<float>().CopyTo(result, first));
+            return result;
+        }
+
+        /// <summary>
+        /// The window embeddings of one song (<see cref="TimeConvNetwork.Embedding"/>: the LSTM's last state), one row
+        /// per window; the multi-user recommender scores users against them.
+        /// </summary>
+        public float[][] EmbedSong(ReadOnlySpan<float> windows, int? hopFrames)
+        {
+            var result = new float[WindowCount(windows)][];
+            ForEachPart(windows, hopFrames, (first, features) =>
+            {
+                var embedding = Network.EmbeddingFromFeatures(features).cpu();
+                for (int i = 0; i < embedding.shape[0]; i++)
+                {
+                    result[first + i] = embedding[i].data<float>().ToArray();
+                }
+            });
+            return result;
+        }
+
+        private int WindowCount(ReadOnlySpan<float> windows)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             var s = Network.Settings;
@@ -708,30 +735,36 @@ namespace MLNetAudio.Scoring
                 throw new ArgumentException($"{windows.Length} values are not a whole number of {s.FramesPerWindow} x {s.Coefficients} windows.", nameof(windows));
             }
 
+            return windows.Length / size;
+        }
+
+        // Runs the convolution stack over the song's windows in parts of at most MaxWindowsPerCall and hands each
+        // part's feature sequences [m, pooled, features] to `use` (inside a dispose scope, with no_grad).
+        private void ForEachPart(ReadOnlySpan<float> windows, int? hopFrames, Action<int, Tensor> use)
+        {
+            var s = Network.Settings;
+            int size = s.FramesPerWindow * s.Coefficients;
             int n = windows.Length / size;
-            var result = new float[n];
             using var noGrad = torch.no_grad();
             for (int first = 0; first < n; first += MaxWindowsPerCall)
             {
                 int m = Math.Min(MaxWindowsPerCall, n - first);
                 var part = windows.Slice(first * size, m * size);
                 using var scope = torch.NewDisposeScope();
-                Tensor probabilities;
+                Tensor features;
                 if (SharedConvolution && hopFrames is int hop && hop < s.FramesPerWindow && m > 1 && Network.CanShareConvolution
                     && TryJoin(part, m, hop, s.FramesPerWindow, s.Coefficients) is float[] song)
                 {
                     var frames = torch.tensor(song, [song.Length / s.Coefficients, s.Coefficients]).to(_device);
-                    probabilities = Network.ScoreOverlappingWindows(frames, Enumerable.Range(0, m).Select(w => (long)w * hop).ToArray());
+                    features = Network.OverlappingWindowFeatures(frames, Enumerable.Range(0, m).Select(w => (long)w * hop).ToArray());
                 }
                 else
                 {
-                    probabilities = Network.call(torch.tensor(part.ToArray(), [m, s.FramesPerWindow, s.Coefficients]).to(_device));
+                    features = Network.Features(torch.tensor(part.ToArray(), [m, s.FramesPerWindow, s.Coefficients]).to(_device));
                 }
 
-                probabilities.cpu().data<float>().CopyTo(result, first);
+                use(first, features);
             }
-
-            return result;
         }
 
         // The song's frame sequence when window w is frames [w*hop, w*hop+F) of it; null when the windows disagree

@@ -160,7 +160,14 @@ public sealed class TimeConvNetwork : nn.Module<Tensor, Tensor>
     public Tensor Embedding(Tensor windows)
     {
         using var scope = NewDisposeScope();
-        var features = Features(windows);
+        return EmbeddingFromFeatures(Features(windows)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The window embedding from a feature sequence (<see cref="Features"/> or <see cref="OverlappingWindowFeatures"/>).</summary>
+    public Tensor EmbeddingFromFeatures(Tensor features)
+    {
+        ArgumentNullException.ThrowIfNull(features);
+        using var scope = NewDisposeScope();
         return (lstm is null ? features.reshape(features.shape[0], -1) : LastState(features)).MoveToOuterDisposeScope();
     }
 
@@ -258,6 +265,20 @@ public sealed class TimeConvNetwork : nn.Module<Tensor, Tensor>
     /// </remarks>
     public Tensor ScoreOverlappingWindows(Tensor songFrames, IReadOnlyList<long> windowStarts)
     {
+        using var scope = NewDisposeScope();
+        var features = OverlappingWindowFeatures(songFrames, windowStarts);
+        return (features.shape[0] == 0 ? zeros(0, device: songFrames.device) : HeadLogits(features).sigmoid()).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The feature sequences <c>[windows, pooled frames, features per step]</c> of overlapping windows cut from one
+    /// song, equal to <see cref="Features"/> on the stacked windows; the convolution work is shared as described in
+    /// <see cref="ScoreOverlappingWindows"/>.
+    /// </summary>
+    /// <param name="songFrames">The song's frames <c>[frames, coefficients]</c>.</param>
+    /// <param name="windowStarts">First frame of each window.</param>
+    public Tensor OverlappingWindowFeatures(Tensor songFrames, IReadOnlyList<long> windowStarts)
+    {
         ArgumentNullException.ThrowIfNull(songFrames);
         ArgumentNullException.ThrowIfNull(windowStarts);
         long frames = songFrames.shape[0];
@@ -274,13 +295,13 @@ public sealed class TimeConvNetwork : nn.Module<Tensor, Tensor>
         int n = windowStarts.Count;
         if (n == 0)
         {
-            return zeros(0, device: songFrames.device).MoveToOuterDisposeScope();
+            return zeros(0, Math.Max(Settings.PooledFrames, 1), Settings.FeaturesPerStep, device: songFrames.device).MoveToOuterDisposeScope();
         }
 
         var starts = tensor(windowStarts.ToArray(), device: songFrames.device);
         if (!CanShareConvolution)
         {
-            return forward(CutWindows(songFrames, starts, window)).MoveToOuterDisposeScope();
+            return Features(CutWindows(songFrames, starts, window)).MoveToOuterDisposeScope();
         }
 
         int pooled = Settings.PooledFrames;
@@ -328,8 +349,7 @@ public sealed class TimeConvNetwork : nn.Module<Tensor, Tensor>
         int chunk = EdgeChunkSteps * stride;
         var head = Features(CutWindows(songFrames, starts, chunk)).narrow(1, 0, 1);
         var tail = Features(CutWindows(songFrames, starts + (window - chunk), chunk)).narrow(1, EdgeChunkSteps - 1, 1);
-        var features = cat([head, interior.narrow(1, 1, pooled - 2), tail], 1);
-        return HeadLogits(features).sigmoid().MoveToOuterDisposeScope();
+        return cat([head, interior.narrow(1, 1, pooled - 2), tail], 1).MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc/>

@@ -217,6 +217,12 @@ public sealed class TimeConvLstmTests
         var other = new WindowData([new Song(new float[32 * 8], true)], 32, 8);
         e = Assert.Throws<ArgumentException>(() => scorer.Transform(other));
         Assert.Contains("'Windows'", e.Message, StringComparison.Ordinal);
+
+        // A row whose length is not whole windows fails naming the row and the column.
+        var ragged = new WindowData([new Song(new float[OrderTask.Frames * OrderTask.Coefficients + 3], true)], OrderTask.Frames, OrderTask.Coefficients);
+        var rowError = Assert.Throws<InvalidOperationException>(() => Scores(scorer, ragged));
+        Assert.Contains("Row 0", rowError.Message, StringComparison.Ordinal);
+        Assert.Contains("'Windows'", rowError.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -291,6 +297,19 @@ public sealed class TimeConvLstmTests
         for (int i = 0; i < a.Length; i++)
         {
             Assert.True(Math.Abs(a[i] - b[i]) < 1e-5, $"window {i}: shared {a[i]} vs per-window {b[i]}");
+        }
+
+        // The window embeddings (for the multi-user recommender) agree the same way.
+        var ea = shared.EmbedSong(songs[2].Windows, hop);
+        var eb = naive.EmbedSong(songs[2].Windows, hop);
+        Assert.Equal(19, ea.Length);
+        Assert.All(ea, e => Assert.Equal(options.LstmHiddenSize, e.Length));
+        for (int w = 0; w < ea.Length; w++)
+        {
+            for (int j = 0; j < ea[w].Length; j++)
+            {
+                Assert.True(Math.Abs(ea[w][j] - eb[w][j]) < 1e-5, $"window {w} embedding {j}: {ea[w][j]} vs {eb[w][j]}");
+            }
         }
     }
 
