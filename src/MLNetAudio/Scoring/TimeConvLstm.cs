@@ -335,6 +335,7 @@ namespace MLNetAudio.Scoring
             private readonly IChannel _channel;
             private readonly Random _random;
             private readonly int _stride;
+            private bool _warnedEmpty;
 
             public TrainingRun(TimeConvLstmOptions options, WindowColumn column, TimeConvNetwork network, Device device, int seed, IChannel channel)
             {
@@ -468,8 +469,11 @@ namespace MLNetAudio.Scoring
                 var buffer = new List<(float[] Window, float Label)>();
                 double lossSum = 0;
                 long windows = 0;
+                int emptySongs = 0;
                 foreach (var (values, count, label, _) in ReadSongs(data, labelColumn, p => !validation.Contains(p)))
                 {
+                    emptySongs += count == 0 ? 1 : 0;
+
                     // Copy the picked windows out so the whole song (all overlapping windows) is not kept alive by the buffer.
                     for (int w = _random.Next(_stride); w < count; w += _stride)
                     {
@@ -485,6 +489,14 @@ namespace MLNetAudio.Scoring
                 while (buffer.Count > 0)
                 {
                     (lossSum, windows) = Step(buffer, optimizer, positiveWeight, lossSum, windows);
+                }
+
+                if (emptySongs > 0 && !_warnedEmpty)
+                {
+                    _warnedEmpty = true;
+                    _channel.Warning(MessageSensitivity.None,
+                        $"TimeConvLstm: {emptySongs} training song(s) have no windows in column '{_options.FeatureColumnName}' and cannot teach anything "
+                        + "(shorter than one window? let the segmenter pad short songs).");
                 }
 
                 return (windows == 0 ? double.NaN : lossSum / windows, windows);

@@ -153,7 +153,16 @@ public sealed class TimeConvLstmTests
         var options = SmallOptions();
         options.Epochs = 1;
         options.ValidationFraction = 0;
+        var warnings = new List<string>();
+        ml.Log += (_, e) =>
+        {
+            if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Warning)
+            {
+                warnings.Add(e.Message);
+            }
+        };
         using var scorer = ml.Audio().Trainers.TimeConvLstm(options).Fit(data);
+        Assert.Contains(warnings, w => w.Contains("1 training song(s) have no windows", StringComparison.Ordinal));
 
         var perSong = new List<int>();
         var transformed = scorer.Transform(data);
