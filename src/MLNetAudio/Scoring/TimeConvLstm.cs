@@ -30,6 +30,10 @@ namespace MLNetAudio.Scoring
     /// <param name="ValidationAccuracy">Share of validation windows on the right side of 0.5; null without validation.</param>
     /// <param name="WindowsPerSecond">Training windows processed per second of wall time this epoch (data reading included).</param>
     /// <param name="IsBest">Whether this epoch's weights are the best so far (lowest validation loss) and were kept.</param>
+    /// <param name="DataPathShare">
+    /// Share (0..1) of the epoch's training wall time spent outside the optimisation steps: reading rows, densifying,
+    /// shuffling and copying windows into batches. Measured inside one epoch, so background load affects both parts alike.
+    /// </param>
     public sealed record TrainingProgress(
         int Epoch,
         double TrainingLoss,
@@ -37,7 +41,8 @@ namespace MLNetAudio.Scoring
         double? ValidationLoss,
         double? ValidationAccuracy,
         double WindowsPerSecond,
-        bool IsBest);
+        bool IsBest,
+        double DataPathShare);
 
     /// <summary>Options of <see cref="TimeConvLstmTrainer"/>. Every field is checked when the trainer is made; all bad ones are reported at once.</summary>
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1051:Do not declare visible instance fields", Justification = "ML.NET's options convention: public fields with inline defaults.")]
@@ -336,6 +341,8 @@ namespace MLNetAudio.Scoring
             private readonly Random _random;
             private readonly int _stride;
             private bool _warnedEmpty;
+            private double _stepSeconds;
+            private float[]? _batch;
 
             public TrainingRun(TimeConvLstmOptions options, WindowColumn column, TimeConvNetwork network, Device device, int seed, IChannel channel)
             {
@@ -372,7 +379,10 @@ namespace MLNetAudio.Scoring
                     {
                         var clock = Stopwatch.StartNew();
                         var (loss, windows) = TrainEpoch(data, label, validation, optimizer, positiveWeight);
-                        double rate = windows / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
+                        double epochSeconds = Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
+                        double rate = windows / epochSeconds;
+                        double dataShare = Math.Clamp(1 - (_stepSeconds / epochSeconds), 0, 1);
+                        _stepSeconds = 0;
                         double? validationLoss = null, validationAccuracy = null;
                         bool isBest = false;
                         if (validation.Count > 0)
@@ -392,7 +402,7 @@ namespace MLNetAudio.Scoring
                             }
                         }
 
-                        var progress = new TrainingProgress(epoch, loss, windows, validationLoss, validationAccuracy, rate, isBest);
+                        var progress = new TrainingProgress(epoch, loss, windows, validationLoss, validationAccuracy, rate, isBest, dataShare);
                         _channel.Info(MessageSensitivity.None,
                             $"TimeConvLstm epoch {epoch}: loss {loss:F4}, validation loss {validationLoss?.ToString("F4", System.Globalization.CultureInfo.InvariantCulture) ?? "-"}, "
                             + $"validation accuracy {validationAccuracy?.ToString("F3", System.Globalization.CultureInfo.InvariantCulture) ?? "-"}, {rate:F0} windows/s");
@@ -474,10 +484,12 @@ namespace MLNetAudio.Scoring
                 {
                     emptySongs += count == 0 ? 1 : 0;
 
-                    // Copy the picked windows out so the whole song (all overlapping windows) is not kept alive by the buffer.
+                    // Copy the picked windows out (into pooled arrays, returned once batched): the song's array is reused.
                     for (int w = _random.Next(_stride); w < count; w += _stride)
                     {
-                        buffer.Add((values.AsSpan(w * _column.WindowSize, _column.WindowSize).ToArray(), label));
+                        var window = System.Buffers.ArrayPool<float>.Shared.Rent(_column.WindowSize);
+                        values.AsSpan(w * _column.WindowSize, _column.WindowSize).CopyTo(window);
+                        buffer.Add((window, label));
                     }
 
                     while (buffer.Count >= _options.ShuffleBufferSize)
@@ -507,6 +519,7 @@ namespace MLNetAudio.Scoring
             {
                 int b = Math.Min(_options.BatchSize, buffer.Count);
                 var (x, y) = TakeRandomBatch(buffer, b);
+                long started = Stopwatch.GetTimestamp();
                 using var scope = torch.NewDisposeScope();
                 var inputs = torch.tensor(x, [b, _column.FramesPerWindow, _column.Coefficients]).to(_device);
                 var targets = torch.tensor(y).to(_device);
@@ -520,20 +533,23 @@ namespace MLNetAudio.Scoring
                 }
 
                 optimizer.step();
-                return (lossSum + (loss.item<float>() * b), windows + b);
+                float value = loss.item<float>();
+                _stepSeconds += Stopwatch.GetElapsedTime(started).TotalSeconds;
+                return (lossSum + (value * b), windows + b);
             }
 
             // Swap-remove random entries: O(batch), and the draw order depends only on the seed.
             private (float[] X, float[] Y) TakeRandomBatch(List<(float[] Window, float Label)> buffer, int b)
             {
                 int size = _column.WindowSize;
-                var x = new float[b * size];
+                var x = b == _options.BatchSize ? (_batch ??= new float[b * size]) : new float[b * size];
                 var y = new float[b];
                 for (int i = 0; i < b; i++)
                 {
                     int j = _random.Next(buffer.Count);
                     var (window, label) = buffer[j];
                     Array.Copy(window, 0, x, i * size, size);
+                    System.Buffers.ArrayPool<float>.Shared.Return(window);
                     y[i] = label;
                     buffer[j] = buffer[^1];
                     buffer.RemoveAt(buffer.Count - 1);
@@ -575,7 +591,8 @@ namespace MLNetAudio.Scoring
                 return total == 0 ? (double.NaN, double.NaN) : (lossSum / total, (double)correct / total);
             }
 
-            // Streams the songs whose row position passes `wanted`; the others' windows are never read.
+            // Streams the songs whose row position passes `wanted`; the others' windows are never read. The values
+            // array is reused from song to song and may be longer than the song's windows.
             private IEnumerable<(float[] Values, int Windows, float Label, long Position)> ReadSongs(
                 IDataView data, DataViewSchema.Column labelColumn, Func<long, bool> wanted)
             {
@@ -605,6 +622,7 @@ namespace MLNetAudio.Scoring
                 }
 
                 var buffer = default(VBuffer<float>);
+                float[] scratch = [];
                 while (cursor.MoveNext())
                 {
                     if (!wanted(cursor.Position))
@@ -620,8 +638,9 @@ namespace MLNetAudio.Scoring
                     }
 
                     getFeatures(ref buffer);
-                    var values = _column.Dense(buffer, features.Name, cursor.Position, out int count);
-                    yield return (values, count, label, cursor.Position);
+                    // One reused array per pass: callers copy the windows they keep before asking for the next song.
+                    int count = _column.DenseInto(buffer, features.Name, cursor.Position, ref scratch);
+                    yield return (scratch, count, label, cursor.Position);
                 }
             }
 

@@ -133,7 +133,41 @@ internal sealed record WindowColumn(
         }
     }
 
-    /// <summary>Reads one row's windows as a dense array; throws naming the column when the length does not divide.</summary>
+    /// <summary>
+    /// Copies one row's windows into <paramref name="scratch"/> (grown when too short, never shrunk) and returns the
+    /// window count; throws naming the column when the length does not divide.
+    /// </summary>
+    public int DenseInto(in VBuffer<float> value, string columnName, long row, ref float[] scratch)
+    {
+        int length = value.Length;
+        if (length % WindowSize != 0)
+        {
+            throw new InvalidOperationException(
+                $"Row {row}: window column '{columnName}' holds {length} values, not a whole number of {FramesPerWindow} x {Coefficients} windows.");
+        }
+
+        if (scratch.Length < length)
+        {
+            scratch = new float[length];
+        }
+
+        if (value.IsDense)
+        {
+            value.GetValues().CopyTo(scratch);
+        }
+        else
+        {
+            int i = 0;
+            foreach (var v in value.DenseValues())
+            {
+                scratch[i++] = v;
+            }
+        }
+
+        return length / WindowSize;
+    }
+
+    /// <summary>Reads one row's windows as a new dense array; throws naming the column when the length does not divide.</summary>
     public float[] Dense(in VBuffer<float> value, string columnName, long row, out int windows)
     {
         int length = value.Length;

@@ -254,6 +254,7 @@ public sealed class TimeConvLstmTests
             Assert.NotNull(r.ValidationLoss);
             Assert.InRange(r.ValidationAccuracy!.Value, 0, 1);
             Assert.True(r.WindowsPerSecond > 0);
+            Assert.InRange(r.DataPathShare, 0, 1);
         });
 
         // A learning rate of ~0 never improves validation loss after epoch 1: patience 2 stops after epoch 3.
