@@ -693,6 +693,7 @@ namespace MLNetAudio.Scoring
         private const int MaxWindowsPerCall = 256;
         private readonly Device _device;
         private bool _disposed;
+        private long _sharedParts;
 
         internal TimeConvLstmScorer(TimeConvNetwork network, string featureColumnName, string outputColumnName, bool sharedConvolution, Device device)
         {
@@ -714,6 +715,9 @@ namespace MLNetAudio.Scoring
 
         /// <summary>Whether overlapping windows share one convolution pass when that is exact.</summary>
         public bool SharedConvolution { get; }
+
+        /// <summary>How many song parts (up to 256 windows each) went through the shared convolution; for tests.</summary>
+        internal long SharedConvolutionParts => Interlocked.Read(ref _sharedParts);
 
         /// <summary>Frees the network.</summary>
         public void Dispose()
@@ -786,6 +790,7 @@ namespace MLNetAudio.Scoring
                 if (SharedConvolution && hopFrames is int hop && hop < s.FramesPerWindow && m > 1 && Network.CanShareConvolution
                     && TryJoin(part, m, hop, s.FramesPerWindow, s.Coefficients) is float[] song)
                 {
+                    Interlocked.Increment(ref _sharedParts);
                     var frames = torch.tensor(song, [song.Length / s.Coefficients, s.Coefficients]).to(_device);
                     features = Network.OverlappingWindowFeatures(frames, Enumerable.Range(0, m).Select(w => (long)w * hop).ToArray());
                 }
