@@ -66,10 +66,11 @@ internal static class Plots
             var plot = new Plot();
             var heatmap = plot.Add.Heatmap(values);
             heatmap.Colormap = new ScottPlot.Colormaps.MellowRainbow();
+            heatmap.FlipVertically = true; // row r (filter r) at y = r, as the tick labels say
             plot.Add.ColorBar(heatmap);
-            plot.Title($"Conv layer {layer.Layer} kernels: filter (row) x input channel and tap (3 columns per channel), {what}");
-            plot.XLabel("input channel x 3 + tap");
-            plot.YLabel("filter (0 at the top)");
+            plot.Title($"Conv layer {layer.Layer} kernels, {what}");
+            plot.XLabel("input channel x 3 + tap (3 columns per input channel)");
+            plot.YLabel("filter");
             plot.SavePng(Path.Combine(folder, $"{prefix}-kernels-layer{layer.Layer}.png"), 900, 360);
         }
     }

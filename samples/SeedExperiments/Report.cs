@@ -113,7 +113,7 @@ internal static class Report
         double powerAcc = power.Average(r => r.TestAccuracy), mfccAcc = mfcc.Average(r => r.TestAccuracy);
         s.AppendLine(powerAcc >= 0.9
             ? $"Both inputs separate the instruments at unseen pitches (power spectrogram {powerAcc:F2}, MFCC {mfccAcc:F2}): the seed's premise that the time-only CNN learns timbre holds on our data."
-            : $"Both inputs fit the training notes, but only MFCC generalises well to unseen pitches ({mfccAcc:F2} against {powerAcc:F2} for the power spectrogram). "
+            : $"Both inputs fit every training note, but MFCC generalises to unseen pitches more reliably than the power spectrogram ({mfccAcc:F2} against {powerAcc:F2}; see min-max). "
               + "That follows from the seed's own design: the (1 x 3) filters never mix frequency bins, and the head weighs each bin separately, so on a linear-frequency "
               + "spectrogram a note at a new pitch puts its harmonics in bins whose weights were trained on other notes; MFCC summarises the spectral shape "
               + "(timbre) in coefficients that move much less with pitch. The seed reports no accuracy for this experiment, only the plots, so there is no number to match.");
@@ -217,9 +217,18 @@ internal static class Report
         double lstmZero = M(r => r.Row(OrderTimingTest.LabelledZero).CnnLstm);
         double cnnAB = M(r => r.Row(OrderTimingTest.AsTrained).Cnn), cnnBA = M(r => r.Row(OrderTimingTest.BThenA).Cnn);
         double G(int gap, bool lstm) => M(r => lstm ? r.Row(OrderTimingTest.GapChanged, gap).CnnLstm : r.Row(OrderTimingTest.GapChanged, gap).Cnn);
+        double cnnFar = G(50, false), lstmFar = G(50, true);
+        s.AppendLine(Inv, $"- **In one sentence**: on our data the CNN-only model is at least as good as the CNN+LSTM at everything the seed tested except the largest shift; "
+            + $"the seed's contrast between the two (the CNN tied to positions, the LSTM reading order) appears only when B moves by a whole second (gap +50: CNN {cnnFar:F3}, CNN+LSTM {lstmFar:F3}), not after a few frames.");
         s.AppendLine($"- **A then B as trained / B then A / labelled 0 (CNN+LSTM)**: ours {lstmAB:F3} / {lstmBA:F3} / {lstmZero:F3}, seed 0.999 / 0.002 / 0.000. "
-            + (lstmAB > 0.9 && lstmBA < 0.1 ? "Matches in direction: the LSTM model likes the trained order and rejects the reverse. " : "Only partly matches: see the table. ")
-            + (lstmAB < 0.99 ? "Our outputs are less extreme than the seed's (it had near-certain 0.999s): our test clips have pitches and loudness never seen in training, the training set is small and training is short (to fit the 10-minute budget); the seed does not say whether its test clips were new. " : ""));
+            + (lstmAB > 0.9 && lstmBA < 0.1 ? "Matches: the LSTM model likes the trained order and rejects the reverse. " : "The direction matches (the trained order scores high, the reverse near 0), but our CNN+LSTM is less sure of the liked arrangement than the seed's, and than our own CNN-only model "
+              + $"({cnnAB:F3}), and it varies with the seed (see min-max). It fits every training clip (training accuracy 1.0): what it lacks is generalisation to notes at pitch and loudness combinations it has not seen. "
+              + "The seed does not say whether its test clips were new; ours always are. "
+              + "Settings tried by hand while choosing this configuration (seed 3, flute then guitar, A then B; measured once, not rerun by this program): the configuration used gave 0.65; "
+              + "60 epochs instead of 30 gave 0.63 (more overfitting); an LSTM of 64 units gave 0.80; 60 + 60 training clips for 20 epochs gave 0.79. "
+              + "None changes the picture, so the page keeps one configuration for both models and both pairs, within the 10-minute budget."));
+        s.AppendLine("- **Noise**: each row is the mean of a set of fresh clips whose pitches are drawn at random, and a few hard pitch combinations move a row of the CNN+LSTM "
+            + "by about 0.1; differences between its rows from gap -10 to +10 are within the spread over seeds.");
         s.AppendLine($"- **Small shifts (gap -2, -6, -10) with the LSTM**: ours {G(-2, true):F3}, {G(-6, true):F3}, {G(-10, true):F3}; seed 0.999, 0.998, 0.993. "
             + (Math.Min(G(-2, true), Math.Min(G(-6, true), G(-10, true))) > lstmAB - 0.1 ? "Matches: shifts up to 10 frames are tolerated." : "Does not fully match: the LSTM loses some confidence under small shifts."));
         s.AppendLine($"- **Gap -50 with the LSTM**: ours {G(-50, true):F3}, seed 0.014. "
@@ -248,8 +257,12 @@ internal static class Report
             + $"CNN+LSTM {G(2, true):F3}, {G(6, true):F3}, {G(10, true):F3}, {G(50, true):F3}.");
         var other = experiment2[1];
         double oAB = other.Runs.Average(r => r.Row(OrderTimingTest.AsTrained).CnnLstm), oBA = other.Runs.Average(r => r.Row(OrderTimingTest.BThenA).CnnLstm);
-        s.AppendLine($"- **Another pair ({other.A} then {other.B}, not in the seed)**: CNN+LSTM {oAB:F3} on A then B and {oBA:F3} on B then A. "
-            + (oAB > 0.8 && oBA < 0.2 ? "The order effect carries over to a pair of two sustained, harmonic instruments, which are harder to tell apart than flute and guitar." : "The order effect is weaker for this pair of two sustained, harmonic instruments, which are harder to tell apart than flute and guitar."));
+        double oWorst = other.Runs.Max(r => r.Row(OrderTimingTest.BThenA).CnnLstm);
+        double oCnnAB = other.Runs.Average(r => r.Row(OrderTimingTest.AsTrained).Cnn), oCnnBA = other.Runs.Average(r => r.Row(OrderTimingTest.BThenA).Cnn);
+        s.AppendLine(Inv, $"- **Another pair ({other.A} then {other.B}, not in the seed; two sustained, harmonic instruments, harder to tell apart than flute and guitar)**: "
+            + $"CNN+LSTM {oAB:F3} on A then B and {oBA:F3} on B then A, with B then A accepted (above 0.5) in {other.Runs.Count(r => r.Row(OrderTimingTest.BThenA).CnnLstm > 0.5)} of {other.Runs.Count} seeds (worst {oWorst:F3}); "
+            + $"CNN-only {oCnnAB:F3} and {oCnnBA:F3}. The order effect carries over, less reliably for the LSTM model than for the CNN-only one; "
+            + $"the CNN-only model again keeps its score under shifts up to 10 frames and loses part of it at +-50 frames ({other.Runs.Average(r => r.Row(OrderTimingTest.GapChanged, -50).Cnn):F3}, {other.Runs.Average(r => r.Row(OrderTimingTest.GapChanged, 50).Cnn):F3}).");
         s.AppendLine();
 
         s.AppendLine("## The tests' fast configuration");
