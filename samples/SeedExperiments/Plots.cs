@@ -19,6 +19,18 @@ internal static class Plots
         waveform.YLabel("amplitude");
         waveform.SavePng(Path.Combine(folder, $"{prefix}-waveform.png"), 900, 320);
 
+        // 50 ms from the sustained part: the whole-note plot is too dense to show single periods.
+        int from = result.SampleRate / 2, count = result.SampleRate / 20;
+        var zoom = new Plot();
+        var part = zoom.Add.Scatter(
+            Enumerable.Range(from, count).Select(i => (double)i / result.SampleRate).ToArray(),
+            result.ExampleWaveform.Skip(from).Take(count).Select(v => (double)v).ToArray());
+        part.MarkerSize = 0;
+        zoom.Title($"{result.ExampleDescription}, 0.50-0.55 s");
+        zoom.XLabel("time (s)");
+        zoom.YLabel("amplitude");
+        zoom.SavePng(Path.Combine(folder, $"{prefix}-waveform-zoom.png"), 900, 320);
+
         foreach (var layer in result.Layers)
         {
             var plot = new Plot();

@@ -125,6 +125,10 @@ internal static class Report
         s.AppendLine();
         s.AppendLine("![waveform](experiments/exp1-power-waveform.png)");
         s.AppendLine();
+        s.AppendLine("The same note from 0.50 to 0.55 s (the plot of the whole note is too dense to show single periods):");
+        s.AppendLine();
+        s.AppendLine("![waveform, 50 ms](experiments/exp1-power-waveform-zoom.png)");
+        s.AppendLine();
         s.AppendLine("One filter's output over time in each convolution layer for that note (after ReLU, before pooling; for the 2-D form the mean over the");
         s.AppendLine("frequency rows, so one curve per filter). The filter shown is the one whose output changes most over the note. The dashed line is the");
         s.AppendLine("note's RMS envelope at the same time steps; both are scaled to 0-1 so their shapes can be compared.");
@@ -157,7 +161,7 @@ internal static class Report
         s.AppendLine("waveform and deeper layers seem to capture its overall shape (envelope). Two cautions first. The network's input is a sequence of");
         s.AppendLine("spectrogram frames at 50 per second, so no filter output can resemble the waveform itself (22050 samples per second, oscillating at");
         s.AppendLine("hundreds of Hz): the only thing a filter's output over time can share with the waveform plot is its outline, the envelope. And a 1 x 3");
-        s.AppendLine("kernel is three numbers; the kernel plots show a mix of smoothing (same-sign taps) and onset/offset detectors (taps of opposite sign), not a waveform.");
+        s.AppendLine("kernel is three numbers: in the layer-1 plot some filters average neighbouring frames (taps of one sign) and others take differences between them (taps of both signs, which respond to change: the attack, the release, vibrato); none is a waveform.");
         var layerMeans = power[0].Layers.Select((_, l) => power.Average(r => r.Layers[l].EnvelopeCorrelation)).ToArray();
         int deeperCloser = power.Count(r => r.Layers[^1].EnvelopeCorrelation > r.Layers[0].EnvelopeCorrelation);
         s.AppendLine();
