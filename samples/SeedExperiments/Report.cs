@@ -175,6 +175,14 @@ internal static class Report
         }
 
         s.AppendLine();
+        s.AppendLine("The MFCC run's layers for the same note (seed 1):");
+        s.AppendLine();
+        for (int l = 1; l <= mfcc[0].Layers.Count; l++)
+        {
+            s.AppendLine($"![MFCC layer {l}](experiments/exp1-mfcc-layer{l}.png)");
+            s.AppendLine();
+        }
+
         s.AppendLine("The plotted filter is the most time-varying one of eight, and the correlations vary a lot between seeds (see the std), so these are");
         s.AppendLine("tendencies, not a law. Filters \"resembling the waveform\" is not something this model can show, and we do not claim it.");
         s.AppendLine();
