@@ -179,7 +179,7 @@ internal static class Report
         s.AppendLine();
         for (int l = 1; l <= mfcc[0].Layers.Count; l++)
         {
-            s.AppendLine($"![MFCC layer {l}](experiments/exp1-mfcc-layer{l}.png)");
+            s.AppendLine(Inv, $"![MFCC layer {l}](experiments/exp1-mfcc-layer{l}.png)");
             s.AppendLine();
         }
 
