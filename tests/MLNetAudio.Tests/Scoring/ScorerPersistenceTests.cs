@@ -103,6 +103,43 @@ public sealed class ScorerPersistenceTests : IDisposable
     }
 
     [Fact]
+    public void LoadedAudioPipelineWorksInAPredictionEngine()
+    {
+        var training = RealClipPipeline.Songs(_ml, RealClipPipeline.TrainingClips);
+        var model = RealClipPipeline.Pipeline(_ml).Fit(training);
+        try
+        {
+            string path = Path.Combine(_dir, "pipeline.zip");
+            _ml.Audio().Model.Save(model, training.Schema, path);
+            var loaded = new MLContext(seed: 5).Audio().Model.Load(path, out _);
+            try
+            {
+                var before = _ml.Model.CreatePredictionEngine<RealClipPipeline.SongInput, RealClipPipeline.SongPrediction>(model);
+                var after = _ml.Model.CreatePredictionEngine<RealClipPipeline.SongInput, RealClipPipeline.SongPrediction>(loaded);
+                foreach (var clip in new[] { "strings-then-flute.ogg", "piano-chords.ogg" })
+                {
+                    var song = new RealClipPipeline.SongInput { Path = Path.Combine(RealClipPipeline.ClipFolder, clip) };
+                    var a = before.Predict(song);
+                    var b = after.Predict(song);
+                    Assert.Equal(17, b.WindowScores.Length); // 24 s clip, 8 s windows every 1 s
+                    Assert.Equal(a.WindowScores, b.WindowScores);
+                    Assert.Equal(a.Score, b.Score);
+                    Assert.Equal(a.BestWindowStart, b.BestWindowStart);
+                    Assert.Equal(Array.IndexOf(b.WindowScores, b.WindowScores.Max()), b.BestWindowStart); // hop 1 s
+                }
+            }
+            finally
+            {
+                RealClipPipeline.DisposeScorers(loaded);
+            }
+        }
+        finally
+        {
+            RealClipPipeline.DisposeScorers(model);
+        }
+    }
+
+    [Fact]
     public void TruncatedScorerWeightsFailAsCorruptEvenWithAMatchingChecksum()
     {
         string path = SaveScorer("truncated.zip");
