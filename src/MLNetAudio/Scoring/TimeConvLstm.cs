@@ -779,7 +779,15 @@ namespace MLNetAudio.Scoring
                 throw new InvalidDataException($"entry '{stage.EntryName}': the network's settings need {parameters} weights but only {left} bytes remain.");
             }
 
-            var network = new TimeConvNetwork(settings);
+            // Building the network draws initial weights from libtorch's global generator; put its state back so that
+            // loading a model does not change what a later seeded run in this process computes.
+            TimeConvNetwork network;
+            using (var rngState = torch.random.get_rng_state())
+            {
+                network = new TimeConvNetwork(settings);
+                torch.random.set_rng_state(rngState);
+            }
+
             try
             {
                 TorchModuleState.Read(r, network);

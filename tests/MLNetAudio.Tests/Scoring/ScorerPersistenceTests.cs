@@ -59,6 +59,22 @@ public sealed class ScorerPersistenceTests : IDisposable
     }
 
     [Fact]
+    public void LoadingAScorerLeavesLibtorchsRandomStreamAlone()
+    {
+        string path = SaveScorer("rng.zip");
+        TorchSharp.torch.random.manual_seed(4);
+        float[] expected = TorchSharp.torch.rand(5).data<float>().ToArray();
+
+        TorchSharp.torch.random.manual_seed(4);
+        using (var loaded = (TimeConvLstmScorer)AudioModelCatalog.Flatten(_ml.Audio().Model.Load(path, out _)).Single())
+        {
+            Assert.NotNull(loaded.Network);
+        }
+
+        Assert.Equal(expected, TorchSharp.torch.rand(5).data<float>().ToArray());
+    }
+
+    [Fact]
     public void AggregatorRoundTripKeepsEveryOption()
     {
         var songs = new[] { new Song([0.1f, 0.9f, 0.4f, 0.7f], true, 30), new Song([0.5f, 0.2f], false, 12) };
