@@ -296,14 +296,29 @@ public sealed class ListeningSimulator : IUserSongScorer
     /// Loads a log as an IDataView whose UserId and SongId columns are keys over the whole catalog (so cold songs,
     /// absent from training, still have keys) and whose Label column holds the play counts.
     /// </summary>
-    public IDataView ToDataView(MLContext mlContext, IEnumerable<ListeningEvent> events)
+    public IDataView ToDataView(MLContext mlContext, IEnumerable<ListeningEvent> events) => ToDataView(mlContext, events, UserCount, SongCount);
+
+    /// <summary>
+    /// Loads a log as an IDataView with UserId and SongId key columns of <paramref name="userCount"/> and
+    /// <paramref name="songCount"/> values and a Single Label column.
+    /// </summary>
+    /// <remarks>
+    /// ML.NET's LoadFromEnumerable reads a .NET value v of a key column as key v + 1 (0-based in .NET, 1-based in the
+    /// data view, 0 meaning missing), so the 1-based keys of <see cref="ListeningEvent"/> are shifted down here.
+    /// </remarks>
+    /// <exception cref="ArgumentException">An event's key is 0 or above the count.</exception>
+    public static IDataView ToDataView(MLContext mlContext, IEnumerable<ListeningEvent> events, int userCount, int songCount)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
         ArgumentNullException.ThrowIfNull(events);
-        var schema = SchemaDefinition.Create(typeof(ListeningEvent));
-        schema[nameof(ListeningEvent.UserId)].ColumnType = new KeyDataViewType(typeof(uint), UserCount);
-        schema[nameof(ListeningEvent.SongId)].ColumnType = new KeyDataViewType(typeof(uint), SongCount);
-        return mlContext.Data.LoadFromEnumerable(events, schema);
+        var rows = events.Select(e =>
+            e.UserId < 1 || e.UserId > userCount || e.SongId < 1 || e.SongId > songCount
+                ? throw new ArgumentException($"Event (user {e.UserId}, song {e.SongId}) is outside keys 1..{userCount} x 1..{songCount}.", nameof(events))
+                : new KeyRow { UserId = e.UserId - 1, SongId = e.SongId - 1, Label = e.Label }).ToArray();
+        var schema = SchemaDefinition.Create(typeof(KeyRow));
+        schema[nameof(KeyRow.UserId)].ColumnType = new KeyDataViewType(typeof(uint), userCount);
+        schema[nameof(KeyRow.SongId)].ColumnType = new KeyDataViewType(typeof(uint), songCount);
+        return mlContext.Data.LoadFromEnumerable(rows, schema);
     }
 
     private SongDescription MakeSong(Random random, uint key)
@@ -362,5 +377,15 @@ public sealed class ListeningSimulator : IUserSongScorer
             double exponential = -Math.Log(1 - random.NextDouble());
             yield return new ListeningEvent { UserId = user.Key, SongId = (uint)s + 1, Label = 1 + (float)Math.Floor(exponential * 3 * utility[s]) };
         }
+    }
+
+    /// <summary>A row as LoadFromEnumerable wants it: key columns hold 0-based values.</summary>
+    private sealed class KeyRow
+    {
+        public uint UserId { get; set; }
+
+        public uint SongId { get; set; }
+
+        public float Label { get; set; }
     }
 }

@@ -262,14 +262,18 @@ public abstract class SongRecommenderModel : RowMappingTransformer, IUserSongSco
     private sealed class Mapper : RowMapper
     {
         private readonly SongRecommenderModel _model;
-        private readonly ValueGetter<uint> _userGetter;
-        private readonly ValueGetter<uint> _songGetter;
+        private readonly DataViewRow _input;
+        private readonly int _user;
+        private readonly int _song;
+        private ValueGetter<uint>? _userGetter;
+        private ValueGetter<uint>? _songGetter;
 
         public Mapper(SongRecommenderModel model, DataViewRow input, int user, int song)
         {
             _model = model;
-            _userGetter = input.GetGetter<uint>(input.Schema[user]);
-            _songGetter = input.GetGetter<uint>(input.Schema[song]);
+            _input = input;
+            _user = user;
+            _song = song;
         }
 
         public override Delegate GetGetter(int outputIndex)
@@ -295,6 +299,9 @@ public abstract class SongRecommenderModel : RowMappingTransformer, IUserSongSco
 
         private (int User, int Song) Read()
         {
+            // The key getters are made on first use: a cursor with no active output never asks for the key columns.
+            _userGetter ??= _input.GetGetter<uint>(_input.Schema[_user]);
+            _songGetter ??= _input.GetGetter<uint>(_input.Schema[_song]);
             uint u = 0, s = 0;
             _userGetter(ref u);
             _songGetter(ref s);
