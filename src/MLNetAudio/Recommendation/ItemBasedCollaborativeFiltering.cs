@@ -60,8 +60,9 @@ public sealed class ItemBasedCollaborativeFilteringOptions
 /// sim(i, j) = |U_i ∩ U_j| / sqrt(|U_i| |U_j|), pruned to each song's <see cref="ItemBasedCollaborativeFilteringOptions.NumberOfNeighbors"/>
 /// most similar songs. A user's score for song i is the sum of sim(i, j) over the songs j the user played — the
 /// top-N form of Deshpande and Karypis 2004; Sarwar's weighted average (divided by the sum of similarities) is
-/// uninformative with binary feedback, where every played neighbour has rating 1. The similarity matrix is dense
-/// (songs² floats: 100 MB for 5,000 songs) and built from co-plays in time linear in Σ plays per user squared.
+/// uninformative with binary feedback, where every played neighbour has rating 1. Training counts co-plays in time
+/// linear in Σ (plays per user)² into a dense songs² matrix (100 MB for 5,000 songs; the limit on catalog size),
+/// then keeps only the pruned similarities, stored sparse; recommending adds about NumberOfNeighbors entries per play.
 /// </para>
 /// </remarks>
 public sealed class ItemBasedCollaborativeFilteringTrainer : IEstimator<ItemBasedCollaborativeFilteringModel>
@@ -126,7 +127,43 @@ public sealed class ItemBasedCollaborativeFilteringTrainer : IEstimator<ItemBase
             }
         }
 
-        return new ItemBasedCollaborativeFilteringModel(_options.MatrixColumnIndexColumnName!, _options.MatrixRowIndexColumnName!, plays, similarity);
+        // Stored sparse and by neighbour: entry list j holds (i, sim(i, j)) for every song i that keeps j as a
+        // neighbour, so scoring a user adds the lists of the songs they played (about NumberOfNeighbors entries
+        // per play) instead of multiplying dense matrices.
+        var start = new int[n + 1];
+        for (int a = 0; a < n; a++)
+        {
+            for (int b = 0; b < n; b++)
+            {
+                if (similarity[(long)a * n + b] != 0)
+                {
+                    start[b + 1]++;
+                }
+            }
+        }
+
+        for (int b = 0; b < n; b++)
+        {
+            start[b + 1] += start[b];
+        }
+
+        var target = new int[start[n]];
+        var weight = new float[start[n]];
+        var next = (int[])start.Clone();
+        for (int a = 0; a < n; a++)
+        {
+            for (int b = 0; b < n; b++)
+            {
+                float w = similarity[(long)a * n + b];
+                if (w != 0)
+                {
+                    target[next[b]] = a;
+                    weight[next[b]++] = w;
+                }
+            }
+        }
+
+        return new ItemBasedCollaborativeFilteringModel(_options.MatrixColumnIndexColumnName!, _options.MatrixRowIndexColumnName!, plays, start, target, weight);
     }
 
     /// <summary>Checks the input columns and describes the output (Score).</summary>
@@ -142,12 +179,17 @@ public sealed class ItemBasedCollaborativeFilteringTrainer : IEstimator<ItemBase
 /// <summary>A fitted item-based CF model: Score(u, i) = Σ over songs j that u played of sim(i, j).</summary>
 public sealed class ItemBasedCollaborativeFilteringModel : SongRecommenderModel
 {
-    private readonly float[] _similarity;
+    // Neighbour j's entries are _target/_weight[_start[j] .. _start[j + 1]): songs i (ascending) and sim(i, j).
+    private readonly int[] _start;
+    private readonly int[] _target;
+    private readonly float[] _weight;
 
-    internal ItemBasedCollaborativeFilteringModel(string userColumnName, string songColumnName, PlayMatrix training, float[] similarity)
+    internal ItemBasedCollaborativeFilteringModel(string userColumnName, string songColumnName, PlayMatrix training, int[] start, int[] target, float[] weight)
         : base(userColumnName, songColumnName, training)
     {
-        _similarity = similarity;
+        _start = start;
+        _target = target;
+        _weight = weight;
     }
 
     /// <summary>The (pruned) cosine similarity of two songs: the weight song <paramref name="songKey"/> gets from a play of <paramref name="neighborKey"/>.</summary>
@@ -158,7 +200,13 @@ public sealed class ItemBasedCollaborativeFilteringModel : SongRecommenderModel
             throw new ArgumentOutOfRangeException(nameof(songKey), $"Song keys run from 1 to {SongCount}; got {songKey} and {neighborKey}.");
         }
 
-        return _similarity[(long)(songKey - 1) * SongCount + neighborKey - 1];
+        return Similarity((int)songKey - 1, (int)neighborKey - 1);
+    }
+
+    private float Similarity(int song, int neighbor)
+    {
+        int at = Array.BinarySearch(_target, _start[neighbor], _start[neighbor + 1] - _start[neighbor], song);
+        return at >= 0 ? _weight[at] : 0f;
     }
 
     private protected override float ScorePair(int user, int song)
@@ -166,7 +214,7 @@ public sealed class ItemBasedCollaborativeFilteringModel : SongRecommenderModel
         float sum = 0;
         foreach (int j in Training.SongsOf(user))
         {
-            sum += _similarity[(long)song * SongCount + j];
+            sum += Similarity(song, j);
         }
 
         return sum;
@@ -174,17 +222,20 @@ public sealed class ItemBasedCollaborativeFilteringModel : SongRecommenderModel
 
     private protected override Tensor ScoreBlock(int firstUser, int count)
     {
-        var played = new float[count * (long)SongCount];
+        int n = SongCount;
+        var scores = new float[count * (long)n];
         for (int r = 0; r < count; r++)
         {
-            foreach (int s in Training.SongsOf(firstUser + r))
+            long row = r * (long)n;
+            foreach (int j in Training.SongsOf(firstUser + r))
             {
-                played[r * (long)SongCount + s] = 1;
+                for (int p = _start[j]; p < _start[j + 1]; p++)
+                {
+                    scores[row + _target[p]] += _weight[p];
+                }
             }
         }
 
-        var users = tensor(played, [count, SongCount]);
-        var similarity = tensor(_similarity, [SongCount, SongCount]);
-        return users.matmul(similarity.t());
+        return tensor(scores, [count, n]);
     }
 }
