@@ -79,7 +79,7 @@ public sealed record UserTaste(
     uint Key, Instrument FavoriteInstrument, double InstrumentWeight, PitchRegister FavoriteRegister, double RegisterWeight,
     double PreferredTempoBpm, double TempoWeight, double MotifWeight)
 {
-    /// <summary>How much the user likes <paramref name="song"/>, from 0 to 1: the oracle's score.</summary>
+    /// <summary>How much the user likes <paramref name="song"/>, from 0 to 1: the taste oracle's score.</summary>
     public double Utility(SongDescription song)
     {
         ArgumentNullException.ThrowIfNull(song);
@@ -159,7 +159,10 @@ public sealed class ListeningSimulatorOptions
 /// <summary>
 /// A seeded listening benchmark: a catalog of described songs, users with hidden tastes over the songs' attributes,
 /// implicit-feedback logs drawn from those tastes with popularity bias and noise, warm and cold splits, and the
-/// oracle that ranks by the hidden tastes (the upper bound every model is measured against).
+/// oracles that rank by the hidden tastes: the simulator itself (an <see cref="IUserSongScorer"/>) ranks by the true
+/// probability that the user plays each song, taste and popularity together, which no model of the logs can beat in
+/// expectation (the upper bound every model is measured against); <see cref="TasteOracle"/> ranks by taste alone,
+/// the most that a model of the songs' content could know.
 /// </summary>
 /// <remarks>
 /// Written by hand: the benchmark is this project's own. Each user plays a log-normally distributed number of
@@ -267,19 +270,31 @@ public sealed class ListeningSimulator : IUserSongScorer
     /// <inheritdoc/>
     public int SongCount => Songs.Count;
 
-    /// <summary>The oracle's scores: each user's hidden utility of every song.</summary>
+    /// <summary>Scores every song by taste alone (<see cref="UserTaste.Utility"/>), ignoring popularity.</summary>
+    public IUserSongScorer TasteOracle => new TasteScorer(this);
+
+    /// <summary>
+    /// The oracle's scores: the log of the probability weight with which the simulator draws each song for each user
+    /// (taste, popularity and noise together), so the ranking orders songs by how likely the user is to play them.
+    /// </summary>
     public void ScoreUsers(int firstUser, int userCount, Span<float> destination)
     {
+        if (firstUser < 0 || userCount < 0 || firstUser + (long)userCount > UserCount || destination.Length < userCount * (long)SongCount)
+        {
+            throw new ArgumentOutOfRangeException(nameof(firstUser), $"Users {firstUser} .. {firstUser + userCount - 1} (x {SongCount} songs) do not fit {UserCount} users or a destination of {destination.Length}.");
+        }
+
         for (int r = 0; r < userCount; r++)
         {
+            var weights = PlayWeights(Users[firstUser + r]);
             for (int s = 0; s < SongCount; s++)
             {
-                destination[r * SongCount + s] = (float)Users[firstUser + r].Utility(Songs[s]);
+                destination[r * SongCount + s] = (float)Math.Log(weights[s]);
             }
         }
     }
 
-    /// <summary>The oracle ranking of the whole catalog for a user: song keys by hidden utility, best first.</summary>
+    /// <summary>The oracle ranking of the whole catalog for a user: song keys by play probability, best first.</summary>
     public IReadOnlyList<uint> OracleRanking(uint userKey)
     {
         if (userKey < 1 || userKey > UserCount)
@@ -290,6 +305,25 @@ public sealed class ListeningSimulator : IUserSongScorer
         var scores = new float[SongCount];
         ScoreUsers((int)userKey - 1, 1, scores);
         return TopKMetrics.TopK(scores, SongCount).Select(s => (uint)s + 1).ToArray();
+    }
+
+    /// <summary>The probability with which each song is drawn for <paramref name="user"/> (summing to 1).</summary>
+    private double[] PlayWeights(UserTaste user)
+    {
+        int n = SongCount;
+        var weight = new double[n];
+        for (int s = 0; s < n; s++)
+        {
+            weight[s] = Popularity[s] * Math.Exp(Options.TasteStrength * user.Utility(Songs[s]));
+        }
+
+        double total = weight.Sum();
+        for (int s = 0; s < n; s++)
+        {
+            weight[s] = (1 - Options.NoiseFraction) * weight[s] / total + Options.NoiseFraction / n;
+        }
+
+        return weight;
     }
 
     /// <summary>
@@ -357,19 +391,12 @@ public sealed class ListeningSimulator : IUserSongScorer
         int count = (int)Math.Clamp(Math.Round(Options.MeanSongsPerUser * Math.Exp(sigma * normal - sigma * sigma / 2)), 1, n / 2);
 
         var utility = Songs.Select(user.Utility).ToArray();
-        var weight = new double[n];
-        for (int s = 0; s < n; s++)
-        {
-            weight[s] = Popularity[s] * Math.Exp(Options.TasteStrength * utility[s]);
-        }
-
-        double total = weight.Sum();
+        var weight = PlayWeights(user);
         var keys = new float[n];
         for (int s = 0; s < n; s++)
         {
-            double w = (1 - Options.NoiseFraction) * weight[s] / total + Options.NoiseFraction / n;
             double gumbel = -Math.Log(-Math.Log(Math.Clamp(random.NextDouble(), 1e-12, 1 - 1e-12)));
-            keys[s] = (float)(Math.Log(w) + gumbel);
+            keys[s] = (float)(Math.Log(weight[s]) + gumbel);
         }
 
         foreach (int s in TopKMetrics.TopK(keys, count).Order())
@@ -387,5 +414,23 @@ public sealed class ListeningSimulator : IUserSongScorer
         public uint SongId { get; set; }
 
         public float Label { get; set; }
+    }
+
+    private sealed class TasteScorer(ListeningSimulator simulator) : IUserSongScorer
+    {
+        public int UserCount => simulator.UserCount;
+
+        public int SongCount => simulator.SongCount;
+
+        public void ScoreUsers(int firstUser, int userCount, Span<float> destination)
+        {
+            for (int r = 0; r < userCount; r++)
+            {
+                for (int s = 0; s < SongCount; s++)
+                {
+                    destination[r * SongCount + s] = (float)simulator.Users[firstUser + r].Utility(simulator.Songs[s]);
+                }
+            }
+        }
     }
 }

@@ -46,6 +46,52 @@ public sealed class ImplicitMatrixFactorizationTests
     }
 
     [Fact]
+    public void ConjugateGradientWithRankStepsReachesTheClosedFormSolve()
+    {
+        var plays = PlayMatrix.FromTriples(3, 5, TinyLog.Select(t => ((int)t.User - 1, (int)t.Song - 1, t.Plays)));
+        double[,] y = { { 0.3, -0.2, 0.5 }, { 0.1, 0.4, -0.3 }, { -0.6, 0.2, 0.1 }, { 0.25, 0.35, 0.45 }, { 0.7, -0.1, 0.2 } };
+        using var exact = new ImplicitAls(plays, 3, lambda: 0.1f, alpha: 2f, seed: 1, CPU);
+        using var oneStep = new ImplicitAls(plays, 3, lambda: 0.1f, alpha: 2f, seed: 1, CPU) { ConjugateGradientSteps = 1 };
+        using var cg = new ImplicitAls(plays, 3, lambda: 0.1f, alpha: 2f, seed: 1, CPU) { ConjugateGradientSteps = 3 };
+        foreach (var als in new[] { exact, oneStep, cg })
+        {
+            als.SetSongFactors(Flatten(y));
+            als.SolveUsers();
+        }
+
+        var x = cg.UserFactorsArray();
+        var dense = Dense(3, 5);
+        for (int u = 0; u < 3; u++)
+        {
+            var expected = ClosedForm(y, Row(dense, u), lambda: 0.1, alpha: 2);
+            for (int j = 0; j < 3; j++)
+            {
+                Assert.Equal(expected[j], x[u * 3 + j], 3);
+            }
+        }
+
+        // One step is only an approximation: it must differ from the exact solve, and lower the loss less.
+        Assert.NotEqual(exact.UserFactorsArray(), oneStep.UserFactorsArray());
+        Assert.True(oneStep.Loss() >= exact.Loss() - 1e-6);
+    }
+
+    [Fact]
+    public void ConjugateGradientTrainingLossNeverIncreases()
+    {
+        var ml = new MLContext(seed: 1);
+        var sim = new ListeningSimulator(new ListeningSimulatorOptions { SongCount = 60, UserCount = 40, Seed = 3 });
+        var options = Options(rank: 4, iterations: 6);
+        options.ConjugateGradientSteps = 2;
+        var model = ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(options).Fit(sim.ToDataView(ml, sim.Training));
+        for (int i = 1; i < model.TrainingLoss.Count; i++)
+        {
+            Assert.True(model.TrainingLoss[i] <= model.TrainingLoss[i - 1] * (1 + 1e-5), $"loss rose at round {i}: {string.Join(", ", model.TrainingLoss)}");
+        }
+
+        Assert.True(model.TrainingLoss[^1] < model.TrainingLoss[0]);
+    }
+
+    [Fact]
     public void SongHalfStepEqualsTheClosedFormSolveAndLeavesColdSongsAtZero()
     {
         var plays = PlayMatrix.FromTriples(3, 5, TinyLog.Select(t => ((int)t.User - 1, (int)t.Song - 1, t.Plays)));
@@ -179,9 +225,9 @@ public sealed class ImplicitMatrixFactorizationTests
     public void OptionsReportEveryBadFieldAtOnce()
     {
         var ml = new MLContext(seed: 1);
-        var bad = new ImplicitMatrixFactorizationOptions { ApproximationRank = 0, Lambda = -1, Alpha = double.NaN };
+        var bad = new ImplicitMatrixFactorizationOptions { ApproximationRank = 0, Lambda = -1, Alpha = double.NaN, ConjugateGradientSteps = -1 };
         var e = Assert.Throws<ArgumentException>(() => ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(bad));
-        foreach (var field in new[] { "MatrixColumnIndexColumnName", "MatrixRowIndexColumnName", "ApproximationRank", "Lambda", "Alpha" })
+        foreach (var field in new[] { "MatrixColumnIndexColumnName", "MatrixRowIndexColumnName", "ApproximationRank", "Lambda", "Alpha", "ConjugateGradientSteps" })
         {
             Assert.Contains(field, e.Message);
         }

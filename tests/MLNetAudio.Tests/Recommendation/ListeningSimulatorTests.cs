@@ -82,14 +82,35 @@ public sealed class ListeningSimulatorTests
     }
 
     [Fact]
-    public void OracleRanksByHiddenUtility()
+    public void TasteOracleRanksByHiddenUtility()
     {
         var sim = new ListeningSimulator();
         var user = sim.Users[3];
-        var ranking = sim.OracleRanking(user.Key);
-        Assert.Equal(sim.SongCount, ranking.Count);
-        var utilities = ranking.Select(k => (float)user.Utility(sim.Songs[(int)k - 1])).ToArray();
+        var scores = new float[sim.SongCount];
+        sim.TasteOracle.ScoreUsers(3, 1, scores);
+        var ranking = TopKMetrics.TopK(scores, sim.SongCount);
+        Assert.Equal(sim.SongCount, ranking.Length);
+        var utilities = ranking.Select(s => (float)user.Utility(sim.Songs[s])).ToArray();
         Assert.True(utilities.Zip(utilities.Skip(1)).All(p => p.First >= p.Second));
+    }
+
+    [Fact]
+    public void OracleRanksByTasteWithinEqualPopularityAndByPopularityWithinEqualTaste()
+    {
+        var sim = new ListeningSimulator();
+        var user = sim.Users[5];
+        var position = sim.OracleRanking(user.Key).Select((key, rank) => (key, rank)).ToDictionary(p => (int)p.key - 1, p => p.rank);
+        for (int a = 0; a < sim.SongCount; a++)
+        {
+            for (int b = 0; b < sim.SongCount; b++)
+            {
+                double ua = user.Utility(sim.Songs[a]), ub = user.Utility(sim.Songs[b]);
+                if (ua > ub + 1e-6 && sim.Popularity[a] >= sim.Popularity[b])
+                {
+                    Assert.True(position[a] < position[b], $"song {a + 1} (utility {ua:F3}, popularity {sim.Popularity[a]:F4}) ranked below song {b + 1} ({ub:F3}, {sim.Popularity[b]:F4})");
+                }
+            }
+        }
     }
 
     [Fact]

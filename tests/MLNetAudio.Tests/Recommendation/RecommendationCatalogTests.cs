@@ -79,6 +79,7 @@ public sealed class RecommendationCatalogTests
         var models = new (string Name, IUserSongScorer Model)[]
         {
             ("oracle", sim),
+            ("taste", sim.TasteOracle),
             ("popularity", trainers.Popularity("Label", "UserId", "SongId").Fit(training)),
             ("item-CF", trainers.ItemBasedCollaborativeFiltering("Label", "UserId", "SongId").Fit(training)),
             ("ALS", trainers.ImplicitMatrixFactorization(new ImplicitMatrixFactorizationOptions
@@ -106,6 +107,12 @@ public sealed class RecommendationCatalogTests
         }
 
         Assert.True(results["oracle"].Cold.Auc > 0.7);
+        Assert.True(results["taste"].Cold.Auc > 0.6);
+        foreach (var name in new[] { "popularity", "item-CF", "ALS" })
+        {
+            Assert.True(results["oracle"].Warm.NdcgAtK > results[name].Warm.NdcgAtK, $"oracle should lead {name} on warm songs");
+        }
+
         Assert.True(results["ALS"].Warm.NdcgAtK > results["popularity"].Warm.NdcgAtK, "ALS should beat popularity on warm songs");
     }
 }
