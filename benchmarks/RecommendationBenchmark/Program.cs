@@ -1,6 +1,7 @@
 // Recommendation speed at benchmark size: weighted-ALS seconds per iteration and top-10 for every user over the
 // whole catalog, with libtorch on one and on two CPU threads. Usage:
 //   OMP_WAIT_POLICY=PASSIVE dotnet run -c Release --project benchmarks/RecommendationBenchmark -- [songs] [users] [factors] [repeats]
+//   ... -- --calibrate   prints docs/recommendation.md's table: how much the simulator's taste explains
 // Wall-clock timing with Stopwatch (not BenchmarkDotNet): one ALS fit takes seconds, so per-call overhead is
 // irrelevant, and the median of a few repeats is reported.
 using System.Diagnostics;
@@ -8,6 +9,12 @@ using Microsoft.ML;
 using MLNetAudio;
 using MLNetAudio.Recommendation;
 using TorchSharp;
+
+if (args.Length > 0 && args[0] == "--calibrate")
+{
+    Calibrate();
+    return;
+}
 
 int songs = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 5000;
 int users = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 2000;
@@ -108,4 +115,28 @@ foreach (var (name, m) in models)
 {
     var r = ml.Audio().Recommendation.Evaluate(m, warm, training, warmOptions);
     Console.WriteLine($"| {name} | {r.NdcgAtK:F3} | {r.PrecisionAtK:F3} | {r.RecallAtK:F3} | {r.MapAtCutoff:F3} | {r.Auc:F3} | {r.CatalogCoverage:F3} |");
+}
+
+// NDCG@10 of the two oracles and popularity on warm and cold splits for a few simulator settings.
+static void Calibrate()
+{
+    var ml = new MLContext(seed: 1);
+    Console.WriteLine("| PopularityExponent | TasteStrength | oracle warm | oracle cold | taste oracle warm | taste oracle cold | popularity warm |");
+    Console.WriteLine("|---|---|---|---|---|---|---|");
+    foreach (var (exponent, strength) in new[] { (1.0, 6.0), (0.5, 6.0), (1.0, 12.0), (0.7, 10.0), (0.5, 10.0) })
+    {
+        var sim = new ListeningSimulator(new ListeningSimulatorOptions
+        {
+            SongCount = 5000, UserCount = 2000, MeanSongsPerUser = 50, PopularityExponent = exponent, TasteStrength = strength, Seed = 1,
+        });
+        var training = sim.ToDataView(ml, sim.Training);
+        var warm = sim.ToDataView(ml, sim.WarmTest);
+        var cold = sim.ToDataView(ml, sim.ColdTest);
+        var warmOptions = new RecommendationEvaluationOptions { CandidateSongKeys = sim.WarmSongKeys.ToArray() };
+        var coldOptions = new RecommendationEvaluationOptions { CandidateSongKeys = sim.ColdSongKeys.ToArray() };
+        var popularity = ml.Audio().Recommendation.Trainers.Popularity("Label", "UserId", "SongId").Fit(training);
+        double Ndcg(IUserSongScorer m, IDataView test, RecommendationEvaluationOptions o) => ml.Audio().Recommendation.Evaluate(m, test, training, o).NdcgAtK;
+        Console.WriteLine($"| {exponent} | {strength} | {Ndcg(sim, warm, warmOptions):F3} | {Ndcg(sim, cold, coldOptions):F3} | "
+            + $"{Ndcg(sim.TasteOracle, warm, warmOptions):F3} | {Ndcg(sim.TasteOracle, cold, coldOptions):F3} | {Ndcg(popularity, warm, warmOptions):F3} |");
+    }
 }
