@@ -1,0 +1,579 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.IO.Compression;
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace MLNetAudio
+{
+    /// <summary>MLNetAudio's catalog: the model save/load member.</summary>
+    public sealed partial class AudioCatalog
+    {
+        /// <summary>Saves and loads fitted pipelines that hold MLNetAudio components and ordinary ML.NET transformers.</summary>
+        public MLNetAudio.Data.AudioModelCatalog Model => new(Context);
+    }
+}
+
+namespace MLNetAudio.Data
+{
+    /// <summary>
+    /// Saves a fitted pipeline (MLNetAudio components and any ordinary ML.NET transformers) to one file, and loads
+    /// it back, in this process or a new one. Reached through <c>ml.Audio().Model</c>.
+    /// </summary>
+    /// <remarks>
+    /// <para>
+    /// Why not <c>ml.Model.Save</c>: ML.NET keeps the API a third-party transformer needs to save itself internal
+    /// (DESIGN.md §6), so ML.NET's zip cannot hold MLNetAudio components. This writes one zip whose entries are
+    /// one per pipeline stage: each ML.NET stage is saved by ML.NET itself (<c>ml.Model.Save</c> with the schema
+    /// that stage sees), each MLNetAudio stage by its own versioned binary writer. Nested
+    /// <see cref="TransformerChain{TLastTransformer}"/>s are flattened into their stages; the loaded model is one
+    /// <see cref="TransformerChain{TLastTransformer}"/> of <see cref="ITransformer"/> that transforms exactly as
+    /// the saved one (transformer scopes of the saved chains are not kept).
+    /// </para>
+    /// <para>File layout (a zip archive):</para>
+    /// <code>
+    /// manifest.json           the container: format "MLNetAudio.Model", its version, the library version,
+    ///                         and per entry: name, kind ("MLNet" | "MLNetAudio"), stage format and version,
+    ///                         byte length and SHA-256 (so damage is reported, never loaded silently)
+    /// input-schema.zip        ML.NET's zip of an empty chain: carries the pipeline's input schema
+    /// stages/NNN.mlnet.zip    an ML.NET stage, as ml.Model.Save writes it
+    /// stages/NNN.audio.bin    an MLNetAudio stage (binary format below)
+    /// </code>
+    /// <para>MLNetAudio stage entry (little-endian, <see cref="BinaryWriter"/> encodings):</para>
+    /// <code>
+    /// int32   magic 0x414E4C4D ("MLNA")
+    /// string  stage format name (length-prefixed UTF-8), e.g. "MLNetAudio.TimeConvLstmScorer"
+    /// int32   stage format version (the writer's current version)
+    /// ...     payload written by the component (its own commented format block); the reader must
+    ///         consume it exactly: trailing bytes mean the entry is damaged
+    /// </code>
+    /// <para>
+    /// Versions follow ML.NET's discipline: each stage format has a current version and the oldest version its
+    /// reader still accepts; a newer version than the reader knows fails with
+    /// <see cref="AudioModelFileProblem.NewerFormatVersion"/> instead of guessing.
+    /// </para>
+    /// </remarks>
+    public sealed class AudioModelCatalog
+    {
+        private readonly MLContext _ml;
+
+        internal AudioModelCatalog(MLContext mlContext)
+        {
+            _ml = mlContext;
+        }
+
+        /// <summary>Saves <paramref name="model"/>, which reads rows of <paramref name="inputSchema"/>, to the file <paramref name="path"/>.</summary>
+        /// <param name="model">A fitted pipeline: a chain (possibly nested) of MLNetAudio and ML.NET transformers, or one transformer.</param>
+        /// <param name="inputSchema">The schema of the data the model transforms (e.g. <c>data.Schema</c>).</param>
+        /// <param name="path">The file to write (overwritten).</param>
+        /// <exception cref="NotSupportedException">A stage can be saved neither by MLNetAudio nor by ML.NET; the message names it.</exception>
+        public void Save(ITransformer model, DataViewSchema inputSchema, string path)
+        {
+            ArgumentException.ThrowIfNullOrEmpty(path);
+            using var file = File.Create(path);
+            Save(model, inputSchema, file);
+        }
+
+        /// <summary>Saves <paramref name="model"/> to <paramref name="stream"/> (left open).</summary>
+        /// <param name="model">A fitted pipeline: a chain (possibly nested) of MLNetAudio and ML.NET transformers, or one transformer.</param>
+        /// <param name="inputSchema">The schema of the data the model transforms.</param>
+        /// <param name="stream">A writable stream.</param>
+        /// <exception cref="NotSupportedException">A stage can be saved neither by MLNetAudio nor by ML.NET; the message names it.</exception>
+        public void Save(ITransformer model, DataViewSchema inputSchema, Stream stream)
+        {
+            ArgumentNullException.ThrowIfNull(model);
+            ArgumentNullException.ThrowIfNull(inputSchema);
+            ArgumentNullException.ThrowIfNull(stream);
+
+            var entries = new List<(ManifestEntry Entry, byte[] Bytes)>();
+            entries.Add(Entry(ModelFile.InputSchemaEntry, ModelFile.KindSchema, null, null, SaveMLNet(new TransformerChain<ITransformer>(), inputSchema)));
+
+            var schema = inputSchema;
+            var stages = Flatten(model).ToList();
+            for (int i = 0; i < stages.Count; i++)
+            {
+                var stage = stages[i];
+                string index = i.ToString("D3", CultureInfo.InvariantCulture);
+                if (stage is IPersistableAudioTransformer audio)
+                {
+                    entries.Add(Entry($"stages/{index}.audio.bin", ModelFile.KindAudio, audio.FormatName, audio.FormatVersion, SaveAudio(audio)));
+                }
+                else if (stage is RowMappingTransformer)
+                {
+                    throw new NotSupportedException(
+                        $"Stage {i} ({stage.GetType().Name}) is an MLNetAudio transformer that does not support saving yet.");
+                }
+                else
+                {
+                    byte[] bytes;
+                    try
+                    {
+                        bytes = SaveMLNet(stage, schema);
+                    }
+                    catch (Exception e) when (e is InvalidOperationException or NotSupportedException or ArgumentException)
+                    {
+                        throw new NotSupportedException(
+                            $"Stage {i} ({stage.GetType().Name}) could not be saved by ML.NET: {e.Message}", e);
+                    }
+
+                    entries.Add(Entry($"stages/{index}.mlnet.zip", ModelFile.KindMLNet, null, null, bytes));
+                }
+
+                schema = stage.GetOutputSchema(schema);
+            }
+
+            var manifest = new Manifest
+            {
+                Format = ModelFile.ContainerFormat,
+                FormatVersion = ModelFile.ContainerVersion,
+                LibraryVersion = ModelFile.LibraryVersion,
+                Entries = entries.Select(e => e.Entry).ToList(),
+            };
+
+            using var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);
+            Write(zip, ModelFile.ManifestEntry, JsonSerializer.SerializeToUtf8Bytes(manifest, ManifestJson.Default.Manifest));
+            foreach (var (entry, bytes) in entries)
+            {
+                Write(zip, entry.Name, bytes);
+            }
+        }
+
+        /// <summary>Loads a model written by <see cref="Save(ITransformer, DataViewSchema, string)"/>.</summary>
+        /// <param name="path">The model file.</param>
+        /// <param name="inputSchema">The schema of the data the model was saved for.</param>
+        /// <returns>The pipeline as one chain of its stages.</returns>
+        /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
+        /// <exception cref="AudioModelFileException">The file is not an MLNetAudio model, is truncated or damaged, or holds a stage this version cannot read; <see cref="AudioModelFileException.Problem"/> says which.</exception>
+        public ITransformer Load(string path, out DataViewSchema inputSchema)
+        {
+            ArgumentException.ThrowIfNullOrEmpty(path);
+            if (!File.Exists(path))
+            {
+                throw new FileNotFoundException($"No model file at '{path}'.", path);
+            }
+
+            using var file = File.OpenRead(path);
+            return Load(file, path, out inputSchema);
+        }
+
+        /// <summary>Loads a model from <paramref name="stream"/> (left open).</summary>
+        /// <param name="stream">A readable stream positioned at the model's start.</param>
+        /// <param name="inputSchema">The schema of the data the model was saved for.</param>
+        /// <returns>The pipeline as one chain of its stages.</returns>
+        /// <exception cref="AudioModelFileException">The stream holds no MLNetAudio model, a truncated or damaged one, or a stage this version cannot read.</exception>
+        public ITransformer Load(Stream stream, out DataViewSchema inputSchema)
+        {
+            ArgumentNullException.ThrowIfNull(stream);
+            return Load(stream, null, out inputSchema);
+        }
+
+        private TransformerChain<ITransformer> Load(Stream stream, string? path, out DataViewSchema inputSchema)
+        {
+            var bytes = ReadAll(stream);
+            if (bytes.Length < 4 || bytes[0] != 'P' || bytes[1] != 'K' || bytes[2] != 3 || bytes[3] != 4)
+            {
+                throw new AudioModelFileException(path, AudioModelFileProblem.NotAModelFile,
+                    "it is not a zip archive, so not an MLNetAudio model (those are written by ml.Audio().Model.Save)");
+            }
+
+            ZipArchive zip;
+            try
+            {
+                zip = new ZipArchive(new MemoryStream(bytes, writable: false), ZipArchiveMode.Read);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new AudioModelFileException(path, AudioModelFileProblem.Truncated,
+                    $"it starts as a zip archive but its end (the zip's directory) is missing or damaged: the file was cut short or overwritten ({e.Message})", e);
+            }
+
+            using (zip)
+            {
+                var manifestEntry = zip.GetEntry(ModelFile.ManifestEntry)
+                    ?? throw new AudioModelFileException(path, AudioModelFileProblem.NotAModelFile,
+                        $"it is a zip archive without MLNetAudio's '{ModelFile.ManifestEntry}'"
+                        + (zip.Entries.Any(e => e.FullName.EndsWith("Model.key", StringComparison.Ordinal))
+                            ? "; it looks like a plain ML.NET model: load it with ml.Model.Load"
+                            : string.Empty));
+                var manifest = ReadManifest(path, Read(path, manifestEntry, null));
+                if (manifest.FormatVersion > ModelFile.ContainerVersion)
+                {
+                    throw new AudioModelFileException(path, AudioModelFileProblem.NewerFormatVersion,
+                        $"it was written by MLNetAudio {manifest.LibraryVersion} in container version {manifest.FormatVersion}; "
+                        + $"this MLNetAudio ({ModelFile.LibraryVersion}) reads up to version {ModelFile.ContainerVersion}: update MLNetAudio");
+                }
+
+                var stages = new List<ITransformer>();
+                DataViewSchema? schema = null;
+                foreach (var entry in manifest.Entries)
+                {
+                    var zipEntry = zip.GetEntry(entry.Name)
+                        ?? throw new AudioModelFileException(path, AudioModelFileProblem.Corrupt, $"the manifest lists '{entry.Name}' but the archive lacks it");
+                    byte[] data = Read(path, zipEntry, entry);
+                    switch (entry.Kind)
+                    {
+                        case ModelFile.KindSchema:
+                            LoadMLNet(path, entry, data, out schema);
+                            break;
+                        case ModelFile.KindMLNet:
+                            stages.AddRange(Flatten(LoadMLNet(path, entry, data, out _)));
+                            break;
+                        case ModelFile.KindAudio:
+                            stages.Add(LoadAudio(path, entry, data, manifest.LibraryVersion));
+                            break;
+                        default:
+                            throw new AudioModelFileException(path, AudioModelFileProblem.Corrupt, $"entry '{entry.Name}' has an unknown kind '{entry.Kind}'");
+                    }
+                }
+
+                inputSchema = schema
+                    ?? throw new AudioModelFileException(path, AudioModelFileProblem.Corrupt, $"the manifest lists no '{ModelFile.InputSchemaEntry}'");
+                return new TransformerChain<ITransformer>(stages.ToArray());
+            }
+        }
+
+        /// <summary>The stages of <paramref name="model"/> in order, nested chains flattened.</summary>
+        internal static IEnumerable<ITransformer> Flatten(ITransformer model)
+        {
+            if (model is IEnumerable<ITransformer> chain)
+            {
+                foreach (var inner in chain)
+                {
+                    foreach (var stage in Flatten(inner))
+                    {
+                        yield return stage;
+                    }
+                }
+            }
+            else
+            {
+                yield return model;
+            }
+        }
+
+        private byte[] SaveMLNet(ITransformer stage, DataViewSchema schema)
+        {
+            using var buffer = new MemoryStream();
+            _ml.Model.Save(stage, schema, buffer);
+            return buffer.ToArray();
+        }
+
+        private static byte[] SaveAudio(IPersistableAudioTransformer stage)
+        {
+            using var buffer = new MemoryStream();
+            using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true))
+            {
+                writer.Write(ModelFile.StageMagic);
+                writer.Write(stage.FormatName);
+                writer.Write(stage.FormatVersion);
+                stage.Save(writer);
+            }
+
+            return buffer.ToArray();
+        }
+
+        private ITransformer LoadMLNet(string? path, ManifestEntry entry, byte[] data, out DataViewSchema schema)
+        {
+            try
+            {
+                using var stream = new MemoryStream(data, writable: false);
+                return _ml.Model.Load(stream, out schema);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // The bytes passed their checksum, so they are as saved: what is missing is on this side, usually the
+                // package of an ML.NET component (e.g. Microsoft.ML.OnnxTransformer) that this process does not reference.
+                throw new AudioModelFileException(path, AudioModelFileProblem.UnknownStageFormat,
+                    $"ML.NET could not load entry '{entry.Name}' although it is intact; reference the NuGet package of every "
+                    + $"ML.NET component in the pipeline ({e.Message})", e);
+            }
+        }
+
+        private ITransformer LoadAudio(string? path, ManifestEntry entry, byte[] data, string writtenBy)
+        {
+            string format = entry.Format ?? string.Empty;
+            int version = entry.Version ?? 0;
+            if (!AudioModelFormats.TryGet(format, out var registration))
+            {
+                throw new AudioModelFileException(path, AudioModelFileProblem.UnknownStageFormat,
+                    $"entry '{entry.Name}' holds a stage of format '{format}', which this MLNetAudio ({ModelFile.LibraryVersion}) does not know; "
+                    + "it was written by a newer MLNetAudio or by a library that is not loaded");
+            }
+
+            if (version > registration.CurrentVersion)
+            {
+                throw new AudioModelFileException(path, AudioModelFileProblem.NewerFormatVersion,
+                    $"entry '{entry.Name}' holds '{format}' version {version}, written by MLNetAudio {writtenBy}; "
+                    + $"this MLNetAudio ({ModelFile.LibraryVersion}) reads versions {registration.OldestReadableVersion} to {registration.CurrentVersion}: update MLNetAudio");
+            }
+
+            if (version < registration.OldestReadableVersion)
+            {
+                throw new AudioModelFileException(path, AudioModelFileProblem.OlderFormatVersion,
+                    $"entry '{entry.Name}' holds '{format}' version {version}; this MLNetAudio reads versions "
+                    + $"{registration.OldestReadableVersion} to {registration.CurrentVersion}: load it with an older MLNetAudio and save it again");
+            }
+
+            using var reader = new BinaryReader(new MemoryStream(data, writable: false), System.Text.Encoding.UTF8);
+            try
+            {
+                if (reader.ReadInt32() != ModelFile.StageMagic || reader.ReadString() != format || reader.ReadInt32() != version)
+                {
+                    throw new InvalidDataException("its header disagrees with the manifest");
+                }
+
+                var stage = registration.Loader(new AudioStageReader(_ml, reader, version, format, entry.Name));
+                if (reader.BaseStream.Position != reader.BaseStream.Length)
+                {
+                    throw new InvalidDataException(
+                        $"{reader.BaseStream.Length - reader.BaseStream.Position} bytes were left unread after the stage");
+                }
+
+                return stage;
+            }
+            catch (Exception e) when (e is EndOfStreamException or InvalidDataException or IOException or FormatException or ArgumentException)
+            {
+                throw new AudioModelFileException(path, AudioModelFileProblem.Corrupt,
+                    $"entry '{entry.Name}' ('{format}' version {version}) is damaged: {e.Message}", e);
+            }
+        }
+
+        private static (ManifestEntry Entry, byte[] Bytes) Entry(string name, string kind, string? format, int? version, byte[] bytes) =>
+            (new ManifestEntry { Name = name, Kind = kind, Format = format, Version = version, Length = bytes.Length, Sha256 = Convert.ToHexString(SHA256.HashData(bytes)) }, bytes);
+
+        private static void Write(ZipArchive zip, string name, byte[] bytes)
+        {
+            using var s = zip.CreateEntry(name, CompressionLevel.Optimal).Open();
+            s.Write(bytes);
+        }
+
+        private static byte[] Read(string? path, ZipArchiveEntry zipEntry, ManifestEntry? expected)
+        {
+            byte[] data;
+            try
+            {
+                using var s = zipEntry.Open();
+                using var buffer = new MemoryStream();
+                s.CopyTo(buffer);
+                data = buffer.ToArray();
+            }
+            catch (InvalidDataException e)
+            {
+                throw new AudioModelFileException(path, AudioModelFileProblem.Corrupt, $"entry '{zipEntry.FullName}' cannot be decompressed ({e.Message})", e);
+            }
+
+            if (expected is not null
+                && (data.Length != expected.Length || !string.Equals(Convert.ToHexString(SHA256.HashData(data)), expected.Sha256, StringComparison.OrdinalIgnoreCase)))
+            {
+                throw new AudioModelFileException(path, AudioModelFileProblem.Corrupt,
+                    $"entry '{zipEntry.FullName}' does not match the checksum recorded when it was saved");
+            }
+
+            return data;
+        }
+
+        private static Manifest ReadManifest(string? path, byte[] json)
+        {
+            Manifest? manifest;
+            try
+            {
+                manifest = JsonSerializer.Deserialize(json, ManifestJson.Default.Manifest);
+            }
+            catch (JsonException e)
+            {
+                throw new AudioModelFileException(path, AudioModelFileProblem.Corrupt, $"its manifest is not valid ({e.Message})", e);
+            }
+
+            if (manifest is null || manifest.Format != ModelFile.ContainerFormat || manifest.Entries is null
+                || manifest.Entries.Any(e => e is null || string.IsNullOrEmpty(e.Name) || string.IsNullOrEmpty(e.Kind) || string.IsNullOrEmpty(e.Sha256)))
+            {
+                throw new AudioModelFileException(path, AudioModelFileProblem.Corrupt,
+                    $"its manifest is not an '{ModelFile.ContainerFormat}' manifest or lacks fields");
+            }
+
+            return manifest;
+        }
+
+        private static byte[] ReadAll(Stream stream)
+        {
+            using var buffer = new MemoryStream();
+            stream.CopyTo(buffer);
+            return buffer.ToArray();
+        }
+    }
+
+    /// <summary>What is wrong with a model file that <see cref="AudioModelCatalog"/> refused to load.</summary>
+    public enum AudioModelFileProblem
+    {
+        /// <summary>The file is not an MLNetAudio model (not a zip, or a zip without MLNetAudio's manifest).</summary>
+        NotAModelFile,
+
+        /// <summary>The file ends early: its zip directory is missing.</summary>
+        Truncated,
+
+        /// <summary>An entry is damaged: a checksum, a header or a stage's contents do not read back.</summary>
+        Corrupt,
+
+        /// <summary>
+        /// A stage's format is not known here: an MLNetAudio stage written by a newer library or one not loaded, or an
+        /// intact ML.NET stage whose component's package this process does not reference.
+        /// </summary>
+        UnknownStageFormat,
+
+        /// <summary>The container or a stage was written in a newer format version than this library reads.</summary>
+        NewerFormatVersion,
+
+        /// <summary>A stage was written in a format version older than this library still reads.</summary>
+        OlderFormatVersion,
+    }
+
+    /// <summary>A model file could not be loaded; the message names the file and what is wrong.</summary>
+    public sealed class AudioModelFileException : IOException
+    {
+        /// <summary>Creates the exception.</summary>
+        /// <param name="filePath">The file, or null when the model came from a stream.</param>
+        /// <param name="problem">What is wrong.</param>
+        /// <param name="detail">A sentence saying what was found, without the file name.</param>
+        /// <param name="inner">The underlying error, if any.</param>
+        public AudioModelFileException(string? filePath, AudioModelFileProblem problem, string detail, Exception? inner = null)
+            : base($"Cannot load the model {(filePath is null ? "stream" : $"file '{filePath}'")}: {detail}.", inner)
+        {
+            FilePath = filePath;
+            Problem = problem;
+        }
+
+        /// <summary>The file that failed to load, or null when the model came from a stream.</summary>
+        public string? FilePath { get; }
+
+        /// <summary>What is wrong with it.</summary>
+        public AudioModelFileProblem Problem { get; }
+    }
+
+    /// <summary>
+    /// An MLNetAudio transformer that <see cref="AudioModelCatalog"/> can save. Implementations also register a loader
+    /// for <see cref="FormatName"/> with <see cref="AudioModelFormats.Register"/>.
+    /// </summary>
+    internal interface IPersistableAudioTransformer
+    {
+        /// <summary>A stable name of this stage's binary format, e.g. "MLNetAudio.WindowAggregator" (never the CLR type name).</summary>
+        string FormatName { get; }
+
+        /// <summary>The version <see cref="Save"/> writes; bump it whenever the payload changes, and keep reading the old ones.</summary>
+        int FormatVersion { get; }
+
+        /// <summary>Writes everything needed to rebuild this transformer (column names, options, weights).</summary>
+        void Save(BinaryWriter writer);
+    }
+
+    /// <summary>What a stage loader gets: the reader positioned at its payload, and the version that wrote it.</summary>
+    /// <param name="Context">The loading context.</param>
+    /// <param name="Reader">Positioned at the payload; the loader must read it to its end.</param>
+    /// <param name="Version">The format version the payload was written in (between the registered oldest and current).</param>
+    /// <param name="FormatName">The stage format.</param>
+    /// <param name="EntryName">The zip entry, for error messages.</param>
+    internal sealed record AudioStageReader(MLContext Context, BinaryReader Reader, int Version, string FormatName, string EntryName);
+
+    /// <summary>Rebuilds a transformer from its saved payload.</summary>
+    internal delegate ITransformer AudioStageLoader(AudioStageReader stage);
+
+    /// <summary>The stage formats this process can load, by format name.</summary>
+    internal static class AudioModelFormats
+    {
+        private static readonly ConcurrentDictionary<string, Registration> Formats = new(StringComparer.Ordinal);
+
+        /// <summary>Registers (or replaces) the loader of <paramref name="formatName"/>.</summary>
+        /// <param name="formatName">The name the transformer writes as <see cref="IPersistableAudioTransformer.FormatName"/>.</param>
+        /// <param name="currentVersion">The version the transformer writes now.</param>
+        /// <param name="oldestReadableVersion">The oldest version <paramref name="loader"/> still reads.</param>
+        /// <param name="loader">Reads a payload of any version in that range.</param>
+        public static void Register(string formatName, int currentVersion, int oldestReadableVersion, AudioStageLoader loader)
+        {
+            ArgumentException.ThrowIfNullOrEmpty(formatName);
+            ArgumentNullException.ThrowIfNull(loader);
+            if (oldestReadableVersion < 1 || currentVersion < oldestReadableVersion)
+            {
+                throw new ArgumentException($"Versions of '{formatName}' must satisfy 1 <= oldest ({oldestReadableVersion}) <= current ({currentVersion}).");
+            }
+
+            Formats[formatName] = new Registration(currentVersion, oldestReadableVersion, loader);
+        }
+
+        /// <summary>Finds the loader of <paramref name="formatName"/>.</summary>
+        public static bool TryGet(string formatName, out Registration registration)
+        {
+            EnsureBuiltIns();
+            return Formats.TryGetValue(formatName, out registration!);
+        }
+
+        /// <summary>
+        /// Registers the library's own components. Each persistable component adds one line here:
+        /// <c>Register(X.FormatName, X.CurrentVersion, X.OldestReadableVersion, X.Load)</c>.
+        /// </summary>
+        private static void EnsureBuiltIns()
+        {
+            // No persistable component is merged yet (AudioLoader, MfccSegmenter, TimeConvLstmScorer and
+            // WindowAggregator register here when they implement IPersistableAudioTransformer).
+        }
+
+        /// <summary>One registered format.</summary>
+        internal sealed record Registration(int CurrentVersion, int OldestReadableVersion, AudioStageLoader Loader);
+    }
+
+    /// <summary>Names and versions of the container.</summary>
+    internal static class ModelFile
+    {
+        public const string ContainerFormat = "MLNetAudio.Model";
+
+        // Version 1: manifest.json + input-schema.zip + one entry per stage, each with length and SHA-256.
+        public const int ContainerVersion = 1;
+        public const string ManifestEntry = "manifest.json";
+        public const string InputSchemaEntry = "input-schema.zip";
+        public const string KindSchema = "InputSchema";
+        public const string KindMLNet = "MLNet";
+        public const string KindAudio = "MLNetAudio";
+        public const int StageMagic = 0x414E4C4D; // "MLNA" little-endian
+
+        public static string LibraryVersion { get; } =
+            typeof(ModelFile).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+            ?? typeof(ModelFile).Assembly.GetName().Version?.ToString()
+            ?? "unknown";
+    }
+
+    /// <summary>The manifest entry's JSON shape.</summary>
+    internal sealed class Manifest
+    {
+        public string Format { get; set; } = string.Empty;
+
+        public int FormatVersion { get; set; }
+
+        public string LibraryVersion { get; set; } = string.Empty;
+
+        public List<ManifestEntry> Entries { get; set; } = [];
+    }
+
+    /// <summary>One zip entry listed by the manifest, in load order.</summary>
+    internal sealed class ManifestEntry
+    {
+        public string Name { get; set; } = string.Empty;
+
+        public string Kind { get; set; } = string.Empty;
+
+        public string? Format { get; set; }
+
+        public int? Version { get; set; }
+
+        public long Length { get; set; }
+
+        public string Sha256 { get; set; } = string.Empty;
+    }
+
+    [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+    [JsonSerializable(typeof(Manifest))]
+    internal sealed partial class ManifestJson : JsonSerializerContext
+    {
+    }
+}

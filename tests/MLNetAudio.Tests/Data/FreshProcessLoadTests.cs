@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace MLNetAudio.Tests.Data;
+
+/// <summary>A model saved here loads in a new process and gives bit-identical scores.</summary>
+public sealed class FreshProcessLoadTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("mlnetaudio-fresh-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void SavedPipelineScoresIdenticallyInANewProcess()
+    {
+        ScaleTestTransformer.Register();
+        var ml = new MLContext(seed: 1);
+        var (data, model) = ModelPersistenceTests.MixedPipeline(ml);
+        string modelPath = Path.Combine(_dir, "model.zip");
+        string dataPath = Path.Combine(_dir, "data.idv");
+        ml.Audio().Model.Save(model, data.Schema, modelPath);
+        using (var file = File.Create(dataPath))
+        {
+            ml.Data.SaveAsBinary(data, file);
+        }
+
+        string[] expected = model.Transform(data).GetColumn<float>("Out")
+            .Select(v => BitConverter.SingleToInt32Bits(v).ToString("X8", CultureInfo.InvariantCulture)).ToArray();
+
+        string[] actual = RunFreshProcess(FreshProcessEntryPoint.ScoreCommand, modelPath, dataPath, "Out");
+
+        Assert.Equal(expected, actual);
+    }
+
+    private static string[] RunFreshProcess(params string[] args)
+    {
+        string assembly = typeof(FreshProcessEntryPoint).Assembly.Location;
+        var start = new ProcessStartInfo(DotnetHost())
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = Path.GetDirectoryName(assembly)!,
+        };
+        start.ArgumentList.Add(assembly);
+        foreach (var a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        string stdout = process.StandardOutput.ReadToEnd();
+        if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
+        {
+            process.Kill();
+            Assert.Fail("The fresh process did not finish in 60 s.");
+        }
+
+        Assert.True(process.ExitCode == 0, $"exit code {process.ExitCode}: {stderr.Result}");
+        return stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    }
+
+    // The host running these tests is dotnet itself (vstest starts testhost.dll through it).
+    private static string DotnetHost() =>
+        Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet";
+}
