@@ -1,36 +1,9 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetAudio.Data;
+using MLNetAudio.Synthesis;
 
 namespace MLNetAudio.Recommendation;
-
-/// <summary>Instruments a simulated song can hold.</summary>
-public enum Instrument
-{
-    /// <summary>Piano.</summary>
-    Piano,
-
-    /// <summary>Acoustic guitar.</summary>
-    Guitar,
-
-    /// <summary>Flute.</summary>
-    Flute,
-
-    /// <summary>Violin.</summary>
-    Violin,
-
-    /// <summary>Trumpet.</summary>
-    Trumpet,
-
-    /// <summary>Drum kit.</summary>
-    Drums,
-
-    /// <summary>Bass.</summary>
-    Bass,
-
-    /// <summary>Singing voice.</summary>
-    Voice,
-}
 
 /// <summary>The pitch register a song mostly sits in.</summary>
 public enum PitchRegister
@@ -56,7 +29,7 @@ public sealed record MotifPlacement(double StartSeconds, Instrument CarriedBy);
 /// listening data.
 /// </summary>
 /// <param name="Key">The song's key (1-based, as in the SongId key column).</param>
-/// <param name="Instruments">The parts present.</param>
+/// <param name="Instruments">The parts present: instruments the synthesis generator can play (never <see cref="Instrument.Sine"/>).</param>
 /// <param name="Register">The pitch register the song mostly sits in.</param>
 /// <param name="TempoBpm">Tempo in beats per minute.</param>
 /// <param name="DurationSeconds">Length of the song.</param>
@@ -174,6 +147,10 @@ public sealed class ListeningSimulatorOptions
 /// </remarks>
 public sealed class ListeningSimulator : IUserSongScorer
 {
+    // The synthesis generator's instruments (MLNetAudio.Synthesis), so that a song description can be rendered;
+    // a pure sine is not a part of a song.
+    private static readonly Instrument[] SongInstruments = [Instrument.Flute, Instrument.Guitar, Instrument.Violin, Instrument.Clarinet, Instrument.Marimba];
+
     private readonly bool[] _cold;
 
     /// <summary>Simulates a listening data set.</summary>
@@ -357,7 +334,7 @@ public sealed class ListeningSimulator : IUserSongScorer
 
     private SongDescription MakeSong(Random random, uint key)
     {
-        var all = Enum.GetValues<Instrument>();
+        var all = SongInstruments;
         int parts = 1 + random.Next(3);
         var instruments = all.OrderBy(_ => random.Next()).Take(parts).OrderBy(i => i).ToArray();
         var register = (PitchRegister)random.Next(3);
@@ -374,7 +351,7 @@ public sealed class ListeningSimulator : IUserSongScorer
 
     private static UserTaste MakeUser(Random random, uint key)
     {
-        var instrument = (Instrument)random.Next(Enum.GetValues<Instrument>().Length);
+        var instrument = SongInstruments[random.Next(SongInstruments.Length)];
         var register = (PitchRegister)random.Next(3);
         double tempo = 60 + random.NextDouble() * 120;
         bool likesMotif = random.NextDouble() < 0.4;
