@@ -160,20 +160,27 @@ static void TuneAls()
     var warmOptions = new RecommendationEvaluationOptions { CandidateSongKeys = sim.WarmSongKeys.ToArray() };
     Console.WriteLine("| rank | Lambda | Alpha | warm NDCG@10 | AUC |");
     Console.WriteLine("|---|---|---|---|---|");
+    var defaults = new ImplicitMatrixFactorizationOptions();
+    var grid = new List<(int Rank, double Lambda, double Alpha)> { (defaults.ApproximationRank, defaults.Lambda, defaults.Alpha) };
     foreach (int rank in new[] { 16, 64 })
     {
         foreach (double lambda in new[] { 10.0, 100, 500 })
         {
             foreach (double alpha in new[] { 1.0, 10 })
             {
-                var model = ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(new ImplicitMatrixFactorizationOptions
-                {
-                    MatrixColumnIndexColumnName = "UserId", MatrixRowIndexColumnName = "SongId",
-                    ApproximationRank = rank, NumberOfIterations = 15, Lambda = lambda, Alpha = alpha, ConjugateGradientSteps = 3,
-                }).Fit(training);
-                var r = ml.Audio().Recommendation.Evaluate(model, warm, training, warmOptions);
-                Console.WriteLine($"| {rank} | {lambda} | {alpha} | {r.NdcgAtK:F3} | {r.Auc:F3} |");
+                grid.Add((rank, lambda, alpha));
             }
         }
+    }
+
+    foreach (var (rank, lambda, alpha) in grid)
+    {
+        var model = ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(new ImplicitMatrixFactorizationOptions
+        {
+            MatrixColumnIndexColumnName = "UserId", MatrixRowIndexColumnName = "SongId",
+            ApproximationRank = rank, NumberOfIterations = 15, Lambda = lambda, Alpha = alpha, ConjugateGradientSteps = 3,
+        }).Fit(training);
+        var r = ml.Audio().Recommendation.Evaluate(model, warm, training, warmOptions);
+        Console.WriteLine($"| {rank} | {lambda} | {alpha} | {r.NdcgAtK:F3} | {r.Auc:F3} |");
     }
 }
