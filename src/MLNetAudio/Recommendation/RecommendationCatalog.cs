@@ -81,6 +81,65 @@ namespace MLNetAudio.Recommendation
             return Measure(scorer, test, played, candidates, options);
         }
 
+        /// <summary>
+        /// Wraps already-scored (user, song, score) rows — the output of any ML.NET pipeline that appends a score to
+        /// (user, song) pairs, such as an audio scorer applied to every candidate pair — as an
+        /// <see cref="IUserSongScorer"/> for <see cref="Evaluate"/>. Pairs without a row score negative infinity
+        /// (never recommended); a repeated pair keeps its last score.
+        /// </summary>
+        /// <remarks>Holds a dense users x songs table of floats (40 MB for 2,000 users x 5,000 songs).</remarks>
+        /// <param name="scoredData">Rows with user and song key columns and a Single score column.</param>
+        /// <param name="userColumnName">The user key column.</param>
+        /// <param name="songColumnName">The song key column.</param>
+        /// <param name="scoreColumnName">The score column.</param>
+        /// <exception cref="ArgumentException">A column is missing or of the wrong type, or a score is NaN; the message names it.</exception>
+        [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1822", Justification = "Catalog members are instance members, as in ML.NET.")]
+        public IUserSongScorer ScorerFromScoredRows(
+            IDataView scoredData,
+            string userColumnName = RecommendationEvaluationOptions.Defaults.UserColumnName,
+            string songColumnName = RecommendationEvaluationOptions.Defaults.SongColumnName,
+            string scoreColumnName = SongRecommenderModel.ScoreColumnName)
+        {
+            ArgumentNullException.ThrowIfNull(scoredData);
+            var user = PlayMatrix.RequireKey(scoredData.Schema, userColumnName, "User");
+            var song = PlayMatrix.RequireKey(scoredData.Schema, songColumnName, "Song");
+            var score = SchemaShapes.Require(scoredData.Schema, scoreColumnName, "Score");
+            if (score.Type != Microsoft.ML.Data.NumberDataViewType.Single)
+            {
+                throw new ArgumentException($"Score column '{scoreColumnName}' must be of type Single; found {score.Type}.", nameof(scoredData));
+            }
+
+            int users = (int)((Microsoft.ML.Data.KeyDataViewType)user.Type).Count;
+            int songs = (int)((Microsoft.ML.Data.KeyDataViewType)song.Type).Count;
+            var table = new float[users * (long)songs];
+            Array.Fill(table, float.NegativeInfinity);
+            using var cursor = scoredData.GetRowCursor([user, song, score]);
+            var userGetter = cursor.GetGetter<uint>(user);
+            var songGetter = cursor.GetGetter<uint>(song);
+            var scoreGetter = cursor.GetGetter<float>(score);
+            uint u = 0, s = 0;
+            float value = 0;
+            while (cursor.MoveNext())
+            {
+                userGetter(ref u);
+                songGetter(ref s);
+                scoreGetter(ref value);
+                if (u == 0 || s == 0)
+                {
+                    continue;
+                }
+
+                if (float.IsNaN(value))
+                {
+                    throw new ArgumentException($"Score column '{scoreColumnName}' holds NaN for user key {u}, song key {s} (row {cursor.Position}); a ranking needs a number for every scored pair.", nameof(scoredData));
+                }
+
+                table[(u - 1) * (long)songs + s - 1] = value;
+            }
+
+            return new TableScorer(users, songs, table);
+        }
+
         private static RecommendationMetrics Measure(IUserSongScorer scorer, PlayMatrix test, PlayMatrix? played, bool[]? candidates, RecommendationEvaluationOptions options)
         {
             int songs = scorer.SongCount;
@@ -187,6 +246,24 @@ namespace MLNetAudio.Recommendation
                     + "map every view with the same fitted MapValueToKey transformers.",
                     name);
             }
+        }
+    }
+
+    /// <summary>A dense table of scores read from scored rows.</summary>
+    internal sealed class TableScorer(int users, int songs, float[] table) : IUserSongScorer
+    {
+        public int UserCount => users;
+
+        public int SongCount => songs;
+
+        public void ScoreUsers(int firstUser, int userCount, Span<float> destination)
+        {
+            if (firstUser < 0 || userCount < 0 || firstUser + (long)userCount > users)
+            {
+                throw new ArgumentOutOfRangeException(nameof(firstUser), $"Users {firstUser} .. {firstUser + userCount - 1} are outside {users} users.");
+            }
+
+            table.AsSpan((int)(firstUser * (long)songs), (int)(userCount * (long)songs)).CopyTo(destination);
         }
     }
 

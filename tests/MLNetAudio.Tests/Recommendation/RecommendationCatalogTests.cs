@@ -58,6 +58,57 @@ public sealed class RecommendationCatalogTests
     }
 
     [Fact]
+    public void ScoredRowsEvaluateLikeTheModelThatScoredThem()
+    {
+        var ml = new MLContext(seed: 1);
+        var sim = new ListeningSimulator(new ListeningSimulatorOptions { SongCount = 60, UserCount = 30, Seed = 5 });
+        var training = sim.ToDataView(ml, sim.Training);
+        var warm = sim.ToDataView(ml, sim.WarmTest);
+        var model = ml.Audio().Recommendation.Trainers.ItemBasedCollaborativeFiltering("Label", "UserId", "SongId").Fit(training);
+
+        // Every (user, warm song) pair as a row, scored by the model's Score column, as a pipeline would.
+        var pairs = from u in Enumerable.Range(1, sim.UserCount)
+                    from s in sim.WarmSongKeys
+                    select new ListeningEvent { UserId = (uint)u, SongId = s, Label = 0 };
+        var scored = model.Transform(sim.ToDataView(ml, pairs));
+        var fromRows = ml.Audio().Recommendation.ScorerFromScoredRows(scored);
+
+        var options = new RecommendationEvaluationOptions { CandidateSongKeys = sim.WarmSongKeys.ToArray() };
+        var direct = ml.Audio().Recommendation.Evaluate(model, warm, training, options);
+        var viaRows = ml.Audio().Recommendation.Evaluate(fromRows, warm, training, options);
+        Assert.True(direct.UsersEvaluated > 10);
+        Assert.Equal(direct.NdcgAtK, viaRows.NdcgAtK, 5);
+        Assert.Equal(direct.Auc, viaRows.Auc, 5);
+        Assert.Equal(direct.MapAtCutoff, viaRows.MapAtCutoff, 5);
+    }
+
+    [Fact]
+    public void ScoredRowsLeaveUnscoredPairsOutAndRejectNaN()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = PlayLogs.Make(ml, 1, 3, (1, 2, 0.5f), (1, 3, 0.7f));
+        var scorer = ml.Audio().Recommendation.ScorerFromScoredRows(rows, scoreColumnName: "Label");
+        var scores = new float[3];
+        scorer.ScoreUsers(0, 1, scores);
+        Assert.Equal([float.NegativeInfinity, 0.5f, 0.7f], scores);
+
+        var bad = PlayLogs.Make(ml, 1, 3, (1, 2, float.NaN));
+        var e = Assert.Throws<ArgumentException>(() => ml.Audio().Recommendation.ScorerFromScoredRows(bad, scoreColumnName: "Label"));
+        Assert.Contains("NaN", e.Message);
+    }
+
+    [Fact]
+    public void ANonSingleLabelColumnIsRejectedByName()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Transforms.Conversion.ConvertType("Label", outputKind: Microsoft.ML.Data.DataKind.Double)
+            .Fit(PlayLogs.Make(ml, 1, 2, (1, 1, 1))).Transform(PlayLogs.Make(ml, 1, 2, (1, 1, 1)));
+        var e = Assert.Throws<ArgumentException>(() => ml.Audio().Recommendation.Trainers.Popularity("Label", "UserId", "SongId").Fit(data));
+        Assert.Contains("'Label'", e.Message);
+        Assert.Contains("Single", e.Message);
+    }
+
+    [Fact]
     public void MismatchedKeyCountsAreRejected()
     {
         var ml = new MLContext(seed: 1);
