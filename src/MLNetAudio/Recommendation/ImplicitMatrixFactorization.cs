@@ -166,7 +166,11 @@ public sealed class ImplicitMatrixFactorizationTrainer : IEstimator<ImplicitMatr
 
             return new ImplicitMatrixFactorizationModel(
                 _options.MatrixColumnIndexColumnName!, _options.MatrixRowIndexColumnName!, plays,
-                als.UserFactorsArray(), als.SongFactorsArray(), _options.ApproximationRank, als.Device.type, losses);
+                als.UserFactorsArray(), als.SongFactorsArray(), _options.ApproximationRank, als.Device.type, losses)
+            {
+                Lambda = _options.Lambda,
+                Alpha = _options.Alpha,
+            };
         }
         finally
         {
@@ -220,6 +224,12 @@ public sealed class ImplicitMatrixFactorizationModel : SongRecommenderModel
     /// <summary>Number of latent factors.</summary>
     public int ApproximationRank { get; }
 
+    /// <summary>The regularisation λ the model was trained with (fold-in uses it).</summary>
+    public double Lambda { get; init; }
+
+    /// <summary>The confidence scaling α the model was trained with (fold-in uses it).</summary>
+    public double Alpha { get; init; }
+
     /// <summary>Hu et al.'s weighted objective after each alternating round (it never increases).</summary>
     public IReadOnlyList<double> TrainingLoss { get; }
 
@@ -231,6 +241,167 @@ public sealed class ImplicitMatrixFactorizationModel : SongRecommenderModel
 
     /// <summary>A copy of the song's factors (zeros for a cold song; check <see cref="SongRecommenderModel.IsSongKnown"/>).</summary>
     public float[] GetSongFactors(uint songKey) => Row(_songFactors, songKey, SongCount, nameof(songKey));
+
+    /// <summary>
+    /// Fold-in: the factors of a user described only by their plays (a new user, or new plays), without retraining —
+    /// one user half-step against the trained song factors, x = (YᵀY + Yᵀ(C − I)Y + λI)⁻¹ Yᵀ C p. Plays of songs
+    /// without factors (cold songs) and non-positive counts add nothing; repeated songs add up.
+    /// </summary>
+    /// <param name="plays">The user's (song key, play count) pairs.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A song key is outside 1 .. SongCount.</exception>
+    public float[] FoldInUser(IEnumerable<(uint SongKey, float Plays)> plays)
+    {
+        ArgumentNullException.ThrowIfNull(plays);
+        int f = ApproximationRank;
+        var counts = new Dictionary<int, double>();
+        foreach (var (key, r) in plays)
+        {
+            if (key < 1 || key > SongCount)
+            {
+                throw new ArgumentOutOfRangeException(nameof(plays), key, $"Song keys run from 1 to {SongCount}.");
+            }
+
+            if (r > 0)
+            {
+                counts[(int)key - 1] = counts.GetValueOrDefault((int)key - 1) + r;
+            }
+        }
+
+        // Small f x f system in double: a Cholesky solve by hand costs microseconds and needs no tensors.
+        var a = (double[,])SongGram().Clone();
+        var b = new double[f];
+        for (int i = 0; i < f; i++)
+        {
+            a[i, i] += Lambda;
+        }
+
+        foreach (var (song, r) in counts)
+        {
+            var y = _songFactors.AsSpan(song * f, f);
+            double c = 1 + Alpha * r;
+            for (int i = 0; i < f; i++)
+            {
+                for (int j = 0; j < f; j++)
+                {
+                    a[i, j] += (c - 1) * y[i] * y[j];
+                }
+
+                b[i] += c * y[i];
+            }
+        }
+
+        return CholeskySolve(a, b).Select(v => (float)v).ToArray();
+    }
+
+    /// <summary>
+    /// Recommends the top <paramref name="k"/> songs to a user described only by <paramref name="plays"/> (see
+    /// <see cref="FoldInUser"/>), leaving out the songs in <paramref name="plays"/> unless
+    /// <paramref name="excludeAlreadyPlayed"/> is false, and songs without factors.
+    /// </summary>
+    public IReadOnlyList<SongRecommendation> RecommendForPlays(IEnumerable<(uint SongKey, float Plays)> plays, int k = 10, bool excludeAlreadyPlayed = true)
+    {
+        ArgumentNullException.ThrowIfNull(plays);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(k);
+        var list = plays.ToList();
+        var x = FoldInUser(list);
+        int f = ApproximationRank;
+        var scores = new float[SongCount];
+        for (int s = 0; s < SongCount; s++)
+        {
+            if (!IsSongKnown((uint)s + 1))
+            {
+                scores[s] = float.NegativeInfinity;
+                continue;
+            }
+
+            float dot = 0;
+            for (int j = 0; j < f; j++)
+            {
+                dot += x[j] * _songFactors[s * f + j];
+            }
+
+            scores[s] = dot;
+        }
+
+        if (excludeAlreadyPlayed)
+        {
+            scores = TopKMetrics.ExcludeAlreadyPlayed(scores, list.Where(p => p.Plays > 0).Select(p => (int)p.SongKey - 1));
+        }
+
+        return TopKMetrics.TopK(scores, k).Select(s => new SongRecommendation((uint)s + 1, scores[s])).ToArray();
+    }
+
+    private double[,]? _songGram;
+
+    /// <summary>YᵀY over all songs, computed once.</summary>
+    private double[,] SongGram()
+    {
+        if (_songGram is not null)
+        {
+            return _songGram;
+        }
+
+        int f = ApproximationRank;
+        var gram = new double[f, f];
+        for (int s = 0; s < SongCount; s++)
+        {
+            for (int i = 0; i < f; i++)
+            {
+                double yi = _songFactors[s * f + i];
+                for (int j = 0; j < f; j++)
+                {
+                    gram[i, j] += yi * _songFactors[s * f + j];
+                }
+            }
+        }
+
+        return _songGram = gram;
+    }
+
+    private static double[] CholeskySolve(double[,] a, double[] b)
+    {
+        int n = b.Length;
+        var l = new double[n, n];
+        for (int i = 0; i < n; i++)
+        {
+            for (int j = 0; j <= i; j++)
+            {
+                double sum = a[i, j];
+                for (int k = 0; k < j; k++)
+                {
+                    sum -= l[i, k] * l[j, k];
+                }
+
+                l[i, j] = i == j ? Math.Sqrt(sum) : sum / l[j, j];
+            }
+        }
+
+        var z = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            double sum = b[i];
+            for (int k = 0; k < i; k++)
+            {
+                sum -= l[i, k] * z[k];
+            }
+
+            z[i] = sum / l[i, i];
+        }
+
+        var x = new double[n];
+        for (int i = n - 1; i >= 0; i--)
+        {
+            double sum = z[i];
+            for (int k = i + 1; k < n; k++)
+            {
+                sum -= l[k, i] * x[k];
+            }
+
+            x[i] = sum / l[i, i];
+        }
+
+        return x;
+    }
 
     private protected override IReadOnlyList<OutputColumn> ExtraOutputs => [Outputs[1]];
 

@@ -222,6 +222,40 @@ public sealed class ImplicitMatrixFactorizationTests
     }
 
     [Fact]
+    public void FoldInSolvesOneUserAgainstTheTrainedSongFactors()
+    {
+        var ml = new MLContext(seed: 1);
+        var model = ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(Options()).Fit(PlayLogs.Make(ml, 3, 5, TinyLog));
+        var y = new double[5, 3];
+        for (uint s = 1; s <= 5; s++)
+        {
+            var factors = model.GetSongFactors(s);
+            for (int j = 0; j < 3; j++)
+            {
+                y[s - 1, j] = factors[j];
+            }
+        }
+
+        // A new user who played song 2 four times, song 4 once and cold song 5 twice (which adds nothing).
+        float[] plays = [0, 4, 0, 1, 2];
+        var x = model.FoldInUser([(2, 4f), (4, 1f), (5, 2f)]);
+        var expected = ClosedForm(y, plays, lambda: 0.1, alpha: 2);
+        for (int j = 0; j < 3; j++)
+        {
+            Assert.Equal(expected[j], x[j], 4);
+        }
+
+        var recommended = model.RecommendForPlays([(2, 4f), (4, 1f), (5, 2f)], k: 5);
+        Assert.Equal(new[] { 1u, 3u }, recommended.Select(r => r.SongKey).Order());
+        foreach (var r in recommended)
+        {
+            Assert.Equal(x.Zip(model.GetSongFactors(r.SongKey), (p, q) => p * q).Sum(), r.Score, 5);
+        }
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => model.FoldInUser([(6, 1f)]));
+    }
+
+    [Fact]
     public void OptionsReportEveryBadFieldAtOnce()
     {
         var ml = new MLContext(seed: 1);
