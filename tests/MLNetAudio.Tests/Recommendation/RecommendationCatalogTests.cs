@@ -109,6 +109,22 @@ public sealed class RecommendationCatalogTests
     }
 
     [Fact]
+    public void RandomScorerIsRepeatableAndIndependentOfBlocking()
+    {
+        var a = new RandomScorer(4, 6, seed: 9);
+        var whole = new float[24];
+        a.ScoreUsers(0, 4, whole);
+        var part = new float[12];
+        new RandomScorer(4, 6, seed: 9).ScoreUsers(2, 2, part);
+        Assert.Equal(whole[12..], part);
+        Assert.All(whole, v => Assert.InRange(v, 0f, 1f));
+        Assert.Equal(24, whole.Distinct().Count());
+        var other = new float[24];
+        new RandomScorer(4, 6, seed: 10).ScoreUsers(0, 4, other);
+        Assert.NotEqual(whole, other);
+    }
+
+    [Fact]
     public void MismatchedKeyCountsAreRejected()
     {
         var ml = new MLContext(seed: 1);
@@ -131,6 +147,7 @@ public sealed class RecommendationCatalogTests
         {
             ("oracle", sim),
             ("taste", sim.TasteOracle),
+            ("random", new RandomScorer(sim.UserCount, sim.SongCount, seed: 3)),
             ("popularity", trainers.Popularity("Label", "UserId", "SongId").Fit(training)),
             ("item-CF", trainers.ItemBasedCollaborativeFiltering("Label", "UserId", "SongId").Fit(training)),
             ("ALS", trainers.ImplicitMatrixFactorization(new ImplicitMatrixFactorizationOptions
@@ -159,6 +176,9 @@ public sealed class RecommendationCatalogTests
 
         Assert.True(results["oracle"].Cold.Auc > 0.7);
         Assert.True(results["taste"].Cold.Auc > 0.6);
+        Assert.InRange(results["random"].Warm.Auc, 0.44, 0.56);
+        Assert.InRange(results["random"].Cold.Auc, 0.44, 0.56);
+        Assert.True(results["taste"].Cold.NdcgAtK > 2 * results["random"].Cold.NdcgAtK);
         foreach (var name in new[] { "popularity", "item-CF", "ALS" })
         {
             Assert.True(results["oracle"].Warm.NdcgAtK > results[name].Warm.NdcgAtK, $"oracle should lead {name} on warm songs");
