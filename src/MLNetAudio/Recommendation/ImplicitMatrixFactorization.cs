@@ -143,7 +143,7 @@ public sealed class ImplicitMatrixFactorizationTrainer : IEstimator<ImplicitMatr
     /// <exception cref="ArgumentException">A column is missing or of the wrong type; the message names it.</exception>
     public ImplicitMatrixFactorizationModel Fit(IDataView input)
     {
-        var plays = PlayMatrix.Read(input, _options.MatrixColumnIndexColumnName!, _options.MatrixRowIndexColumnName!, _options.LabelColumnName);
+        var plays = PlayMatrix.ReadTraining(input, _options.MatrixColumnIndexColumnName!, _options.MatrixRowIndexColumnName!, _options.LabelColumnName);
         int previousThreads = torch.get_num_threads();
         if (_options.NumberOfThreads is int threads)
         {

@@ -79,7 +79,7 @@ public sealed class ItemBasedCollaborativeFilteringTrainer : IEstimator<ItemBase
     /// <summary>Computes song-song similarities from <paramref name="input"/>.</summary>
     public ItemBasedCollaborativeFilteringModel Fit(IDataView input)
     {
-        var plays = PlayMatrix.Read(input, _options.MatrixColumnIndexColumnName!, _options.MatrixRowIndexColumnName!, _options.LabelColumnName);
+        var plays = PlayMatrix.ReadTraining(input, _options.MatrixColumnIndexColumnName!, _options.MatrixRowIndexColumnName!, _options.LabelColumnName);
         int n = plays.SongCount;
         var similarity = new float[(long)n * n];
         for (int u = 0; u < plays.UserCount; u++)

@@ -7,7 +7,8 @@ namespace MLNetAudio.Recommendation;
 /// <summary>
 /// A sparse users x songs matrix of play counts read from (user key, song key, plays) rows, in compressed-row form
 /// per user and per song. Rows whose play count is not positive are ignored (implicit feedback: they carry no
-/// preference); repeated (user, song) rows add up; rows whose user or song key is missing (0) are skipped.
+/// preference), NaN or infinite counts are errors; repeated (user, song) rows add up; rows whose user or song key is
+/// missing (0) are skipped.
 /// </summary>
 internal sealed class PlayMatrix
 {
@@ -77,7 +78,12 @@ internal sealed class PlayMatrix
         var perUser = new SortedDictionary<int, float>[users];
         foreach (var (u, s, r) in triples)
         {
-            if (r <= 0 || float.IsNaN(r))
+            if (!float.IsFinite(r))
+            {
+                throw new ArgumentException($"The play count of (user key {u + 1}, song key {s + 1}) is {r}; play counts must be finite numbers (0 or less means not played).", nameof(triples));
+            }
+
+            if (r <= 0)
             {
                 continue;
             }
@@ -114,7 +120,7 @@ internal sealed class PlayMatrix
 
     /// <summary>
     /// Reads a play matrix from a data view with key-typed user and song columns (as made by MapValueToKey) and an
-    /// optional Single play-count column (when null, every row counts as one play).
+    /// optional Single play-count column (when null, every row counts as one play). A NaN or infinite count is an error.
     /// </summary>
     /// <exception cref="ArgumentException">A column is missing or of the wrong type; the message names it.</exception>
     public static PlayMatrix Read(IDataView data, string userColumnName, string songColumnName, string? playsColumnName)
@@ -138,6 +144,22 @@ internal sealed class PlayMatrix
         int songs = checked((int)((KeyDataViewType)songColumn.Type).Count);
         var columns = playsColumn is null ? new[] { userColumn, songColumn } : new[] { userColumn, songColumn, playsColumn.Value };
         return FromTriples(users, songs, ReadTriples(data, columns, userColumn, songColumn, playsColumn));
+    }
+
+    /// <summary>Reads training plays: as <see cref="Read"/>, but a log without a single positive play is an error.</summary>
+    /// <exception cref="ArgumentException">A column is wrong, or no row has a positive play count.</exception>
+    public static PlayMatrix ReadTraining(IDataView data, string userColumnName, string songColumnName, string playsColumnName)
+    {
+        var plays = Read(data, userColumnName, songColumnName, playsColumnName);
+        if (plays.NonZeroCount == 0)
+        {
+            throw new ArgumentException(
+                $"The training data has no row with a positive play count in column '{playsColumnName}' and non-missing keys in "
+                + $"'{userColumnName}' and '{songColumnName}'; a recommender cannot learn from it.",
+                nameof(data));
+        }
+
+        return plays;
     }
 
     private static IEnumerable<(int, int, float)> ReadTriples(

@@ -64,7 +64,7 @@ public sealed class PopularityTrainer : IEstimator<PopularityModel>
     /// <summary>Counts each song's listeners (or plays) in <paramref name="input"/>.</summary>
     public PopularityModel Fit(IDataView input)
     {
-        var plays = PlayMatrix.Read(input, _options.MatrixColumnIndexColumnName!, _options.MatrixRowIndexColumnName!, _options.LabelColumnName);
+        var plays = PlayMatrix.ReadTraining(input, _options.MatrixColumnIndexColumnName!, _options.MatrixRowIndexColumnName!, _options.LabelColumnName);
         var popularity = new float[plays.SongCount];
         for (int s = 0; s < plays.SongCount; s++)
         {

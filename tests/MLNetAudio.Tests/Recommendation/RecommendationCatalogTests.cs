@@ -98,6 +98,21 @@ public sealed class RecommendationCatalogTests
     }
 
     [Fact]
+    public void TrainingDataWithoutPlaysIsRejected()
+    {
+        var ml = new MLContext(seed: 1);
+        var empty = PlayLogs.Make(ml, 2, 3, (1, 1, 0), (2, 3, -1));
+        var trainers = ml.Audio().Recommendation.Trainers;
+        Assert.Contains("no row with a positive play count", Assert.Throws<ArgumentException>(() => trainers.Popularity("Label", "UserId", "SongId").Fit(empty)).Message);
+        Assert.Throws<ArgumentException>(() => trainers.ItemBasedCollaborativeFiltering("Label", "UserId", "SongId").Fit(empty));
+        Assert.Throws<ArgumentException>(() => trainers.ImplicitMatrixFactorization("Label", "UserId", "SongId").Fit(empty));
+
+        var nan = PlayLogs.Make(ml, 2, 3, (1, 1, 1), (2, 3, float.NaN));
+        var e = Assert.Throws<ArgumentException>(() => trainers.Popularity("Label", "UserId", "SongId").Fit(nan));
+        Assert.Contains("user key 2, song key 3", e.Message);
+    }
+
+    [Fact]
     public void ANonSingleLabelColumnIsRejectedByName()
     {
         var ml = new MLContext(seed: 1);
