@@ -114,6 +114,7 @@ var warm = sim.ToDataView(ml, sim.WarmTest);
 var warmOptions = new RecommendationEvaluationOptions { CandidateSongKeys = sim.WarmSongKeys.ToArray() };
 models["oracle (true play probability)"] = sim;
 models["taste oracle (hidden tastes only)"] = sim.TasteOracle;
+models["random"] = new RandomScorer(sim.UserCount, sim.SongCount);
 models["popularity"] = ml.Audio().Recommendation.Trainers.Popularity("Label", "UserId", "SongId").Fit(training);
 models["item-CF (cosine, 50 neighbours)"] = cf!;
 models["ALS exact, 15 rounds"] = Als(15, 1).Fit(training);
