@@ -271,6 +271,30 @@ public sealed class ListeningSimulator : IUserSongScorer
         }
     }
 
+    /// <summary>
+    /// A song's attributes as a vector, for diversity measures and as a stand-in for a content embedding: one slot per
+    /// instrument (1 when present), one per register, the tempo scaled to about 0..1, and 1 when the motif is present.
+    /// </summary>
+    public float[] AttributeVector(uint songKey)
+    {
+        if (songKey < 1 || songKey > SongCount)
+        {
+            throw new ArgumentOutOfRangeException(nameof(songKey), songKey, $"Song keys run from 1 to {SongCount}.");
+        }
+
+        var song = Songs[(int)songKey - 1];
+        var v = new float[SongInstruments.Length + 3 + 2];
+        for (int i = 0; i < SongInstruments.Length; i++)
+        {
+            v[i] = song.Instruments.Contains(SongInstruments[i]) ? 1 : 0;
+        }
+
+        v[SongInstruments.Length + (int)song.Register] = 1;
+        v[^2] = (float)((song.TempoBpm - 60) / 120);
+        v[^1] = song.Motif is null ? 0 : 1;
+        return v;
+    }
+
     /// <summary>The oracle ranking of the whole catalog for a user: song keys by play probability, best first.</summary>
     public IReadOnlyList<uint> OracleRanking(uint userKey)
     {

@@ -195,7 +195,9 @@ namespace MLNetAudio.Recommendation
                     }
 
                     var ranking = TopKMetrics.TopK(filtered, depth);
-                    var topK = ranking.Length > options.K ? ranking[..options.K] : ranking;
+                    var topK = options.DiversityRelevanceWeight is double weight
+                        ? DiversityReranking.Mmr(filtered, options.SongEmbeddings!, options.K, weight)
+                        : ranking.Length > options.K ? ranking[..options.K] : ranking;
                     users++;
                     precision += TopKMetrics.Precision(topK, relevant, options.K);
                     recall += TopKMetrics.Recall(topK, relevant, options.K);
@@ -375,6 +377,14 @@ namespace MLNetAudio.Recommendation
         /// </summary>
         public IReadOnlyList<float[]>? SongEmbeddings;
 
+        /// <summary>
+        /// When set (0 to 1), each top-k list is re-ranked by maximal marginal relevance over
+        /// <see cref="SongEmbeddings"/> with this relevance weight (<see cref="DiversityReranking.Mmr"/>) before
+        /// precision, recall, NDCG, coverage and diversity are measured; MAP and AUC still use the scores' own order.
+        /// Null (the default) measures the plain top k.
+        /// </summary>
+        public double? DiversityRelevanceWeight;
+
         /// <summary>Default values.</summary>
         public static class Defaults
         {
@@ -402,6 +412,8 @@ namespace MLNetAudio.Recommendation
                 .Check(string.IsNullOrWhiteSpace(LabelColumnName), nameof(LabelColumnName), "must name the play-count column.")
                 .Check(K < 1, nameof(K), $"must be at least 1; found {K}.")
                 .Check(MapCutoff < 1, nameof(MapCutoff), $"must be at least 1; found {MapCutoff}.")
+                .Check(DiversityRelevanceWeight is not null && !(DiversityRelevanceWeight is >= 0 and <= 1), nameof(DiversityRelevanceWeight), $"must be between 0 and 1 when set; found {DiversityRelevanceWeight}.")
+                .Check(DiversityRelevanceWeight is not null && SongEmbeddings is null, nameof(SongEmbeddings), "must be set when DiversityRelevanceWeight is: re-ranking compares songs' embeddings.")
                 .ThrowIfAny();
     }
 #pragma warning restore CA1051

@@ -124,6 +124,23 @@ public sealed class ListeningSimulatorTests
     }
 
     [Fact]
+    public void AttributeVectorEncodesInstrumentsRegisterTempoAndMotif()
+    {
+        var sim = new ListeningSimulator();
+        foreach (var song in sim.Songs.Take(20))
+        {
+            var v = sim.AttributeVector(song.Key);
+            Assert.Equal(10, v.Length);
+            Assert.Equal(song.Instruments.Count, v[..5].Sum());
+            Assert.Equal(1f, v[5 + (int)song.Register]);
+            Assert.Equal(1f, v[5..8].Sum());
+            Assert.Equal((float)((song.TempoBpm - 60) / 120), v[8], 6);
+            Assert.Equal(song.Motif is null ? 0f : 1f, v[9]);
+            Assert.DoesNotContain(MLNetAudio.Synthesis.Instrument.Sine, song.Instruments);
+        }
+    }
+
+    [Fact]
     public void BadOptionsAreAllReported()
     {
         var e = Assert.Throws<ArgumentException>(() => new ListeningSimulator(new ListeningSimulatorOptions { SongCount = 3, ColdSongFraction = 0.1, NoiseFraction = 2 }));
