@@ -51,7 +51,10 @@ public sealed class ImplicitMatrixFactorizationOptions
     /// </summary>
     public int ConjugateGradientSteps;
 
-    /// <summary>Seed of the initial factors (uniform in [0, 0.01)); the same seed and data give the same model. Default 1.</summary>
+    /// <summary>
+    /// Seed of the initial factors (uniform in [0, 0.01)); on the CPU the same seed, data and thread count give the
+    /// same model (CUDA kernels may reorder sums). Default 1.
+    /// </summary>
     public int Seed = Defaults.Seed;
 
     /// <summary>Train and recommend on CUDA when TorchSharp finds a GPU; otherwise on the CPU. Default true.</summary>
