@@ -515,8 +515,9 @@ namespace MLNetAudio.Data
         /// </summary>
         private static void EnsureBuiltIns()
         {
-            // No persistable component is merged yet (AudioLoader, MfccSegmenter, TimeConvLstmScorer and
-            // WindowAggregator register here when they implement IPersistableAudioTransformer).
+            Register(Audio.AudioLoadingTransformer.PersistedFormatName, Audio.AudioLoadingTransformer.CurrentFormatVersion, Audio.AudioLoadingTransformer.OldestReadableFormatVersion, Audio.AudioLoadingTransformer.Load);
+            Register(MLNetAudio.Features.MfccSegmentingTransformer.FormatName, MLNetAudio.Features.MfccSegmentingTransformer.CurrentVersion, MLNetAudio.Features.MfccSegmentingTransformer.OldestReadableVersion, MLNetAudio.Features.MfccSegmentingTransformer.Load);
+            // TimeConvLstmScorer and WindowAggregator register here when they implement IPersistableAudioTransformer.
         }
 
         /// <summary>One registered format.</summary>

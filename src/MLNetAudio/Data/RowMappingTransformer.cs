@@ -179,8 +179,9 @@ internal sealed class MappedDataView : IDataView
 internal sealed class MappedRow : DataViewRow
 {
     private readonly DataViewRow _input;
-    private readonly RowMapper _mapper;
+    private readonly SchemaBinding _binding;
     private readonly bool[] _active;
+    private RowMapper? _mapper;
     private readonly Delegate?[] _getters;
     private readonly int _inputCount;
 
@@ -190,7 +191,7 @@ internal sealed class MappedRow : DataViewRow
         _active = active;
         _inputCount = input.Schema.Count;
         Schema = schema;
-        _mapper = binding.CreateMapper(input, active);
+        _binding = binding;
         _getters = new Delegate?[active.Length];
     }
 
@@ -206,13 +207,13 @@ internal sealed class MappedRow : DataViewRow
         column.Index < _inputCount ? _input.IsColumnActive(_input.Schema[column.Index]) : _active[column.Index - _inputCount];
 
     public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column) =>
-        RowGetters.Get<TValue>(column, _input, _inputCount, _active, _getters, _mapper, Schema);
+        RowGetters.Get<TValue>(column, _input, _inputCount, _active, _getters, () => _mapper ??= _binding.CreateMapper(_input, _active), Schema);
 
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
-            _mapper.Dispose();
+            _mapper?.Dispose();
         }
 
         base.Dispose(disposing);
@@ -222,8 +223,9 @@ internal sealed class MappedRow : DataViewRow
 internal sealed class MappedCursor : DataViewRowCursor
 {
     private readonly DataViewRowCursor _input;
-    private readonly RowMapper _mapper;
+    private readonly SchemaBinding _binding;
     private readonly bool[] _active;
+    private RowMapper? _mapper;
     private readonly Delegate?[] _getters;
     private readonly int _inputCount;
 
@@ -233,7 +235,7 @@ internal sealed class MappedCursor : DataViewRowCursor
         _active = active;
         _inputCount = input.Schema.Count;
         Schema = schema;
-        _mapper = binding.CreateMapper(input, active);
+        _binding = binding;
         _getters = new Delegate?[active.Length];
     }
 
@@ -251,13 +253,13 @@ internal sealed class MappedCursor : DataViewRowCursor
         column.Index < _inputCount ? _input.IsColumnActive(_input.Schema[column.Index]) : _active[column.Index - _inputCount];
 
     public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column) =>
-        RowGetters.Get<TValue>(column, _input, _inputCount, _active, _getters, _mapper, Schema);
+        RowGetters.Get<TValue>(column, _input, _inputCount, _active, _getters, () => _mapper ??= _binding.CreateMapper(_input, _active), Schema);
 
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
-            _mapper.Dispose();
+            _mapper?.Dispose();
             _input.Dispose();
         }
 
@@ -268,7 +270,7 @@ internal sealed class MappedCursor : DataViewRowCursor
 internal static class RowGetters
 {
     public static ValueGetter<TValue> Get<TValue>(
-        DataViewSchema.Column column, DataViewRow input, int inputCount, bool[] active, Delegate?[] getters, RowMapper mapper, DataViewSchema schema)
+        DataViewSchema.Column column, DataViewRow input, int inputCount, bool[] active, Delegate?[] getters, Func<RowMapper> mapper, DataViewSchema schema)
     {
         if (column.Index < inputCount)
         {
@@ -281,7 +283,9 @@ internal static class RowGetters
             throw new InvalidOperationException($"Column '{column.Name}' was not requested when this cursor was created.");
         }
 
-        getters[o] ??= mapper.GetGetter(o);
+        // The mapper is made on the first request for one of our columns: a cursor that only reads
+        // pass-through columns never builds decoders or asks for inputs it did not request.
+        getters[o] ??= mapper().GetGetter(o);
         return getters[o] as ValueGetter<TValue>
             ?? throw new InvalidOperationException(
                 $"Column '{column.Name}' is of type {schema[column.Index].Type}; it cannot be read as {typeof(TValue).Name}.");

@@ -85,6 +85,48 @@ public sealed class RowMappingTransformerTests
     }
 
     [Fact]
+    public void ChainedTransformerThatNobodyReadsAsksNothingOfTheOneBefore()
+    {
+        // The second transformer's input ("Length") is not requested when only "Other" is read; building its
+        // per-cursor state anyway would ask for a getter the cursor does not have.
+        var first = new TextLengthTransformer("Length", "Text");
+        var second = new EagerTransformer("Doubled", "Length");
+        var output = second.Transform(first.Transform(Data(3)));
+        Assert.Equal(new[] { 0f, 1, 2 }, output.GetColumn<float>("Other").ToArray());
+        Assert.Equal(new[] { 0, 2, 4 }, output.GetColumn<int>("Doubled").ToArray());
+    }
+
+    /// <summary>Takes its input getter when the mapper is made, as the real components do.</summary>
+    private sealed class EagerTransformer(string output, string input) : RowMappingTransformer
+    {
+        private protected override SchemaBinding Bind(DataViewSchema inputSchema) =>
+            new Binding(output, SchemaShapes.Require(inputSchema, input, "Int32").Index);
+
+        private sealed class Binding(string output, int inputIndex) : SchemaBinding
+        {
+            public override IReadOnlyList<OutputColumn> Outputs { get; } = [new OutputColumn(output, NumberDataViewType.Int32)];
+
+            public override IEnumerable<int> InputsNeeded(bool[] activeOutputs) => activeOutputs[0] ? [inputIndex] : [];
+
+            public override RowMapper CreateMapper(DataViewRow input, bool[] activeOutputs) =>
+                new Mapper(input.GetGetter<int>(input.Schema[inputIndex]));
+        }
+
+        private sealed class Mapper(ValueGetter<int> source) : RowMapper
+        {
+            public override Delegate GetGetter(int outputIndex)
+            {
+                int v = 0;
+                return (ValueGetter<int>)((ref int value) =>
+                {
+                    source(ref v);
+                    value = 2 * v;
+                });
+            }
+        }
+    }
+
+    [Fact]
     public void NewColumnHidesInputColumnOfSameName()
     {
         var t = new TextLengthTransformer("Other", "Text");

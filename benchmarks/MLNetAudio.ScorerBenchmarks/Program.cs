@@ -1,0 +1,179 @@
+// Scorer speed: TorchSharp training step time (compare with peer_torch_train.py), Fit's data path, and scoring a
+// 3-minute song at a 1 s hop window by window vs with the shared convolution. Stopwatch medians, one thread.
+// Usage: dotnet run -c Release --project benchmarks/MLNetAudio.ScorerBenchmarks -- [train|fit|score|all] [steps]
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetAudio;
+using MLNetAudio.Scoring;
+using TorchSharp;
+using static TorchSharp.torch;
+
+string mode = args.Length > 0 ? args[0] : "all";
+int steps = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 20;
+torch.set_num_threads(1);
+Console.WriteLine($"TorchSharp, libtorch threads {torch.get_num_threads()}, OMP_WAIT_POLICY={Environment.GetEnvironmentVariable("OMP_WAIT_POLICY")}");
+
+const int Batch = 32, Frames = 400, Coefficients = 40;
+if (mode is "train" or "all")
+{
+    foreach (var form in new[] { ConvolutionForm.Conv2dTimeOnly, ConvolutionForm.Conv1dAllCoefficients })
+    {
+        torch.random.manual_seed(1);
+        using var net = new TimeConvNetwork(new TimeConvNetworkSettings(Frames, Coefficients, form));
+        using var optimizer = torch.optim.Adam(net.parameters(), 1e-3);
+        using var x = randn(Batch, Frames, Coefficients);
+        using var y = (rand(Batch) > 0.5).to_type(ScalarType.Float32);
+        var times = new List<double>();
+        for (int i = 0; i < steps + 3; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            using var scope = NewDisposeScope();
+            var loss = nn.functional.binary_cross_entropy_with_logits(net.Logits(x), y);
+            optimizer.zero_grad();
+            loss.backward();
+            optimizer.step();
+            if (i >= 3)
+            {
+                times.Add(clock.Elapsed.TotalMilliseconds);
+            }
+        }
+
+        Console.WriteLine(FormattableString.Invariant($"train {form}: median {Median(times):F2} ms/step over {steps} steps (batch {Batch} x {Frames} x {Coefficients}), {Batch / Median(times) * 1000:F0} windows/s"));
+    }
+}
+
+if (mode is "fit" or "all")
+{
+    // End-to-end Fit on in-memory songs vs the pure step rate above: what the data path (cursor, shuffle buffer,
+    // tensor copies, validation pass) costs. 32 songs x 24 windows, stride 1, no validation, 3 epochs.
+    var rng = new Random(1);
+    var songs = Enumerable.Range(0, 32).Select(_ => Enumerable.Range(0, 24 * Frames * Coefficients).Select(_ => (float)rng.NextDouble()).ToArray()).ToArray();
+    var data = new InMemorySongs(songs, Frames, Coefficients);
+    foreach (var form in new[] { ConvolutionForm.Conv2dTimeOnly, ConvolutionForm.Conv1dAllCoefficients })
+    {
+    var ml = new MLContext(seed: 1);
+    var progress = new List<TrainingProgress>();
+    var options = new TimeConvLstmOptions { Epochs = 3, ValidationFraction = 0, TrainingWindowStride = 1, Seed = 1, Threads = 1, Device = TorchDevice.Cpu, ConvolutionForm = form, Progress = new Sync(progress.Add) };
+    using var scorer = ml.Audio().Trainers.TimeConvLstm(options).Fit(data);
+    foreach (var p in progress)
+    {
+        Console.WriteLine(FormattableString.Invariant($"fit {form} epoch {p.Epoch}: {p.TrainingWindows} windows, {p.WindowsPerSecond:F0} windows/s end to end, {p.DataPathShare:P1} of the training time outside the optimisation steps"));
+    }
+    }
+}
+
+if (mode is "score" or "all")
+{
+    // A 3-minute song at 50 frames/s: 9000 frames; 8 s windows at a 1 s hop: 173 windows.
+    const int SongFrames = 180 * 50, Hop = 50;
+    int windows = ((SongFrames - Frames) / Hop) + 1;
+    torch.random.manual_seed(1);
+    using var net = new TimeConvNetwork(new TimeConvNetworkSettings(Frames, Coefficients));
+    net.eval();
+    using var song = randn(SongFrames, Coefficients);
+    var starts = Enumerable.Range(0, windows).Select(w => (long)w * Hop).ToArray();
+    using var stacked = stack(starts.Select(s => song.narrow(0, s, Frames)).ToArray());
+    using var noGrad = no_grad();
+
+    double oneByOne = Time(() =>
+    {
+        for (int w = 0; w < windows; w++)
+        {
+            using var scope = NewDisposeScope();
+            net.call(stacked.narrow(0, w, 1));
+        }
+    });
+    double batched = Time(() =>
+    {
+        using var scope = NewDisposeScope();
+        net.call(stacked);
+    });
+    double shared = Time(() =>
+    {
+        using var scope = NewDisposeScope();
+        net.ScoreOverlappingWindows(song, starts);
+    });
+    using var a = net.call(stacked);
+    using var b = net.ScoreOverlappingWindows(song, starts);
+    Console.WriteLine(FormattableString.Invariant($"score 3-minute song ({windows} windows of {Frames} x {Coefficients}, hop {Hop} frames), one thread; max |shared - per-window| = {(a - b).abs().max().item<float>():E1}"));
+    Console.WriteLine(FormattableString.Invariant($"  per window, one at a time: {oneByOne:F1} ms/song = {1000 / oneByOne:F2} songs/s"));
+    Console.WriteLine(FormattableString.Invariant($"  per window, one batch:     {batched:F1} ms/song = {1000 / batched:F2} songs/s"));
+    Console.WriteLine(FormattableString.Invariant($"  shared convolution:        {shared:F1} ms/song = {1000 / shared:F2} songs/s ({batched / shared:F2}x the batched per-window path)"));
+}
+
+static double Median(List<double> values)
+{
+    var sorted = values.Order().ToArray();
+    return sorted[sorted.Length / 2];
+}
+
+static double Time(Action action)
+{
+    action();
+    var times = new List<double>();
+    for (int i = 0; i < 7; i++)
+    {
+        var clock = Stopwatch.StartNew();
+        action();
+        times.Add(clock.Elapsed.TotalMilliseconds);
+    }
+
+    return Median(times);
+}
+
+internal sealed class Sync(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+{
+    public void Report(TrainingProgress value) => report(value);
+}
+
+/// <summary>Songs shaped like MfccSegmenter's output (windows flattened), all labelled alternately.</summary>
+internal sealed class InMemorySongs : IDataView
+{
+    private readonly float[][] _songs;
+
+    public InMemorySongs(float[][] songs, int frames, int coefficients)
+    {
+        _songs = songs;
+        var annotations = new DataViewSchema.Annotations.Builder();
+        annotations.Add("FramesPerSecond", NumberDataViewType.Double, (ref double v) => v = 50);
+        annotations.Add("WindowSeconds", NumberDataViewType.Double, (ref double v) => v = frames / 50.0);
+        annotations.Add("WindowHopSeconds", NumberDataViewType.Double, (ref double v) => v = frames / 50.0);
+        var builder = new DataViewSchema.Builder();
+        builder.AddColumn("Windows", new VectorDataViewType(NumberDataViewType.Single, 0, frames, coefficients), annotations.ToAnnotations());
+        builder.AddColumn("Label", BooleanDataViewType.Instance);
+        Schema = builder.ToSchema();
+    }
+
+    public bool CanShuffle => false;
+
+    public DataViewSchema Schema { get; }
+
+    public long? GetRowCount() => _songs.Length;
+
+    public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null) => new Cursor(this);
+
+    public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) => [new Cursor(this)];
+
+    private sealed class Cursor(InMemorySongs data) : DataViewRowCursor
+    {
+        private int _row = -1;
+
+        public override long Position => _row;
+
+        public override long Batch => 0;
+
+        public override DataViewSchema Schema => data.Schema;
+
+        public override bool IsColumnActive(DataViewSchema.Column column) => true;
+
+        public override bool MoveNext() => ++_row < data._songs.Length;
+
+        public override ValueGetter<DataViewRowId> GetIdGetter() => (ref DataViewRowId v) => v = new DataViewRowId((ulong)_row, 0);
+
+        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column) => column.Index == 0
+            ? (ValueGetter<TValue>)(Delegate)(ValueGetter<VBuffer<float>>)((ref VBuffer<float> v) => v = new VBuffer<float>(data._songs[_row].Length, data._songs[_row]))
+            : (ValueGetter<TValue>)(Delegate)(ValueGetter<bool>)((ref bool v) => v = _row % 2 == 0);
+    }
+}

@@ -1,0 +1,467 @@
+using System.Text;
+using NLayer;
+using NVorbis;
+
+namespace MLNetAudio.Audio;
+
+/// <summary>The container/codec of a file, found from its first bytes (never from its extension).</summary>
+internal enum AudioContainer
+{
+    Wav,
+    OggVorbis,
+    Mpeg,
+}
+
+/// <summary>Which part of a song to decode.</summary>
+/// <param name="OffsetSeconds">Seconds to skip at the start (seeked over, not decoded, where the format allows).</param>
+/// <param name="MaxDurationSeconds">Seconds to decode at most from the offset; null decodes to the end.</param>
+/// <param name="AcceptTruncated">Decode the frames present when a WAV file is shorter than its header says.</param>
+internal readonly record struct DecodeRequest(double OffsetSeconds = 0, double? MaxDurationSeconds = null, bool AcceptTruncated = false)
+{
+    public long StartFrame(int rate) => (long)Math.Round(OffsetSeconds * rate);
+
+    public long FrameLimit(int rate) =>
+        MaxDurationSeconds is { } d ? (long)Math.Round(d * rate) : long.MaxValue;
+}
+
+/// <summary>Mono samples at the file's own sample rate.</summary>
+internal sealed record DecodedAudio(float[] Samples, int SampleRate);
+
+/// <summary>
+/// Decodes WAV (by hand), Ogg Vorbis (NVorbis) and MPEG audio (NLayer) to mono floats at the file's own rate.
+/// </summary>
+/// <remarks>
+/// The format is detected from magic bytes, so a FLAC file named <c>.wav</c> is reported as FLAC. Every failure is an
+/// <see cref="AudioLoadException"/> naming the file; exceptions thrown inside NVorbis/NLayer on damaged data are
+/// wrapped in <see cref="AudioDataException"/>. Down-mixing averages the channels.
+/// </remarks>
+internal static class AudioDecoder
+{
+    /// <summary>What the loader supports, for error messages.</summary>
+    public const string SupportedFormats = "WAV (PCM 8/16/24/32-bit, IEEE float 32/64-bit, WAVE_FORMAT_EXTENSIBLE), Ogg Vorbis, MP3";
+
+    public static DecodedAudio Decode(string path, DecodeRequest request)
+    {
+        if (path.Length == 0)
+        {
+            throw new AudioLoadException(path, "the path is empty. Put a file path in every row of the path column.");
+        }
+
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new AudioLoadException(path, $"the file does not exist (current directory: '{Environment.CurrentDirectory}'). Check the path or AudioLoaderOptions.BaseDirectory.", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
+        {
+            throw new AudioLoadException(path, $"the file cannot be opened: {e.Message}", e);
+        }
+
+        using (stream)
+        {
+            return Decode(stream, path, request);
+        }
+    }
+
+    /// <summary>Decodes from a seekable <paramref name="stream"/>; <paramref name="path"/> names it in errors.</summary>
+    public static DecodedAudio Decode(Stream stream, string path, DecodeRequest request)
+    {
+        if (stream.Length == 0)
+        {
+            throw new AudioDataException(path, "the file is empty (0 bytes).");
+        }
+
+        var container = Detect(stream, path);
+        stream.Position = 0;
+        DecodedAudio audio;
+        try
+        {
+            audio = container switch
+            {
+                AudioContainer.Wav => WavDecoder.Decode(stream, path, request),
+                AudioContainer.OggVorbis => DecodeVorbis(stream, path, request),
+                _ => DecodeMpeg(stream, path, request),
+            };
+        }
+        catch (AudioLoadException)
+        {
+            throw;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // NVorbis and NLayer throw assorted exception types on damaged data; give the caller one typed error.
+            throw new AudioDataException(path, $"the {Describe(container)} data is damaged and cannot be decoded ({e.GetType().Name}: {e.Message}).", e);
+        }
+
+        CheckFinite(audio, path, request);
+        return audio;
+    }
+
+    private static string Describe(AudioContainer c) => c switch
+    {
+        AudioContainer.Wav => "WAV",
+        AudioContainer.OggVorbis => "Ogg Vorbis",
+        _ => "MP3",
+    };
+
+    private static void CheckFinite(DecodedAudio audio, string path, DecodeRequest request)
+    {
+        var s = audio.Samples;
+        for (int i = 0; i < s.Length; i++)
+        {
+            if (!float.IsFinite(s[i]))
+            {
+                double t = request.OffsetSeconds + ((double)i / audio.SampleRate);
+                throw new AudioDataException(
+                    path,
+                    $"the audio holds a {(float.IsNaN(s[i]) ? "NaN" : "infinite")} sample at {t:F3} s (mono sample {i} after the offset). Re-export the file; a float WAV written from unchecked data can hold NaN.");
+            }
+        }
+    }
+
+    /// <summary>Finds the format from the file's first bytes; throws <see cref="AudioFormatException"/> for any other.</summary>
+    internal static AudioContainer Detect(Stream stream, string path)
+    {
+        Span<byte> head = stackalloc byte[64];
+        stream.Position = 0;
+        int n = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        head = head[..n];
+
+        if (Starts(head, "RIFF"))
+        {
+            if (n >= 12 && Ascii(head, 8, 4) == "WAVE")
+            {
+                return AudioContainer.Wav;
+            }
+
+            string form = n >= 12 ? Ascii(head, 8, 4) : "?";
+            throw Unsupported(path, $"RIFF '{form}'", $"it is a RIFF file of type '{form}', not WAVE.");
+        }
+
+        if (Starts(head, "OggS"))
+        {
+            return DetectOgg(head, path);
+        }
+
+        if (Starts(head, "ID3") || IsMpegFrameStart(stream, 0))
+        {
+            return AudioContainer.Mpeg;
+        }
+
+        string? known =
+            Starts(head, "fLaC") ? "FLAC"
+            : Starts(head, "RF64") || Starts(head, "BW64") ? "RF64/BW64 (64-bit WAV)"
+            : Starts(head, "riff") ? "Sony Wave64"
+            : Starts(head, "FORM") && n >= 12 && (Ascii(head, 8, 4) == "AIFF" || Ascii(head, 8, 4) == "AIFC") ? "AIFF"
+            : Starts(head, "caff") ? "Core Audio Format (CAF)"
+            : Starts(head, ".snd") ? "Sun/NeXT AU"
+            : n >= 8 && Ascii(head, 4, 4) == "ftyp" ? "MP4/M4A (AAC or ALAC)"
+            : Starts(head, "#!AMR") ? "AMR"
+            : Starts(head, "MThd") ? "MIDI (notes, not audio)"
+            : Starts(head, "wvpk") ? "WavPack"
+            : Starts(head, "MAC ") ? "Monkey's Audio"
+            : n >= 4 && head[0] == 0x30 && head[1] == 0x26 && head[2] == 0xB2 && head[3] == 0x75 ? "ASF/WMA"
+            : n >= 2 && head[0] == 0xFF && (head[1] & 0xF6) == 0xF0 ? "AAC (ADTS)"
+            : null;
+        if (known is not null)
+        {
+            throw Unsupported(path, known, $"{known} is not supported.");
+        }
+
+        string hex = Convert.ToHexString(head[..Math.Min(n, 8)]);
+        throw Unsupported(path, "unknown", $"the content is not in any audio format MLNetAudio recognises (first bytes: {hex}), whatever its extension.");
+    }
+
+    private static AudioFormatException Unsupported(string path, string format, string reason) =>
+        new(path, format, $"{reason} Supported: {SupportedFormats}. Convert it first, e.g. `ffmpeg -i in out.wav`.");
+
+    private static AudioContainer DetectOgg(ReadOnlySpan<byte> head, string path)
+    {
+        // The first page's first packet names the codec: 27-byte page header, then the segment table.
+        if (head.Length < 28)
+        {
+            throw new AudioDataException(path, "the Ogg file is truncated inside its first page header.");
+        }
+
+        int packet = 27 + head[26];
+        var body = packet < head.Length ? head[packet..] : [];
+        if (body.Length >= 7 && body[0] == 1 && Ascii(body, 1, 6) == "vorbis")
+        {
+            return AudioContainer.OggVorbis;
+        }
+
+        string codec =
+            Starts(body, "OpusHead") ? "Opus"
+            : body.Length >= 5 && body[0] == 0x7F && Ascii(body, 1, 4) == "FLAC" ? "FLAC"
+            : Starts(body, "Speex") ? "Speex"
+            : body.Length >= 7 && body[0] == 0x80 && Ascii(body, 1, 6) == "theora" ? "Theora (video)"
+            : "an unknown codec";
+        throw Unsupported(path, $"Ogg {codec}", $"the Ogg file holds {codec}; only Vorbis is decoded from Ogg.");
+    }
+
+    /// <summary>True when a valid MPEG audio frame header starts at <paramref name="offset"/> and another follows it
+    /// (two in a row make a chance match in random bytes unlikely).</summary>
+    private static bool IsMpegFrameStart(Stream stream, long offset)
+    {
+        Span<byte> h = stackalloc byte[4];
+        stream.Position = offset;
+        if (stream.ReadAtLeast(h, 4, throwOnEndOfStream: false) < 4)
+        {
+            return false;
+        }
+
+        int length = MpegFrameLength(h);
+        if (length <= 0)
+        {
+            return false;
+        }
+
+        if (offset + length + 4 > stream.Length)
+        {
+            return offset + length <= stream.Length; // a single whole frame
+        }
+
+        stream.Position = offset + length;
+        return stream.ReadAtLeast(h, 4, throwOnEndOfStream: false) == 4 && MpegFrameLength(h) > 0;
+    }
+
+    private static readonly int[] BitratesV1L1 = [0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448];
+    private static readonly int[] BitratesV1L2 = [0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384];
+    private static readonly int[] BitratesV1L3 = [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320];
+    private static readonly int[] BitratesV2L1 = [0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256];
+    private static readonly int[] BitratesV2L23 = [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160];
+
+    /// <summary>Byte length of the MPEG audio frame whose 4-byte header is <paramref name="h"/>, or 0 if it is not one.</summary>
+    internal static int MpegFrameLength(ReadOnlySpan<byte> h)
+    {
+        if (h[0] != 0xFF || (h[1] & 0xE0) != 0xE0)
+        {
+            return 0;
+        }
+
+        int version = (h[1] >> 3) & 3; // 0: MPEG 2.5, 1: reserved, 2: MPEG 2, 3: MPEG 1
+        int layer = (h[1] >> 1) & 3;   // 1: III, 2: II, 3: I, 0: reserved (ADTS AAC uses it)
+        int bitrateIndex = h[2] >> 4;
+        int rateIndex = (h[2] >> 2) & 3;
+        if (version == 1 || layer == 0 || bitrateIndex is 0 or 15 || rateIndex == 3)
+        {
+            return 0; // reserved values, or free-format streams, which NLayer cannot seek in anyway
+        }
+
+        int[] rates = version == 3 ? [44100, 48000, 32000] : version == 2 ? [22050, 24000, 16000] : [11025, 12000, 8000];
+        int rate = rates[rateIndex];
+        int padding = (h[2] >> 1) & 1;
+        int[] table = version == 3
+            ? layer == 3 ? BitratesV1L1 : layer == 2 ? BitratesV1L2 : BitratesV1L3
+            : layer == 3 ? BitratesV2L1 : BitratesV2L23;
+        int bitrate = table[bitrateIndex] * 1000;
+        return layer switch
+        {
+            3 => ((12 * bitrate / rate) + padding) * 4,
+            2 => (144 * bitrate / rate) + padding,
+            _ => ((version == 3 ? 144 : 72) * bitrate / rate) + padding,
+        };
+    }
+
+    private static bool Starts(ReadOnlySpan<byte> head, string magic) =>
+        head.Length >= magic.Length && Ascii(head, 0, magic.Length) == magic;
+
+    private static string Ascii(ReadOnlySpan<byte> bytes, int start, int count) =>
+        Encoding.Latin1.GetString(bytes.Slice(start, count));
+
+    private static DecodedAudio DecodeVorbis(Stream stream, string path, DecodeRequest request)
+    {
+        using var reader = new VorbisReader(stream, closeOnDispose: false);
+        int channels = reader.Channels;
+        int rate = reader.SampleRate;
+        CheckHeader(path, "Ogg Vorbis", channels, rate);
+
+        long start = request.StartFrame(rate);
+        if (start > 0)
+        {
+            if (start >= reader.TotalSamples)
+            {
+                return new DecodedAudio([], rate);
+            }
+
+            reader.SamplePosition = start; // NVorbis seeks by granule position: pages before it are skipped, not decoded
+        }
+
+        // TotalSamples is read only when needed: NVorbis finds it by scanning every page to the end of the file, which
+        // would defeat reading just the first MaxDuration seconds.
+        long limit = request.FrameLimit(rate);
+        var output = new MonoBuffer(path, limit, Math.Min(limit, rate * 300L));
+        var buffer = new float[4096 * channels];
+        bool reachedEnd = false;
+        while (output.Remaining > 0)
+        {
+            int want = (int)Math.Min(4096, output.Remaining) * channels;
+            int got = reader.ReadSamples(buffer, 0, want);
+            if (got <= 0)
+            {
+                reachedEnd = true;
+                break;
+            }
+
+            output.AppendInterleaved(buffer.AsSpan(0, got - (got % channels)), channels);
+        }
+
+        if (reachedEnd)
+        {
+            // Trimmed to the stream's last granule position (what ffmpeg decodes too): on some files NVorbis 0.10.5
+            // returns a few hundred samples past it. On files whose page granule positions are inconsistent it returns
+            // fewer (frozen-bubble's introzik.ogg: 0.17 s short of 195.5 s); nothing here can recover those, and the
+            // tests document the difference.
+            output.Truncate(Math.Max(0, reader.TotalSamples - start));
+        }
+
+        return new DecodedAudio(output.ToArray(), rate);
+    }
+
+    private static DecodedAudio DecodeMpeg(Stream stream, string path, DecodeRequest request)
+    {
+        var gapless = Mp3Gapless.Read(stream);
+        stream.Position = 0;
+        using var mpeg = new MpegFile(stream);
+        int channels = mpeg.Channels;
+        int rate = mpeg.SampleRate;
+        CheckHeader(path, "MP3", channels, rate);
+
+        // With a LAME/Xing tag, the encoder's delay and padding are trimmed as ffmpeg does, so the samples line up
+        // with the original audio: raw sample (k + lead) is song sample k.
+        long lead = gapless?.Lead ?? 0;
+        long songLength = gapless?.Length ?? long.MaxValue;
+        long start = request.StartFrame(rate);
+        long limit = Math.Min(request.FrameLimit(rate), songLength - start);
+        if (limit <= 0)
+        {
+            return new DecodedAudio([], rate); // the offset is past the end of the song
+        }
+
+        // The offset is reached by decoding and discarding, not by NLayer's seek: NLayer 3.0.1 snaps to a frame
+        // boundary, reports a position one frame off on files with a Xing/Info frame, and decodes the first frames
+        // after a seek without their overlap history, so seeked audio would not line up with a full decode.
+        var buffer = new float[4608 * channels];
+        long target = start + lead;
+        long position = 0;
+        while (position < target)
+        {
+            int got = mpeg.ReadSamples(buffer, 0, (int)Math.Min(4608, target - position) * channels);
+            if (got <= 0)
+            {
+                return new DecodedAudio([], rate);
+            }
+
+            position += got / channels;
+        }
+
+        var output = new MonoBuffer(path, limit, Math.Min(limit, rate * 300L));
+        while (output.Remaining > 0)
+        {
+            int want = (int)Math.Min(4608, output.Remaining) * channels;
+            int got = mpeg.ReadSamples(buffer, 0, want);
+            if (got <= 0)
+            {
+                break;
+            }
+
+            output.AppendInterleaved(buffer.AsSpan(0, got - (got % channels)), channels);
+        }
+
+        if (gapless is not null && output.Remaining > 0 && songLength - start <= request.FrameLimit(rate) && !request.AcceptTruncated)
+        {
+            // The LAME tag's frame count promised more than the file holds: a download cut short.
+            double declared = (double)songLength / rate;
+            double present = (double)(start + limit - output.Remaining) / rate;
+            throw new AudioDataException(
+                path,
+                $"the MP3 file is truncated: its LAME/Xing tag declares {declared:F3} s but the frames present end at {present:F3} s. Set AudioLoaderOptions.AcceptTruncatedFiles = true to decode what is there.");
+        }
+
+        return new DecodedAudio(output.ToArray(), rate);
+    }
+
+    internal static void CheckHeader(string path, string format, int channels, int rate)
+    {
+        if (channels <= 0)
+        {
+            throw new AudioDataException(path, $"the {format} header declares {channels} channels; a playable file has at least one.");
+        }
+
+        if (rate <= 0)
+        {
+            throw new AudioDataException(path, $"the {format} header declares a sample rate of {rate} Hz; a playable file has a positive rate.");
+        }
+    }
+}
+
+/// <summary>Collects down-mixed mono samples up to a frame limit, growing as needed.</summary>
+internal sealed class MonoBuffer
+{
+    private readonly string _path;
+    private readonly long _limit;
+    private float[] _data;
+    private int _count;
+
+    /// <param name="path">The file, named when the song is too long for one array.</param>
+    /// <param name="limit">Frames to keep at most (<see cref="long.MaxValue"/>: no limit).</param>
+    /// <param name="capacity">Frames to allocate up front (the expected length, when known).</param>
+    public MonoBuffer(string path, long limit, long capacity)
+    {
+        _path = path;
+        _limit = limit;
+        _data = new float[(int)Math.Clamp(Math.Min(limit, capacity), 0, Array.MaxLength)];
+    }
+
+    public long Remaining => _limit - _count;
+
+    public Span<float> Reserve(int frames)
+    {
+        long needed = (long)_count + frames;
+        if (needed > Array.MaxLength)
+        {
+            throw new AudioDataException(_path, $"the song is too long to hold in memory as one vector (over {Array.MaxLength} samples). Set AudioLoaderOptions.MaxDuration to read part of it.");
+        }
+
+        if (needed > _data.Length)
+        {
+            Array.Resize(ref _data, (int)Math.Min(Array.MaxLength, Math.Max(needed, (long)_data.Length * 2)));
+        }
+
+        var span = _data.AsSpan(_count, frames);
+        _count += frames;
+        return span;
+    }
+
+    public void AppendInterleaved(ReadOnlySpan<float> interleaved, int channels)
+    {
+        int frames = interleaved.Length / channels;
+        var dst = Reserve(frames);
+        if (channels == 1)
+        {
+            interleaved.CopyTo(dst);
+            return;
+        }
+
+        float scale = 1f / channels;
+        for (int f = 0, k = 0; f < frames; f++)
+        {
+            float sum = 0;
+            for (int c = 0; c < channels; c++, k++)
+            {
+                sum += interleaved[k];
+            }
+
+            dst[f] = sum * scale;
+        }
+    }
+
+    /// <summary>Drops frames beyond <paramref name="frames"/>.</summary>
+    public void Truncate(long frames) => _count = (int)Math.Min(_count, frames);
+
+    public float[] ToArray() => _count == _data.Length ? _data : _data.AsSpan(0, _count).ToArray();
+}

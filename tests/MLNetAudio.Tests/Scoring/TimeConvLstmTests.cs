@@ -1,0 +1,470 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetAudio.Data;
+using MLNetAudio.Scoring;
+using Xunit.Abstractions;
+
+namespace MLNetAudio.Tests.Scoring;
+
+public sealed class TimeConvLstmTests
+{
+    private readonly ITestOutputHelper _output;
+
+    public TimeConvLstmTests(ITestOutputHelper output) => _output = output;
+
+    private static TimeConvLstmOptions SmallOptions(int seed = 7) => new()
+    {
+        Epochs = 25,
+        BatchSize = 16,
+        LearningRate = 0.01,
+        ValidationFraction = 0.2,
+        EarlyStoppingPatience = 25,
+        Seed = seed,
+        Threads = 1,
+        Device = TorchDevice.Cpu,
+        ConvolutionLayers = 2,
+        Channels = 4,
+        LstmHiddenSize = 16,
+    };
+
+    private static float[] Scores(TimeConvLstmScorer model, IDataView data, string column = "WindowScores")
+    {
+        var result = new List<float>();
+        using var cursor = model.Transform(data).GetRowCursor(model.Transform(data).Schema.Where(c => c.Name == column));
+        var getter = cursor.GetGetter<VBuffer<float>>(cursor.Schema[column]);
+        var buffer = default(VBuffer<float>);
+        while (cursor.MoveNext())
+        {
+            getter(ref buffer);
+            result.AddRange(buffer.DenseValues());
+        }
+
+        return result.ToArray();
+    }
+
+    [Fact]
+    public void LstmLearnsWhichSoundComesFirst()
+    {
+        var ml = new MLContext(seed: 1);
+        var train = new WindowData(OrderTask.Songs(160, seed: 1), OrderTask.Frames, OrderTask.Coefficients);
+        var testSongs = OrderTask.Songs(40, seed: 2);
+        var test = new WindowData(testSongs, OrderTask.Frames, OrderTask.Coefficients);
+        using var scorer = ml.Audio().Trainers.TimeConvLstm(SmallOptions()).Fit(train);
+
+        var scores = Scores(scorer, test);
+        double aThenB = scores.Where((_, i) => testSongs[i].Label).Average();
+        double bThenA = scores.Where((_, i) => !testSongs[i].Label).Average();
+        _output.WriteLine($"A then B {aThenB:F3}, B then A {bThenA:F3}");
+        Assert.True(aThenB > 0.9, $"A then B scored {aThenB:F3} on average");
+        Assert.True(bThenA < 0.1, $"B then A scored {bThenA:F3} on average");
+    }
+
+    [Fact]
+    public void TimeShuffledInputCannotBeLearned()
+    {
+        // Same sounds, frames shuffled in time: order is the only cue, so what is left is chance.
+        var ml = new MLContext(seed: 1);
+        var train = new WindowData(OrderTask.Songs(160, seed: 1, shuffleTime: true), OrderTask.Frames, OrderTask.Coefficients);
+        var testSongs = OrderTask.Songs(40, seed: 2, shuffleTime: true);
+        using var scorer = ml.Audio().Trainers.TimeConvLstm(SmallOptions()).Fit(train);
+
+        var scores = Scores(scorer, new WindowData(testSongs, OrderTask.Frames, OrderTask.Coefficients));
+        double aThenB = scores.Where((_, i) => testSongs[i].Label).Average();
+        double bThenA = scores.Where((_, i) => !testSongs[i].Label).Average();
+        _output.WriteLine($"shuffled: A then B {aThenB:F3}, B then A {bThenA:F3}");
+        Assert.True(Math.Abs(aThenB - bThenA) < 0.3, $"shuffled input separated the classes: {aThenB:F3} vs {bThenA:F3}");
+    }
+
+    [Fact]
+    public void SameSeedGivesIdenticalWeightsAndScores()
+    {
+        var data = new WindowData(OrderTask.Songs(40, seed: 3), OrderTask.Frames, OrderTask.Coefficients);
+        var options = SmallOptions(seed: 11);
+        options.Epochs = 3;
+        using var a = new MLContext(seed: 1).Audio().Trainers.TimeConvLstm(options).Fit(data);
+        using var b = new MLContext(seed: 2).Audio().Trainers.TimeConvLstm(options).Fit(data);
+        options.Seed = 12;
+        using var c = new MLContext(seed: 1).Audio().Trainers.TimeConvLstm(options).Fit(data);
+
+        var wa = a.Network.state_dict();
+        var wb = b.Network.state_dict();
+        var wc = c.Network.state_dict();
+        Assert.All(wa, kv => Assert.True(kv.Value.equal(wb[kv.Key]).all().item<bool>(), kv.Key + " differs between two runs with one seed"));
+        Assert.Contains(wa, kv => !kv.Value.equal(wc[kv.Key]).all().item<bool>());
+        Assert.Equal(Scores(a, data), Scores(b, data));
+    }
+
+    [Fact]
+    public void NullSeedFollowsTheMLContextSeed()
+    {
+        var data = new WindowData(OrderTask.Songs(20, seed: 3), OrderTask.Frames, OrderTask.Coefficients);
+        var options = SmallOptions();
+        options.Seed = null;
+        options.Epochs = 1;
+        using var a = new MLContext(seed: 5).Audio().Trainers.TimeConvLstm(options).Fit(data);
+        using var b = new MLContext(seed: 5).Audio().Trainers.TimeConvLstm(options).Fit(data);
+        using var c = new MLContext(seed: 6).Audio().Trainers.TimeConvLstm(options).Fit(data);
+        Assert.Equal(Scores(a, data), Scores(b, data));
+        Assert.NotEqual(Scores(a, data), Scores(c, data));
+    }
+
+    [Fact]
+    public void SchemaBeforeAndAfterFit()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = new WindowData(OrderTask.Songs(10, seed: 4), OrderTask.Frames, OrderTask.Coefficients, hopSeconds: 0.5, floatLabel: true);
+        var options = SmallOptions();
+        options.Epochs = 1;
+        var trainer = ml.Audio().Trainers.TimeConvLstm(options);
+
+        var shape = trainer.GetOutputSchema(new SchemaShape(data.Schema.Select(c => SchemaShapes.MakeColumn(c.Name, c.Type, c.Annotations))));
+        var planned = shape.Single(c => c.Name == "WindowScores");
+        Assert.Equal(SchemaShape.Column.VectorKind.VariableVector, planned.Kind);
+        Assert.Equal(NumberDataViewType.Single, planned.ItemType);
+
+        using var scorer = trainer.Fit(data);
+        var schema = scorer.GetOutputSchema(data.Schema);
+        var column = schema["WindowScores"];
+        Assert.Equal(new VectorDataViewType(NumberDataViewType.Single), column.Type);
+        double hop = 0;
+        column.Annotations.GetValue("WindowHopSeconds", ref hop);
+        Assert.Equal(0.5, hop);
+        double window = 0;
+        column.Annotations.GetValue("WindowSeconds", ref window);
+        Assert.Equal(OrderTask.Frames / 50.0, window);
+
+        var scores = Scores(scorer, data);
+        Assert.Equal(10, scores.Length); // one window per song
+        Assert.All(scores, s => Assert.InRange(s, 0f, 1f));
+    }
+
+    [Fact]
+    public void ScoresOneValuePerWindowAndEmptySongsGetNone()
+    {
+        var ml = new MLContext(seed: 1);
+        var rng = new Random(1);
+        var songs = new List<Song>
+        {
+            new(OrderTask.Window(rng, true).Concat(OrderTask.Window(rng, false)).Concat(OrderTask.Window(rng, true)).ToArray(), true),
+            new([], false),
+            new(OrderTask.Window(rng, false), false),
+        };
+        var data = new WindowData(songs, OrderTask.Frames, OrderTask.Coefficients, dimensionsInType: false);
+        var options = SmallOptions();
+        options.Epochs = 1;
+        options.ValidationFraction = 0;
+        var warnings = new List<string>();
+        ml.Log += (_, e) =>
+        {
+            if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Warning)
+            {
+                warnings.Add(e.Message);
+            }
+        };
+        using var scorer = ml.Audio().Trainers.TimeConvLstm(options).Fit(data);
+        Assert.Contains(warnings, w => w.Contains("1 training song(s) have no windows", StringComparison.Ordinal));
+
+        var perSong = new List<int>();
+        var transformed = scorer.Transform(data);
+        using var cursor = transformed.GetRowCursor(transformed.Schema);
+        var getter = cursor.GetGetter<VBuffer<float>>(transformed.Schema["WindowScores"]);
+        var buffer = default(VBuffer<float>);
+        while (cursor.MoveNext())
+        {
+            getter(ref buffer);
+            perSong.Add(buffer.Length);
+        }
+
+        Assert.Equal(new[] { 3, 0, 1 }, perSong);
+    }
+
+    [Fact]
+    public void BadOptionsAreReportedAllAtOnce()
+    {
+        var ml = new MLContext(seed: 1);
+        var options = new TimeConvLstmOptions
+        {
+            Epochs = 0,
+            BatchSize = -1,
+            LearningRate = double.NaN,
+            ValidationFraction = 1.5,
+            PositiveClassWeight = 0,
+            Threads = 0,
+            TrainingWindowStride = 0,
+            Channels = 0,
+            ConvolutionLayers = 0,
+            LstmHiddenSize = -3,
+            LabelColumnName = "",
+        };
+        var e = Assert.Throws<ArgumentException>(() => ml.Audio().Trainers.TimeConvLstm(options));
+        foreach (var field in new[] { "Epochs", "BatchSize", "LearningRate", "ValidationFraction", "PositiveClassWeight", "Threads", "TrainingWindowStride", "Channels", "ConvolutionLayers", "LstmHiddenSize", "LabelColumnName" })
+        {
+            Assert.Contains(field + ":", e.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void BadColumnsNameTheColumn()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = new WindowData(OrderTask.Songs(4, seed: 1), OrderTask.Frames, OrderTask.Coefficients);
+        var options = SmallOptions();
+        options.FeatureColumnName = "Missing";
+        var e = Assert.Throws<ArgumentException>(() => ml.Audio().Trainers.TimeConvLstm(options).Fit(data));
+        Assert.Contains("'Missing'", e.Message, StringComparison.Ordinal);
+
+        options = SmallOptions();
+        options.LabelColumnName = "Duration"; // a Double
+        e = Assert.Throws<ArgumentException>(() => ml.Audio().Trainers.TimeConvLstm(options).Fit(data));
+        Assert.Contains("'Duration'", e.Message, StringComparison.Ordinal);
+        Assert.Contains("Boolean or Single", e.Message, StringComparison.Ordinal);
+
+        // A scorer trained on 64 x 4 windows refuses 32 x 8 ones.
+        options = SmallOptions();
+        options.Epochs = 1;
+        using var scorer = ml.Audio().Trainers.TimeConvLstm(options).Fit(data);
+        var other = new WindowData([new Song(new float[32 * 8], true)], 32, 8);
+        e = Assert.Throws<ArgumentException>(() => scorer.Transform(other));
+        Assert.Contains("'Windows'", e.Message, StringComparison.Ordinal);
+
+        // A row whose length is not whole windows fails naming the row and the column.
+        var ragged = new WindowData([new Song(new float[OrderTask.Frames * OrderTask.Coefficients + 3], true)], OrderTask.Frames, OrderTask.Coefficients);
+        var rowError = Assert.Throws<InvalidOperationException>(() => Scores(scorer, ragged));
+        Assert.Contains("Row 0", rowError.Message, StringComparison.Ordinal);
+        Assert.Contains("'Windows'", rowError.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ProgressReportsEveryEpochAndEarlyStoppingStops()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = new WindowData(OrderTask.Songs(40, seed: 5), OrderTask.Frames, OrderTask.Coefficients);
+        var reports = new List<TrainingProgress>();
+        var options = SmallOptions();
+        options.Epochs = 4;
+        options.Progress = new SyncProgress(reports.Add);
+        using (ml.Audio().Trainers.TimeConvLstm(options).Fit(data))
+        {
+        }
+
+        Assert.Equal(new[] { 1, 2, 3, 4 }, reports.Select(r => r.Epoch));
+        Assert.All(reports, r =>
+        {
+            Assert.True(r.TrainingLoss > 0 && double.IsFinite(r.TrainingLoss));
+            Assert.NotNull(r.ValidationLoss);
+            Assert.InRange(r.ValidationAccuracy!.Value, 0, 1);
+            Assert.True(r.WindowsPerSecond > 0);
+            Assert.InRange(r.DataPathShare, 0, 1);
+        });
+
+        // A learning rate of ~0 never improves validation loss after epoch 1: patience 2 stops after epoch 3.
+        reports.Clear();
+        options.Epochs = 10;
+        options.LearningRate = 1e-12;
+        options.EarlyStoppingPatience = 2;
+        using (ml.Audio().Trainers.TimeConvLstm(options).Fit(data))
+        {
+        }
+
+        Assert.Equal(3, reports.Count);
+        Assert.True(reports[0].IsBest);
+    }
+
+    [Fact]
+    public void SharedConvolutionScoringMatchesPerWindowScoring()
+    {
+        // Overlapping windows cut from one frame sequence at a 10-frame hop (not a multiple of the pooling stride 4).
+        var rng = new Random(9);
+        const int frames = 64, coefficients = 4, hop = 10;
+        var songs = new List<Song>();
+        for (int s = 0; s < 3; s++)
+        {
+            int windows = 5 + (s * 7);
+            var sequence = Enumerable.Range(0, ((windows - 1) * hop + frames) * coefficients).Select(_ => (float)rng.NextDouble()).ToArray();
+            var cut = new float[windows * frames * coefficients];
+            for (int w = 0; w < windows; w++)
+            {
+                Array.Copy(sequence, w * hop * coefficients, cut, w * frames * coefficients, frames * coefficients);
+            }
+
+            songs.Add(new Song(cut, s % 2 == 0));
+        }
+
+        // A song whose windows are not slices of one sequence: must fall back to per-window scoring.
+        songs.Add(new Song(Enumerable.Range(0, 4 * frames * coefficients).Select(_ => (float)rng.NextDouble()).ToArray(), false));
+        var data = new WindowData(songs, frames, coefficients, framesPerSecond: 50, hopSeconds: hop / 50.0);
+
+        var options = SmallOptions();
+        options.Epochs = 2;
+        options.ValidationFraction = 0;
+        using var shared = new MLContext(seed: 1).Audio().Trainers.TimeConvLstm(options).Fit(data);
+        options.SharedConvolutionScoring = false;
+        using var naive = new MLContext(seed: 1).Audio().Trainers.TimeConvLstm(options).Fit(data);
+
+        var a = Scores(shared, data);
+        var b = Scores(naive, data);
+        Assert.Equal(5 + 12 + 19 + 4, a.Length);
+        Assert.Equal(3, shared.SharedConvolutionParts); // the fourth song's windows disagree where they overlap
+        for (int i = 0; i < a.Length; i++)
+        {
+            Assert.True(Math.Abs(a[i] - b[i]) < 1e-5, $"window {i}: shared {a[i]} vs per-window {b[i]}");
+        }
+
+        // The window embeddings (for the multi-user recommender) agree the same way.
+        var ea = shared.EmbedSong(songs[2].Windows, hop);
+        var eb = naive.EmbedSong(songs[2].Windows, hop);
+        Assert.Equal(19, ea.Length);
+        Assert.All(ea, e => Assert.Equal(options.LstmHiddenSize, e.Length));
+        for (int w = 0; w < ea.Length; w++)
+        {
+            for (int j = 0; j < ea[w].Length; j++)
+            {
+                Assert.True(Math.Abs(ea[w][j] - eb[w][j]) < 1e-5, $"window {w} embedding {j}: {ea[w][j]} vs {eb[w][j]}");
+            }
+        }
+    }
+
+    [Fact]
+    public void TrainingWindowStrideFollowsTheAnnotations()
+    {
+        // 8 windows per song at a hop of a quarter window: the automatic stride takes every 4th window (2 per song per epoch).
+        var rng = new Random(2);
+        var songs = Enumerable.Range(0, 6).Select(i => new Song(
+            Enumerable.Range(0, 8).SelectMany(_ => OrderTask.Window(rng, i % 2 == 0)).ToArray(), i % 2 == 0)).ToList();
+        double windowSeconds = OrderTask.Frames / 50.0;
+        var data = new WindowData(songs, OrderTask.Frames, OrderTask.Coefficients, hopSeconds: windowSeconds / 4);
+        var reports = new List<TrainingProgress>();
+        var options = SmallOptions();
+        options.Epochs = 1;
+        options.ValidationFraction = 0;
+        options.BatchSize = 1;
+        options.Progress = new SyncProgress(reports.Add);
+        using (new MLContext(seed: 1).Audio().Trainers.TimeConvLstm(options).Fit(data))
+        {
+        }
+
+        options.TrainingWindowStride = 1;
+        using (new MLContext(seed: 1).Audio().Trainers.TimeConvLstm(options).Fit(data))
+        {
+        }
+
+        Assert.Equal(new long[] { 6 * 2, 6 * 8 }, reports.Select(r => r.TrainingWindows));
+    }
+
+    [Theory]
+    [InlineData(ConvolutionForm.Conv2dTimeOnly, NetworkHead.FullyConnected)]
+    [InlineData(ConvolutionForm.Conv1dAllCoefficients, NetworkHead.Lstm)]
+    [InlineData(ConvolutionForm.Conv1dAllCoefficients, NetworkHead.FullyConnected)]
+    public void EveryFormAndHeadTrainsThroughTheCatalog(ConvolutionForm form, NetworkHead head)
+    {
+        var data = new WindowData(OrderTask.Songs(80, seed: 6), OrderTask.Frames, OrderTask.Coefficients);
+        var options = SmallOptions();
+        options.Epochs = 10;
+        options.ConvolutionForm = form;
+        options.Head = head;
+        using var scorer = new MLContext(seed: 1).Audio().Trainers.TimeConvLstm(options).Fit(data);
+        Assert.Equal(form, scorer.Network.Settings.ConvolutionForm);
+        Assert.Equal(head, scorer.Network.Settings.Head);
+
+        // Every variant sees both sounds at fixed-ish places, so each fits its own training data better than chance.
+        var scores = Scores(scorer, data);
+        double accuracy = scores.Select((p, i) => (p > 0.5) == (i % 2 == 0) ? 1.0 : 0.0).Average();
+        Assert.True(accuracy > 0.7, $"training accuracy {accuracy:F2}");
+    }
+
+    [Fact]
+    public void ScorerAndAggregatorFormOnePipeline()
+    {
+        var ml = new MLContext(seed: 1);
+        var rng = new Random(4);
+        var songs = Enumerable.Range(0, 8).Select(i => new Song(
+            Enumerable.Range(0, 3).SelectMany(_ => OrderTask.Window(rng, i % 2 == 0)).ToArray(), i % 2 == 0)).ToList();
+        var data = new WindowData(songs, OrderTask.Frames, OrderTask.Coefficients, hopSeconds: 0.5);
+        var options = SmallOptions();
+        options.Epochs = 2;
+        var pipeline = ml.Audio().Trainers.TimeConvLstm(options)
+            .Append(ml.Transforms.AggregateWindows("Score", "WindowScores", WindowAggregation.Max));
+        var model = pipeline.Fit(data);
+        var transformed = model.Transform(data);
+        var windowScores = transformed.GetColumn<float[]>("WindowScores").ToArray();
+        var score = transformed.GetColumn<float>("Score").ToArray();
+        var start = transformed.GetColumn<float>("Score.BestWindowStart").ToArray();
+        for (int i = 0; i < songs.Count; i++)
+        {
+            Assert.Equal(windowScores[i].Max(), score[i]);
+            Assert.Equal(Array.IndexOf(windowScores[i], windowScores[i].Max()) * 0.5f, start[i]);
+        }
+
+        foreach (var t in model)
+        {
+            (t as IDisposable)?.Dispose();
+        }
+    }
+
+    [Fact]
+    public void ValidationHoldsOutWholeSongs()
+    {
+        // Songs of 1, 2, 4 and 8 windows: any two of them add up to a count with exactly two bits set, which a
+        // window-level split of the 15 windows (7 or 8 for training) would not give.
+        var rng = new Random(3);
+        var songs = new[] { 1, 2, 4, 8 }.Select((n, i) => new Song(
+            Enumerable.Range(0, n).SelectMany(_ => OrderTask.Window(rng, i % 2 == 0)).ToArray(), i % 2 == 0)).ToList();
+        var data = new WindowData(songs, OrderTask.Frames, OrderTask.Coefficients);
+        foreach (int seed in new[] { 1, 2, 3 })
+        {
+            var reports = new List<TrainingProgress>();
+            var options = SmallOptions(seed);
+            options.Epochs = 1;
+            options.ValidationFraction = 0.5;
+            options.TrainingWindowStride = 1;
+            options.Progress = new SyncProgress(reports.Add);
+            using (new MLContext(seed: 1).Audio().Trainers.TimeConvLstm(options).Fit(data))
+            {
+            }
+
+            Assert.Equal(2, System.Numerics.BitOperations.PopCount((ulong)reports[0].TrainingWindows));
+        }
+    }
+
+    [Fact]
+    public void TrainingLogsThroughMLContext()
+    {
+        var ml = new MLContext(seed: 1);
+        var messages = new List<string>();
+        ml.Log += (_, e) =>
+        {
+            lock (messages)
+            {
+                messages.Add(e.Message);
+            }
+        };
+        var options = SmallOptions();
+        options.Epochs = 2;
+        using (ml.Audio().Trainers.TimeConvLstm(options).Fit(new WindowData(OrderTask.Songs(10, seed: 1), OrderTask.Frames, OrderTask.Coefficients)))
+        {
+        }
+
+        Assert.Contains(messages, m => m.Contains("TimeConvLstm epoch 1:", StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.Contains("TimeConvLstm epoch 2:", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void ForcedCudaWithoutCudaIsAClearError()
+    {
+        if (TorchSharp.torch.cuda.is_available())
+        {
+            return; // this machine can train on CUDA; the error path cannot happen here
+        }
+
+        var options = SmallOptions();
+        options.Device = TorchDevice.Cuda;
+        var e = Assert.Throws<InvalidOperationException>(() => new MLContext(seed: 1).Audio().Trainers.TimeConvLstm(options)
+            .Fit(new WindowData(OrderTask.Songs(4, seed: 1), OrderTask.Frames, OrderTask.Coefficients)));
+        Assert.Contains("Device", e.Message, StringComparison.Ordinal);
+    }
+
+    private sealed class SyncProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => report(value);
+    }
+}
