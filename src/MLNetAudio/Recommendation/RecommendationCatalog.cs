@@ -339,6 +339,24 @@ namespace MLNetAudio.Recommendation
                 NumberOfNeighbors = numberOfNeighbors,
             });
 
+        /// <summary>
+        /// ML.NET's field-aware factorization machine as a collaborative-filtering baseline (user and song as two
+        /// one-hot fields, sampled unplayed songs as negatives).
+        /// </summary>
+        /// <param name="labelColumnName">The play-count column (Single).</param>
+        /// <param name="matrixColumnIndexColumnName">The user key column.</param>
+        /// <param name="matrixRowIndexColumnName">The song key column.</param>
+        public FieldAwareFactorizationMachineRecommenderTrainer FieldAwareFactorizationMachine(string labelColumnName, string matrixColumnIndexColumnName, string matrixRowIndexColumnName) =>
+            FieldAwareFactorizationMachine(new FieldAwareFactorizationMachineRecommenderOptions
+            {
+                LabelColumnName = labelColumnName,
+                MatrixColumnIndexColumnName = matrixColumnIndexColumnName,
+                MatrixRowIndexColumnName = matrixRowIndexColumnName,
+            });
+
+        /// <summary>The field-aware factorization machine baseline with every option; ML.NET's shuffling follows this catalog's MLContext seed.</summary>
+        public FieldAwareFactorizationMachineRecommenderTrainer FieldAwareFactorizationMachine(FieldAwareFactorizationMachineRecommenderOptions options) => new(Context, options);
+
         /// <summary>Item-based collaborative filtering with every option.</summary>
         [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1822", Justification = "Catalog members are instance members, as in ML.NET (ml.Ranking.Evaluate).")]
         public ItemBasedCollaborativeFilteringTrainer ItemBasedCollaborativeFiltering(ItemBasedCollaborativeFilteringOptions options) => new(options);
