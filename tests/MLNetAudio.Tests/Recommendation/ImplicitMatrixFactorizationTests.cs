@@ -256,6 +256,17 @@ public sealed class ImplicitMatrixFactorizationTests
     }
 
     [Fact]
+    public void NumberOfThreadsIsRestoredAfterTraining()
+    {
+        var ml = new MLContext(seed: 1);
+        int before = TorchSharp.torch.get_num_threads();
+        var options = Options();
+        options.NumberOfThreads = before == 1 ? 2 : 1;
+        ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(options).Fit(PlayLogs.Make(ml, 3, 5, TinyLog));
+        Assert.Equal(before, TorchSharp.torch.get_num_threads());
+    }
+
+    [Fact]
     public void OptionsReportEveryBadFieldAtOnce()
     {
         var ml = new MLContext(seed: 1);

@@ -141,6 +141,24 @@ public sealed class ListeningSimulatorTests
     }
 
     [Fact]
+    public void OptionsShapeTheData()
+    {
+        var noMotif = new ListeningSimulator(new ListeningSimulatorOptions { MotifProbability = 0 });
+        Assert.All(noMotif.Songs, s => Assert.Null(s.Motif));
+        Assert.Empty(new ListeningSimulator(new ListeningSimulatorOptions { WarmTestFraction = 0 }).WarmTest);
+
+        var few = new ListeningSimulator(new ListeningSimulatorOptions { MeanSongsPerUser = 5 });
+        var many = new ListeningSimulator(new ListeningSimulatorOptions { MeanSongsPerUser = 40 });
+        Assert.True(many.Training.Count > 4 * few.Training.Count);
+
+        // All noise: what users play no longer follows their taste.
+        var noise = new ListeningSimulator(new ListeningSimulatorOptions { NoiseFraction = 1 });
+        double played = noise.Training.Average(e => noise.Users[(int)e.UserId - 1].Utility(noise.Songs[(int)e.SongId - 1]));
+        double all = noise.Users.Average(u => noise.Songs.Average(u.Utility));
+        Assert.InRange(played - all, -0.03, 0.03);
+    }
+
+    [Fact]
     public void BadOptionsAreAllReported()
     {
         var e = Assert.Throws<ArgumentException>(() => new ListeningSimulator(new ListeningSimulatorOptions { SongCount = 3, ColdSongFraction = 0.1, NoiseFraction = 2 }));
