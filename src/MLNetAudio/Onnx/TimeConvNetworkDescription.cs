@@ -135,6 +135,17 @@ internal sealed class TimeConvNetworkDescription
         };
     }
 
+    /// <summary>Describes the scorer's trained <see cref="MLNetAudio.Scoring.TimeConvNetwork"/> (its settings and state dict).</summary>
+    public static TimeConvNetworkDescription FromNetwork(MLNetAudio.Scoring.TimeConvNetwork network)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        var s = network.Settings;
+        var form = s.ConvolutionForm == MLNetAudio.Scoring.ConvolutionForm.Conv2dTimeOnly ? TimeConvForm.Conv2dTimeOnly : TimeConvForm.Conv1dAllCoefficients;
+        var head = s.Head == MLNetAudio.Scoring.NetworkHead.Lstm ? TimeConvHead.Lstm : TimeConvHead.FullyConnected;
+        using var scope = torch.NewDisposeScope();
+        return FromStateDict(form, head, s.FramesPerWindow, s.Coefficients, network.state_dict());
+    }
+
     /// <summary>Frames after the conv stack: each pooling floors the length.</summary>
     public int PooledFrames
     {

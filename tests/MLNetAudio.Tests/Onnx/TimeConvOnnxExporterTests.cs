@@ -12,6 +12,8 @@ namespace MLNetAudio.Tests.Onnx;
 /// <summary>
 /// The exported ONNX graph must compute what the TorchSharp network computes: the same network is built from
 /// TorchSharp's own nn modules (PyTorch's layouts and gate order), exported, and run through ONNX Runtime.
+/// The reference network stays beside the scorer's real <c>TimeConvNetwork</c> (ScorerOnnxExportTests) because it
+/// reaches what the real one cannot: stacked LSTM layers and window lengths that pooling must floor.
 /// </summary>
 public sealed class TimeConvOnnxExporterTests(ITestOutputHelper output)
 {
