@@ -55,10 +55,49 @@ def time_mfcc(path, repeats, n_fft):
     print(f"torchaudio_cpu_x_realtime {seconds / cpu:.0f}")
 
 
+def time_decode(path, seconds, repeats, n_fft):
+    """Decode (torchaudio.load, sox backend) + down-mix + resample to 22050 Hz + MFCC, like LoadAudio + SegmentMfcc."""
+    torch.set_num_threads(1)
+    info = torchaudio.info(path)
+    frames = int(seconds * info.sample_rate)
+    mfcc = torchaudio.transforms.MFCC(
+        sample_rate=RATE, n_mfcc=20, dct_type=2, norm="ortho", log_mels=False,
+        melkwargs=dict(n_fft=n_fft, hop_length=441, center=True, pad_mode="constant", n_mels=128,
+                       mel_scale="slaney", norm="slaney", power=2.0))
+
+    def decode():
+        w, sr = torchaudio.load(path, frame_offset=0, num_frames=frames)
+        return torchaudio.functional.resample(w.mean(dim=0), sr, RATE)
+
+    def both():
+        return mfcc(decode())
+
+    def median_time(f):
+        for _ in range(2):
+            f()
+        times = []
+        cpu0 = time.process_time()
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            f()
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times), (time.process_time() - cpu0) / repeats
+
+    with torch.no_grad():
+        d, dc = median_time(decode)
+        b, bc = median_time(both)
+    audio_seconds = frames / info.sample_rate
+    print(f"torchaudio {torchaudio.__version__}: {audio_seconds:.2f} s of {path}, threads {torch.get_num_threads()}")
+    print(f"torchaudio_decode_x_realtime {audio_seconds / d:.0f} (cpu {audio_seconds / dc:.0f})")
+    print(f"torchaudio_decode_mfcc_x_realtime {audio_seconds / b:.0f} (cpu {audio_seconds / bc:.0f})")
+
+
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--write-audio")
     p.add_argument("--audio")
+    p.add_argument("--decode", help="a real audio file: time decode + resample + MFCC")
+    p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--repeats", type=int, default=21)
     p.add_argument("--n-fft", type=int, default=2048)
     a = p.parse_args()
@@ -66,3 +105,5 @@ if __name__ == "__main__":
         write_audio(a.write_audio)
     if a.audio:
         time_mfcc(a.audio, a.repeats, a.n_fft)
+    if a.decode:
+        time_decode(a.decode, a.seconds, min(a.repeats, 5), a.n_fft)

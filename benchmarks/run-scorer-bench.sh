@@ -1,6 +1,7 @@
 #!/bin/sh
 # Scorer speed, both sides in one run: PyTorch peer vs TorchSharp training step (same network, shapes, one thread,
-# same steps), alternated twice so background load hits both alike; then Fit's data path and song scoring.
+# same steps), alternated twice so background load hits both alike; then Fit's data path and scoring a 3-minute song
+# (TorchSharp per window, shared convolution, ONNX Runtime on one thread; both forms).
 # Usage: benchmarks/run-scorer-bench.sh [steps]   (from the repository root)
 set -e
 STEPS=${1:-20}

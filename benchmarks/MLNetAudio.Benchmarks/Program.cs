@@ -13,4 +13,14 @@ if (args.Contains("--quick"))
     return;
 }
 
+// --decode FILE [--seconds 60] [--repeats N]: decode + MFCC windows end to end on a real file.
+if (args.Contains("--decode"))
+{
+    var inv = System.Globalization.CultureInfo.InvariantCulture;
+    int sec = Array.IndexOf(args, "--seconds");
+    int rp = Array.IndexOf(args, "--repeats");
+    Quick.RunDecode(args[Array.IndexOf(args, "--decode") + 1], sec >= 0 ? double.Parse(args[sec + 1], inv) : 60, rp >= 0 ? int.Parse(args[rp + 1], inv) : 5);
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(MfccBenchmarks).Assembly).Run(args);

@@ -1,10 +1,13 @@
 // Scorer speed: TorchSharp training step time (compare with peer_torch_train.py), Fit's data path, and scoring a
-// 3-minute song at a 1 s hop window by window vs with the shared convolution. Stopwatch medians, one thread.
+// 3-minute song at a 1 s hop window by window vs with the shared convolution vs ONNX Runtime. Stopwatch medians,
+// one thread.
 // Usage: dotnet run -c Release --project benchmarks/MLNetAudio.ScorerBenchmarks -- [train|fit|score|all] [steps]
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 using MLNetAudio;
 using MLNetAudio.Scoring;
 using TorchSharp;
@@ -66,41 +69,71 @@ if (mode is "fit" or "all")
 
 if (mode is "score" or "all")
 {
-    // A 3-minute song at 50 frames/s: 9000 frames; 8 s windows at a 1 s hop: 173 windows.
-    const int SongFrames = 180 * 50, Hop = 50;
-    int windows = ((SongFrames - Frames) / Hop) + 1;
-    torch.random.manual_seed(1);
-    using var net = new TimeConvNetwork(new TimeConvNetworkSettings(Frames, Coefficients));
-    net.eval();
-    using var song = randn(SongFrames, Coefficients);
-    var starts = Enumerable.Range(0, windows).Select(w => (long)w * Hop).ToArray();
-    using var stacked = stack(starts.Select(s => song.narrow(0, s, Frames)).ToArray());
-    using var noGrad = no_grad();
-
-    double oneByOne = Time(() =>
+    foreach (var form in new[] { ConvolutionForm.Conv2dTimeOnly, ConvolutionForm.Conv1dAllCoefficients })
     {
-        for (int w = 0; w < windows; w++)
+        // A 3-minute song at 50 frames/s: 9000 frames; 8 s windows at a 1 s hop: 173 windows.
+        const int SongFrames = 180 * 50, Hop = 50;
+        int windows = ((SongFrames - Frames) / Hop) + 1;
+        torch.random.manual_seed(1);
+        using var net = new TimeConvNetwork(new TimeConvNetworkSettings(Frames, Coefficients, form));
+        net.eval();
+        using var song = randn(SongFrames, Coefficients);
+        var starts = Enumerable.Range(0, windows).Select(w => (long)w * Hop).ToArray();
+        using var stacked = stack(starts.Select(s => song.narrow(0, s, Frames)).ToArray());
+        using var noGrad = no_grad();
+
+        double oneByOne = Time(() =>
+        {
+            for (int w = 0; w < windows; w++)
+            {
+                using var scope = NewDisposeScope();
+                net.call(stacked.narrow(0, w, 1));
+            }
+        });
+        double batched = Time(() =>
         {
             using var scope = NewDisposeScope();
-            net.call(stacked.narrow(0, w, 1));
+            net.call(stacked);
+        });
+        double shared = Time(() =>
+        {
+            using var scope = NewDisposeScope();
+            net.ScoreOverlappingWindows(song, starts);
+        });
+        using var a = net.call(stacked);
+        using var b = net.ScoreOverlappingWindows(song, starts);
+        Console.WriteLine(FormattableString.Invariant($"score {form}, 3-minute song ({windows} windows of {Frames} x {Coefficients}, hop {Hop} frames), one thread; max |shared - per-window| = {(a - b).abs().max().item<float>():E1}"));
+        Console.WriteLine(FormattableString.Invariant($"  per window, one at a time: {oneByOne:F1} ms/song = {1000 / oneByOne:F2} songs/s"));
+        Console.WriteLine(FormattableString.Invariant($"  per window, one batch:     {batched:F1} ms/song = {1000 / batched:F2} songs/s"));
+        Console.WriteLine(FormattableString.Invariant($"  shared convolution:        {shared:F1} ms/song = {1000 / shared:F2} songs/s ({batched / shared:F2}x the batched per-window path)"));
+
+        // The same network exported to ONNX (ml.Audio().Model.ExportOnnx) and run by ONNX Runtime on one thread: it
+        // scores windows independently (no shared convolution), all of a song's windows as one batch or one per call.
+        using var onnxBytes = new MemoryStream();
+        var onnx = new MLContext().Audio().Model.ExportOnnx(net, onnxBytes);
+        using var sessionOptions = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
+        using var session = new InferenceSession(onnxBytes.ToArray(), sessionOptions);
+        float[] windowValues = stacked.contiguous().data<float>().ToArray();
+        float[] RunOnnx(int first, int count)
+        {
+            var input = new DenseTensor<float>(windowValues.AsMemory(first * Frames * Coefficients, count * Frames * Coefficients), [count, Frames, Coefficients]);
+            using var results = session.Run([NamedOnnxValue.CreateFromTensor(onnx.InputName, input)]);
+            return results[0].AsTensor<float>().ToArray();
         }
-    });
-    double batched = Time(() =>
-    {
-        using var scope = NewDisposeScope();
-        net.call(stacked);
-    });
-    double shared = Time(() =>
-    {
-        using var scope = NewDisposeScope();
-        net.ScoreOverlappingWindows(song, starts);
-    });
-    using var a = net.call(stacked);
-    using var b = net.ScoreOverlappingWindows(song, starts);
-    Console.WriteLine(FormattableString.Invariant($"score 3-minute song ({windows} windows of {Frames} x {Coefficients}, hop {Hop} frames), one thread; max |shared - per-window| = {(a - b).abs().max().item<float>():E1}"));
-    Console.WriteLine(FormattableString.Invariant($"  per window, one at a time: {oneByOne:F1} ms/song = {1000 / oneByOne:F2} songs/s"));
-    Console.WriteLine(FormattableString.Invariant($"  per window, one batch:     {batched:F1} ms/song = {1000 / batched:F2} songs/s"));
-    Console.WriteLine(FormattableString.Invariant($"  shared convolution:        {shared:F1} ms/song = {1000 / shared:F2} songs/s ({batched / shared:F2}x the batched per-window path)"));
+
+        double onnxOneByOne = Time(() =>
+        {
+            for (int w = 0; w < windows; w++)
+            {
+                RunOnnx(w, 1);
+            }
+        });
+        double onnxBatched = Time(() => RunOnnx(0, windows));
+        float[] torchScores = a.data<float>().ToArray();
+        float onnxDiff = RunOnnx(0, windows).Zip(torchScores, (x, y) => Math.Abs(x - y)).Max();
+        Console.WriteLine(FormattableString.Invariant($"  ONNX Runtime {OrtEnv.Instance().GetVersionString()}, one thread, one window per call: {onnxOneByOne:F1} ms/song = {1000 / onnxOneByOne:F2} songs/s"));
+        Console.WriteLine(FormattableString.Invariant($"  ONNX Runtime, one thread, all windows in one batch:  {onnxBatched:F1} ms/song = {1000 / onnxBatched:F2} songs/s; max |onnx - torch| = {onnxDiff:E1}"));
+    }
 }
 
 static double Median(List<double> values)

@@ -57,7 +57,7 @@ namespace MLNetAudio.Data
     /// <see cref="AudioModelFileProblem.NewerFormatVersion"/> instead of guessing.
     /// </para>
     /// </remarks>
-    public sealed class AudioModelCatalog
+    public sealed partial class AudioModelCatalog
     {
         private readonly MLContext _ml;
 
@@ -517,7 +517,8 @@ namespace MLNetAudio.Data
         {
             Register(Audio.AudioLoadingTransformer.PersistedFormatName, Audio.AudioLoadingTransformer.CurrentFormatVersion, Audio.AudioLoadingTransformer.OldestReadableFormatVersion, Audio.AudioLoadingTransformer.Load);
             Register(MLNetAudio.Features.MfccSegmentingTransformer.FormatName, MLNetAudio.Features.MfccSegmentingTransformer.CurrentVersion, MLNetAudio.Features.MfccSegmentingTransformer.OldestReadableVersion, MLNetAudio.Features.MfccSegmentingTransformer.Load);
-            // TimeConvLstmScorer and WindowAggregator register here when they implement IPersistableAudioTransformer.
+            Register(MLNetAudio.Scoring.TimeConvLstmScorer.FormatName, MLNetAudio.Scoring.TimeConvLstmScorer.CurrentVersion, MLNetAudio.Scoring.TimeConvLstmScorer.OldestReadableVersion, MLNetAudio.Scoring.TimeConvLstmScorer.Load);
+            Register(MLNetAudio.Scoring.WindowAggregatingTransformer.FormatName, MLNetAudio.Scoring.WindowAggregatingTransformer.CurrentVersion, MLNetAudio.Scoring.WindowAggregatingTransformer.OldestReadableVersion, MLNetAudio.Scoring.WindowAggregatingTransformer.Load);
         }
 
         /// <summary>One registered format.</summary>

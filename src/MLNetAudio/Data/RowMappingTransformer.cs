@@ -223,43 +223,33 @@ internal sealed class MappedRow : DataViewRow
 internal sealed class MappedCursor : DataViewRowCursor
 {
     private readonly DataViewRowCursor _input;
-    private readonly SchemaBinding _binding;
-    private readonly bool[] _active;
-    private RowMapper? _mapper;
-    private readonly Delegate?[] _getters;
-    private readonly int _inputCount;
+    private readonly MappedRow _row;
 
     public MappedCursor(DataViewRowCursor input, SchemaBinding binding, DataViewSchema schema, bool[] active)
     {
         _input = input;
-        _active = active;
-        _inputCount = input.Schema.Count;
-        Schema = schema;
-        _binding = binding;
-        _getters = new Delegate?[active.Length];
+        _row = new MappedRow(input, binding, schema, active);
     }
 
     public override long Position => _input.Position;
 
     public override long Batch => _input.Batch;
 
-    public override DataViewSchema Schema { get; }
+    public override DataViewSchema Schema => _row.Schema;
 
     public override bool MoveNext() => _input.MoveNext();
 
     public override ValueGetter<DataViewRowId> GetIdGetter() => _input.GetIdGetter();
 
-    public override bool IsColumnActive(DataViewSchema.Column column) =>
-        column.Index < _inputCount ? _input.IsColumnActive(_input.Schema[column.Index]) : _active[column.Index - _inputCount];
+    public override bool IsColumnActive(DataViewSchema.Column column) => _row.IsColumnActive(column);
 
-    public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column) =>
-        RowGetters.Get<TValue>(column, _input, _inputCount, _active, _getters, () => _mapper ??= _binding.CreateMapper(_input, _active), Schema);
+    public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column) => _row.GetGetter<TValue>(column);
 
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
-            _mapper?.Dispose();
+            _row.Dispose();
             _input.Dispose();
         }
 

@@ -1,37 +1,13 @@
+using MLNetAudio.Scoring;
 using TorchSharp;
 
 namespace MLNetAudio.Onnx;
 
-/// <summary>How the convolution stack treats the coefficient axis (both convolve and pool along time only).</summary>
-internal enum TimeConvForm
-{
-    /// <summary>
-    /// The seed's literal form: the window [frames, coefficients] becomes a one-channel image
-    /// [1, coefficients, frames]; Conv2d kernel (1, k) padding (0, k/2) and MaxPool2d (1, p) stride (1, p), so every
-    /// coefficient keeps its own row. The LSTM reads [frames', channels * coefficients], flattened channel-major
-    /// (feature index = channel * coefficients + coefficient).
-    /// </summary>
-    Conv2dTimeOnly,
-
-    /// <summary>
-    /// Filters span all coefficients: the window becomes [coefficients, frames] (coefficients as input channels);
-    /// Conv1d kernel k padding k/2 and MaxPool1d p. The LSTM reads [frames', channels].
-    /// </summary>
-    Conv1dAllCoefficients,
-}
-
-/// <summary>What follows the convolution stack.</summary>
-internal enum TimeConvHead
-{
-    /// <summary>LSTM layers over the conv sequence; the last layer's last hidden state feeds Linear(H, 1) and a sigmoid.</summary>
-    Lstm,
-
-    /// <summary>
-    /// The seed's CNN-only variant: the conv feature sequence [frames', features] flattened time-major (all features
-    /// of pooled step 0, then step 1, ...) feeds Linear(frames' * features, 1) and a sigmoid.
-    /// </summary>
-    FullyConnected,
-}
+// The network's form and head are the scorer's own enums (MLNetAudio.Scoring.ConvolutionForm / NetworkHead).
+// Layouts the exporter relies on: Conv2dTimeOnly reads the window as a one-channel image [1, coefficients, frames]
+// (Conv2d kernel (1, k) padding (0, k/2), MaxPool2d (1, p)) and the LSTM sees [frames', channels * coefficients]
+// flattened channel-major; Conv1dAllCoefficients reads [coefficients, frames] (coefficients as input channels). The
+// FullyConnected head flattens the conv sequence [frames', features] time-major.
 
 /// <summary>One convolution layer's parameters, in PyTorch's layouts.</summary>
 /// <param name="OutChannels">Filters in this layer.</param>
@@ -57,10 +33,10 @@ internal sealed record LstmLayerWeights(int HiddenSize, float[] WeightIh, float[
 internal sealed class TimeConvNetworkDescription
 {
     /// <summary>Conv form.</summary>
-    public required TimeConvForm Form { get; init; }
+    public required ConvolutionForm Form { get; init; }
 
     /// <summary>Head.</summary>
-    public required TimeConvHead Head { get; init; }
+    public required NetworkHead Head { get; init; }
 
     /// <summary>Frames per window (time steps of the input).</summary>
     public required int Frames { get; init; }
@@ -77,7 +53,7 @@ internal sealed class TimeConvNetworkDescription
     /// <summary>The convolution layers, first to last; each is followed by ReLU and max-pooling.</summary>
     public required IReadOnlyList<ConvLayerWeights> ConvLayers { get; init; }
 
-    /// <summary>The LSTM layers (stacked, unidirectional); empty for <see cref="TimeConvHead.FullyConnected"/>.</summary>
+    /// <summary>The LSTM layers (stacked, unidirectional); empty for <see cref="NetworkHead.FullyConnected"/>.</summary>
     public IReadOnlyList<LstmLayerWeights> LstmLayers { get; init; } = [];
 
     /// <summary>The output layer's weight, [1, features] (Linear(features, 1)).</summary>
@@ -93,7 +69,7 @@ internal sealed class TimeConvNetworkDescription
     /// hidden sizes and the kernel length come from the tensors' shapes.
     /// </summary>
     public static TimeConvNetworkDescription FromStateDict(
-        TimeConvForm form, TimeConvHead head, int frames, int coefficients, IReadOnlyDictionary<string, torch.Tensor> state, int poolSize = 2)
+        ConvolutionForm form, NetworkHead head, int frames, int coefficients, IReadOnlyDictionary<string, torch.Tensor> state, int poolSize = 2)
     {
         ArgumentNullException.ThrowIfNull(state);
         float[] Get(string key) => state.TryGetValue(key, out var t)
@@ -110,7 +86,7 @@ internal sealed class TimeConvNetworkDescription
         }
 
         var lstm = new List<LstmLayerWeights>();
-        for (int n = 0; head == TimeConvHead.Lstm && state.ContainsKey($"lstm.weight_hh_l{n}"); n++)
+        for (int n = 0; head == NetworkHead.Lstm && state.ContainsKey($"lstm.weight_hh_l{n}"); n++)
         {
             lstm.Add(new LstmLayerWeights(
                 (int)state[$"lstm.weight_hh_l{n}"].shape[1],
@@ -135,6 +111,17 @@ internal sealed class TimeConvNetworkDescription
         };
     }
 
+    /// <summary>Describes the scorer's trained <see cref="MLNetAudio.Scoring.TimeConvNetwork"/> (its settings and state dict).</summary>
+    public static TimeConvNetworkDescription FromNetwork(MLNetAudio.Scoring.TimeConvNetwork network)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        var s = network.Settings;
+        var form = s.ConvolutionForm;
+        var head = s.Head;
+        using var scope = torch.NewDisposeScope();
+        return FromStateDict(form, head, s.FramesPerWindow, s.Coefficients, network.state_dict());
+    }
+
     /// <summary>Frames after the conv stack: each pooling floors the length.</summary>
     public int PooledFrames
     {
@@ -152,7 +139,7 @@ internal sealed class TimeConvNetworkDescription
 
     /// <summary>Channels entering conv layer <paramref name="layer"/>.</summary>
     public int ConvInputChannels(int layer) =>
-        layer == 0 ? (Form == TimeConvForm.Conv2dTimeOnly ? 1 : Coefficients) : ConvLayers[layer - 1].OutChannels;
+        layer == 0 ? (Form == ConvolutionForm.Conv2dTimeOnly ? 1 : Coefficients) : ConvLayers[layer - 1].OutChannels;
 
     /// <summary>Features per time step of the conv sequence (what the LSTM reads).</summary>
     public int SequenceFeatures
@@ -160,12 +147,12 @@ internal sealed class TimeConvNetworkDescription
         get
         {
             int c = ConvLayers.Count == 0 ? ConvInputChannels(0) : ConvLayers[^1].OutChannels;
-            return Form == TimeConvForm.Conv2dTimeOnly ? c * Coefficients : c;
+            return Form == ConvolutionForm.Conv2dTimeOnly ? c * Coefficients : c;
         }
     }
 
     /// <summary>Inputs of the output layer.</summary>
-    public int HeadFeatures => Head == TimeConvHead.Lstm
+    public int HeadFeatures => Head == NetworkHead.Lstm
         ? (LstmLayers.Count == 0 ? 0 : LstmLayers[^1].HiddenSize)
         : SequenceFeatures * PooledFrames;
 
@@ -217,7 +204,7 @@ internal sealed class TimeConvNetworkDescription
             Check(errors, $"ConvLayers[{i}].Bias", l.Bias, l.OutChannels);
         }
 
-        if (Head == TimeConvHead.Lstm)
+        if (Head == NetworkHead.Lstm)
         {
             if (LstmLayers.Count == 0)
             {

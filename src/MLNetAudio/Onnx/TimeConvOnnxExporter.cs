@@ -1,3 +1,4 @@
+using MLNetAudio.Scoring;
 using System.Globalization;
 using Google.Protobuf;
 using Onnx;
@@ -71,7 +72,7 @@ internal static class TimeConvOnnxExporter
         int coefficients = network.Coefficients;
         int k = network.KernelSize;
         int p = network.PoolSize;
-        bool twoD = network.Form == TimeConvForm.Conv2dTimeOnly;
+        bool twoD = network.Form == ConvolutionForm.Conv2dTimeOnly;
 
         // [B, T, C] -> [B, C, T]: time becomes the last (convolved) axis.
         string x = g.Node("Transpose", [InputName], ("perm", new long[] { 0, 2, 1 }));
@@ -96,7 +97,7 @@ internal static class TimeConvOnnxExporter
         }
 
         string features;
-        if (network.Head == TimeConvHead.Lstm)
+        if (network.Head == NetworkHead.Lstm)
         {
             // Time first for ONNX's LSTM (layout 0: [seq, batch, input]); channel-major, then coefficient.
             x = g.Node("Transpose", [x], ("perm", twoD ? new long[] { 3, 0, 1, 2 } : new long[] { 2, 0, 1 }));

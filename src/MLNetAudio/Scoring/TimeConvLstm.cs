@@ -290,7 +290,7 @@ namespace MLNetAudio.Scoring
                     network.to(device);
                     new TrainingRun(_options, column, network, device, seed, channel).Run(input, label);
                     network.eval();
-                    return new TimeConvLstmScorer(network, _options.FeatureColumnName, _options.OutputColumnName, _options.SharedConvolutionScoring, device);
+                    return new TimeConvLstmScorer(network, _options.FeatureColumnName, _options.OutputColumnName, _options.SharedConvolutionScoring, device, _options.Device);
                 }
                 catch
                 {
@@ -686,22 +686,140 @@ namespace MLNetAudio.Scoring
     /// convolution pass (exact, see <see cref="TimeConvNetwork.ScoreOverlappingWindows"/>) when the window column's
     /// annotations give the hop in whole frames and the windows really are overlapping slices of one sequence;
     /// otherwise windows are scored one by one (batched). Either way a song's windows go through the head as batches.
+    /// <para>
+    /// Saved by <c>ml.Audio().Model.Save</c> as stage format "MLNetAudio.TimeConvLstmScorer"; loading puts the network
+    /// on the CPU when it was trained with <see cref="TorchDevice.Cpu"/>, otherwise on the device
+    /// <see cref="TorchDevice.Auto"/> picks in the loading process (CUDA when available, else the CPU; a model trained
+    /// on CUDA still loads on a machine without it). Payload (little-endian, <see cref="BinaryWriter"/> encodings):
+    /// </para>
+    /// <code>
+    /// version 1: string featureColumn, string outputColumn, bool sharedConvolution, int32 devicePreference (TorchDevice),
+    ///            int32 framesPerWindow, int32 coefficients, int32 convolutionForm, int32 head,
+    ///            int32 convolutionLayers, int32 channels, int32 lstmHiddenSize,
+    ///            then the network's weights as a TorchModuleState block (int64 length + TorchSharp state dict:
+    ///            convs.{i}.weight/bias, lstm.* (LSTM head only), output.weight/bias)
+    /// </code>
+    /// <para>Export to ONNX with <c>ml.Audio().Model.ExportOnnx(scorer, path)</c>.</para>
     /// </remarks>
-    public sealed class TimeConvLstmScorer : RowMappingTransformer, IDisposable
+    public sealed class TimeConvLstmScorer : RowMappingTransformer, IDisposable, IPersistableAudioTransformer
     {
+        internal const string FormatName = "MLNetAudio.TimeConvLstmScorer";
+        internal const int CurrentVersion = 1;
+        internal const int OldestReadableVersion = 1;
+
         // Windows per forward call: bounds memory on hour-long inputs.
         private const int MaxWindowsPerCall = 256;
         private readonly Device _device;
+        private readonly TorchDevice _devicePreference;
         private bool _disposed;
         private long _sharedParts;
 
-        internal TimeConvLstmScorer(TimeConvNetwork network, string featureColumnName, string outputColumnName, bool sharedConvolution, Device device)
+        internal TimeConvLstmScorer(TimeConvNetwork network, string featureColumnName, string outputColumnName, bool sharedConvolution, Device device, TorchDevice devicePreference)
         {
             Network = network;
             FeatureColumnName = featureColumnName;
             OutputColumnName = outputColumnName;
             SharedConvolution = sharedConvolution;
             _device = device;
+            _devicePreference = devicePreference;
+        }
+
+        string IPersistableAudioTransformer.FormatName => FormatName;
+
+        int IPersistableAudioTransformer.FormatVersion => CurrentVersion;
+
+        void IPersistableAudioTransformer.Save(BinaryWriter writer)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var s = Network.Settings;
+            writer.Write(FeatureColumnName);
+            writer.Write(OutputColumnName);
+            writer.Write(SharedConvolution);
+            writer.Write((int)_devicePreference);
+            writer.Write(s.FramesPerWindow);
+            writer.Write(s.Coefficients);
+            writer.Write((int)s.ConvolutionForm);
+            writer.Write((int)s.Head);
+            writer.Write(s.ConvolutionLayers);
+            writer.Write(s.Channels);
+            writer.Write(s.LstmHiddenSize);
+            TorchModuleState.Write(writer, Network);
+        }
+
+        /// <summary>Rebuilds a scorer from the payload written by <see cref="IPersistableAudioTransformer.Save"/>.</summary>
+        internal static TimeConvLstmScorer Load(AudioStageReader stage)
+        {
+            var r = stage.Reader;
+            string feature = r.ReadString();
+            string output = r.ReadString();
+            bool shared = r.ReadBoolean();
+            var preference = (TorchDevice)r.ReadInt32();
+            var settings = new TimeConvNetworkSettings(
+                FramesPerWindow: r.ReadInt32(),
+                Coefficients: r.ReadInt32(),
+                ConvolutionForm: (ConvolutionForm)r.ReadInt32(),
+                Head: (NetworkHead)r.ReadInt32(),
+                ConvolutionLayers: r.ReadInt32(),
+                Channels: r.ReadInt32(),
+                LstmHiddenSize: r.ReadInt32());
+            var errors = new OptionErrors($"entry '{stage.EntryName}': {nameof(TimeConvNetworkSettings)}");
+            errors.Check(string.IsNullOrWhiteSpace(feature), nameof(FeatureColumnName), "is empty.")
+                .Check(string.IsNullOrWhiteSpace(output), nameof(OutputColumnName), "is empty.")
+                .Check(!Enum.IsDefined(preference), "Device", $"unknown value {(int)preference}.")
+                .Check(settings.Coefficients > 1 << 20, nameof(settings.Coefficients), $"{settings.Coefficients} is beyond any feature frame.")
+                .Check(settings.FramesPerWindow > 1 << 24, nameof(settings.FramesPerWindow), $"{settings.FramesPerWindow} is beyond any window.");
+            settings.Validate(errors);
+            errors.ThrowIfAny();
+
+            // Damaged sizes must fail before libtorch allocates a network for them: the weights block holds 4 bytes per parameter.
+            long parameters = ParameterCount(settings);
+            long left = r.BaseStream.Length - r.BaseStream.Position;
+            if (parameters * sizeof(float) > left)
+            {
+                throw new InvalidDataException($"entry '{stage.EntryName}': the network's settings need {parameters} weights but only {left} bytes remain.");
+            }
+
+            // Building the network draws initial weights from libtorch's global generator; put its state back so that
+            // loading a model does not change what a later seeded run in this process computes.
+            TimeConvNetwork network;
+            using (var rngState = torch.random.get_rng_state())
+            {
+                network = new TimeConvNetwork(settings);
+                torch.random.set_rng_state(rngState);
+            }
+
+            try
+            {
+                TorchModuleState.Read(r, network);
+                var device = TimeConvLstmTrainer.ResolveDevice(preference == TorchDevice.Cpu ? TorchDevice.Cpu : TorchDevice.Auto);
+                network.to(device);
+                network.eval();
+                return new TimeConvLstmScorer(network, feature, output, shared, device, preference);
+            }
+            catch
+            {
+                network.Dispose();
+                throw;
+            }
+        }
+
+        // The number of weights a network with these settings has (conv kernels are 3 wide).
+        private static long ParameterCount(TimeConvNetworkSettings s)
+        {
+            long channels = s.Channels;
+            long firstIn = s.ConvolutionForm == ConvolutionForm.Conv2dTimeOnly ? 1 : s.Coefficients;
+            long count = (channels * firstIn * 3) + channels + ((s.ConvolutionLayers - 1) * ((channels * channels * 3) + channels));
+            if (s.Head == NetworkHead.Lstm)
+            {
+                long h = s.LstmHiddenSize;
+                count += (4 * h * s.FeaturesPerStep) + (4 * h * h) + (8 * h) + h + 1;
+            }
+            else
+            {
+                count += ((long)s.FeaturesPerStep * s.PooledFrames) + 1;
+            }
+
+            return count;
         }
 
         /// <summary>The trained network (for inspection: convolution activations, embeddings, weights by name).</summary>

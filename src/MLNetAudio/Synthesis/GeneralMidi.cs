@@ -166,8 +166,8 @@ public static class GeneralMidi
                 throw new InvalidOperationException($"fluidsynth finished but wrote no audio to '{wavPath}'.");
             }
 
-            // TODO(after the Audio/ merge): read this with MLNetAudio.Audio's WAV decoder instead of ReadPcmWav.
-            (float[] mono, int rate) = ReadPcmWav(File.ReadAllBytes(wavPath), wavPath);
+            var decoded = MLNetAudio.Audio.AudioDecoder.Decode(wavPath, default);
+            (float[] mono, int rate) = (decoded.Samples, decoded.SampleRate);
             if (rate != sampleRate)
             {
                 throw new InvalidOperationException($"fluidsynth wrote {rate} Hz audio although {sampleRate} Hz was asked for.");
@@ -334,79 +334,4 @@ public static class GeneralMidi
         }
     }
 
-    /// <summary>
-    /// Reads fluidsynth's output: a RIFF WAVE file of 16-bit PCM or 32-bit float, any channel count, averaged to mono.
-    /// A minimal reader kept here only until MLNetAudio.Audio's WAV decoder is merged.
-    /// TODO(after the Audio/ merge): replace with the Audio decoder and delete this method.
-    /// </summary>
-    internal static (float[] Mono, int SampleRate) ReadPcmWav(byte[] bytes, string name)
-    {
-        ReadOnlySpan<byte> b = bytes;
-        if (b.Length < 12 || !b[..4].SequenceEqual("RIFF"u8) || !b.Slice(8, 4).SequenceEqual("WAVE"u8))
-        {
-            throw new InvalidOperationException($"'{name}' is not a RIFF WAVE file.");
-        }
-
-        int format = 0, channels = 0, rate = 0, bits = 0;
-        int pos = 12;
-        while (pos + 8 <= b.Length)
-        {
-            string id = Encoding.ASCII.GetString(b.Slice(pos, 4));
-            int size = BinaryPrimitives.ReadInt32LittleEndian(b.Slice(pos + 4, 4));
-            int body = pos + 8;
-            if (size < 0 || body + size > b.Length)
-            {
-                // fluidsynth may leave a streaming-style size in the data header; take what is there.
-                size = b.Length - body;
-            }
-
-            if (id == "fmt " && size >= 16)
-            {
-                format = BinaryPrimitives.ReadUInt16LittleEndian(b.Slice(body, 2));
-                channels = BinaryPrimitives.ReadUInt16LittleEndian(b.Slice(body + 2, 2));
-                rate = BinaryPrimitives.ReadInt32LittleEndian(b.Slice(body + 4, 4));
-                bits = BinaryPrimitives.ReadUInt16LittleEndian(b.Slice(body + 14, 2));
-                if (format == 0xFFFE && size >= 26)
-                {
-                    format = BinaryPrimitives.ReadUInt16LittleEndian(b.Slice(body + 24, 2));
-                }
-            }
-            else if (id == "data")
-            {
-                if (channels <= 0 || rate <= 0)
-                {
-                    throw new InvalidOperationException($"'{name}' has its data before a valid fmt chunk.");
-                }
-
-                ReadOnlySpan<byte> data = b.Slice(body, size);
-                int width = bits / 8;
-                if (!((format == 1 && bits == 16) || (format == 3 && bits == 32)))
-                {
-                    throw new InvalidOperationException($"'{name}' holds format {format} at {bits} bits; only 16-bit PCM and 32-bit float are read here.");
-                }
-
-                int frames = data.Length / (width * channels);
-                var mono = new float[frames];
-                for (int f = 0; f < frames; f++)
-                {
-                    double sum = 0;
-                    for (int c = 0; c < channels; c++)
-                    {
-                        ReadOnlySpan<byte> s = data.Slice((f * channels + c) * width, width);
-                        sum += format == 1
-                            ? BinaryPrimitives.ReadInt16LittleEndian(s) / 32768.0
-                            : BinaryPrimitives.ReadSingleLittleEndian(s);
-                    }
-
-                    mono[f] = (float)(sum / channels);
-                }
-
-                return (mono, rate);
-            }
-
-            pos = body + size + (size & 1);
-        }
-
-        throw new InvalidOperationException($"'{name}' has no data chunk.");
-    }
 }

@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNetAudio.Tests.Scoring;
 
 namespace MLNetAudio.Tests.Data;
 
@@ -26,12 +26,44 @@ public sealed class FreshProcessLoadTests : IDisposable
             ml.Data.SaveAsBinary(data, file);
         }
 
-        string[] expected = model.Transform(data).GetColumn<float>("Out")
-            .Select(v => BitConverter.SingleToInt32Bits(v).ToString("X8", CultureInfo.InvariantCulture)).ToArray();
+        string[] expected = FreshProcessEntryPoint.Format(model.Transform(data), ["Out"]).ToArray();
 
         string[] actual = RunFreshProcess(FreshProcessEntryPoint.ScoreCommand, modelPath, dataPath, "Out");
 
         Assert.Equal(expected, actual);
+    }
+
+    [Fact]
+    public void TrainedAudioPipelineScoresBitIdenticallyInANewProcess()
+    {
+        // LoadAudio -> SegmentMfcc (standardised) -> TimeConvLstm -> AggregateWindows, trained on the built-in clips.
+        var ml = new MLContext(seed: 1);
+        var training = RealClipPipeline.Songs(ml, RealClipPipeline.TrainingClips);
+        var model = RealClipPipeline.Pipeline(ml).Fit(training);
+        try
+        {
+            var unheard = RealClipPipeline.Songs(ml, "strings-then-flute.ogg", "flute-then-guitar.ogg");
+            string modelPath = Path.Combine(_dir, "audio-pipeline.zip");
+            string dataPath = Path.Combine(_dir, "songs.idv");
+            ml.Audio().Model.Save(model, training.Schema, modelPath);
+            using (var file = File.Create(dataPath))
+            {
+                ml.Data.SaveAsBinary(unheard, file);
+            }
+
+            string[] columns = ["WindowScores", "Score", "Score.BestWindowStart"];
+            string[] expected = FreshProcessEntryPoint.Format(model.Transform(unheard), columns).ToArray();
+
+            string[] actual = RunFreshProcess([FreshProcessEntryPoint.ScoreCommand, modelPath, dataPath, .. columns]);
+
+            Assert.Equal(6, expected.Length);
+            Assert.True(expected[0].Split(',').Distinct().Count() > 1, $"window scores do not vary: {expected[0]}");
+            Assert.Equal(expected, actual);
+        }
+        finally
+        {
+            RealClipPipeline.DisposeScorers(model);
+        }
     }
 
     private static string[] RunFreshProcess(params string[] args)

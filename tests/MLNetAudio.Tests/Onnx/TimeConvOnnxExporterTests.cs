@@ -1,3 +1,4 @@
+using MLNetAudio.Scoring;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xunit.Abstractions;
@@ -12,6 +13,8 @@ namespace MLNetAudio.Tests.Onnx;
 /// <summary>
 /// The exported ONNX graph must compute what the TorchSharp network computes: the same network is built from
 /// TorchSharp's own nn modules (PyTorch's layouts and gate order), exported, and run through ONNX Runtime.
+/// The reference network stays beside the scorer's real <c>TimeConvNetwork</c> (ScorerOnnxExportTests) because it
+/// reaches what the real one cannot: stacked LSTM layers and window lengths that pooling must floor.
 /// </summary>
 public sealed class TimeConvOnnxExporterTests(ITestOutputHelper output)
 {
@@ -28,8 +31,8 @@ public sealed class TimeConvOnnxExporterTests(ITestOutputHelper output)
     [InlineData("Conv1dAllCoefficients", "FullyConnected", 0)]
     public void OnnxRuntimeAgreesWithTorchSharpOnRandomInputsForAnyBatchSize(string formName, string headName, int lstmLayers)
     {
-        var form = Enum.Parse<TimeConvForm>(formName);
-        var head = Enum.Parse<TimeConvHead>(headName);
+        var form = Enum.Parse<ConvolutionForm>(formName);
+        var head = Enum.Parse<NetworkHead>(headName);
         using var network = new ReferenceNetwork(form, head, lstmLayers, seed: 17);
         var description = network.Describe();
         using var session = new InferenceSession(TimeConvOnnxExporter.ToBytes(description));
@@ -64,7 +67,7 @@ public sealed class TimeConvOnnxExporterTests(ITestOutputHelper output)
     [Fact]
     public void GraphUsesOpset17AndOnlyTheDocumentedOperators()
     {
-        using var network = new ReferenceNetwork(TimeConvForm.Conv2dTimeOnly, TimeConvHead.Lstm, 1, seed: 3);
+        using var network = new ReferenceNetwork(ConvolutionForm.Conv2dTimeOnly, NetworkHead.Lstm, 1, seed: 3);
         var model = TimeConvOnnxExporter.BuildModel(network.Describe());
         Assert.Equal(17, model.OpsetImport.Single().Version);
         var allowed = new HashSet<string> { "Conv", "Relu", "MaxPool", "Transpose", "Reshape", "LSTM", "Gemm", "Sigmoid" };
@@ -76,7 +79,7 @@ public sealed class TimeConvOnnxExporterTests(ITestOutputHelper output)
     [Fact]
     public void WrongWeightSizesAreAllReportedAtOnce()
     {
-        using var network = new ReferenceNetwork(TimeConvForm.Conv1dAllCoefficients, TimeConvHead.Lstm, 1, seed: 3);
+        using var network = new ReferenceNetwork(ConvolutionForm.Conv1dAllCoefficients, NetworkHead.Lstm, 1, seed: 3);
         var good = network.Describe();
         var bad = new TimeConvNetworkDescription
         {
@@ -98,7 +101,7 @@ public sealed class TimeConvOnnxExporterTests(ITestOutputHelper output)
     [Fact]
     public void ExportedModelScoresInsideAnMLNetPipelineAndSurvivesModelSaveAndLoad()
     {
-        using var network = new ReferenceNetwork(TimeConvForm.Conv2dTimeOnly, TimeConvHead.Lstm, 1, seed: 11);
+        using var network = new ReferenceNetwork(ConvolutionForm.Conv2dTimeOnly, NetworkHead.Lstm, 1, seed: 11);
         string dir = Directory.CreateTempSubdirectory("mlnetaudio-onnx-").FullName;
         try
         {
@@ -185,21 +188,21 @@ public sealed class TimeConvOnnxExporterTests(ITestOutputHelper output)
         private static readonly int[] Channels = [4, 6];
         private const int Hidden = 5;
 
-        private readonly TimeConvForm _form;
-        private readonly TimeConvHead _head;
+        private readonly ConvolutionForm _form;
+        private readonly NetworkHead _head;
         // Field names are the state-dict keys, the same as the scorer's TimeConvNetwork uses.
         private readonly TorchSharp.Modules.ModuleList<nn.Module<Tensor, Tensor>> convs;
         private readonly nn.Module<Tensor, Tensor> _pool;
         private readonly TorchSharp.Modules.LSTM? lstm;
         private readonly TorchSharp.Modules.Linear output;
 
-        public ReferenceNetwork(TimeConvForm form, TimeConvHead head, int lstmLayers, int seed)
+        public ReferenceNetwork(ConvolutionForm form, NetworkHead head, int lstmLayers, int seed)
             : base(nameof(ReferenceNetwork))
         {
             torch.random.manual_seed(seed);
             _form = form;
             _head = head;
-            bool twoD = form == TimeConvForm.Conv2dTimeOnly;
+            bool twoD = form == ConvolutionForm.Conv2dTimeOnly;
             convs = nn.ModuleList<nn.Module<Tensor, Tensor>>();
             for (int i = 0; i < Channels.Length; i++)
             {
@@ -212,7 +215,7 @@ public sealed class TimeConvOnnxExporterTests(ITestOutputHelper output)
             _pool = twoD ? nn.MaxPool2d(kernel_size: (1, 2), stride: (1, 2)) : nn.MaxPool1d(kernel_size: 2, stride: 2);
             int pooledFrames = Frames >> Channels.Length;
             int sequenceFeatures = Channels[^1] * (twoD ? Coefficients : 1);
-            if (head == TimeConvHead.Lstm)
+            if (head == NetworkHead.Lstm)
             {
                 lstm = nn.LSTM(sequenceFeatures, Hidden, numLayers: lstmLayers, batchFirst: true);
                 output = nn.Linear(Hidden, 1);
@@ -229,7 +232,7 @@ public sealed class TimeConvOnnxExporterTests(ITestOutputHelper output)
         {
             using var scope = NewDisposeScope();
             var x = windows.transpose(1, 2); // [B, C, T]
-            if (_form == TimeConvForm.Conv2dTimeOnly)
+            if (_form == ConvolutionForm.Conv2dTimeOnly)
             {
                 x = x.unsqueeze(1); // [B, 1, C, T]
             }
@@ -240,11 +243,11 @@ public sealed class TimeConvOnnxExporterTests(ITestOutputHelper output)
             }
 
             // [B, ch, C, T'] -> [B, T', ch * C] (channel-major) or [B, ch, T'] -> [B, T', ch].
-            var sequence = _form == TimeConvForm.Conv2dTimeOnly
+            var sequence = _form == ConvolutionForm.Conv2dTimeOnly
                 ? x.permute(0, 3, 1, 2).flatten(2)
                 : x.permute(0, 2, 1);
             Tensor features;
-            if (_head == TimeConvHead.Lstm)
+            if (_head == NetworkHead.Lstm)
             {
                 var (_, hN, _) = lstm!.call(sequence);
                 features = hN[-1];
