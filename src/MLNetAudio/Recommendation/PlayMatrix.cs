@@ -1,0 +1,213 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetAudio.Data;
+
+namespace MLNetAudio.Recommendation;
+
+/// <summary>
+/// A sparse users x songs matrix of play counts read from (user key, song key, plays) rows, in compressed-row form
+/// per user and per song. Rows whose play count is not positive are ignored (implicit feedback: they carry no
+/// preference), NaN or infinite counts are errors; repeated (user, song) rows add up; rows whose user or song key is
+/// missing (0) are skipped.
+/// </summary>
+internal sealed class PlayMatrix
+{
+    private PlayMatrix(int users, int songs, int[] userStart, int[] songIndex, float[] plays)
+    {
+        UserCount = users;
+        SongCount = songs;
+        UserStart = userStart;
+        SongIndex = songIndex;
+        Plays = plays;
+
+        // The transpose, song by song, for the item half-step of ALS and for item-based CF.
+        SongStart = new int[songs + 1];
+        foreach (int s in songIndex)
+        {
+            SongStart[s + 1]++;
+        }
+
+        for (int s = 0; s < songs; s++)
+        {
+            SongStart[s + 1] += SongStart[s];
+        }
+
+        UserIndex = new int[songIndex.Length];
+        SongPlays = new float[songIndex.Length];
+        var next = (int[])SongStart.Clone();
+        for (int u = 0; u < users; u++)
+        {
+            for (int p = userStart[u]; p < userStart[u + 1]; p++)
+            {
+                int slot = next[songIndex[p]]++;
+                UserIndex[slot] = u;
+                SongPlays[slot] = plays[p];
+            }
+        }
+    }
+
+    public int UserCount { get; }
+
+    public int SongCount { get; }
+
+    /// <summary>User u's entries are positions UserStart[u] .. UserStart[u + 1] - 1 of <see cref="SongIndex"/> and <see cref="Plays"/>.</summary>
+    public int[] UserStart { get; }
+
+    public int[] SongIndex { get; }
+
+    public float[] Plays { get; }
+
+    /// <summary>Song s's entries are positions SongStart[s] .. SongStart[s + 1] - 1 of <see cref="UserIndex"/> and <see cref="SongPlays"/>.</summary>
+    public int[] SongStart { get; }
+
+    public int[] UserIndex { get; }
+
+    public float[] SongPlays { get; }
+
+    public int NonZeroCount => SongIndex.Length;
+
+    public ReadOnlySpan<int> SongsOf(int user) => SongIndex.AsSpan(UserStart[user], UserStart[user + 1] - UserStart[user]);
+
+    public ReadOnlySpan<float> PlaysOf(int user) => Plays.AsSpan(UserStart[user], UserStart[user + 1] - UserStart[user]);
+
+    public int PlayCountOfSong(int song) => SongStart[song + 1] - SongStart[song];
+
+    /// <summary>Builds the matrix from 0-based (user, song, plays) triples.</summary>
+    public static PlayMatrix FromTriples(int users, int songs, IEnumerable<(int User, int Song, float Plays)> triples)
+    {
+        var perUser = new SortedDictionary<int, float>[users];
+        foreach (var (u, s, r) in triples)
+        {
+            if (!float.IsFinite(r))
+            {
+                throw new ArgumentException($"The play count of (user key {u + 1}, song key {s + 1}) is {r}; play counts must be finite numbers (0 or less means not played).", nameof(triples));
+            }
+
+            if (r <= 0)
+            {
+                continue;
+            }
+
+            if ((uint)u >= (uint)users || (uint)s >= (uint)songs)
+            {
+                throw new ArgumentOutOfRangeException(nameof(triples), $"(user {u}, song {s}) is outside a {users} x {songs} matrix.");
+            }
+
+            var row = perUser[u] ??= [];
+            row[s] = row.GetValueOrDefault(s) + r;
+        }
+
+        var start = new int[users + 1];
+        for (int u = 0; u < users; u++)
+        {
+            start[u + 1] = start[u] + (perUser[u]?.Count ?? 0);
+        }
+
+        var index = new int[start[users]];
+        var plays = new float[start[users]];
+        for (int u = 0; u < users; u++)
+        {
+            int p = start[u];
+            foreach (var (s, r) in perUser[u] ?? [])
+            {
+                index[p] = s;
+                plays[p++] = r;
+            }
+        }
+
+        return new PlayMatrix(users, songs, start, index, plays);
+    }
+
+    /// <summary>
+    /// Reads a play matrix from a data view with key-typed user and song columns (as made by MapValueToKey) and an
+    /// optional Single play-count column (when null, every row counts as one play). A NaN or infinite count is an error.
+    /// </summary>
+    /// <exception cref="ArgumentException">A column is missing or of the wrong type; the message names it.</exception>
+    public static PlayMatrix Read(IDataView data, string userColumnName, string songColumnName, string? playsColumnName)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var userColumn = RequireKey(data.Schema, userColumnName, "User (MatrixColumnIndexColumnName)");
+        var songColumn = RequireKey(data.Schema, songColumnName, "Song (MatrixRowIndexColumnName)");
+        DataViewSchema.Column? playsColumn = null;
+        if (playsColumnName is not null)
+        {
+            playsColumn = SchemaShapes.Require(data.Schema, playsColumnName, "Label (play count)");
+            if (playsColumn.Value.Type != NumberDataViewType.Single)
+            {
+                throw new ArgumentException(
+                    $"Label column '{playsColumnName}' must be of type Single (a play count or 1 for a play); found {playsColumn.Value.Type}.",
+                    nameof(data));
+            }
+        }
+
+        int users = checked((int)((KeyDataViewType)userColumn.Type).Count);
+        int songs = checked((int)((KeyDataViewType)songColumn.Type).Count);
+        var columns = playsColumn is null ? new[] { userColumn, songColumn } : new[] { userColumn, songColumn, playsColumn.Value };
+        return FromTriples(users, songs, ReadTriples(data, columns, userColumn, songColumn, playsColumn));
+    }
+
+    /// <summary>Reads training plays: as <see cref="Read"/>, but a log without a single positive play is an error.</summary>
+    /// <exception cref="ArgumentException">A column is wrong, or no row has a positive play count.</exception>
+    public static PlayMatrix ReadTraining(IDataView data, string userColumnName, string songColumnName, string playsColumnName)
+    {
+        var plays = Read(data, userColumnName, songColumnName, playsColumnName);
+        if (plays.NonZeroCount == 0)
+        {
+            throw new ArgumentException(
+                $"The training data has no row with a positive play count in column '{playsColumnName}' and non-missing keys in "
+                + $"'{userColumnName}' and '{songColumnName}'; a recommender cannot learn from it.",
+                nameof(data));
+        }
+
+        return plays;
+    }
+
+    private static IEnumerable<(int, int, float)> ReadTriples(
+        IDataView data, DataViewSchema.Column[] columns, DataViewSchema.Column userColumn, DataViewSchema.Column songColumn, DataViewSchema.Column? playsColumn)
+    {
+        using var cursor = data.GetRowCursor(columns);
+        var userGetter = cursor.GetGetter<uint>(userColumn);
+        var songGetter = cursor.GetGetter<uint>(songColumn);
+        var playsGetter = playsColumn is null ? null : cursor.GetGetter<float>(playsColumn.Value);
+        uint user = 0, song = 0;
+        float plays = 1;
+        while (cursor.MoveNext())
+        {
+            userGetter(ref user);
+            songGetter(ref song);
+            playsGetter?.Invoke(ref plays);
+            if (user != 0 && song != 0)
+            {
+                yield return ((int)user - 1, (int)song - 1, plays);
+            }
+        }
+    }
+
+    /// <summary>Finds a uint key column with a known count or throws naming it and saying how to make one.</summary>
+    public static DataViewSchema.Column RequireKey(DataViewSchema schema, string name, string role)
+    {
+        var column = SchemaShapes.Require(schema, name, role);
+        if (column.Type is not KeyDataViewType key || key.RawType != typeof(uint) || key.Count == 0 || key.Count > int.MaxValue)
+        {
+            throw new ArgumentException(
+                $"{role} column '{name}' must be a key of type UInt32 with a known count, as made by "
+                + $"ml.Transforms.Conversion.MapValueToKey; found {column.Type}.",
+                nameof(schema));
+        }
+
+        return column;
+    }
+
+    /// <summary>Checks a shape-level key column (for estimators' GetOutputSchema).</summary>
+    public static void RequireKey(SchemaShape shape, string name, string role)
+    {
+        var column = SchemaShapes.Require(shape, name, role);
+        if (!column.IsKey || column.Kind != SchemaShape.Column.VectorKind.Scalar || column.ItemType.RawType != typeof(uint))
+        {
+            throw new ArgumentException(
+                $"{role} column '{name}' must be a scalar key of type UInt32, as made by ml.Transforms.Conversion.MapValueToKey; "
+                + $"found {column.Kind} of {column.ItemType}{(column.IsKey ? " (key)" : string.Empty)}.",
+                nameof(shape));
+        }
+    }
+}

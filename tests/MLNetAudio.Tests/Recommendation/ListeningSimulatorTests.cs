@@ -1,0 +1,169 @@
+using Microsoft.ML;
+using MLNetAudio.Recommendation;
+
+namespace MLNetAudio.Tests.Recommendation;
+
+public sealed class ListeningSimulatorTests
+{
+    private static IEnumerable<(uint, uint, float)> Rows(IEnumerable<ListeningEvent> log) => log.Select(e => (e.UserId, e.SongId, e.Label));
+
+    [Fact]
+    public void SameSeedGivesTheSameDataAndAnotherSeedDoesNot()
+    {
+        var a = new ListeningSimulator(new ListeningSimulatorOptions { Seed = 11 });
+        var b = new ListeningSimulator(new ListeningSimulatorOptions { Seed = 11 });
+        var c = new ListeningSimulator(new ListeningSimulatorOptions { Seed = 12 });
+
+        Assert.Equal(Rows(a.Training), Rows(b.Training));
+        Assert.Equal(Rows(a.WarmTest), Rows(b.WarmTest));
+        Assert.Equal(Rows(a.ColdTest), Rows(b.ColdTest));
+        Assert.Equal(a.Songs.Select(s => (s.TempoBpm, s.Register, s.Motif, string.Join(",", s.Instruments))), b.Songs.Select(s => (s.TempoBpm, s.Register, s.Motif, string.Join(",", s.Instruments))));
+        Assert.Equal(a.Users, b.Users);
+        Assert.NotEqual(Rows(a.Training), Rows(c.Training));
+    }
+
+    [Fact]
+    public void ColdSongsHaveNoTrainingPlaysAndAreAtLeastAFifthOfTheCatalog()
+    {
+        var sim = new ListeningSimulator(new ListeningSimulatorOptions { ColdSongFraction = 0.2 });
+        var cold = sim.ColdSongKeys.ToHashSet();
+        Assert.True(cold.Count >= 0.2 * sim.SongCount);
+        Assert.DoesNotContain(sim.Training, e => cold.Contains(e.SongId));
+        Assert.DoesNotContain(sim.WarmTest, e => cold.Contains(e.SongId));
+        Assert.All(sim.ColdTest, e => Assert.Contains(e.SongId, cold));
+        Assert.NotEmpty(sim.ColdTest);
+        Assert.Equal(sim.SongCount, cold.Count + sim.WarmSongKeys.Count);
+    }
+
+    [Fact]
+    public void ColdSongsNeverReachMatrixFactorizationTraining()
+    {
+        var ml = new MLContext(seed: 1);
+        var sim = new ListeningSimulator();
+        var model = ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization("Label", "UserId", "SongId", 4, 3).Fit(sim.ToDataView(ml, sim.Training));
+        Assert.All(sim.ColdSongKeys, k => Assert.False(model.IsSongKnown(k)));
+        Assert.All(sim.ColdSongKeys, k => Assert.All(model.GetSongFactors(k), v => Assert.Equal(0f, v)));
+        Assert.Contains(sim.WarmSongKeys, model.IsSongKnown);
+    }
+
+    [Fact]
+    public void WarmTestPairsAreNeverTrainingPairs()
+    {
+        var sim = new ListeningSimulator();
+        var training = sim.Training.Select(e => (e.UserId, e.SongId)).ToHashSet();
+        Assert.NotEmpty(sim.WarmTest);
+        Assert.DoesNotContain(sim.WarmTest, e => training.Contains((e.UserId, e.SongId)));
+        Assert.All(sim.Training.Concat(sim.WarmTest).Concat(sim.ColdTest), e => Assert.True(e.Label >= 1));
+    }
+
+    [Fact]
+    public void TheMostPopularTenthOfSongsGetsAPluralityOfPlays()
+    {
+        var sim = new ListeningSimulator(new ListeningSimulatorOptions { SongCount = 300, UserCount = 200 });
+        var byPopularity = Enumerable.Range(0, sim.SongCount).OrderByDescending(s => sim.Popularity[s]).ToArray();
+        var decile = new int[sim.SongCount];
+        for (int rank = 0; rank < byPopularity.Length; rank++)
+        {
+            decile[byPopularity[rank]] = rank * 10 / sim.SongCount;
+        }
+
+        var plays = new double[10];
+        foreach (var e in sim.Training.Concat(sim.WarmTest).Concat(sim.ColdTest))
+        {
+            plays[decile[e.SongId - 1]] += e.Label;
+        }
+
+        Assert.True(plays[0] > plays.Skip(1).Max(), $"plays by popularity decile: {string.Join(", ", plays)}");
+        Assert.True(plays[0] > 2 * plays.Sum() / 10, $"plays by popularity decile: {string.Join(", ", plays)}");
+
+        // Without popularity bias the top decile has no such lead.
+        var flat = new ListeningSimulator(new ListeningSimulatorOptions { SongCount = 300, UserCount = 200, PopularityExponent = 0 });
+        Assert.True(flat.Popularity.All(p => p == 1));
+    }
+
+    [Fact]
+    public void TasteOracleRanksByHiddenUtility()
+    {
+        var sim = new ListeningSimulator();
+        var user = sim.Users[3];
+        var scores = new float[sim.SongCount];
+        sim.TasteOracle.ScoreUsers(3, 1, scores);
+        var ranking = TopKMetrics.TopK(scores, sim.SongCount);
+        Assert.Equal(sim.SongCount, ranking.Length);
+        var utilities = ranking.Select(s => (float)user.Utility(sim.Songs[s])).ToArray();
+        Assert.True(utilities.Zip(utilities.Skip(1)).All(p => p.First >= p.Second));
+    }
+
+    [Fact]
+    public void OracleRanksByTasteWithinEqualPopularityAndByPopularityWithinEqualTaste()
+    {
+        var sim = new ListeningSimulator();
+        var user = sim.Users[5];
+        var position = sim.OracleRanking(user.Key).Select((key, rank) => (key, rank)).ToDictionary(p => (int)p.key - 1, p => p.rank);
+        for (int a = 0; a < sim.SongCount; a++)
+        {
+            for (int b = 0; b < sim.SongCount; b++)
+            {
+                double ua = user.Utility(sim.Songs[a]), ub = user.Utility(sim.Songs[b]);
+                if (ua > ub + 1e-6 && sim.Popularity[a] >= sim.Popularity[b])
+                {
+                    Assert.True(position[a] < position[b], $"song {a + 1} (utility {ua:F3}, popularity {sim.Popularity[a]:F4}) ranked below song {b + 1} ({ub:F3}, {sim.Popularity[b]:F4})");
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void PlaysFollowTaste()
+    {
+        // Users play songs they like more than songs at random: mean utility of played songs beats the catalog mean.
+        var sim = new ListeningSimulator();
+        double played = sim.Training.Average(e => sim.Users[(int)e.UserId - 1].Utility(sim.Songs[(int)e.SongId - 1]));
+        double all = sim.Users.Average(u => sim.Songs.Average(u.Utility));
+        Assert.True(played > all + 0.1, $"played {played:F3} vs catalog {all:F3}");
+    }
+
+    [Fact]
+    public void AttributeVectorEncodesInstrumentsRegisterTempoAndMotif()
+    {
+        var sim = new ListeningSimulator();
+        foreach (var song in sim.Songs.Take(20))
+        {
+            var v = sim.AttributeVector(song.Key);
+            Assert.Equal(10, v.Length);
+            Assert.Equal(song.Instruments.Count, v[..5].Sum());
+            Assert.Equal(1f, v[5 + (int)song.Register]);
+            Assert.Equal(1f, v[5..8].Sum());
+            Assert.Equal((float)((song.TempoBpm - 60) / 120), v[8], 6);
+            Assert.Equal(song.Motif is null ? 0f : 1f, v[9]);
+            Assert.DoesNotContain(MLNetAudio.Synthesis.Instrument.Sine, song.Instruments);
+        }
+    }
+
+    [Fact]
+    public void OptionsShapeTheData()
+    {
+        var noMotif = new ListeningSimulator(new ListeningSimulatorOptions { MotifProbability = 0 });
+        Assert.All(noMotif.Songs, s => Assert.Null(s.Motif));
+        Assert.Empty(new ListeningSimulator(new ListeningSimulatorOptions { WarmTestFraction = 0 }).WarmTest);
+
+        var few = new ListeningSimulator(new ListeningSimulatorOptions { MeanSongsPerUser = 5 });
+        var many = new ListeningSimulator(new ListeningSimulatorOptions { MeanSongsPerUser = 40 });
+        Assert.True(many.Training.Count > 4 * few.Training.Count);
+
+        // All noise: what users play no longer follows their taste.
+        var noise = new ListeningSimulator(new ListeningSimulatorOptions { NoiseFraction = 1 });
+        double played = noise.Training.Average(e => noise.Users[(int)e.UserId - 1].Utility(noise.Songs[(int)e.SongId - 1]));
+        double all = noise.Users.Average(u => noise.Songs.Average(u.Utility));
+        Assert.InRange(played - all, -0.03, 0.03);
+    }
+
+    [Fact]
+    public void BadOptionsAreAllReported()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new ListeningSimulator(new ListeningSimulatorOptions { SongCount = 3, ColdSongFraction = 0.1, NoiseFraction = 2 }));
+        Assert.Contains("SongCount", e.Message);
+        Assert.Contains("ColdSongFraction", e.Message);
+        Assert.Contains("NoiseFraction", e.Message);
+    }
+}

@@ -1,0 +1,48 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetAudio.Recommendation;
+
+namespace MLNetAudio.Tests.Recommendation;
+
+/// <summary>Builds small key-typed play logs for the recommendation tests.</summary>
+internal static class PlayLogs
+{
+    /// <summary>A log of (user key, song key, plays) rows with UserId/SongId keys over the given counts.</summary>
+    public static IDataView Make(MLContext ml, int users, int songs, params (uint User, uint Song, float Plays)[] rows) =>
+        ListeningSimulator.ToDataView(ml, rows.Select(r => new ListeningEvent { UserId = r.User, SongId = r.Song, Label = r.Plays }), users, songs);
+
+    /// <summary>
+    /// A log written straight through LoadFromEnumerable, whose .NET key values are 0-based: a value at or above the
+    /// count becomes the missing key 0.
+    /// </summary>
+    public static IDataView MakeZeroBased(MLContext ml, int users, int songs, params (uint User, uint Song, float Plays)[] rows)
+    {
+        var schema = SchemaDefinition.Create(typeof(ListeningEvent));
+        schema[nameof(ListeningEvent.UserId)].ColumnType = new KeyDataViewType(typeof(uint), users);
+        schema[nameof(ListeningEvent.SongId)].ColumnType = new KeyDataViewType(typeof(uint), songs);
+        return ml.Data.LoadFromEnumerable(rows.Select(r => new ListeningEvent { UserId = r.User, SongId = r.Song, Label = r.Plays }).ToArray(), schema);
+    }
+
+    /// <summary>Reads a float column of a data view.</summary>
+    public static float[] Floats(IDataView data, string column) => data.GetColumn<float>(column).ToArray();
+}
+
+/// <summary>A scorer with fixed scores, for checking the evaluator by hand.</summary>
+internal sealed class FixedScorer : IUserSongScorer
+{
+    private readonly float[][] _scores;
+
+    public FixedScorer(params float[][] scores) => _scores = scores;
+
+    public int UserCount => _scores.Length;
+
+    public int SongCount => _scores[0].Length;
+
+    public void ScoreUsers(int firstUser, int userCount, Span<float> destination)
+    {
+        for (int r = 0; r < userCount; r++)
+        {
+            _scores[firstUser + r].CopyTo(destination.Slice(r * SongCount, SongCount));
+        }
+    }
+}
