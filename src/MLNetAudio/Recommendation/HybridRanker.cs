@@ -281,6 +281,22 @@ public sealed class HybridRankerModel : IUserSongScorer
         }
     }
 
+    /// <summary>
+    /// The same ranker over other fitted feature models of the same kind and order: for stacking, the features are
+    /// trained on part of the log to fit the ranker, then retrained on the whole log for recommending.
+    /// </summary>
+    /// <exception cref="ArgumentException">The count, names or shapes of the features differ.</exception>
+    public HybridRankerModel WithFeatures(IReadOnlyList<HybridFeature> features)
+    {
+        ArgumentNullException.ThrowIfNull(features);
+        if (features.Count != _features.Count || features.Where((f, i) => f.Name != _features[i].Name || f.Scorer.UserCount != UserCount || f.Scorer.SongCount != SongCount).Any())
+        {
+            throw new ArgumentException($"The ranker was trained on features [{string.Join(", ", FeatureNames)}] over {UserCount} users x {SongCount} songs; give the same names in the same order over the same keys.", nameof(features));
+        }
+
+        return new HybridRankerModel(_ml, Model, features, TrainingData);
+    }
+
     /// <summary>Scores candidate rows (as <see cref="TrainingData"/>): the ML.NET model's output, still grouped by user.</summary>
     public IDataView Transform(IDataView candidates) => Model.Transform(candidates);
 
