@@ -75,10 +75,11 @@ using var audio = HybridRecommender.TrainAudio(ml, songs, baseTraining, epochs);
 Log("multi-user audio model trained");
 var audioFactorsBase = AudioFactorRegressionModel.Fit(cfBase.Mf, audio);
 var audioFactors = AudioFactorRegressionModel.Fit(cf.Mf, audio);
-var hybrid = ml.Audio().Recommendation.Trainers.HybridRanker()
-    .Fit(HybridRecommender.Features(audio, audioFactorsBase, cfBase), simulator.ToDataView(ml, rankerPlays), baseTraining)
-    .WithFeatures(HybridRecommender.Features(audio, audioFactors, cf));
-Log("hybrid ranker (LightGBM LambdaRank) trained");
+var hybridBase = ml.Audio().Recommendation.Trainers.HybridRanker()
+    .Fit(HybridRecommender.Features(audio, audioFactorsBase, cfBase), simulator.ToDataView(ml, rankerPlays), baseTraining);
+var hybrid = hybridBase.WithFeatures(HybridRecommender.Features(audio, audioFactors, cf));
+var rankerFit = ml.Ranking.Evaluate(hybridBase.Transform(hybridBase.TrainingData), HybridRankerModel.LabelColumnName, HybridRankerModel.GroupColumnName);
+Log($"hybrid ranker (LightGBM LambdaRank) trained; NDCG@10 on its own candidates (ML.NET RankingEvaluator): {rankerFit.NormalizedDiscountedCumulativeGains[Math.Min(9, rankerFit.NormalizedDiscountedCumulativeGains.Count - 1)]:0.000}");
 
 // STEP 5: evaluate every model on the warm split (held-out plays of warm songs) and the cold split (songs never
 // played in training); songs played in training are filtered out; diversity over the songs' attribute vectors.
@@ -95,6 +96,7 @@ var models = new (string Name, IUserSongScorer Scorer)[]
     ("audio, multi-user", audio),
     ("audio -> MF factors", audioFactors),
     ("hybrid (LambdaRank)", hybrid),
+    ("hybrid, ranker-time features", hybridBase),
 };
 var rows = new List<(string Model, string Split, RecommendationMetrics Metrics)>();
 foreach (var (name, scorer) in models)

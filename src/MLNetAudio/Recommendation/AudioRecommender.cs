@@ -181,13 +181,16 @@ public sealed class MultiUserAudioTrainer : IEstimator<MultiUserAudioModel>
             network.to(device);
             var users = nn.Parameter(randn(plays.UserCount, _options.EmbeddingSize, device: device).mul_(0.1));
             var bias = nn.Parameter(zeros(1, device: device));
-            Train(network, users, bias, plays, device);
+            var (mean, std) = Standardization(plays);
+            using var meanTensor = tensor(mean, device: device);
+            using var stdTensor = tensor(std, device: device);
+            Train(network, users, bias, plays, device, meanTensor, stdTensor);
             network.eval();
             var userArray = users.detach().cpu().data<float>().ToArray();
             float b = bias.detach().cpu().item<float>();
             users.Dispose();
             bias.Dispose();
-            return new MultiUserAudioModel(_options, _songs, network, plays, userArray, b, device);
+            return new MultiUserAudioModel(_options, _songs, network, plays, userArray, b, device, mean, std);
         }
         catch
         {
@@ -205,7 +208,41 @@ public sealed class MultiUserAudioTrainer : IEstimator<MultiUserAudioModel>
         return SchemaShapes.Append(inputSchema, [new OutputColumn(MultiUserAudioModel.ScoreColumnName, NumberDataViewType.Single)]);
     }
 
-    private void Train(TimeConvNetwork network, TorchSharp.Modules.Parameter users, TorchSharp.Modules.Parameter bias, PlayMatrix plays, Device device)
+    // MFCC coefficients differ in scale by orders of magnitude (c0 is the log energy), which stalls training; each
+    // coefficient is standardised with the mean and deviation over the windows of songs with training plays.
+    private (float[] Mean, float[] Std) Standardization(PlayMatrix plays)
+    {
+        int c = _songs.Coefficients;
+        var sum = new double[c];
+        var squares = new double[c];
+        long count = 0;
+        var warm = Enumerable.Range(0, plays.SongCount).Where(s => plays.PlayCountOfSong(s) > 0).ToArray();
+        int step = Math.Max(1, warm.Length / 500);
+        for (int i = 0; i < warm.Length; i += step)
+        {
+            var values = _songs.Windows(warm[i]);
+            for (int j = 0; j < values.Length; j++)
+            {
+                sum[j % c] += values[j];
+                squares[j % c] += (double)values[j] * values[j];
+            }
+
+            count += values.Length / c;
+        }
+
+        var mean = new float[c];
+        var std = new float[c];
+        for (int k = 0; k < c; k++)
+        {
+            double m = sum[k] / Math.Max(1, count);
+            mean[k] = (float)m;
+            std[k] = (float)Math.Max(Math.Sqrt(Math.Max(0, (squares[k] / Math.Max(1, count)) - (m * m))), 1e-3);
+        }
+
+        return (mean, std);
+    }
+
+    private void Train(TimeConvNetwork network, TorchSharp.Modules.Parameter users, TorchSharp.Modules.Parameter bias, PlayMatrix plays, Device device, Tensor mean, Tensor std)
     {
         var o = _options;
         var rng = new Random(o.Seed);
@@ -269,7 +306,7 @@ public sealed class MultiUserAudioTrainer : IEstimator<MultiUserAudioModel>
                 }
 
                 using var scope = NewDisposeScope();
-                var x = tensor(buffer.AsSpan(0, b * w * size).ToArray(), [b * w, _songs.FramesPerWindow, _songs.Coefficients]).to(device);
+                var x = tensor(buffer.AsSpan(0, b * w * size).ToArray(), [b * w, _songs.FramesPerWindow, _songs.Coefficients]).to(device).sub(mean).div(std);
                 var embedding = network.Embedding(x).reshape(b, w, -1);
                 var u2 = users.index_select(0, tensor(userIndex, device: device));
                 var logits = (embedding * u2.unsqueeze(1)).sum(-1) + bias;
@@ -327,8 +364,10 @@ public sealed class MultiUserAudioModel : RowMappingTransformer, IUserSongScorer
     private readonly Tensor _mask;                // [songs, maxWindows], true for a real window
     private bool _disposed;
 
-    internal MultiUserAudioModel(MultiUserAudioOptions options, AudioSongWindows songs, TimeConvNetwork encoder, PlayMatrix training, float[] users, float bias, Device device)
+    internal MultiUserAudioModel(MultiUserAudioOptions options, AudioSongWindows songs, TimeConvNetwork encoder, PlayMatrix training, float[] users, float bias, Device device, float[] mean, float[] std)
     {
+        CoefficientMean = mean;
+        CoefficientDeviation = std;
         _options = options;
         Songs = songs;
         Encoder = encoder;
@@ -340,11 +379,13 @@ public sealed class MultiUserAudioModel : RowMappingTransformer, IUserSongScorer
         _windowEmbeddings = new float[songs.SongCount][];
         using (no_grad())
         {
+            using var meanTensor = tensor(mean, device: device);
+            using var stdTensor = tensor(std, device: device);
             for (int s = 0; s < songs.SongCount; s++)
             {
                 using var scope = NewDisposeScope();
                 int n = songs.WindowCount(s);
-                var x = tensor(songs.Windows(s).ToArray(), [n, songs.FramesPerWindow, songs.Coefficients]).to(device);
+                var x = tensor(songs.Windows(s).ToArray(), [n, songs.FramesPerWindow, songs.Coefficients]).to(device).sub(meanTensor).div(stdTensor);
                 _windowEmbeddings[s] = encoder.Embedding(x).cpu().data<float>().ToArray();
             }
         }
@@ -364,6 +405,12 @@ public sealed class MultiUserAudioModel : RowMappingTransformer, IUserSongScorer
         _padded = tensor(padded, [songs.SongCount, max, EmbeddingSize]).to(device);
         _mask = tensor(mask, [songs.SongCount, max]).to(device);
     }
+
+    /// <summary>Per-coefficient mean subtracted from the windows before the encoder (learned from songs with training plays).</summary>
+    public IReadOnlyList<float> CoefficientMean { get; }
+
+    /// <summary>Per-coefficient deviation the windows are divided by before the encoder.</summary>
+    public IReadOnlyList<float> CoefficientDeviation { get; }
 
     /// <summary>The shared encoder (frozen after training).</summary>
     public TimeConvNetwork Encoder { get; }

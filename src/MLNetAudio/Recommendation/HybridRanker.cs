@@ -25,17 +25,20 @@ public sealed class HybridRankerOptions
     /// <summary>The play-count column. Default "Label".</summary>
     public string LabelColumnName = RecommendationEvaluationOptions.Defaults.LabelColumnName;
 
-    /// <summary>Random unplayed songs added to each user's candidates as negatives. Default 50.</summary>
+    /// <summary>Random unplayed songs added to each user's candidates as negatives (so the ranker sees the whole catalog's spread, not only the feature models' favourites). Default 200.</summary>
     public int RandomNegativesPerUser = Defaults.RandomNegativesPerUser;
 
     /// <summary>Each feature's top songs added to each user's candidates (hard negatives, or positives). Default 20.</summary>
     public int TopCandidatesPerFeature = Defaults.TopCandidatesPerFeature;
 
-    /// <summary>LightGBM boosting rounds. Default 100.</summary>
+    /// <summary>LightGBM boosting rounds. Default 50.</summary>
     public int NumberOfIterations = Defaults.NumberOfIterations;
 
-    /// <summary>LightGBM leaves per tree. Default 16.</summary>
+    /// <summary>LightGBM leaves per tree. Default 8.</summary>
     public int NumberOfLeaves = Defaults.NumberOfLeaves;
+
+    /// <summary>LightGBM's minimum rows per leaf: few plays per user make small leaves overfit. Default 50.</summary>
+    public int MinimumExampleCountPerLeaf = Defaults.MinimumExampleCountPerLeaf;
 
     /// <summary>LightGBM learning rate. Default 0.1.</summary>
     public double LearningRate = Defaults.LearningRate;
@@ -47,16 +50,19 @@ public sealed class HybridRankerOptions
     public static class Defaults
     {
         /// <summary>Default random negatives.</summary>
-        public const int RandomNegativesPerUser = 50;
+        public const int RandomNegativesPerUser = 200;
 
         /// <summary>Default top candidates per feature.</summary>
         public const int TopCandidatesPerFeature = 20;
 
         /// <summary>Default rounds.</summary>
-        public const int NumberOfIterations = 100;
+        public const int NumberOfIterations = 50;
 
         /// <summary>Default leaves.</summary>
-        public const int NumberOfLeaves = 16;
+        public const int NumberOfLeaves = 8;
+
+        /// <summary>Default minimum rows per leaf.</summary>
+        public const int MinimumExampleCountPerLeaf = 50;
 
         /// <summary>Default learning rate.</summary>
         public const double LearningRate = 0.1;
@@ -72,6 +78,7 @@ public sealed class HybridRankerOptions
             .Check(TopCandidatesPerFeature < 0, nameof(TopCandidatesPerFeature), $"must be 0 or more; found {TopCandidatesPerFeature}.")
             .Check(NumberOfIterations < 1, nameof(NumberOfIterations), $"must be at least 1; found {NumberOfIterations}.")
             .Check(NumberOfLeaves < 2, nameof(NumberOfLeaves), $"must be at least 2; found {NumberOfLeaves}.")
+            .Check(MinimumExampleCountPerLeaf < 1, nameof(MinimumExampleCountPerLeaf), $"must be at least 1; found {MinimumExampleCountPerLeaf}.")
             .Check(!(LearningRate > 0), nameof(LearningRate), $"must be positive; found {LearningRate}.")
             .ThrowIfAny();
 }
@@ -80,7 +87,7 @@ public sealed class HybridRankerOptions
 /// <summary>
 /// The hybrid: an ML.NET ranking pipeline (LightGBM LambdaRank, <c>ml.Ranking.Trainers.LightGbm</c>) over the scores
 /// of other models (audio, matrix factorization, item-based CF, popularity, ...) as features, one query group per
-/// user, trained on held-out plays.
+/// user, trained on held-out plays. Each feature is the score's percentile among the user's songs.
 /// </summary>
 /// <remarks>
 /// Train the feature models on one part of the training log and fit the ranker on the plays held out of it (stacking);
@@ -151,6 +158,8 @@ public sealed class HybridRankerTrainer
                 features[f].Scorer.ScoreUsers(u, 1, block[f]);
             }
 
+            var raw = block.Select(b => (float[])b.Clone()).ToArray();
+            HybridRankerModel.ToPercentiles(block);
             var candidates = new SortedSet<int>(positives.Where(s => !exclude.Contains(s)));
             for (int i = 0; i < _options.RandomNegativesPerUser; i++)
             {
@@ -163,7 +172,7 @@ public sealed class HybridRankerTrainer
 
             for (int f = 0; f < features.Count; f++)
             {
-                var masked = TopKMetrics.ExcludeAlreadyPlayed(block[f], exclude);
+                var masked = TopKMetrics.ExcludeAlreadyPlayed(raw[f], exclude);
                 foreach (int s in TopKMetrics.TopK(masked, Math.Min(_options.TopCandidatesPerFeature, songs)))
                 {
                     if (!float.IsNegativeInfinity(masked[s]))
@@ -193,7 +202,7 @@ public sealed class HybridRankerTrainer
             NumberOfIterations = _options.NumberOfIterations,
             NumberOfLeaves = _options.NumberOfLeaves,
             LearningRate = _options.LearningRate,
-            MinimumExampleCountPerLeaf = 5,
+            MinimumExampleCountPerLeaf = _options.MinimumExampleCountPerLeaf,
             Seed = _options.Seed,
             NumberOfThreads = 1,
         });
@@ -261,6 +270,8 @@ public sealed class HybridRankerModel : IUserSongScorer
                 _features[f].Scorer.ScoreUsers(firstUser + r, 1, block[f]);
             }
 
+            ToPercentiles(block);
+
             var rows = new Row[songs];
             for (int s = 0; s < songs; s++)
             {
@@ -299,6 +310,29 @@ public sealed class HybridRankerModel : IUserSongScorer
 
     /// <summary>Scores candidate rows (as <see cref="TrainingData"/>): the ML.NET model's output, still grouped by user.</summary>
     public IDataView Transform(IDataView candidates) => Model.Transform(candidates);
+
+    /// <summary>
+    /// Replaces each feature's scores of one user by their percentile among that user's songs (0 worst, 1 best; ties
+    /// share the lowest), and a non-finite score by <see cref="HybridRankerTrainer.MissingScore"/>. Percentiles make
+    /// the features comparable between the models the ranker was fitted on and the ones retrained on the whole log,
+    /// whose raw scales differ (item-CF sums grow with the number of plays, ALS factors with the data).
+    /// </summary>
+    internal static void ToPercentiles(float[][] block)
+    {
+        foreach (var scores in block)
+        {
+            var finite = Enumerable.Range(0, scores.Length).Where(s => float.IsFinite(scores[s])).OrderBy(s => scores[s]).ToArray();
+            var result = new float[scores.Length];
+            Array.Fill(result, HybridRankerTrainer.MissingScore);
+            for (int i = 0; i < finite.Length; i++)
+            {
+                bool tie = i > 0 && scores[finite[i]] == scores[finite[i - 1]];
+                result[finite[i]] = tie ? result[finite[i - 1]] : finite.Length == 1 ? 1 : (float)i / (finite.Length - 1);
+            }
+
+            result.CopyTo(scores, 0);
+        }
+    }
 
     internal static Row MakeRow(int user, int song, float label, float[][] block)
     {

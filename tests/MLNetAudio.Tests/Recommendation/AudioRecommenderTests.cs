@@ -220,6 +220,16 @@ public sealed class AudioRecommenderTests(TinyAudioCatalog catalog) : IClassFixt
         var all = new float[2 * hybrid.SongCount];
         hybrid.ScoreUsers(0, 2, all);
         Assert.All(all, s => Assert.True(float.IsFinite(s)));
+
+        // Scoring the whole catalog gives each candidate the score the ML.NET model gave its row.
+        var songIndex = scored.GetColumn<int>("SongIndex").ToArray();
+        uint firstUser = groups[0];
+        var catalogScores = new float[hybrid.SongCount];
+        hybrid.ScoreUsers((int)firstUser - 1, 1, catalogScores);
+        for (int i = 0; i < groups.Length && groups[i] == firstUser; i++)
+        {
+            Assert.Equal(scores[i], catalogScores[songIndex[i]], 1e-5f);
+        }
         Assert.Equal(["Audio", "MF", "Popularity"], hybrid.FeatureNames);
     }
 
