@@ -67,7 +67,7 @@ public static partial class HybridRecommender
             ConvolutionForm = ConvolutionForm.Conv1dAllCoefficients,
             LstmHiddenSize = 32,
             ValidationFraction = 0,
-            TrainingWindowStride = songs.HopFrames * 2,
+            TrainingWindowStride = 2, // every second 1 s-hop window: few songs per user
             Seed = seed,
         }).Fit(data);
         var scores = new float[songs.SongCount];

@@ -95,8 +95,8 @@ var models = new (string Name, IUserSongScorer Scorer)[]
     ("MF (weighted ALS)", cf.Mf),
     ("audio, multi-user", audio),
     ("audio -> MF factors", audioFactors),
-    ("hybrid (LambdaRank)", hybrid),
-    ("hybrid, ranker-time features", hybridBase),
+    // The hybrid runs LightGBM on every (user, song): score the table once for both splits.
+    ("hybrid (LambdaRank)", DenseScorer.From(hybrid)),
 };
 var rows = new List<(string Model, string Split, RecommendationMetrics Metrics)>();
 foreach (var (name, scorer) in models)
@@ -256,6 +256,13 @@ static Dictionary<string, string> ParseArguments(string[] args)
 /// <summary>Scores from a dense users x songs table (the per-user models' scores; other users score 0).</summary>
 internal sealed class DenseScorer(int users, int songs, float[] table) : IUserSongScorer
 {
+    public static DenseScorer From(IUserSongScorer scorer)
+    {
+        var table = new float[scorer.UserCount * (long)scorer.SongCount];
+        scorer.ScoreUsers(0, scorer.UserCount, table);
+        return new DenseScorer(scorer.UserCount, scorer.SongCount, table);
+    }
+
     public int UserCount => users;
 
     public int SongCount => songs;
