@@ -205,8 +205,9 @@ static void PlotMetricByModel(List<(string Model, string Split, RecommendationMe
     plot.Axes.Bottom.MinimumSize = 150;
     plot.Legend.ManualItems.Add(new LegendItem { LabelText = "warm songs", FillColor = Colors.SteelBlue });
     plot.Legend.ManualItems.Add(new LegendItem { LabelText = "cold songs", FillColor = Colors.DarkOrange });
-    plot.ShowLegend();
+    plot.ShowLegend(Alignment.UpperRight);
     plot.Axes.Margins(bottom: 0);
+    plot.Axes.Right.MinimumSize = 60;
     plot.Title("NDCG@10 by model and split");
     plot.YLabel("NDCG@10");
     plot.SavePng(path, 1000, 560);
