@@ -229,9 +229,9 @@ static void PlotAccuracyDiversity(List<(string Model, string Split, Recommendati
         }
     }
 
-    plot.Legend.ManualItems.Add(new LegendItem { LabelText = "warm songs", MarkerColor = Colors.SteelBlue, MarkerShape = MarkerShape.FilledCircle });
-    plot.Legend.ManualItems.Add(new LegendItem { LabelText = "cold songs", MarkerColor = Colors.DarkOrange, MarkerShape = MarkerShape.FilledCircle });
-    plot.ShowLegend();
+    plot.Legend.ManualItems.Add(new LegendItem { LabelText = "warm songs", FillColor = Colors.SteelBlue });
+    plot.Legend.ManualItems.Add(new LegendItem { LabelText = "cold songs", FillColor = Colors.DarkOrange });
+    plot.ShowLegend(Alignment.UpperRight);
     plot.Title("Accuracy against diversity (intra-list, song attributes)");
     plot.XLabel("intra-list diversity of the top 10");
     plot.YLabel("NDCG@10");
