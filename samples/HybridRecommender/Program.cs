@@ -97,6 +97,9 @@ var models = new (string Name, IUserSongScorer Scorer)[]
     ("audio -> MF factors", audioFactors),
     // The hybrid runs LightGBM on every (user, song): score the table once for both splits.
     ("hybrid (LambdaRank)", DenseScorer.From(hybrid)),
+    // Diagnostics: the ranker with the very feature models it was fitted on, beside MF fitted on the same 80%.
+    ("MF, base plays only", cfBase.Mf),
+    ("hybrid, base-play features", DenseScorer.From(hybridBase)),
 };
 var rows = new List<(string Model, string Split, RecommendationMetrics Metrics)>();
 foreach (var (name, scorer) in models)
