@@ -18,7 +18,7 @@ var arguments = ParseArguments(args);
 bool benchmark = arguments.GetValueOrDefault("size") == "benchmark";
 int songCount = int.Parse(arguments.GetValueOrDefault("songs") ?? (benchmark ? "5000" : "300"), CultureInfo.InvariantCulture);
 int userCount = int.Parse(arguments.GetValueOrDefault("users") ?? (benchmark ? "2000" : "150"), CultureInfo.InvariantCulture);
-int epochs = int.Parse(arguments.GetValueOrDefault("epochs") ?? (benchmark ? "4" : "12"), CultureInfo.InvariantCulture);
+int epochs = int.Parse(arguments.GetValueOrDefault("epochs") ?? (benchmark ? "4" : "30"), CultureInfo.InvariantCulture);
 string outputFolder = arguments.GetValueOrDefault("out") ?? Path.Combine(Environment.CurrentDirectory, "hybrid-output");
 Directory.CreateDirectory(outputFolder);
 var clock = Stopwatch.StartNew();
