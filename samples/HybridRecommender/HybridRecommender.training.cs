@@ -1,0 +1,81 @@
+using Microsoft.ML;
+using MLNetAudio;
+using MLNetAudio.Recommendation;
+using MLNetAudio.Scoring;
+
+namespace HybridRecommenderSample;
+
+/// <summary>Training half of the Model Builder-style pair: every model of the comparison, built on ML.NET pipelines.</summary>
+public static partial class HybridRecommender
+{
+    /// <summary>The collaborative models of one training log.</summary>
+    public sealed record CollaborativeModels(PopularityModel Popularity, ItemBasedCollaborativeFilteringModel ItemCf, ImplicitMatrixFactorizationModel Mf);
+
+    /// <summary>Popularity, item-based CF and weighted ALS on <paramref name="plays"/> (ML.NET column names).</summary>
+    public static CollaborativeModels TrainCollaborative(MLContext ml, IDataView plays)
+    {
+        var trainers = ml.Audio().Recommendation.Trainers;
+        return new CollaborativeModels(
+            trainers.Popularity("Label", "UserId", "SongId").Fit(plays),
+            trainers.ItemBasedCollaborativeFiltering("Label", "UserId", "SongId").Fit(plays),
+            trainers.ImplicitMatrixFactorization(new ImplicitMatrixFactorizationOptions
+            {
+                LabelColumnName = "Label",
+                MatrixColumnIndexColumnName = "UserId",
+                MatrixRowIndexColumnName = "SongId",
+                ApproximationRank = 32,
+                Lambda = 100,
+                Alpha = 10,
+                NumberOfIterations = 15,
+                ConjugateGradientSteps = 3,
+            }).Fit(plays));
+    }
+
+    /// <summary>The multi-user audio recommender: shared CNN+LSTM encoder, one vector per user.</summary>
+    public static MultiUserAudioModel TrainAudio(MLContext ml, AudioSongWindows songs, IDataView plays, int epochs) =>
+        ml.Audio().Recommendation.Trainers.MultiUserAudio(songs, new MultiUserAudioOptions
+        {
+            Epochs = epochs,
+            EmbeddingSize = 32,
+            Channels = 16,
+            Progress = new Progress<(int Epoch, double Loss)>(p => Console.WriteLine($"    audio epoch {p.Epoch}: loss {p.Loss:0.0000}")),
+        }).Fit(plays);
+
+    /// <summary>The features of the hybrid ranker, in a fixed order.</summary>
+    public static HybridFeature[] Features(MultiUserAudioModel audio, AudioFactorRegressionModel audioFactors, CollaborativeModels cf) =>
+    [
+        new("Audio", audio),
+        new("AudioFactors", audioFactors),
+        new("MF", cf.Mf),
+        new("ItemCF", cf.ItemCf),
+        new("Popularity", cf.Popularity),
+    ];
+
+    /// <summary>
+    /// The seed's per-user model: one TimeConvLstm per user, labels from their plays (played = liked) against as many
+    /// unplayed warm songs, trained through <c>ml.Audio().Trainers.TimeConvLstm</c>; the song score is the mean window score.
+    /// </summary>
+    public static float[] TrainPerUser(MLContext ml, AudioSongWindows songs, ListeningSimulator simulator, IReadOnlyList<ListeningEvent> plays, uint userKey, int seed)
+    {
+        var liked = plays.Where(e => e.UserId == userKey).Select(e => (int)e.SongId - 1).ToHashSet();
+        var rng = new Random(seed);
+        var unliked = simulator.WarmSongKeys.Select(k => (int)k - 1).Where(s => !liked.Contains(s)).OrderBy(_ => rng.Next()).Take(Math.Max(liked.Count, 10));
+        var data = songs.ToDataView(ml, liked.Select(s => (s, true)).Concat(unliked.Select(s => (s, false))));
+        using var scorer = ml.Audio().Trainers.TimeConvLstm(new TimeConvLstmOptions
+        {
+            Epochs = 8,
+            ConvolutionForm = ConvolutionForm.Conv1dAllCoefficients,
+            LstmHiddenSize = 32,
+            ValidationFraction = 0,
+            TrainingWindowStride = 2, // every second 1 s-hop window: few songs per user
+            Seed = seed,
+        }).Fit(data);
+        var scores = new float[songs.SongCount];
+        for (int s = 0; s < songs.SongCount; s++)
+        {
+            scores[s] = scorer.ScoreSong(songs.Windows(s), songs.HopFrames).Average();
+        }
+
+        return scores;
+    }
+}

@@ -1,0 +1,276 @@
+// MLNetAudio HybridRecommender: every recommender of issue 5 on one simulated listening benchmark whose songs are
+// rendered to audio, on warm and cold songs, beside the oracle and random.
+//
+//   dotnet run -c Release --project samples/HybridRecommender [-- --size small|benchmark] [--songs N --users N --epochs N]
+//        [--cache FOLDER] [--out FOLDER]
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using HybridRecommenderSample;
+using Microsoft.ML;
+using MLNetAudio;
+using MLNetAudio.Recommendation;
+using ScottPlot;
+
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+var arguments = ParseArguments(args);
+bool benchmark = arguments.GetValueOrDefault("size") == "benchmark";
+int songCount = int.Parse(arguments.GetValueOrDefault("songs") ?? (benchmark ? "5000" : "300"), CultureInfo.InvariantCulture);
+int userCount = int.Parse(arguments.GetValueOrDefault("users") ?? (benchmark ? "2000" : "150"), CultureInfo.InvariantCulture);
+int epochs = int.Parse(arguments.GetValueOrDefault("epochs") ?? (benchmark ? "4" : "30"), CultureInfo.InvariantCulture);
+string outputFolder = arguments.GetValueOrDefault("out") ?? Path.Combine(Environment.CurrentDirectory, "hybrid-output");
+Directory.CreateDirectory(outputFolder);
+var clock = Stopwatch.StartNew();
+void Log(string message) => Console.WriteLine($"[{clock.Elapsed.TotalSeconds,6:0.0} s] {message}");
+
+// STEP 1: an ML.NET context; its seed (and every option's Seed) makes the run repeatable.
+var ml = new MLContext(seed: 1);
+
+// STEP 2: the listening benchmark. Taste drives choice strongly enough for audio to matter (TasteStrength 10,
+// PopularityExponent 0.7: see docs/recommendation.md, "Two oracles"). The training log is split once more per user:
+// 80% trains the models, 20% trains the hybrid ranker on top of them (stacking).
+var simulator = new ListeningSimulator(new ListeningSimulatorOptions
+{
+    SongCount = songCount,
+    UserCount = userCount,
+    MeanSongsPerUser = 20,
+    PopularityExponent = 0.7,
+    TasteStrength = 10,
+    Seed = 1,
+});
+var split = new Random(2);
+var basePlays = new List<ListeningEvent>();
+var rankerPlays = new List<ListeningEvent>();
+foreach (var user in simulator.Training.GroupBy(e => e.UserId))
+{
+    var events = user.ToArray();
+    var held = events.Select(_ => split.NextDouble() < 0.2).ToArray();
+    held[0] = false;
+    for (int i = 0; i < events.Length; i++)
+    {
+        (held[i] ? rankerPlays : basePlays).Add(events[i]);
+    }
+}
+
+IDataView training = simulator.ToDataView(ml, simulator.Training);
+IDataView baseTraining = simulator.ToDataView(ml, basePlays);
+Log($"simulated {songCount} songs x {userCount} users: {simulator.Training.Count} training plays ({basePlays.Count} base + {rankerPlays.Count} for the ranker), "
+    + $"{simulator.WarmTest.Count} warm test plays, {simulator.ColdTest.Count} plays of {simulator.ColdSongKeys.Count} cold songs");
+
+// STEP 3: render every song with the synthesizer and cut it into 8 s MFCC windows every 1 s (cached on disk, so a
+// rerun reads them back).
+var audioOptions = new AudioSongOptions { CacheDirectory = arguments.GetValueOrDefault("cache") };
+var songs = AudioSongWindows.Compute(ml, simulator.Songs, audioOptions);
+Log($"song windows: {songs.SongCount} songs x {songs.WindowCount(0)} windows of {songs.FramesPerWindow} x {songs.Coefficients} "
+    + $"({songs.ComputedSongs} rendered now, {songs.SongCount - songs.ComputedSongs} from the cache {audioOptions.CacheDirectory ?? "in the temp folder"})");
+
+// STEP 4: train. Collaborative models on the base plays (for the ranker) and on all training plays (for the table);
+// the audio model once, on the base plays.
+var cfBase = HybridRecommender.TrainCollaborative(ml, baseTraining);
+var cf = HybridRecommender.TrainCollaborative(ml, training);
+var ffm = ml.Audio().Recommendation.Trainers.FieldAwareFactorizationMachine("Label", "UserId", "SongId").Fit(training);
+Log("collaborative models trained");
+using var audio = HybridRecommender.TrainAudio(ml, songs, baseTraining, epochs);
+Log("multi-user audio model trained");
+var audioFactorsBase = AudioFactorRegressionModel.Fit(cfBase.Mf, audio);
+var audioFactors = AudioFactorRegressionModel.Fit(cf.Mf, audio);
+var hybridBase = ml.Audio().Recommendation.Trainers.HybridRanker()
+    .Fit(HybridRecommender.Features(audio, audioFactorsBase, cfBase), simulator.ToDataView(ml, rankerPlays), baseTraining);
+var hybrid = hybridBase.WithFeatures(HybridRecommender.Features(audio, audioFactors, cf));
+var rankerFit = ml.Ranking.Evaluate(hybridBase.Transform(hybridBase.TrainingData), HybridRankerModel.LabelColumnName, HybridRankerModel.GroupColumnName);
+Log($"hybrid ranker (LightGBM LambdaRank) trained; NDCG@10 on its own candidates (ML.NET RankingEvaluator): {rankerFit.NormalizedDiscountedCumulativeGains[Math.Min(9, rankerFit.NormalizedDiscountedCumulativeGains.Count - 1)]:0.000}");
+
+// STEP 5: evaluate every model on the warm split (held-out plays of warm songs) and the cold split (songs never
+// played in training); songs played in training are filtered out; diversity over the songs' attribute vectors.
+var attributes = Enumerable.Range(1, songCount).Select(k => simulator.AttributeVector((uint)k)).ToArray();
+var models = new (string Name, IUserSongScorer Scorer)[]
+{
+    ("oracle", simulator),
+    ("taste oracle", simulator.TasteOracle),
+    ("random", new RandomScorer(userCount, songCount, 1)),
+    ("popularity", cf.Popularity),
+    ("item-CF", cf.ItemCf),
+    ("ML.NET FFM", ffm),
+    ("MF (weighted ALS)", cf.Mf),
+    ("audio, multi-user", audio),
+    ("audio -> MF factors", audioFactors),
+    // The hybrid runs LightGBM on every (user, song): score the table once for both splits.
+    ("hybrid (LambdaRank)", DenseScorer.From(hybrid)),
+    // Diagnostics: the ranker with the very feature models it was fitted on, beside MF fitted on the same 80%.
+    ("MF, base plays only", cfBase.Mf),
+    ("hybrid, base-play features", DenseScorer.From(hybridBase)),
+};
+var rows = new List<(string Model, string Split, RecommendationMetrics Metrics)>();
+foreach (var (name, scorer) in models)
+{
+    foreach (var (splitName, test, candidates) in new[] { ("warm", simulator.WarmTest, simulator.WarmSongKeys), ("cold", simulator.ColdTest, simulator.ColdSongKeys) })
+    {
+        var metrics = ml.Audio().Recommendation.Evaluate(scorer, simulator.ToDataView(ml, test), training, new RecommendationEvaluationOptions
+        {
+            CandidateSongKeys = candidates.ToArray(),
+            SongEmbeddings = attributes,
+        });
+        rows.Add((name, splitName, metrics));
+    }
+
+    Log($"evaluated {name}");
+}
+
+// The seed's per-user model for a handful of users, beside the multi-user model on the same users.
+var chosen = simulator.Training.GroupBy(e => e.UserId).OrderByDescending(g => g.Count()).Take(3).Select(g => g.Key).ToArray();
+var perUserTable = new float[userCount * songCount];
+foreach (uint user in chosen)
+{
+    HybridRecommender.TrainPerUser(ml, songs, simulator, basePlays, user, seed: (int)user).CopyTo(perUserTable, (int)(user - 1) * songCount);
+}
+
+var perUser = new DenseScorer(userCount, songCount, perUserTable);
+var perUserRows = new List<(string Model, string Split, RecommendationMetrics Metrics)>();
+foreach (var (name, scorer) in new (string, IUserSongScorer)[] { ("oracle", simulator), ("audio, per-user TimeConvLstm", perUser), ("audio, multi-user", audio) })
+{
+    foreach (var (splitName, test, candidates) in new[] { ("warm", simulator.WarmTest, simulator.WarmSongKeys), ("cold", simulator.ColdTest, simulator.ColdSongKeys) })
+    {
+        var subset = test.Where(e => chosen.Contains(e.UserId)).ToArray();
+        perUserRows.Add((name, splitName, ml.Audio().Recommendation.Evaluate(scorer, simulator.ToDataView(ml, subset), training, new RecommendationEvaluationOptions
+        {
+            CandidateSongKeys = candidates.ToArray(),
+            SongEmbeddings = attributes,
+        })));
+    }
+}
+
+Log($"per-user TimeConvLstm trained for users {string.Join(", ", chosen)}");
+
+// STEP 6: print and save the comparison, with plots.
+string table = Table(rows);
+string perUserText = Table(perUserRows);
+Console.WriteLine();
+Console.WriteLine(table);
+Console.WriteLine($"Per-user models, users {string.Join(", ", chosen)} only:");
+Console.WriteLine(perUserText);
+File.WriteAllText(Path.Combine(outputFolder, "comparison.md"), table + Environment.NewLine + $"Per-user models, users {string.Join(", ", chosen)}:" + Environment.NewLine + Environment.NewLine + perUserText);
+PlotMetricByModel(rows, Path.Combine(outputFolder, "ndcg-by-model.png"));
+PlotAccuracyDiversity(rows, Path.Combine(outputFolder, "accuracy-vs-diversity.png"));
+Log($"tables and plots written to {outputFolder}");
+
+// STEP 7: consume. Why a song is recommended (best window and score timeline), a PredictionEngine on one pair,
+// and a brand-new listener folded in from three flute songs without retraining the encoder.
+uint someone = chosen[0];
+Console.WriteLine($"Audio recommendations for user {someone} (likes {simulator.Users[(int)someone - 1].FavoriteInstrument}), with reasons:");
+foreach (var r in audio.Recommend(someone, k: 3))
+{
+    HybridRecommender.PrintReason(r, simulator.Songs[(int)r.SongKey - 1]);
+}
+
+var first = audio.Recommend(someone, k: 1)[0];
+Console.WriteLine($"PredictionEngine on (user {someone}, song {first.SongKey}): {HybridRecommender.Predict(ml, audio, someone, first.SongKey):0.000}");
+var fluteSongs = simulator.Songs.Where(s => s.Instruments.Count == 1 && s.Instruments[0] == MLNetAudio.Synthesis.Instrument.Flute).Take(3).Select(s => s.Key).ToArray();
+Console.WriteLine($"A new listener who played flute-only songs {string.Join(", ", fluteSongs)} gets:");
+foreach (var r in audio.RecommendForPlays(fluteSongs, k: 5))
+{
+    HybridRecommender.PrintReason(r, simulator.Songs[(int)r.SongKey - 1]);
+}
+
+Log("done");
+
+static string Table(IEnumerable<(string Model, string Split, RecommendationMetrics Metrics)> rows)
+{
+    var text = new StringBuilder();
+    text.AppendLine("| model | split | NDCG@10 | P@10 | R@10 | MAP@500 | AUC | coverage | diversity |");
+    text.AppendLine("|---|---|---|---|---|---|---|---|---|");
+    foreach (var (model, split, m) in rows)
+    {
+        text.AppendLine(CultureInfo.InvariantCulture, $"| {model} | {split} | {m.NdcgAtK:0.000} | {m.PrecisionAtK:0.000} | {m.RecallAtK:0.000} | {m.MapAtCutoff:0.000} | {m.Auc:0.000} | {m.CatalogCoverage:0.000} | {m.IntraListDiversity:0.000} |");
+    }
+
+    return text.ToString();
+}
+
+static void PlotMetricByModel(List<(string Model, string Split, RecommendationMetrics Metrics)> rows, string path)
+{
+    var plot = new Plot();
+    var names = rows.Select(r => r.Model).Distinct().ToArray();
+    var bars = new List<Bar>();
+    for (int i = 0; i < names.Length; i++)
+    {
+        foreach (var (split, offset, color) in new[] { ("warm", -0.2, Colors.SteelBlue), ("cold", 0.2, Colors.DarkOrange) })
+        {
+            var m = rows.First(r => r.Model == names[i] && r.Split == split).Metrics;
+            bars.Add(new Bar { Position = i + offset, Value = m.NdcgAtK, FillColor = color, Size = 0.38 });
+        }
+    }
+
+    plot.Add.Bars(bars);
+    plot.Axes.Bottom.SetTicks(Enumerable.Range(0, names.Length).Select(i => (double)i).ToArray(), names);
+    plot.Axes.Bottom.TickLabelStyle.Rotation = 40;
+    plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
+    plot.Axes.Bottom.MinimumSize = 150;
+    plot.Legend.ManualItems.Add(new LegendItem { LabelText = "warm songs", FillColor = Colors.SteelBlue });
+    plot.Legend.ManualItems.Add(new LegendItem { LabelText = "cold songs", FillColor = Colors.DarkOrange });
+    plot.ShowLegend(Alignment.UpperRight);
+    plot.Axes.Margins(bottom: 0);
+    plot.Axes.Right.MinimumSize = 60;
+    plot.Title("NDCG@10 by model and split");
+    plot.YLabel("NDCG@10");
+    plot.SavePng(path, 1000, 560);
+}
+
+static void PlotAccuracyDiversity(List<(string Model, string Split, RecommendationMetrics Metrics)> rows, string path)
+{
+    var plot = new Plot();
+    foreach (var (split, color) in new[] { ("warm", Colors.SteelBlue), ("cold", Colors.DarkOrange) })
+    {
+        foreach (var (model, _, m) in rows.Where(r => r.Split == split && double.IsFinite(r.Metrics.IntraListDiversity)))
+        {
+            var marker = plot.Add.Marker(m.IntraListDiversity, m.NdcgAtK);
+            marker.Color = color;
+            marker.Size = 9;
+            var label = plot.Add.Text(model, m.IntraListDiversity, m.NdcgAtK);
+            label.LabelFontSize = 10;
+            label.LabelFontColor = color;
+        }
+    }
+
+    plot.Legend.ManualItems.Add(new LegendItem { LabelText = "warm songs", FillColor = Colors.SteelBlue });
+    plot.Legend.ManualItems.Add(new LegendItem { LabelText = "cold songs", FillColor = Colors.DarkOrange });
+    plot.ShowLegend(Alignment.UpperRight);
+    plot.Title("Accuracy against diversity (intra-list, song attributes)");
+    plot.XLabel("intra-list diversity of the top 10");
+    plot.YLabel("NDCG@10");
+    plot.SavePng(path, 1000, 600);
+}
+
+static Dictionary<string, string> ParseArguments(string[] args)
+{
+    var result = new Dictionary<string, string>();
+    for (int i = 0; i + 1 < args.Length; i += 2)
+    {
+        if (!args[i].StartsWith("--", StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"Expected an option such as --size, found '{args[i]}'. Options: --size small|benchmark, --songs N, --users N, --epochs N, --cache FOLDER, --out FOLDER.");
+        }
+
+        result[args[i][2..]] = args[i + 1];
+    }
+
+    return result;
+}
+
+/// <summary>Scores from a dense users x songs table (the per-user models' scores; other users score 0).</summary>
+internal sealed class DenseScorer(int users, int songs, float[] table) : IUserSongScorer
+{
+    public static DenseScorer From(IUserSongScorer scorer)
+    {
+        var table = new float[scorer.UserCount * (long)scorer.SongCount];
+        scorer.ScoreUsers(0, scorer.UserCount, table);
+        return new DenseScorer(scorer.UserCount, scorer.SongCount, table);
+    }
+
+    public int UserCount => users;
+
+    public int SongCount => songs;
+
+    public void ScoreUsers(int firstUser, int userCount, Span<float> destination) =>
+        table.AsSpan(firstUser * songs, userCount * songs).CopyTo(destination);
+}

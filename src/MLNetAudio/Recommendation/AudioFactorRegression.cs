@@ -1,0 +1,117 @@
+using static TorchSharp.torch;
+
+namespace MLNetAudio.Recommendation;
+
+/// <summary>
+/// The van den Oord et al. (2013) variant: learn to predict a song's matrix-factorization item factors from its
+/// audio, so a cold song (no plays, no factors) gets factors and MF-style scores (user factors · predicted factors).
+/// Here the audio side is the multi-user encoder's song embedding (the mean of its window embeddings) plus a
+/// constant, and the map to the factors is ridge regression fitted on the warm songs (those with factors).
+/// </summary>
+/// <remarks>
+/// van den Oord et al. trained a CNN end to end to regress the factors; this variant reuses the encoder trained on
+/// plays and fits only a linear map, in closed form (a (size+1)-square solve), so it costs nothing next to training.
+/// Written by hand: a few lines of linear algebra on TorchSharp.
+/// </remarks>
+public sealed class AudioFactorRegressionModel : IUserSongScorer
+{
+    private readonly float[] _userFactors;
+    private readonly float[] _predicted;
+
+    private AudioFactorRegressionModel(int users, int songs, int rank, float[] userFactors, float[] predicted)
+    {
+        UserCount = users;
+        SongCount = songs;
+        Rank = rank;
+        _userFactors = userFactors;
+        _predicted = predicted;
+    }
+
+    /// <inheritdoc/>
+    public int UserCount { get; }
+
+    /// <inheritdoc/>
+    public int SongCount { get; }
+
+    /// <summary>Number of factors.</summary>
+    public int Rank { get; }
+
+    /// <summary>
+    /// Fits the regression from <paramref name="audio"/>'s song embeddings to <paramref name="factors"/>' song
+    /// factors over the songs with training plays, and predicts factors for every song.
+    /// </summary>
+    /// <param name="factors">The fitted matrix factorization (its user factors score; its song factors are the targets).</param>
+    /// <param name="audio">The fitted multi-user audio model (its song embeddings are the inputs).</param>
+    /// <param name="ridge">The ridge penalty λ. Default 1.</param>
+    /// <exception cref="ArgumentException">The two models disagree on the catalog or the users.</exception>
+    public static AudioFactorRegressionModel Fit(ImplicitMatrixFactorizationModel factors, MultiUserAudioModel audio, double ridge = 1)
+    {
+        ArgumentNullException.ThrowIfNull(factors);
+        ArgumentNullException.ThrowIfNull(audio);
+        if (factors.SongCount != audio.SongCount || factors.UserCount != audio.UserCount)
+        {
+            throw new ArgumentException($"The factorization has {factors.UserCount} users x {factors.SongCount} songs, the audio model {audio.UserCount} x {audio.SongCount}; train both on the same keys.", nameof(audio));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(ridge);
+        int songs = factors.SongCount, rank = factors.ApproximationRank, size = audio.EmbeddingSize + 1;
+        var x = new float[songs * size];
+        var y = new float[songs * rank];
+        var warm = new List<long>();
+        for (int s = 0; s < songs; s++)
+        {
+            var e = audio.GetSongEmbedding((uint)s + 1);
+            e.CopyTo(x, s * size);
+            x[(s * size) + size - 1] = 1;
+            if (factors.IsSongKnown((uint)s + 1))
+            {
+                factors.GetSongFactors((uint)s + 1).CopyTo(y, s * rank);
+                warm.Add(s);
+            }
+        }
+
+        if (warm.Count == 0)
+        {
+            throw new ArgumentException("The factorization knows no song (no training plays); there is nothing to regress.", nameof(factors));
+        }
+
+        using var scope = NewDisposeScope();
+        var xs = tensor(x, [songs, size], dtype: float64);
+        var ys = tensor(y, [songs, rank], dtype: float64);
+        var index = tensor(warm.ToArray());
+        var xw = xs.index_select(0, index);
+        var yw = ys.index_select(0, index);
+        var gram = xw.t().matmul(xw) + (eye(size, dtype: float64) * ridge);
+        var weights = linalg.solve(gram, xw.t().matmul(yw));
+        var predicted = xs.matmul(weights).to(float32).data<float>().ToArray();
+        var users = new float[factors.UserCount * rank];
+        for (int u = 0; u < factors.UserCount; u++)
+        {
+            factors.GetUserFactors((uint)u + 1).CopyTo(users, u * rank);
+        }
+
+        return new AudioFactorRegressionModel(factors.UserCount, songs, rank, users, predicted);
+    }
+
+    /// <summary>The predicted factors of a song (1-based key), cold or warm.</summary>
+    public float[] GetPredictedSongFactors(uint songKey)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(songKey);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(songKey, (uint)SongCount);
+        return _predicted.AsSpan((int)(songKey - 1) * Rank, Rank).ToArray();
+    }
+
+    /// <summary>User factors times predicted song factors, one matrix product.</summary>
+    public void ScoreUsers(int firstUser, int userCount, Span<float> destination)
+    {
+        if (firstUser < 0 || userCount < 0 || firstUser + (long)userCount > UserCount || destination.Length < userCount * (long)SongCount)
+        {
+            throw new ArgumentOutOfRangeException(nameof(firstUser), $"Users {firstUser} .. {firstUser + userCount - 1} (x {SongCount} songs) do not fit {UserCount} users or a destination of {destination.Length}.");
+        }
+
+        using var scope = NewDisposeScope();
+        var u = tensor(_userFactors.AsSpan(firstUser * Rank, userCount * Rank).ToArray(), [userCount, Rank]);
+        var v = tensor(_predicted, [SongCount, Rank]);
+        u.matmul(v.t()).data<float>().CopyTo(destination);
+    }
+}

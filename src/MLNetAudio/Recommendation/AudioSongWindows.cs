@@ -1,0 +1,241 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetAudio.Features;
+
+namespace MLNetAudio.Recommendation;
+
+/// <summary>
+/// The MFCC windows of every song of a catalog (index = song key - 1), made by rendering each
+/// <see cref="SongDescription"/> with <see cref="AudioSongRenderer"/> and cutting it with ML.NET's
+/// <c>ml.Transforms.SegmentMfcc</c>, and cached on disk so that reruns do not recompute them.
+/// </summary>
+/// <remarks>
+/// Cache format (one file per song, <c>song-{key}-{hash}.win</c>, the hash covering the song's description and every
+/// setting that changes the windows): "MLNAWIN1" (8 bytes), Int32 frames per window, Int32 coefficients, Int32
+/// window count, then windows x frames x coefficients Single values, little-endian. A file that does not read back
+/// whole is recomputed.
+/// </remarks>
+public sealed class AudioSongWindows
+{
+    private static readonly byte[] Magic = "MLNAWIN1"u8.ToArray();
+    private readonly float[][] _windows;
+
+    private AudioSongWindows(float[][] windows, int framesPerWindow, int coefficients, AudioSongOptions options, int computed)
+    {
+        _windows = windows;
+        FramesPerWindow = framesPerWindow;
+        Coefficients = coefficients;
+        Options = options;
+        ComputedSongs = computed;
+    }
+
+    /// <summary>Frames in one window.</summary>
+    public int FramesPerWindow { get; }
+
+    /// <summary>Coefficients per frame.</summary>
+    public int Coefficients { get; }
+
+    /// <summary>The settings the windows were made with.</summary>
+    public AudioSongOptions Options { get; }
+
+    /// <summary>Songs rendered and segmented by this call (the rest came from the cache).</summary>
+    public int ComputedSongs { get; }
+
+    /// <summary>Number of songs.</summary>
+    public int SongCount => _windows.Length;
+
+    /// <summary>Values in one window.</summary>
+    public int WindowSize => FramesPerWindow * Coefficients;
+
+    /// <summary>Hop between windows in frames.</summary>
+    public int HopFrames => (int)Math.Round(Options.WindowHopSeconds * Options.FramesPerSecond);
+
+    /// <summary>Number of windows of a song (0-based index).</summary>
+    public int WindowCount(int song) => _windows[song].Length / WindowSize;
+
+    /// <summary>The windows of a song (0-based index), flattened [windows x frames x coefficients].</summary>
+    public ReadOnlySpan<float> Windows(int song) => _windows[song];
+
+    /// <summary>Start time in seconds of window <paramref name="window"/> of any song.</summary>
+    public double WindowStartSeconds(int window) => window * Options.WindowHopSeconds;
+
+    /// <summary>
+    /// Renders and segments every song of <paramref name="songs"/> (reading the cache first), in key order.
+    /// </summary>
+    /// <param name="mlContext">The context the MFCC segmenter runs in.</param>
+    /// <param name="songs">The catalog (as <see cref="ListeningSimulator.Songs"/>).</param>
+    /// <param name="options">Rendering, window and cache settings; null for the defaults.</param>
+    /// <exception cref="ArgumentException">An option is invalid; every bad one is listed.</exception>
+    public static AudioSongWindows Compute(MLContext mlContext, IReadOnlyList<SongDescription> songs, AudioSongOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        ArgumentNullException.ThrowIfNull(songs);
+        options ??= new AudioSongOptions();
+        options.Validate();
+        var segmenterOptions = new MfccSegmenterOptions
+        {
+            SampleRate = options.SampleRate,
+            FramesPerSecond = options.FramesPerSecond,
+            WindowSeconds = options.WindowSeconds,
+            WindowHopSeconds = options.WindowHopSeconds,
+            Coefficients = options.Coefficients,
+            FftSize = 1024,
+            MelBands = 64,
+        };
+        int frames = (int)Math.Round(options.WindowSeconds * options.FramesPerSecond);
+        int size = frames * options.Coefficients;
+        string? folder = options.UseCache ? options.CacheDirectory ?? Path.Combine(Path.GetTempPath(), "MLNetAudio", "song-windows") : null;
+        if (folder is not null)
+        {
+            Directory.CreateDirectory(folder);
+        }
+
+        string settings = options.SettingsKey() + $";fft{segmenterOptions.FftSize};mel{segmenterOptions.MelBands}";
+        var windows = new float[songs.Count][];
+        var paths = new string?[songs.Count];
+        var missing = new List<int>();
+        for (int i = 0; i < songs.Count; i++)
+        {
+            if (folder is not null)
+            {
+                paths[i] = Path.Combine(folder, $"song-{songs[i].Key}-{Hash(settings, songs[i])}.win");
+                windows[i] = TryRead(paths[i]!, frames, options.Coefficients)!;
+            }
+
+            if (windows[i] is null)
+            {
+                missing.Add(i);
+            }
+        }
+
+        // Render in parts so a big catalog never holds all its audio at once.
+        const int Part = 64;
+        var segmenter = mlContext.Transforms.SegmentMfcc("Windows", "Audio", segmenterOptions);
+        for (int first = 0; first < missing.Count; first += Part)
+        {
+            var part = missing.Skip(first).Take(Part).ToArray();
+            var rows = new AudioRow[part.Length];
+            Parallel.For(0, part.Length, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Environment.ProcessorCount) }, j =>
+                rows[j] = new AudioRow { Audio = AudioSongRenderer.Render(songs[part[j]], options) });
+            var data = mlContext.Data.LoadFromEnumerable(rows);
+            var transformed = segmenter.Fit(data).Transform(data);
+            using var cursor = transformed.GetRowCursor([transformed.Schema["Windows"]]);
+            var getter = cursor.GetGetter<VBuffer<float>>(transformed.Schema["Windows"]);
+            var buffer = default(VBuffer<float>);
+            int j = 0;
+            while (cursor.MoveNext())
+            {
+                getter(ref buffer);
+                var values = buffer.DenseValues().ToArray();
+                if (values.Length % size != 0)
+                {
+                    throw new InvalidOperationException($"Song {songs[part[j]].Key}: the segmenter gave {values.Length} values, not a whole number of {frames} x {options.Coefficients} windows.");
+                }
+
+                windows[part[j]] = values;
+                if (paths[part[j]] is string path)
+                {
+                    Write(path, values, frames, options.Coefficients);
+                }
+
+                j++;
+            }
+        }
+
+        return new AudioSongWindows(windows, frames, options.Coefficients, options, missing.Count);
+    }
+
+    /// <summary>
+    /// The windows of the given songs as an IDataView for the seed's per-user <c>ml.Audio().Trainers.TimeConvLstm</c>:
+    /// a <c>Windows</c> column shaped as <c>SegmentMfcc</c> makes it and a Boolean <c>Label</c> column.
+    /// </summary>
+    /// <param name="mlContext">The context.</param>
+    /// <param name="songsAndLabels">0-based song indices and their labels.</param>
+    public IDataView ToDataView(MLContext mlContext, IEnumerable<(int Song, bool Label)> songsAndLabels)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        ArgumentNullException.ThrowIfNull(songsAndLabels);
+        var rows = songsAndLabels.Select(p => new WindowRow { Windows = _windows[p.Song], Label = p.Label }).ToArray();
+        var schema = SchemaDefinition.Create(typeof(WindowRow));
+        var column = schema[nameof(WindowRow.Windows)];
+        column.ColumnType = new VectorDataViewType(NumberDataViewType.Single, 0, FramesPerWindow, Coefficients);
+        column.AddAnnotation(WindowColumns.FramesPerWindowAnnotation, FramesPerWindow, NumberDataViewType.Int32);
+        column.AddAnnotation(WindowColumns.CoefficientsAnnotation, Coefficients, NumberDataViewType.Int32);
+        column.AddAnnotation(WindowColumns.FramesPerSecondAnnotation, Options.FramesPerSecond, NumberDataViewType.Double);
+        column.AddAnnotation(WindowColumns.WindowSecondsAnnotation, Options.WindowSeconds, NumberDataViewType.Double);
+        column.AddAnnotation(WindowColumns.WindowHopSecondsAnnotation, Options.WindowHopSeconds, NumberDataViewType.Double);
+        return mlContext.Data.LoadFromEnumerable(rows, schema);
+    }
+
+    private static string Hash(string settings, SongDescription song)
+    {
+        string text = settings + "|" + song.Key + "|" + string.Join(",", song.Instruments) + "|" + song.Register + "|"
+            + FormattableString.Invariant($"{song.TempoBpm}|{song.DurationSeconds}|{song.Motif?.StartSeconds}|{song.Motif?.CarriedBy}");
+        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)), 0, 8);
+    }
+
+    private static float[]? TryRead(string path, int frames, int coefficients)
+    {
+        try
+        {
+            if (!File.Exists(path))
+            {
+                return null;
+            }
+
+            using var reader = new BinaryReader(File.OpenRead(path));
+            if (!reader.ReadBytes(Magic.Length).AsSpan().SequenceEqual(Magic) || reader.ReadInt32() != frames || reader.ReadInt32() != coefficients)
+            {
+                return null;
+            }
+
+            int count = reader.ReadInt32();
+            long expected = (long)count * frames * coefficients;
+            if (count < 0 || reader.BaseStream.Length - reader.BaseStream.Position != expected * sizeof(float))
+            {
+                return null;
+            }
+
+            var bytes = reader.ReadBytes(checked((int)(expected * sizeof(float))));
+            var values = new float[expected];
+            Buffer.BlockCopy(bytes, 0, values, 0, bytes.Length);
+            return values;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    private static void Write(string path, float[] values, int frames, int coefficients)
+    {
+        // Write to a temporary name first so a reader never sees half a file.
+        string temporary = path + "." + Environment.ProcessId + ".tmp";
+        using (var writer = new BinaryWriter(File.Create(temporary)))
+        {
+            writer.Write(Magic);
+            writer.Write(frames);
+            writer.Write(coefficients);
+            writer.Write(values.Length / (frames * coefficients));
+            var bytes = new byte[values.Length * sizeof(float)];
+            Buffer.BlockCopy(values, 0, bytes, 0, bytes.Length);
+            writer.Write(bytes);
+        }
+
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    private sealed class AudioRow
+    {
+        public float[] Audio { get; set; } = [];
+    }
+
+    private sealed class WindowRow
+    {
+        public float[] Windows { get; set; } = [];
+
+        public bool Label { get; set; }
+    }
+}

@@ -1,0 +1,271 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetAudio.Recommendation;
+using MLNetAudio.Synthesis;
+
+namespace MLNetAudio.Tests.Recommendation;
+
+/// <summary>
+/// A tiny catalog rendered to audio and one multi-user audio model trained on it, shared by the tests of a class
+/// (training once keeps the class within its time budget).
+/// </summary>
+public sealed class TinyAudioCatalog : IDisposable
+{
+    public TinyAudioCatalog()
+    {
+        CacheFolder = Path.Combine(Path.GetTempPath(), "MLNetAudio.Tests", "song-windows-" + Guid.NewGuid().ToString("N"));
+        Simulator = new ListeningSimulator(new ListeningSimulatorOptions { SongCount = 40, UserCount = 30, MeanSongsPerUser = 8, TasteStrength = 10, Seed = 3 });
+        Options = new AudioSongOptions { SampleRate = 8000, RenderSeconds = 6, SectionSeconds = 2, WindowSeconds = 2, WindowHopSeconds = 1, Coefficients = 13, CacheDirectory = CacheFolder };
+        Windows = AudioSongWindows.Compute(Ml, Simulator.Songs, Options);
+        Training = Simulator.ToDataView(Ml, Simulator.Training);
+        Model = Ml.Audio().Recommendation.Trainers.MultiUserAudio(Windows, new MultiUserAudioOptions { EmbeddingSize = 8, Channels = 8, Epochs = 2, Seed = 2 }).Fit(Training);
+    }
+
+    public MLContext Ml { get; } = new(seed: 1);
+
+    public string CacheFolder { get; }
+
+    public ListeningSimulator Simulator { get; }
+
+    public AudioSongOptions Options { get; }
+
+    public AudioSongWindows Windows { get; }
+
+    public IDataView Training { get; }
+
+    public MultiUserAudioModel Model { get; }
+
+    public void Dispose()
+    {
+        Model.Dispose();
+        try
+        {
+            Directory.Delete(CacheFolder, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A leftover cache folder in the temp dir does no harm.
+        }
+    }
+}
+
+public sealed class AudioRecommenderTests(TinyAudioCatalog catalog) : IClassFixture<TinyAudioCatalog>
+{
+    [Fact]
+    public void RenderedSongsHaveTheWindowsTheSettingsAsk()
+    {
+        // 6 s at a 1 s hop with 2 s windows: 5 windows of 100 frames x 13 coefficients.
+        Assert.Equal(catalog.Simulator.SongCount, catalog.Windows.SongCount);
+        Assert.Equal(100, catalog.Windows.FramesPerWindow);
+        Assert.All(Enumerable.Range(0, catalog.Windows.SongCount), s => Assert.Equal(5, catalog.Windows.WindowCount(s)));
+        Assert.All(Enumerable.Range(0, catalog.Windows.SongCount), s => Assert.All(catalog.Windows.Windows(s).ToArray(), v => Assert.True(float.IsFinite(v))));
+    }
+
+    [Fact]
+    public void CacheServesARerunWithoutRecomputing()
+    {
+        Assert.Equal(catalog.Simulator.SongCount, catalog.Windows.ComputedSongs);
+        var again = AudioSongWindows.Compute(catalog.Ml, catalog.Simulator.Songs, catalog.Options);
+        Assert.Equal(0, again.ComputedSongs);
+        for (int s = 0; s < again.SongCount; s++)
+        {
+            Assert.True(again.Windows(s).SequenceEqual(catalog.Windows.Windows(s)));
+        }
+
+        // Another setting is another cache entry.
+        var other = new AudioSongOptions { SampleRate = 8000, RenderSeconds = 6, SectionSeconds = 2, WindowSeconds = 2, WindowHopSeconds = 1, Coefficients = 12, CacheDirectory = catalog.CacheFolder };
+        Assert.Equal(3, AudioSongWindows.Compute(catalog.Ml, catalog.Simulator.Songs.Take(3).ToArray(), other).ComputedSongs);
+    }
+
+    [Fact]
+    public void RenderingIsSeeded()
+    {
+        var song = catalog.Simulator.Songs[0];
+        Assert.Equal(AudioSongRenderer.Render(song, catalog.Options), AudioSongRenderer.Render(song, catalog.Options));
+        var otherSeed = new AudioSongOptions { SampleRate = 8000, RenderSeconds = 6, SectionSeconds = 2, WindowSeconds = 2, Seed = 9 };
+        Assert.NotEqual(AudioSongRenderer.Render(song, catalog.Options), AudioSongRenderer.Render(song, otherSeed));
+    }
+
+    [Theory]
+    [InlineData(AudioSongAggregation.Mean)]
+    [InlineData(AudioSongAggregation.Max)]
+    public void AllPairsMatrixProductEqualsPerPairScoring(AudioSongAggregation aggregation)
+    {
+        using var model = aggregation == AudioSongAggregation.Mean
+            ? null
+            : catalog.Ml.Audio().Recommendation.Trainers.MultiUserAudio(catalog.Windows, new MultiUserAudioOptions { EmbeddingSize = 8, Channels = 8, Epochs = 1, Aggregation = aggregation }).Fit(catalog.Training);
+        var m = model ?? catalog.Model;
+        var all = new float[m.UserCount * m.SongCount];
+        m.ScoreUsers(0, m.UserCount, all);
+        for (int u = 0; u < m.UserCount; u++)
+        {
+            for (int s = 0; s < m.SongCount; s++)
+            {
+                Assert.Equal(m.ScorePair((uint)u + 1, (uint)s + 1), all[(u * m.SongCount) + s], 1e-5f);
+            }
+        }
+
+        // The Score column of an ML.NET pipeline gives the same numbers.
+        var scored = m.Transform(catalog.Training);
+        var pairs = catalog.Ml.Data.CreateEnumerable<ScoredPair>(scored, reuseRowObject: false).ToArray();
+        Assert.NotEmpty(pairs);
+        foreach (var p in pairs)
+        {
+            // CreateEnumerable gives the raw 1-based key values.
+            Assert.Equal(all[(((int)p.UserId - 1) * m.SongCount) + (int)p.SongId - 1], p.Score, 1e-5f);
+        }
+    }
+
+    [Fact]
+    public void ColdSongsNeverAppearInMfTrainingAndGetAudioScores()
+    {
+        var cold = catalog.Simulator.ColdSongKeys;
+        Assert.NotEmpty(cold);
+        Assert.DoesNotContain(catalog.Simulator.Training, e => cold.Contains(e.SongId));
+        var mf = catalog.Ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization("Label", "UserId", "SongId", approximationRank: 4, numberOfIterations: 3).Fit(catalog.Training);
+        var mfScores = new float[mf.SongCount];
+        mf.ScoreUsers(0, 1, mfScores);
+        var audioScores = new float[catalog.Model.SongCount];
+        catalog.Model.ScoreUsers(0, 1, audioScores);
+        foreach (uint key in cold)
+        {
+            Assert.False(mf.IsSongKnown(key));
+            Assert.True(float.IsNegativeInfinity(mfScores[key - 1]));
+            Assert.True(float.IsFinite(audioScores[key - 1]) && audioScores[key - 1] is > 0 and < 1);
+        }
+
+        // Audio tells cold songs apart (not one constant), and the factor regression gives them MF-style scores.
+        Assert.True(cold.Select(k => audioScores[k - 1]).Distinct().Count() > 1);
+        var regression = AudioFactorRegressionModel.Fit(mf, catalog.Model);
+        var regressed = new float[mf.SongCount];
+        regression.ScoreUsers(0, 1, regressed);
+        Assert.All(cold, k => Assert.True(float.IsFinite(regressed[k - 1])));
+        Assert.True(cold.Select(k => regressed[k - 1]).Distinct().Count() > 1);
+    }
+
+    [Fact]
+    public void ReasonsCarryAValidBestWindowTime()
+    {
+        var windowSeconds = catalog.Options.WindowSeconds;
+        foreach (uint user in new uint[] { 1, 2, 3 })
+        {
+            var recommendations = catalog.Model.Recommend(user, k: 5);
+            Assert.Equal(5, recommendations.Count);
+            var played = catalog.Simulator.Training.Where(e => e.UserId == user).Select(e => e.SongId).ToHashSet();
+            foreach (var r in recommendations)
+            {
+                Assert.DoesNotContain(r.SongKey, played);
+                Assert.Equal(catalog.Windows.WindowCount((int)r.SongKey - 1), r.Timeline.Count);
+                int best = r.Timeline.Select((v, i) => (v, i)).MaxBy(t => t.v).i;
+                Assert.Equal(best * catalog.Options.WindowHopSeconds, r.BestWindowStartSeconds, 9);
+                Assert.InRange(r.BestWindowStartSeconds, 0, catalog.Options.RenderSeconds - windowSeconds);
+                Assert.Equal(r.Timeline.Average(), r.Score, 1e-5f);
+                Assert.Equal(catalog.Model.ScorePair(user, r.SongKey), r.Score, 1e-5f);
+            }
+
+            Assert.True(recommendations.Zip(recommendations.Skip(1)).All(p => p.First.Score >= p.Second.Score));
+        }
+    }
+
+    [Fact]
+    public void FoldInFavoursThePlayedSongsInstrument()
+    {
+        var songs = catalog.Simulator.Songs;
+        // The new user plays a few songs that hold the flute and not the guitar.
+        var flute = songs.Where(s => s.Instruments.Contains(Instrument.Flute)).ToArray();
+        var played = flute.Where(s => !s.Instruments.Contains(Instrument.Guitar)).Take(4).Select(s => s.Key).ToArray();
+        Assert.True(played.Length >= 3);
+        var vector = catalog.Model.FoldInUser(played);
+        var scores = catalog.Model.ScoreVector(vector);
+        double fluteMean = flute.Where(s => !played.Contains(s.Key)).Average(s => scores[s.Key - 1]);
+        double otherMean = songs.Where(s => !s.Instruments.Contains(Instrument.Flute)).Average(s => scores[s.Key - 1]);
+        Assert.True(fluteMean > otherMean, $"unplayed flute songs {fluteMean:0.000} vs songs without flute {otherMean:0.000}");
+
+        var recommended = catalog.Model.RecommendForPlays(played, k: 5);
+        Assert.Equal(5, recommended.Count);
+        Assert.DoesNotContain(recommended, r => played.Contains(r.SongKey));
+        Assert.All(recommended, r => Assert.Equal(scores[r.SongKey - 1], r.Score, 1e-3f));
+    }
+
+    [Fact]
+    public void HybridRankerTrainsAndItsOutputIsGroupedPerUser()
+    {
+        var ml = catalog.Ml;
+        var sim = catalog.Simulator;
+        var trainers = ml.Audio().Recommendation.Trainers;
+        var mf = trainers.ImplicitMatrixFactorization("Label", "UserId", "SongId", approximationRank: 4, numberOfIterations: 3).Fit(catalog.Training);
+        var popularity = trainers.Popularity("Label", "UserId", "SongId").Fit(catalog.Training);
+        var features = new[] { new HybridFeature("Audio", catalog.Model), new HybridFeature("MF", mf), new HybridFeature("Popularity", popularity) };
+        var hybrid = trainers.HybridRanker(new HybridRankerOptions { NumberOfIterations = 10, RandomNegativesPerUser = 10, TopCandidatesPerFeature = 5 })
+            .Fit(features, sim.ToDataView(ml, sim.WarmTest), catalog.Training);
+
+        var scored = hybrid.Transform(hybrid.TrainingData);
+        var groups = scored.GetColumn<uint>(HybridRankerModel.GroupColumnName).ToArray();
+        var scores = scored.GetColumn<float>("Score").ToArray();
+        Assert.NotEmpty(groups);
+        Assert.All(scores, s => Assert.True(float.IsFinite(s)));
+        // Each user's candidates form one contiguous query group.
+        var seen = new HashSet<uint>();
+        for (int i = 0; i < groups.Length; i++)
+        {
+            if (i == 0 || groups[i] != groups[i - 1])
+            {
+                Assert.True(seen.Add(groups[i]), $"user key {groups[i]} appears in two groups");
+            }
+        }
+
+        var metrics = ml.Ranking.Evaluate(scored, HybridRankerModel.LabelColumnName, HybridRankerModel.GroupColumnName);
+        Assert.InRange(metrics.NormalizedDiscountedCumulativeGains[0], 0, 1);
+
+        var all = new float[2 * hybrid.SongCount];
+        hybrid.ScoreUsers(0, 2, all);
+        Assert.All(all, s => Assert.True(float.IsFinite(s)));
+
+        // Scoring the whole catalog gives each candidate the score the ML.NET model gave its row.
+        var songIndex = scored.GetColumn<int>("SongIndex").ToArray();
+        uint firstUser = groups[0];
+        var catalogScores = new float[hybrid.SongCount];
+        hybrid.ScoreUsers((int)firstUser - 1, 1, catalogScores);
+        for (int i = 0; i < groups.Length && groups[i] == firstUser; i++)
+        {
+            Assert.Equal(scores[i], catalogScores[songIndex[i]], 1e-5f);
+        }
+        Assert.Equal(["Audio", "MF", "Popularity"], hybrid.FeatureNames);
+    }
+
+    [Fact]
+    public void PerUserTimeConvLstmTrainsOnTheCachedWindows()
+    {
+        var sim = catalog.Simulator;
+        var liked = sim.Training.Where(e => e.UserId == 1).Select(e => (int)e.SongId - 1).ToHashSet();
+        var rows = sim.WarmSongKeys.Select(k => ((int)k - 1, liked.Contains((int)k - 1)));
+        var data = catalog.Windows.ToDataView(catalog.Ml, rows);
+        using var scorer = catalog.Ml.Audio().Trainers.TimeConvLstm(new MLNetAudio.Scoring.TimeConvLstmOptions { Epochs = 1, Channels = 4, LstmHiddenSize = 8, Seed = 1, ValidationFraction = 0, ConvolutionForm = MLNetAudio.Scoring.ConvolutionForm.Conv1dAllCoefficients }).Fit(data);
+        var windowScores = scorer.ScoreSong(catalog.Windows.Windows(0), catalog.Windows.HopFrames);
+        Assert.Equal(catalog.Windows.WindowCount(0), windowScores.Length);
+        Assert.All(windowScores, v => Assert.InRange(v, 0, 1));
+    }
+
+    [Fact]
+    public void BadOptionsAreAllReported()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new MultiUserAudioOptions { EmbeddingSize = 0, Epochs = -1, WindowsPerPair = 0 }.Validate());
+        Assert.Contains("EmbeddingSize", e.Message);
+        Assert.Contains("Epochs", e.Message);
+        Assert.Contains("WindowsPerPair", e.Message);
+        var a = Assert.Throws<ArgumentException>(() => new AudioSongOptions { SampleRate = 10, RenderSeconds = 1, WindowSeconds = 2 }.Validate());
+        Assert.Contains("SampleRate", a.Message);
+        Assert.Contains("RenderSeconds", a.Message);
+    }
+
+    private sealed class ScoredPair
+    {
+        [KeyType(30)]
+        public uint UserId { get; set; }
+
+        [KeyType(40)]
+        public uint SongId { get; set; }
+
+        public float Score { get; set; }
+    }
+}
