@@ -84,6 +84,7 @@ Log($"hybrid ranker (LightGBM LambdaRank) trained; NDCG@10 on its own candidates
 // STEP 5: evaluate every model on the warm split (held-out plays of warm songs) and the cold split (songs never
 // played in training); songs played in training are filtered out; diversity over the songs' attribute vectors.
 var attributes = Enumerable.Range(1, songCount).Select(k => simulator.AttributeVector((uint)k)).ToArray();
+var mfccStatistics = ContentSongFeatures.MfccStatistics(songs);
 var models = new (string Name, IUserSongScorer Scorer)[]
 {
     ("oracle", simulator),
@@ -95,6 +96,9 @@ var models = new (string Name, IUserSongScorer Scorer)[]
     ("MF (weighted ALS)", cf.Mf),
     ("audio, multi-user", audio),
     ("audio -> MF factors", audioFactors),
+    // The content baselines the seed argues against, on MFCC mean and standard deviation per coefficient.
+    ("content, seed song (MFCC stats)", new SeedSongRecommender(mfccStatistics, training)),
+    ("content, song set (Logan 2004)", new SongSetRecommender(mfccStatistics, training)),
     // The hybrid runs LightGBM on every (user, song): score the table once for both splits.
     ("hybrid (LambdaRank)", DenseScorer.From(hybrid)),
     // Diagnostics: the ranker with the very feature models it was fitted on, beside MF fitted on the same 80%.
