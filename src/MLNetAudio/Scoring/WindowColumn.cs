@@ -14,12 +14,12 @@ internal sealed record WindowColumn(
     double? WindowSeconds,
     double? WindowHopSeconds)
 {
-    /// <summary>Annotation names the segmenter writes and the scorer and aggregator read.</summary>
-    internal const string FramesPerWindowKind = "FramesPerWindow";
-    internal const string CoefficientsKind = "Coefficients";
-    internal const string FramesPerSecondKind = "FramesPerSecond";
-    internal const string WindowSecondsKind = "WindowSeconds";
-    internal const string WindowHopSecondsKind = "WindowHopSeconds";
+    /// <summary>Annotation names the segmenter writes (defined once, in <see cref="Features.WindowColumns"/>).</summary>
+    internal const string FramesPerWindowKind = Features.WindowColumns.FramesPerWindowAnnotation;
+    internal const string CoefficientsKind = Features.WindowColumns.CoefficientsAnnotation;
+    internal const string FramesPerSecondKind = Features.WindowColumns.FramesPerSecondAnnotation;
+    internal const string WindowSecondsKind = Features.WindowColumns.WindowSecondsAnnotation;
+    internal const string WindowHopSecondsKind = Features.WindowColumns.WindowHopSecondsAnnotation;
 
     /// <summary>Values in one window.</summary>
     public int WindowSize => FramesPerWindow * Coefficients;
