@@ -99,7 +99,20 @@ public sealed class AudioSongOptions
 public static class AudioSongRenderer
 {
     /// <summary>Rendering version; part of the cache key, so a change of the renderer invalidates cached windows.</summary>
-    internal const int Version = 1;
+    internal const int Version = 2;
+
+    /// <summary>
+    /// The seed of one song's performance details: a fixed mix (SplitMix64's finaliser) of the options' seed and the
+    /// song key, the same in every process and on every machine.
+    /// </summary>
+    internal static int SongSeed(int seed, uint songKey)
+    {
+        ulong z = unchecked(((ulong)(uint)seed << 32) + songKey + 0x9E3779B97F4A7C15UL);
+        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
+        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
+        z ^= z >> 31;
+        return (int)(z & int.MaxValue);
+    }
 
     // Major pentatonic degrees: consonant phrases whatever notes are drawn.
     private static readonly int[] Scale = [0, 2, 4, 7, 9, 12, 14, 16];
@@ -113,7 +126,9 @@ public static class AudioSongRenderer
         int sr = options.SampleRate;
         int total = (int)Math.Round(options.RenderSeconds * sr);
         var mix = new float[total];
-        var rng = new Random(HashCode.Combine(options.Seed, (int)song.Key, 7919));
+        // Not HashCode.Combine: its seed is random per process, so the same song rendered differently in every run
+        // (and a disk cache filled by one run disagreed with a fresh render in the next).
+        var rng = new Random(SongSeed(options.Seed, song.Key));
         double root = song.Register switch { PitchRegister.Low => 45, PitchRegister.Middle => 57, _ => 69 };
         double beat = 60.0 / song.TempoBpm;
         int sections = Math.Max(1, (int)Math.Round(options.RenderSeconds / options.SectionSeconds));

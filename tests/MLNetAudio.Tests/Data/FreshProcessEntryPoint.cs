@@ -18,11 +18,27 @@ internal static class FreshProcessEntryPoint
     /// </summary>
     public const string ScoreCommand = "score";
 
+    /// <summary>
+    /// <c>simulate SEED</c> prints <see cref="SimulationFingerprint"/>: a listening simulation and its rendered songs
+    /// must be the same in every process.
+    /// </summary>
+    public const string SimulateCommand = "simulate";
+
     public static int Main(string[] args)
     {
+        if (args.Length == 2 && args[0] == SimulateCommand)
+        {
+            foreach (string line in SimulationFingerprint(int.Parse(args[1], CultureInfo.InvariantCulture)))
+            {
+                Console.WriteLine(line);
+            }
+
+            return 0;
+        }
+
         if (args.Length < 4 || args[0] != ScoreCommand)
         {
-            Console.Error.WriteLine($"usage: {ScoreCommand} MODEL.zip DATA.idv COLUMN [COLUMN ...]");
+            Console.Error.WriteLine($"usage: {ScoreCommand} MODEL.zip DATA.idv COLUMN [COLUMN ...] | {SimulateCommand} SEED");
             return 2;
         }
 
@@ -76,6 +92,26 @@ internal static class FreshProcessEntryPoint
 
         return lines;
     }
+
+    /// <summary>
+    /// One line with the SHA-256 of a small simulation's training plays, then one line per song with the SHA-256 of
+    /// its rendered samples' bits.
+    /// </summary>
+    public static IEnumerable<string> SimulationFingerprint(int seed)
+    {
+        var simulator = new MLNetAudio.Recommendation.ListeningSimulator(
+            new MLNetAudio.Recommendation.ListeningSimulatorOptions { SongCount = 12, UserCount = 10, MeanSongsPerUser = 4, Seed = seed });
+        string plays = string.Join(";", simulator.Training.Select(e => FormattableString.Invariant($"{e.UserId},{e.SongId}")));
+        yield return "plays: " + Sha(System.Text.Encoding.UTF8.GetBytes(plays));
+        var options = new MLNetAudio.Recommendation.AudioSongOptions { SampleRate = 8000, RenderSeconds = 4, SectionSeconds = 2, WindowSeconds = 2, Seed = seed };
+        foreach (var song in simulator.Songs)
+        {
+            var samples = MLNetAudio.Recommendation.AudioSongRenderer.Render(song, options);
+            yield return $"song {song.Key}: " + Sha(System.Runtime.InteropServices.MemoryMarshal.AsBytes(samples.AsSpan()).ToArray());
+        }
+    }
+
+    private static string Sha(byte[] bytes) => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes));
 
     private static string Bits(float v) => BitConverter.SingleToInt32Bits(v).ToString("X8", CultureInfo.InvariantCulture);
 }

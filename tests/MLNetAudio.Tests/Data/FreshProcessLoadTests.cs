@@ -66,7 +66,8 @@ public sealed class FreshProcessLoadTests : IDisposable
         }
     }
 
-    private static string[] RunFreshProcess(params string[] args)
+    /// <summary>Runs the test assembly's own entry point in a new process and returns its output lines.</summary>
+    internal static string[] RunFreshProcess(params string[] args)
     {
         string assembly = typeof(FreshProcessEntryPoint).Assembly.Location;
         var start = new ProcessStartInfo(DotnetHost())

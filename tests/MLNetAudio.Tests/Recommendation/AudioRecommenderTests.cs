@@ -168,23 +168,35 @@ public sealed class AudioRecommenderTests(TinyAudioCatalog catalog) : IClassFixt
     }
 
     [Fact]
-    public void FoldInFavoursThePlayedSongsInstrument()
+    public void FoldInRanksTheNewUsersOwnSongsAboveTheRest()
     {
+        // What fold-in promises is a fit of the plays on the frozen embeddings, not what the encoder has learned: at this
+        // size (two epochs on 30 users) the encoder tells instruments apart no better than chance, so an earlier test
+        // that unplayed flute songs outscore the rest passed or failed with the rendering. Here: for several listeners,
+        // their own songs score above the rest of the catalog, the same plays give the same vector, and other plays
+        // give another one.
         var songs = catalog.Simulator.Songs;
-        // The new user plays a few songs that hold the flute and not the guitar.
-        var flute = songs.Where(s => s.Instruments.Contains(Instrument.Flute)).ToArray();
-        var played = flute.Where(s => !s.Instruments.Contains(Instrument.Guitar)).Take(4).Select(s => s.Key).ToArray();
-        Assert.True(played.Length >= 3);
-        var vector = catalog.Model.FoldInUser(played);
-        var scores = catalog.Model.ScoreVector(vector);
-        double fluteMean = flute.Where(s => !played.Contains(s.Key)).Average(s => scores[s.Key - 1]);
-        double otherMean = songs.Where(s => !s.Instruments.Contains(Instrument.Flute)).Average(s => scores[s.Key - 1]);
-        Assert.True(fluteMean > otherMean, $"unplayed flute songs {fluteMean:0.000} vs songs without flute {otherMean:0.000}");
+        var playSets = songs.Chunk(4).Take(5).Select(c => c.Select(s => s.Key).ToArray()).ToArray();
+        var vectors = new List<float[]>();
+        foreach (var played in playSets)
+        {
+            var vector = catalog.Model.FoldInUser(played);
+            Assert.Equal(vector, catalog.Model.FoldInUser(played.Reverse()));
+            var scores = catalog.Model.ScoreVector(vector);
+            double playedMean = played.Average(k => scores[k - 1]);
+            double otherMean = songs.Where(s => !played.Contains(s.Key)).Average(s => scores[s.Key - 1]);
+            Assert.True(playedMean > otherMean, $"fold-in of songs {string.Join(",", played)}: their mean {playedMean:0.0000} vs the rest {otherMean:0.0000}");
+            vectors.Add(vector);
 
-        var recommended = catalog.Model.RecommendForPlays(played, k: 5);
-        Assert.Equal(5, recommended.Count);
-        Assert.DoesNotContain(recommended, r => played.Contains(r.SongKey));
-        Assert.All(recommended, r => Assert.Equal(scores[r.SongKey - 1], r.Score, 1e-3f));
+            var recommended = catalog.Model.RecommendForPlays(played, k: 5);
+            Assert.Equal(5, recommended.Count);
+            Assert.DoesNotContain(recommended, r => played.Contains(r.SongKey));
+            Assert.All(recommended, r => Assert.Equal(scores[r.SongKey - 1], r.Score, 1e-3f));
+            var unplayedTop = Enumerable.Range(1, songs.Count).Where(k => !played.Contains((uint)k)).Max(k => scores[k - 1]);
+            Assert.Equal(unplayedTop, recommended[0].Score, 1e-3f);
+        }
+
+        Assert.Equal(vectors.Count, vectors.Select(v => string.Join(",", v)).Distinct().Count());
     }
 
     [Fact]

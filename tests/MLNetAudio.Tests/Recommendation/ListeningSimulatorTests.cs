@@ -23,6 +23,18 @@ public sealed class ListeningSimulatorTests
     }
 
     [Fact]
+    public void PlaysAndRenderedSongsAreTheSameInANewProcess()
+    {
+        // A per-process random hash (HashCode.Combine) once seeded the renderer: each run heard other songs.
+        string[] here = Tests.Data.FreshProcessEntryPoint.SimulationFingerprint(4).ToArray();
+        string[] there = Tests.Data.FreshProcessLoadTests.RunFreshProcess(Tests.Data.FreshProcessEntryPoint.SimulateCommand, "4");
+        Assert.Equal(13, here.Length);
+        Assert.Equal(here, there);
+        Assert.Equal(here.Length, here.Distinct().Count());
+        Assert.NotEqual(here, Tests.Data.FreshProcessEntryPoint.SimulationFingerprint(5).ToArray());
+    }
+
+    [Fact]
     public void ColdSongsHaveNoTrainingPlaysAndAreAtLeastAFifthOfTheCatalog()
     {
         var sim = new ListeningSimulator(new ListeningSimulatorOptions { ColdSongFraction = 0.2 });
