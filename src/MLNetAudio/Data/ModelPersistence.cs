@@ -519,6 +519,10 @@ namespace MLNetAudio.Data
             Register(MLNetAudio.Features.MfccSegmentingTransformer.FormatName, MLNetAudio.Features.MfccSegmentingTransformer.CurrentVersion, MLNetAudio.Features.MfccSegmentingTransformer.OldestReadableVersion, MLNetAudio.Features.MfccSegmentingTransformer.Load);
             Register(MLNetAudio.Scoring.TimeConvLstmScorer.FormatName, MLNetAudio.Scoring.TimeConvLstmScorer.CurrentVersion, MLNetAudio.Scoring.TimeConvLstmScorer.OldestReadableVersion, MLNetAudio.Scoring.TimeConvLstmScorer.Load);
             Register(MLNetAudio.Scoring.WindowAggregatingTransformer.FormatName, MLNetAudio.Scoring.WindowAggregatingTransformer.CurrentVersion, MLNetAudio.Scoring.WindowAggregatingTransformer.OldestReadableVersion, MLNetAudio.Scoring.WindowAggregatingTransformer.Load);
+            Register(MLNetAudio.Recommendation.MultiUserAudioModel.FormatName, MLNetAudio.Recommendation.MultiUserAudioModel.CurrentVersion, MLNetAudio.Recommendation.MultiUserAudioModel.OldestReadableVersion, MLNetAudio.Recommendation.MultiUserAudioModel.Load);
+            Register(MLNetAudio.Recommendation.ImplicitMatrixFactorizationModel.FormatName, MLNetAudio.Recommendation.ImplicitMatrixFactorizationModel.CurrentVersion, MLNetAudio.Recommendation.ImplicitMatrixFactorizationModel.OldestReadableVersion, MLNetAudio.Recommendation.ImplicitMatrixFactorizationModel.Load);
+            Register(MLNetAudio.Recommendation.PopularityModel.FormatName, MLNetAudio.Recommendation.PopularityModel.CurrentVersion, MLNetAudio.Recommendation.PopularityModel.OldestReadableVersion, MLNetAudio.Recommendation.PopularityModel.Load);
+            Register(MLNetAudio.Recommendation.ItemBasedCollaborativeFilteringModel.FormatName, MLNetAudio.Recommendation.ItemBasedCollaborativeFilteringModel.CurrentVersion, MLNetAudio.Recommendation.ItemBasedCollaborativeFilteringModel.OldestReadableVersion, MLNetAudio.Recommendation.ItemBasedCollaborativeFilteringModel.Load);
         }
 
         /// <summary>One registered format.</summary>

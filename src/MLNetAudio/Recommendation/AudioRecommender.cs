@@ -357,10 +357,42 @@ public sealed record AudioRecommendationReason(uint SongKey, float Score, double
 /// (<see cref="ScoreUsers"/>). Recommends with reasons (<see cref="Explain"/>) and folds in new users with the encoder
 /// frozen (<see cref="FoldInUser"/>).
 /// </summary>
-public sealed class MultiUserAudioModel : RowMappingTransformer, IUserSongScorer, IDisposable
+/// <remarks>
+/// <para>
+/// Saved by <c>ml.Audio().Model.Save</c> as stage format "MLNetAudio.MultiUserAudioModel". The file keeps every song's
+/// window embeddings, not its MFCC windows: they are all that scoring, recommending, explaining and fold-in read, they
+/// are about FramesPerWindow x Coefficients / EmbeddingSize times smaller (250 times at the defaults), and reading
+/// them back, instead of re-running the encoder, gives bit-identical scores whatever device or thread count loads the
+/// model. A loaded model's <see cref="Songs"/> therefore keeps each song's window count and timing but no MFCC values
+/// (<see cref="AudioSongWindows.HasWindowValues"/> is false). The encoder's weights are kept too (for inspection and
+/// for embedding new audio with <see cref="Encoder"/>). The encoder computes on CUDA after loading only when the model
+/// was trained with <see cref="MultiUserAudioOptions.UseGpuWhenAvailable"/> and a GPU is present.
+/// </para>
+/// <para>Payload (little-endian, encodings of <see cref="RecommenderPersistence"/>):</para>
+/// <code>
+/// version 1: options: string userColumn, string songColumn, string labelColumn, int32 embeddingSize, int32 channels,
+///              int32 convolutionLayers, int32 convolutionForm, int32 epochs, int32 batchSize, double learningRate,
+///              int32 negativesPerPlay, bool popularityMatchedNegatives, int32 windowsPerPair, int32 aggregation,
+///              int32 seed, bool useGpuWhenAvailable
+///            song windows: int32 sampleRate, double renderSeconds, double sectionSeconds, double windowSeconds,
+///              double windowHopSeconds, int32 coefficients, double framesPerSecond, int32 seed, bool useCache,
+///              int32 framesPerWindow, int[] windowCount (one per song)
+///            training plays (play matrix), float[] users (users x embeddingSize), float bias,
+///            float[] coefficientMean, float[] coefficientDeviation (coefficients each),
+///            float[] windowEmbeddings (sum of window counts x embeddingSize, song by song, window by window),
+///            the encoder's weights as a TorchModuleState block
+/// </code>
+/// <para>Not saved: <see cref="MultiUserAudioOptions.Progress"/> and the song windows' cache folder (a path of the
+/// saving machine).</para>
+/// </remarks>
+public sealed class MultiUserAudioModel : RowMappingTransformer, IUserSongScorer, IDisposable, IPersistableAudioTransformer
 {
     /// <summary>The score column appended to (user, song) rows.</summary>
     public const string ScoreColumnName = "Score";
+
+    internal const string FormatName = "MLNetAudio.MultiUserAudioModel";
+    internal const int CurrentVersion = 1;
+    internal const int OldestReadableVersion = 1;
 
     private readonly MultiUserAudioOptions _options;
     private readonly PlayMatrix _training;
@@ -373,6 +405,12 @@ public sealed class MultiUserAudioModel : RowMappingTransformer, IUserSongScorer
     private bool _disposed;
 
     internal MultiUserAudioModel(MultiUserAudioOptions options, AudioSongWindows songs, TimeConvNetwork encoder, PlayMatrix training, float[] users, float bias, Device device, float[] mean, float[] std)
+        : this(options, songs, encoder, training, users, bias, device, mean, std, Embed(songs, encoder, device, mean, std))
+    {
+    }
+
+    private MultiUserAudioModel(
+        MultiUserAudioOptions options, AudioSongWindows songs, TimeConvNetwork encoder, PlayMatrix training, float[] users, float bias, Device device, float[] mean, float[] std, float[][] windowEmbeddings)
     {
         CoefficientMean = mean;
         CoefficientDeviation = std;
@@ -384,19 +422,7 @@ public sealed class MultiUserAudioModel : RowMappingTransformer, IUserSongScorer
         _bias = bias;
         _device = device;
         EmbeddingSize = options.EmbeddingSize;
-        _windowEmbeddings = new float[songs.SongCount][];
-        using (no_grad())
-        {
-            using var meanTensor = tensor(mean, device: device);
-            using var stdTensor = tensor(std, device: device);
-            for (int s = 0; s < songs.SongCount; s++)
-            {
-                using var scope = NewDisposeScope();
-                int n = songs.WindowCount(s);
-                var x = tensor(songs.Windows(s).ToArray(), [n, songs.FramesPerWindow, songs.Coefficients]).to(device).sub(meanTensor).div(stdTensor);
-                _windowEmbeddings[s] = encoder.Embedding(x).cpu().data<float>().ToArray();
-            }
-        }
+        _windowEmbeddings = windowEmbeddings;
 
         int max = Enumerable.Range(0, songs.SongCount).Max(songs.WindowCount);
         var padded = new float[songs.SongCount * max * EmbeddingSize];
@@ -412,6 +438,172 @@ public sealed class MultiUserAudioModel : RowMappingTransformer, IUserSongScorer
 
         _padded = tensor(padded, [songs.SongCount, max, EmbeddingSize]).to(device);
         _mask = tensor(mask, [songs.SongCount, max]).to(device);
+    }
+
+    // Every song's window embeddings through the frozen encoder, computed once.
+    private static float[][] Embed(AudioSongWindows songs, TimeConvNetwork encoder, Device device, float[] mean, float[] std)
+    {
+        var embeddings = new float[songs.SongCount][];
+        using (no_grad())
+        {
+            using var meanTensor = tensor(mean, device: device);
+            using var stdTensor = tensor(std, device: device);
+            for (int s = 0; s < songs.SongCount; s++)
+            {
+                using var scope = NewDisposeScope();
+                int n = songs.WindowCount(s);
+                var x = tensor(songs.Windows(s).ToArray(), [n, songs.FramesPerWindow, songs.Coefficients]).to(device).sub(meanTensor).div(stdTensor);
+                embeddings[s] = encoder.Embedding(x).cpu().data<float>().ToArray();
+            }
+        }
+
+        return embeddings;
+    }
+
+    string IPersistableAudioTransformer.FormatName => FormatName;
+
+    int IPersistableAudioTransformer.FormatVersion => CurrentVersion;
+
+    void IPersistableAudioTransformer.Save(BinaryWriter writer)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var o = _options;
+        writer.Write(o.MatrixColumnIndexColumnName);
+        writer.Write(o.MatrixRowIndexColumnName);
+        writer.Write(o.LabelColumnName);
+        writer.Write(o.EmbeddingSize);
+        writer.Write(o.Channels);
+        writer.Write(o.ConvolutionLayers);
+        writer.Write((int)o.ConvolutionForm);
+        writer.Write(o.Epochs);
+        writer.Write(o.BatchSize);
+        writer.Write(o.LearningRate);
+        writer.Write(o.NegativesPerPlay);
+        writer.Write(o.PopularityMatchedNegatives);
+        writer.Write(o.WindowsPerPair);
+        writer.Write((int)o.Aggregation);
+        writer.Write(o.Seed);
+        writer.Write(o.UseGpuWhenAvailable);
+
+        var w = Songs.Options;
+        writer.Write(w.SampleRate);
+        writer.Write(w.RenderSeconds);
+        writer.Write(w.SectionSeconds);
+        writer.Write(w.WindowSeconds);
+        writer.Write(w.WindowHopSeconds);
+        writer.Write(w.Coefficients);
+        writer.Write(w.FramesPerSecond);
+        writer.Write(w.Seed);
+        writer.Write(w.UseCache);
+        writer.Write(Songs.FramesPerWindow);
+        RecommenderPersistence.WriteInts(writer, Enumerable.Range(0, SongCount).Select(Songs.WindowCount).ToArray());
+
+        RecommenderPersistence.WritePlays(writer, _training);
+        RecommenderPersistence.WriteFloats(writer, _users);
+        writer.Write(_bias);
+        RecommenderPersistence.WriteFloats(writer, CoefficientMean.ToArray());
+        RecommenderPersistence.WriteFloats(writer, CoefficientDeviation.ToArray());
+        RecommenderPersistence.WriteFloats(writer, _windowEmbeddings.SelectMany(e => e).ToArray());
+        TorchModuleState.Write(writer, Encoder);
+    }
+
+    /// <summary>Rebuilds a model from the payload written by <see cref="IPersistableAudioTransformer.Save"/>.</summary>
+    internal static MultiUserAudioModel Load(AudioStageReader stage)
+    {
+        var r = stage.Reader;
+        var options = new MultiUserAudioOptions
+        {
+            MatrixColumnIndexColumnName = r.ReadString(),
+            MatrixRowIndexColumnName = r.ReadString(),
+            LabelColumnName = r.ReadString(),
+            EmbeddingSize = r.ReadInt32(),
+            Channels = r.ReadInt32(),
+            ConvolutionLayers = r.ReadInt32(),
+            ConvolutionForm = (ConvolutionForm)r.ReadInt32(),
+            Epochs = r.ReadInt32(),
+            BatchSize = r.ReadInt32(),
+            LearningRate = r.ReadDouble(),
+            NegativesPerPlay = r.ReadInt32(),
+            PopularityMatchedNegatives = r.ReadBoolean(),
+            WindowsPerPair = r.ReadInt32(),
+            Aggregation = (AudioSongAggregation)r.ReadInt32(),
+            Seed = r.ReadInt32(),
+            UseGpuWhenAvailable = r.ReadBoolean(),
+        };
+        options.Validate();
+        var songOptions = new AudioSongOptions
+        {
+            SampleRate = r.ReadInt32(),
+            RenderSeconds = r.ReadDouble(),
+            SectionSeconds = r.ReadDouble(),
+            WindowSeconds = r.ReadDouble(),
+            WindowHopSeconds = r.ReadDouble(),
+            Coefficients = r.ReadInt32(),
+            FramesPerSecond = r.ReadDouble(),
+            Seed = r.ReadInt32(),
+            UseCache = r.ReadBoolean(),
+        };
+        songOptions.Validate();
+        int frames = r.ReadInt32();
+        var counts = RecommenderPersistence.ReadInts(r, "the songs' window counts");
+        var training = RecommenderPersistence.ReadPlays(r);
+        int e = options.EmbeddingSize;
+        int c = songOptions.Coefficients;
+        if (counts.Length != training.SongCount || counts.Any(n => n < 0) || frames != (int)Math.Round(songOptions.WindowSeconds * songOptions.FramesPerSecond))
+        {
+            throw new InvalidDataException(
+                $"its catalog does not add up: {counts.Length} window counts for {training.SongCount} songs, {frames} frames per window for "
+                + $"{songOptions.WindowSeconds} s windows at {songOptions.FramesPerSecond} frames per second");
+        }
+
+        var users = RecommenderPersistence.ReadFloats(r, "the user vectors", (long)training.UserCount * e);
+        float bias = r.ReadSingle();
+        var mean = RecommenderPersistence.ReadFloats(r, "the coefficient means", c);
+        var std = RecommenderPersistence.ReadFloats(r, "the coefficient deviations", c);
+        var flat = RecommenderPersistence.ReadFloats(r, "the window embeddings", counts.Sum(n => (long)n) * e);
+        if (!float.IsFinite(bias) || users.Any(v => !float.IsFinite(v)) || flat.Any(v => !float.IsFinite(v)) || std.Any(v => !(v > 0)))
+        {
+            throw new InvalidDataException("a user vector, the bias, a window embedding or a coefficient deviation is not a valid number");
+        }
+
+        var embeddings = new float[counts.Length][];
+        int at = 0;
+        for (int s = 0; s < counts.Length; s++)
+        {
+            embeddings[s] = flat.AsSpan(at, counts[s] * e).ToArray();
+            at += counts[s] * e;
+        }
+
+        var settings = new TimeConvNetworkSettings(frames, c, options.ConvolutionForm, NetworkHead.Lstm, options.ConvolutionLayers, options.Channels, e);
+        long left = r.BaseStream.Length - r.BaseStream.Position;
+        if (TimeConvLstmScorer.ParameterCount(settings) * sizeof(float) > left)
+        {
+            throw new InvalidDataException($"the encoder's settings need {TimeConvLstmScorer.ParameterCount(settings)} weights but only {left} bytes remain");
+        }
+
+        // Building the network draws initial weights from libtorch's global generator; put its state back so that
+        // loading a model does not change what a later seeded run in this process computes.
+        TimeConvNetwork encoder;
+        using (var rngState = torch.random.get_rng_state())
+        {
+            encoder = new TimeConvNetwork(settings);
+            torch.random.set_rng_state(rngState);
+        }
+
+        try
+        {
+            TorchModuleState.Read(r, encoder);
+            var device = options.UseGpuWhenAvailable && cuda.is_available() ? CUDA : CPU;
+            encoder.to(device);
+            encoder.eval();
+            var songs = AudioSongWindows.LayoutOnly(counts, frames, c, songOptions);
+            return new MultiUserAudioModel(options, songs, encoder, training, users, bias, device, mean, std, embeddings);
+        }
+        catch
+        {
+            encoder.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Per-coefficient mean subtracted from the windows before the encoder (learned from songs with training plays).</summary>
@@ -648,14 +840,8 @@ public sealed class MultiUserAudioModel : RowMappingTransformer, IUserSongScorer
     {
         var user = PlayMatrix.RequireKey(inputSchema, _options.MatrixColumnIndexColumnName, "User (MatrixColumnIndexColumnName)");
         var song = PlayMatrix.RequireKey(inputSchema, _options.MatrixRowIndexColumnName, "Song (MatrixRowIndexColumnName)");
-        if (((KeyDataViewType)song.Type).Count != (ulong)SongCount || ((KeyDataViewType)user.Type).Count != (ulong)UserCount)
-        {
-            throw new ArgumentException(
-                $"Columns '{user.Name}' and '{song.Name}' are keys of {((KeyDataViewType)user.Type).Count} and {((KeyDataViewType)song.Type).Count} values; "
-                + $"the model has {UserCount} users and {SongCount} songs. Map keys with the same MapValueToKey as in training.",
-                nameof(inputSchema));
-        }
-
+        PlayMatrix.RequireKeyCount(user, UserCount, "users");
+        PlayMatrix.RequireKeyCount(song, SongCount, "songs");
         return new PairBinding(this, user.Index, song.Index);
     }
 

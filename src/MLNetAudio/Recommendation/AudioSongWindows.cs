@@ -20,15 +20,26 @@ namespace MLNetAudio.Recommendation;
 public sealed class AudioSongWindows
 {
     private static readonly byte[] Magic = "MLNAWIN1"u8.ToArray();
-    private readonly float[][] _windows;
+    private readonly float[][]? _windows;
+    private readonly int[] _windowCounts;
 
     private AudioSongWindows(float[][] windows, int framesPerWindow, int coefficients, AudioSongOptions options, int computed)
     {
         _windows = windows;
+        _windowCounts = windows.Select(w => w.Length / (framesPerWindow * coefficients)).ToArray();
         FramesPerWindow = framesPerWindow;
         Coefficients = coefficients;
         Options = options;
         ComputedSongs = computed;
+    }
+
+    // The layout of a catalog without its MFCC values: what a loaded MultiUserAudioModel keeps (see HasWindowValues).
+    private AudioSongWindows(int[] windowCounts, int framesPerWindow, int coefficients, AudioSongOptions options)
+    {
+        _windowCounts = windowCounts;
+        FramesPerWindow = framesPerWindow;
+        Coefficients = coefficients;
+        Options = options;
     }
 
     /// <summary>Frames in one window.</summary>
@@ -44,7 +55,14 @@ public sealed class AudioSongWindows
     public int ComputedSongs { get; }
 
     /// <summary>Number of songs.</summary>
-    public int SongCount => _windows.Length;
+    public int SongCount => _windowCounts.Length;
+
+    /// <summary>
+    /// False for the song windows of a model loaded by <c>ml.Audio().Model.Load</c>: it keeps each song's window count
+    /// and timing (all that recommending and explaining need, since the model stores the window embeddings) but not
+    /// the MFCC values, so <see cref="Windows"/> and <see cref="ToDataView"/> are unavailable there.
+    /// </summary>
+    public bool HasWindowValues => _windows is not null;
 
     /// <summary>Values in one window.</summary>
     public int WindowSize => FramesPerWindow * Coefficients;
@@ -53,10 +71,11 @@ public sealed class AudioSongWindows
     public int HopFrames => (int)Math.Round(Options.WindowHopSeconds * Options.FramesPerSecond);
 
     /// <summary>Number of windows of a song (0-based index).</summary>
-    public int WindowCount(int song) => _windows[song].Length / WindowSize;
+    public int WindowCount(int song) => _windowCounts[song];
 
     /// <summary>The windows of a song (0-based index), flattened [windows x frames x coefficients].</summary>
-    public ReadOnlySpan<float> Windows(int song) => _windows[song];
+    /// <exception cref="InvalidOperationException">These are a loaded model's song windows, which keep no MFCC values (<see cref="HasWindowValues"/>).</exception>
+    public ReadOnlySpan<float> Windows(int song) => Values()[song];
 
     /// <summary>Start time in seconds of window <paramref name="window"/> of any song.</summary>
     public double WindowStartSeconds(int window) => window * Options.WindowHopSeconds;
@@ -153,11 +172,13 @@ public sealed class AudioSongWindows
     /// </summary>
     /// <param name="mlContext">The context.</param>
     /// <param name="songsAndLabels">0-based song indices and their labels.</param>
+    /// <exception cref="InvalidOperationException">These are a loaded model's song windows, which keep no MFCC values (<see cref="HasWindowValues"/>).</exception>
     public IDataView ToDataView(MLContext mlContext, IEnumerable<(int Song, bool Label)> songsAndLabels)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
         ArgumentNullException.ThrowIfNull(songsAndLabels);
-        var rows = songsAndLabels.Select(p => new WindowRow { Windows = _windows[p.Song], Label = p.Label }).ToArray();
+        var windows = Values();
+        var rows = songsAndLabels.Select(p => new WindowRow { Windows = windows[p.Song], Label = p.Label }).ToArray();
         var schema = SchemaDefinition.Create(typeof(WindowRow));
         var column = schema[nameof(WindowRow.Windows)];
         column.ColumnType = new VectorDataViewType(NumberDataViewType.Single, 0, FramesPerWindow, Coefficients);
@@ -168,6 +189,15 @@ public sealed class AudioSongWindows
         column.AddAnnotation(WindowColumns.WindowHopSecondsAnnotation, Options.WindowHopSeconds, NumberDataViewType.Double);
         return mlContext.Data.LoadFromEnumerable(rows, schema);
     }
+
+    /// <summary>The layout of <paramref name="windowCounts"/> songs without their values (a loaded model's catalog).</summary>
+    internal static AudioSongWindows LayoutOnly(int[] windowCounts, int framesPerWindow, int coefficients, AudioSongOptions options) =>
+        new(windowCounts, framesPerWindow, coefficients, options);
+
+    private float[][] Values() =>
+        _windows ?? throw new InvalidOperationException(
+            "These song windows belong to a model loaded from a file, which keeps the songs' window embeddings and timing but not "
+            + "their MFCC values; compute the values with AudioSongWindows.Compute over the same catalog and options.");
 
     private static string Hash(string settings, SongDescription song)
     {

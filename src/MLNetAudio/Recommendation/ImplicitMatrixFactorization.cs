@@ -201,8 +201,22 @@ public sealed class ImplicitMatrixFactorizationTrainer : IEstimator<ImplicitMatr
 /// pair. Appends <c>Score</c> (Single) and <c>HasFactors</c> (Boolean: false for a cold song, a user without plays or
 /// a missing key, whose Score is 0) and recommends the top k songs per user.
 /// </summary>
-public sealed class ImplicitMatrixFactorizationModel : SongRecommenderModel
+/// <remarks>
+/// Saved by <c>ml.Audio().Model.Save</c> as stage format "MLNetAudio.ImplicitMatrixFactorizationModel"; loading
+/// computes on CUDA only when the model was trained there and a GPU is present. Payload (little-endian, encodings of
+/// <see cref="RecommenderPersistence"/>):
+/// <code>
+/// version 1: recommender header (userColumn, songColumn, training plays), int32 rank, bool trainedOnCuda,
+///            double lambda, double alpha, int32 n then n doubles (the training loss per round),
+///            float[] userFactors (users x rank), float[] songFactors (songs x rank)
+/// </code>
+/// </remarks>
+public sealed class ImplicitMatrixFactorizationModel : SongRecommenderModel, IPersistableAudioTransformer
 {
+    internal const string FormatName = "MLNetAudio.ImplicitMatrixFactorizationModel";
+    internal const int CurrentVersion = 1;
+    internal const int OldestReadableVersion = 1;
+
     /// <summary>The name of the flag column that says whether both the user and the song have trained factors.</summary>
     public const string HasFactorsColumnName = "HasFactors";
 
@@ -235,6 +249,64 @@ public sealed class ImplicitMatrixFactorizationModel : SongRecommenderModel
 
     /// <summary>Hu et al.'s weighted objective after each alternating round (it never increases).</summary>
     public IReadOnlyList<double> TrainingLoss { get; }
+
+    string IPersistableAudioTransformer.FormatName => FormatName;
+
+    int IPersistableAudioTransformer.FormatVersion => CurrentVersion;
+
+    void IPersistableAudioTransformer.Save(BinaryWriter writer)
+    {
+        RecommenderPersistence.WriteHeader(writer, UserColumnName, SongColumnName, Training);
+        writer.Write(ApproximationRank);
+        writer.Write(_device == DeviceType.CUDA);
+        writer.Write(Lambda);
+        writer.Write(Alpha);
+        writer.Write(TrainingLoss.Count);
+        foreach (double loss in TrainingLoss)
+        {
+            writer.Write(loss);
+        }
+
+        RecommenderPersistence.WriteFloats(writer, _userFactors);
+        RecommenderPersistence.WriteFloats(writer, _songFactors);
+    }
+
+    /// <summary>Rebuilds a model from the payload written by <see cref="IPersistableAudioTransformer.Save"/>.</summary>
+    internal static ImplicitMatrixFactorizationModel Load(AudioStageReader stage)
+    {
+        var r = stage.Reader;
+        var (user, song, training) = RecommenderPersistence.ReadHeader(r);
+        int rank = r.ReadInt32();
+        bool cuda = r.ReadBoolean();
+        double lambda = r.ReadDouble();
+        double alpha = r.ReadDouble();
+        int rounds = r.ReadInt32();
+        if (rank < 1 || rounds < 0 || rounds > (r.BaseStream.Length - r.BaseStream.Position) / sizeof(double)
+            || !double.IsFinite(lambda) || lambda < 0 || !double.IsFinite(alpha) || alpha < 0)
+        {
+            throw new InvalidDataException($"its settings are impossible (rank {rank}, {rounds} training rounds, lambda {lambda}, alpha {alpha})");
+        }
+
+        var losses = new double[rounds];
+        for (int i = 0; i < rounds; i++)
+        {
+            losses[i] = r.ReadDouble();
+        }
+
+        var userFactors = RecommenderPersistence.ReadFloats(r, "the user factors", (long)training.UserCount * rank);
+        var songFactors = RecommenderPersistence.ReadFloats(r, "the song factors", (long)training.SongCount * rank);
+        if (userFactors.Any(v => !float.IsFinite(v)) || songFactors.Any(v => !float.IsFinite(v)))
+        {
+            throw new InvalidDataException("a factor is not a finite number");
+        }
+
+        var device = ImplicitMatrixFactorizationTrainer.PickDevice(cuda);
+        return new ImplicitMatrixFactorizationModel(user, song, training, userFactors, songFactors, rank, device.type, losses)
+        {
+            Lambda = lambda,
+            Alpha = alpha,
+        };
+    }
 
     /// <summary>True when the user played at least one song in training (else the user has no factors).</summary>
     public bool HasUserFactors(uint userKey) => userKey >= 1 && userKey <= UserCount && Training.SongsOf((int)userKey - 1).Length > 0;

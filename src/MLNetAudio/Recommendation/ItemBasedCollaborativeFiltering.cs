@@ -177,8 +177,21 @@ public sealed class ItemBasedCollaborativeFilteringTrainer : IEstimator<ItemBase
 }
 
 /// <summary>A fitted item-based CF model: Score(u, i) = Σ over songs j that u played of sim(i, j).</summary>
-public sealed class ItemBasedCollaborativeFilteringModel : SongRecommenderModel
+/// <remarks>
+/// Saved by <c>ml.Audio().Model.Save</c> as stage format "MLNetAudio.ItemBasedCollaborativeFilteringModel". Payload
+/// (little-endian, encodings of <see cref="RecommenderPersistence"/>):
+/// <code>
+/// version 1: recommender header (userColumn, songColumn, training plays),
+///            int[] start (songs + 1), int[] target, float[] weight: the pruned similarities, neighbour by neighbour
+///            (song j's are target/weight[start[j] .. start[j + 1]), targets ascending)
+/// </code>
+/// </remarks>
+public sealed class ItemBasedCollaborativeFilteringModel : SongRecommenderModel, IPersistableAudioTransformer
 {
+    internal const string FormatName = "MLNetAudio.ItemBasedCollaborativeFilteringModel";
+    internal const int CurrentVersion = 1;
+    internal const int OldestReadableVersion = 1;
+
     // Neighbour j's entries are _target/_weight[_start[j] .. _start[j + 1]): songs i (ascending) and sim(i, j).
     private readonly int[] _start;
     private readonly int[] _target;
@@ -201,6 +214,52 @@ public sealed class ItemBasedCollaborativeFilteringModel : SongRecommenderModel
         }
 
         return Similarity((int)songKey - 1, (int)neighborKey - 1);
+    }
+
+    string IPersistableAudioTransformer.FormatName => FormatName;
+
+    int IPersistableAudioTransformer.FormatVersion => CurrentVersion;
+
+    void IPersistableAudioTransformer.Save(BinaryWriter writer)
+    {
+        RecommenderPersistence.WriteHeader(writer, UserColumnName, SongColumnName, Training);
+        RecommenderPersistence.WriteInts(writer, _start);
+        RecommenderPersistence.WriteInts(writer, _target);
+        RecommenderPersistence.WriteFloats(writer, _weight);
+    }
+
+    /// <summary>Rebuilds a model from the payload written by <see cref="IPersistableAudioTransformer.Save"/>.</summary>
+    internal static ItemBasedCollaborativeFilteringModel Load(AudioStageReader stage)
+    {
+        var r = stage.Reader;
+        var (user, song, training) = RecommenderPersistence.ReadHeader(r);
+        int songs = training.SongCount;
+        var start = RecommenderPersistence.ReadInts(r, "the similarity offsets", (long)songs + 1);
+        var target = RecommenderPersistence.ReadInts(r, "the similarity targets");
+        var weight = RecommenderPersistence.ReadFloats(r, "the similarities", target.Length);
+        if (start[0] != 0 || start[songs] != target.Length)
+        {
+            throw new InvalidDataException($"the similarity offsets run from {start[0]} to {start[songs]}, not from 0 to {target.Length}");
+        }
+
+        for (int j = 0; j < songs; j++)
+        {
+            if (start[j + 1] < start[j])
+            {
+                throw new InvalidDataException($"the similarity offsets decrease at song {j}");
+            }
+
+            // Lookups binary-search each neighbour's targets, so they must be in range and ascending.
+            for (int p = start[j]; p < start[j + 1]; p++)
+            {
+                if ((uint)target[p] >= (uint)songs || (p > start[j] && target[p] <= target[p - 1]) || !float.IsFinite(weight[p]))
+                {
+                    throw new InvalidDataException($"the similarities of song {j} hold target {target[p]} (weight {weight[p]}), out of order, outside 0 .. {songs - 1} or not finite");
+                }
+            }
+        }
+
+        return new ItemBasedCollaborativeFilteringModel(user, song, training, start, target, weight);
     }
 
     private float Similarity(int song, int neighbor)

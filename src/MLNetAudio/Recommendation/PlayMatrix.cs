@@ -72,6 +72,10 @@ internal sealed class PlayMatrix
 
     public int PlayCountOfSong(int song) => SongStart[song + 1] - SongStart[song];
 
+    /// <summary>Rebuilds a matrix from its compressed rows (as saved in a model file; the caller has checked them).</summary>
+    public static PlayMatrix FromCompressedRows(int users, int songs, int[] userStart, int[] songIndex, float[] plays) =>
+        new(users, songs, userStart, songIndex, plays);
+
     /// <summary>Builds the matrix from 0-based (user, song, plays) triples.</summary>
     public static PlayMatrix FromTriples(int users, int songs, IEnumerable<(int User, int Song, float Plays)> triples)
     {
@@ -196,6 +200,23 @@ internal sealed class PlayMatrix
         }
 
         return column;
+    }
+
+    /// <summary>
+    /// Checks that a key column (found by <see cref="RequireKey(DataViewSchema, string, string)"/>) has as many values as
+    /// the model has <paramref name="what"/>: keys mapped by another MapValueToKey would score the wrong users or songs.
+    /// </summary>
+    /// <exception cref="ArgumentException">The counts differ; the message names the column and both counts.</exception>
+    public static void RequireKeyCount(DataViewSchema.Column column, int expected, string what)
+    {
+        ulong found = ((KeyDataViewType)column.Type).Count;
+        if (found != (ulong)expected)
+        {
+            throw new ArgumentException(
+                $"Column '{column.Name}' is a key of {found} values but the model was trained on {expected} {what}; "
+                + "map the data with the same fitted MapValueToKey transformer used for training.",
+                nameof(column));
+        }
     }
 
     /// <summary>Checks a shape-level key column (for estimators' GetOutputSchema).</summary>

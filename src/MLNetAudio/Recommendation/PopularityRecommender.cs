@@ -87,8 +87,19 @@ public sealed class PopularityTrainer : IEstimator<PopularityModel>
 }
 
 /// <summary>A fitted popularity baseline: Score is the song's number of listeners (or plays) in training.</summary>
-public sealed class PopularityModel : SongRecommenderModel
+/// <remarks>
+/// Saved by <c>ml.Audio().Model.Save</c> as stage format "MLNetAudio.PopularityModel". Payload (little-endian,
+/// encodings of <see cref="RecommenderPersistence"/>):
+/// <code>
+/// version 1: recommender header (userColumn, songColumn, training plays), float[] popularity (one per song)
+/// </code>
+/// </remarks>
+public sealed class PopularityModel : SongRecommenderModel, IPersistableAudioTransformer
 {
+    internal const string FormatName = "MLNetAudio.PopularityModel";
+    internal const int CurrentVersion = 1;
+    internal const int OldestReadableVersion = 1;
+
     private readonly float[] _popularity;
 
     internal PopularityModel(string userColumnName, string songColumnName, PlayMatrix training, float[] popularity)
@@ -100,6 +111,29 @@ public sealed class PopularityModel : SongRecommenderModel
     /// <summary>The popularity of a song (its Score for every user).</summary>
     public float GetPopularity(uint songKey) =>
         songKey >= 1 && songKey <= SongCount ? _popularity[songKey - 1] : throw new ArgumentOutOfRangeException(nameof(songKey), songKey, $"Song keys run from 1 to {SongCount}.");
+
+    string IPersistableAudioTransformer.FormatName => FormatName;
+
+    int IPersistableAudioTransformer.FormatVersion => CurrentVersion;
+
+    void IPersistableAudioTransformer.Save(BinaryWriter writer)
+    {
+        RecommenderPersistence.WriteHeader(writer, UserColumnName, SongColumnName, Training);
+        RecommenderPersistence.WriteFloats(writer, _popularity);
+    }
+
+    /// <summary>Rebuilds a model from the payload written by <see cref="IPersistableAudioTransformer.Save"/>.</summary>
+    internal static PopularityModel Load(AudioStageReader stage)
+    {
+        var (user, song, training) = RecommenderPersistence.ReadHeader(stage.Reader);
+        var popularity = RecommenderPersistence.ReadFloats(stage.Reader, "the song popularities", training.SongCount);
+        if (popularity.Any(p => !float.IsFinite(p)))
+        {
+            throw new InvalidDataException("a song popularity is not a finite number");
+        }
+
+        return new PopularityModel(user, song, training, popularity);
+    }
 
     private protected override float ScorePair(int user, int song) => _popularity[song];
 

@@ -220,21 +220,9 @@ public abstract class SongRecommenderModel : RowMappingTransformer, IUserSongSco
     {
         var user = PlayMatrix.RequireKey(inputSchema, UserColumnName, "User (MatrixColumnIndexColumnName)");
         var song = PlayMatrix.RequireKey(inputSchema, SongColumnName, "Song (MatrixRowIndexColumnName)");
-        CheckCount(user, UserCount, "users");
-        CheckCount(song, SongCount, "songs");
+        PlayMatrix.RequireKeyCount(user, UserCount, "users");
+        PlayMatrix.RequireKeyCount(song, SongCount, "songs");
         return new Binding(this, user.Index, song.Index);
-    }
-
-    private static void CheckCount(DataViewSchema.Column column, int expected, string what)
-    {
-        ulong found = ((KeyDataViewType)column.Type).Count;
-        if (found != (ulong)expected)
-        {
-            throw new ArgumentException(
-                $"Column '{column.Name}' is a key of {found} values but the model was trained on {expected} {what}; "
-                + "map the data with the same fitted MapValueToKey transformer used for training.",
-                nameof(column));
-        }
     }
 
     private sealed class Binding : SchemaBinding

@@ -804,7 +804,7 @@ namespace MLNetAudio.Scoring
         }
 
         // The number of weights a network with these settings has (conv kernels are 3 wide).
-        private static long ParameterCount(TimeConvNetworkSettings s)
+        internal static long ParameterCount(TimeConvNetworkSettings s)
         {
             long channels = s.Channels;
             long firstIn = s.ConvolutionForm == ConvolutionForm.Conv2dTimeOnly ? 1 : s.Coefficients;
