@@ -436,7 +436,14 @@ public sealed class MultiUserAudioModel : RowMappingTransformer, IUserSongScorer
             }
         }
 
-        _padded = tensor(padded, [songs.SongCount, max, EmbeddingSize]).to(device);
+        // tensor(float[]) wraps the pinned managed array, whose alignment varies from run to run, and libtorch's
+        // vectorised reductions (fold-in's matrix-vector products) then round differently; a clone lives in libtorch's
+        // aligned memory, so scores and fold-in are the same in every process, and after Load.
+        using (var host = tensor(padded, [songs.SongCount, max, EmbeddingSize]))
+        {
+            _padded = host.clone().to(device);
+        }
+
         _mask = tensor(mask, [songs.SongCount, max]).to(device);
     }
 
@@ -767,7 +774,7 @@ public sealed class MultiUserAudioModel : RowMappingTransformer, IUserSongScorer
         ObjectDisposedException.ThrowIf(_disposed, this);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var u = tensor(vectors, [count, EmbeddingSize]).to(_device);
+        var u = tensor(vectors, [count, EmbeddingSize]).clone().to(_device); // aligned copy: see the constructor
         int songs = SongCount;
         long max = _padded.shape[1];
         // [count, songs * max]: every user against every window, one product.

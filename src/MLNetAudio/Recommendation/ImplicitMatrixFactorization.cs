@@ -500,12 +500,14 @@ public sealed class ImplicitMatrixFactorizationModel : SongRecommenderModel, IPe
     private protected override Tensor ScoreBlock(int firstUser, int count)
     {
         int f = ApproximationRank;
-        var users = tensor(_userFactors.AsSpan(firstUser * f, count * f).ToArray(), [count, f], device: ComputeDevice);
+        // Clones live in libtorch's aligned memory: a product over pinned managed arrays rounds by their alignment,
+        // which varies from process to process.
+        var users = tensor(_userFactors.AsSpan(firstUser * f, count * f).ToArray(), [count, f]).clone().to(ComputeDevice);
         var songs = SongTensor();
         return users.matmul(songs.t());
     }
 
-    private Tensor SongTensor() => tensor(_songFactors, [SongCount, ApproximationRank], device: ComputeDevice);
+    private Tensor SongTensor() => tensor(_songFactors, [SongCount, ApproximationRank]).clone().to(ComputeDevice);
 
     private float[] Row(float[] factors, uint key, int count, string name)
     {
