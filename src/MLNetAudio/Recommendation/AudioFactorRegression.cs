@@ -110,8 +110,44 @@ public sealed class AudioFactorRegressionModel : IUserSongScorer
         }
 
         using var scope = NewDisposeScope();
-        var u = tensor(_userFactors.AsSpan(firstUser * Rank, userCount * Rank).ToArray(), [userCount, Rank]);
-        var v = tensor(_predicted, [SongCount, Rank]);
+        // Clones live in libtorch's aligned memory: a product over pinned managed arrays rounds by their alignment,
+        // which varies from process to process.
+        var u = tensor(_userFactors.AsSpan(firstUser * Rank, userCount * Rank).ToArray(), [userCount, Rank]).clone();
+        var v = tensor(_predicted, [SongCount, Rank]).clone();
         u.matmul(v.t()).data<float>().CopyTo(destination);
+    }
+
+    /// <summary>
+    /// Writes the model (saved inside a hybrid ranker's file, see <c>ml.Audio().Model.SaveHybridRanker</c>):
+    /// int32 users, int32 songs, int32 rank, float[] userFactors (users x rank), float[] predicted (songs x rank),
+    /// little-endian, arrays as <see cref="RecommenderPersistence"/> writes them.
+    /// </summary>
+    internal void Save(BinaryWriter writer)
+    {
+        writer.Write(UserCount);
+        writer.Write(SongCount);
+        writer.Write(Rank);
+        RecommenderPersistence.WriteFloats(writer, _userFactors);
+        RecommenderPersistence.WriteFloats(writer, _predicted);
+    }
+
+    /// <summary>Reads what <see cref="Save"/> wrote.</summary>
+    /// <exception cref="InvalidDataException">The sizes are impossible or a value is not finite.</exception>
+    internal static AudioFactorRegressionModel Load(BinaryReader reader)
+    {
+        int users = reader.ReadInt32(), songs = reader.ReadInt32(), rank = reader.ReadInt32();
+        if (users < 1 || songs < 1 || rank < 1)
+        {
+            throw new InvalidDataException($"the audio factor regression claims {users} users, {songs} songs and rank {rank}");
+        }
+
+        var userFactors = RecommenderPersistence.ReadFloats(reader, "the user factors", (long)users * rank);
+        var predicted = RecommenderPersistence.ReadFloats(reader, "the predicted song factors", (long)songs * rank);
+        if (userFactors.Any(v => !float.IsFinite(v)) || predicted.Any(v => !float.IsFinite(v)))
+        {
+            throw new InvalidDataException("a factor is not a finite number");
+        }
+
+        return new AudioFactorRegressionModel(users, songs, rank, userFactors, predicted);
     }
 }

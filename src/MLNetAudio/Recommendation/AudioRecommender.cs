@@ -631,6 +631,12 @@ public sealed class MultiUserAudioModel : RowMappingTransformer, IUserSongScorer
     /// <summary>How window preferences make a song's score.</summary>
     public AudioSongAggregation Aggregation => _options.Aggregation;
 
+    /// <summary>The user key column (ML.NET's MatrixColumnIndexColumnName).</summary>
+    public string UserColumnName => _options.MatrixColumnIndexColumnName;
+
+    /// <summary>The song key column (ML.NET's MatrixRowIndexColumnName).</summary>
+    public string SongColumnName => _options.MatrixRowIndexColumnName;
+
     /// <inheritdoc/>
     public int UserCount => _training.UserCount;
 

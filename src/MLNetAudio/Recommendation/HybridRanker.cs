@@ -243,6 +243,9 @@ public sealed class HybridRankerModel : IUserSongScorer
     /// <summary>The candidate rows the ranker was trained on, grouped by user (for <c>ml.Ranking.Evaluate</c>).</summary>
     public IDataView TrainingData { get; }
 
+    /// <summary>The feature models, in slot order.</summary>
+    public IReadOnlyList<HybridFeature> Features => _features;
+
     /// <summary>The names of the features, in slot order.</summary>
     public IReadOnlyList<string> FeatureNames => _features.Select(f => f.Name).ToArray();
 

@@ -169,6 +169,65 @@ public sealed class MultiUserAudioPersistenceTests(TinyAudioCatalog catalog) : I
         Assert.Contains(MultiUserAudioModel.FormatName, e.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void HybridRankerWithItsFeatureModelsRoundTrips()
+    {
+        var ml = catalog.Ml;
+        var sim = catalog.Simulator;
+        var trainers = ml.Audio().Recommendation.Trainers;
+        var mf = trainers.ImplicitMatrixFactorization("Label", "UserId", "SongId", approximationRank: 4, numberOfIterations: 3).Fit(catalog.Training);
+        var itemCf = trainers.ItemBasedCollaborativeFiltering("Label", "UserId", "SongId", numberOfNeighbors: 5).Fit(catalog.Training);
+        var popularity = trainers.Popularity("Label", "UserId", "SongId").Fit(catalog.Training);
+        HybridFeature[] features =
+        [
+            new("Audio", catalog.Model), new("AudioFactors", AudioFactorRegressionModel.Fit(mf, catalog.Model)),
+            new("MF", mf), new("ItemCF", itemCf), new("Popularity", popularity),
+        ];
+        var hybrid = trainers.HybridRanker(new HybridRankerOptions { NumberOfIterations = 10, RandomNegativesPerUser = 10, TopCandidatesPerFeature = 5 })
+            .Fit(features, sim.ToDataView(ml, sim.WarmTest), catalog.Training);
+        string path = Path.Combine(_dir, "hybrid.zip");
+        ml.Audio().Model.SaveHybridRanker(hybrid, path);
+
+        var loaded = new MLContext(seed: 4).Audio().Model.LoadHybridRanker(path);
+        try
+        {
+            Assert.Equal(hybrid.FeatureNames, loaded.FeatureNames);
+            Assert.Equal(features.Select(f => f.Scorer.GetType()), loaded.Features.Select(f => f.Scorer.GetType()));
+            var before = new float[hybrid.UserCount * hybrid.SongCount];
+            var after = new float[before.Length];
+            hybrid.ScoreUsers(0, hybrid.UserCount, before);
+            loaded.ScoreUsers(0, loaded.UserCount, after);
+            Assert.True(before.Distinct().Count() > 10, "scores must vary for the comparison to mean anything");
+            Assert.Equal(before, after);
+            Assert.Equal(
+                hybrid.Transform(hybrid.TrainingData).GetColumn<float>("Score"),
+                loaded.Transform(hybrid.TrainingData).GetColumn<float>("Score"));
+            Assert.Empty(loaded.TrainingData.GetColumn<float>(HybridRankerModel.LabelColumnName));
+        }
+        finally
+        {
+            (loaded.Features[0].Scorer as IDisposable)?.Dispose();
+        }
+
+        // A feature that cannot be saved is named, and no file is left behind.
+        var unsaveable = hybrid.WithFeatures([.. features[..4], new HybridFeature("Popularity", new RandomScorer(hybrid.UserCount, hybrid.SongCount, 1))]);
+        string other = Path.Combine(_dir, "unsaveable.zip");
+        var e = Assert.Throws<NotSupportedException>(() => ml.Audio().Model.SaveHybridRanker(unsaveable, other));
+        Assert.Contains("'Popularity'", e.Message, StringComparison.Ordinal);
+        Assert.Contains(nameof(RandomScorer), e.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(other));
+
+        // A cut file, and a pipeline file given to the hybrid loader, fail saying so.
+        var bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(other, bytes[..(bytes.Length / 2)]);
+        var cut = Assert.Throws<AudioModelFileException>(() => ml.Audio().Model.LoadHybridRanker(other));
+        Assert.Equal(AudioModelFileProblem.Truncated, cut.Problem);
+        ml.Audio().Model.Save(popularity, catalog.Training.Schema, other);
+        var wrong = Assert.Throws<AudioModelFileException>(() => ml.Audio().Model.LoadHybridRanker(other));
+        Assert.Equal(AudioModelFileProblem.NotAModelFile, wrong.Problem);
+        Assert.Contains("ml.Audio().Model.Load", wrong.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>Every (user, song) pair as key rows.</summary>
     internal static IDataView AllPairs(MLContext ml, int users, int songs) =>
         PlayLogs.Make(ml, users, songs, Enumerable.Range(1, users).SelectMany(u => Enumerable.Range(1, songs).Select(s => ((uint)u, (uint)s, 1f))).ToArray());
