@@ -13,7 +13,7 @@ namespace MLNetAudio.Tests.Data;
 internal static class FreshProcessEntryPoint
 {
     /// <summary>
-    /// The only command: <c>score MODEL DATA COLUMN [COLUMN ...]</c> prints, per row and column, the Single values
+    /// <c>score MODEL DATA COLUMN [COLUMN ...]</c> prints, per row and column, the Single values
     /// (a scalar or a vector) as their exact bits (see <see cref="Format"/>).
     /// </summary>
     public const string ScoreCommand = "score";
@@ -24,8 +24,27 @@ internal static class FreshProcessEntryPoint
     /// </summary>
     public const string SimulateCommand = "simulate";
 
+    /// <summary>
+    /// <c>recommend MODEL SONG [SONG ...]</c> loads a file holding one multi-user audio model and prints, as exact bits,
+    /// every user's scores for every song (<c>ScoreUsers</c>) and the fold-in vector of a new user who played the
+    /// given song keys.
+    /// </summary>
+    public const string RecommendCommand = "recommend";
+
     public static int Main(string[] args)
     {
+        if (args.Length >= 3 && args[0] == RecommendCommand)
+        {
+            var loaded = new MLContext(seed: 123).Audio().Model.Load(args[1], out _);
+            using var audio = ((IEnumerable<ITransformer>)loaded).OfType<MLNetAudio.Recommendation.MultiUserAudioModel>().Single();
+            foreach (string line in RecommendationFingerprint(audio, args[2..].Select(a => uint.Parse(a, CultureInfo.InvariantCulture)).ToArray()))
+            {
+                Console.WriteLine(line);
+            }
+
+            return 0;
+        }
+
         if (args.Length == 2 && args[0] == SimulateCommand)
         {
             foreach (string line in SimulationFingerprint(int.Parse(args[1], CultureInfo.InvariantCulture)))
@@ -38,7 +57,7 @@ internal static class FreshProcessEntryPoint
 
         if (args.Length < 4 || args[0] != ScoreCommand)
         {
-            Console.Error.WriteLine($"usage: {ScoreCommand} MODEL.zip DATA.idv COLUMN [COLUMN ...] | {SimulateCommand} SEED");
+            Console.Error.WriteLine($"usage: {ScoreCommand} MODEL.zip DATA.idv COLUMN [COLUMN ...] | {SimulateCommand} SEED | {RecommendCommand} MODEL.zip SONG [SONG ...]");
             return 2;
         }
 
@@ -91,6 +110,19 @@ internal static class FreshProcessEntryPoint
         }
 
         return lines;
+    }
+
+    /// <summary>One line per user with the bits of its scores for every song, then one with the fold-in vector's bits.</summary>
+    public static IEnumerable<string> RecommendationFingerprint(MLNetAudio.Recommendation.MultiUserAudioModel model, uint[] playedSongKeys)
+    {
+        var scores = new float[model.UserCount * model.SongCount];
+        model.ScoreUsers(0, model.UserCount, scores);
+        for (int u = 0; u < model.UserCount; u++)
+        {
+            yield return $"user {u + 1}: " + string.Join(",", scores.AsSpan(u * model.SongCount, model.SongCount).ToArray().Select(Bits));
+        }
+
+        yield return "fold-in: " + string.Join(",", model.FoldInUser(playedSongKeys, steps: 50).Select(Bits));
     }
 
     /// <summary>

@@ -72,6 +72,11 @@ public sealed class MultiUserAudioPersistenceTests(TinyAudioCatalog catalog) : I
         var e = Assert.Throws<InvalidOperationException>(() => loaded.Songs.Windows(0).ToArray());
         Assert.Contains("AudioSongWindows.Compute", e.Message, StringComparison.Ordinal);
 
+        // A loaded model saves again to the same bytes (it needs no MFCC values for that).
+        string again = Path.Combine(_dir, "again.zip");
+        catalog.Ml.Audio().Model.Save(loaded, catalog.Training.Schema, again);
+        Assert.Equal(StageBytes(path), StageBytes(again));
+
         // The encoder's weights come back: it embeds the same windows to the same values.
         using var windows = TorchSharp.torch.tensor(catalog.Windows.Windows(0).ToArray(), [catalog.Windows.WindowCount(0), catalog.Windows.FramesPerWindow, catalog.Windows.Coefficients]);
         using var a = model.Encoder.Embedding(windows);
@@ -97,6 +102,20 @@ public sealed class MultiUserAudioPersistenceTests(TinyAudioCatalog catalog) : I
         string[] actual = FreshProcessLoadTests.RunFreshProcess(FreshProcessEntryPoint.ScoreCommand, modelPath, dataPath, MultiUserAudioModel.ScoreColumnName);
 
         Assert.Equal(model.UserCount * model.SongCount, expected.Length);
+        Assert.Equal(expected, actual);
+    }
+
+    [Fact]
+    public void ScoresOfEveryPairAndFoldInAreBitIdenticalInANewProcess()
+    {
+        string modelPath = Path.Combine(_dir, "audio.zip");
+        catalog.Ml.Audio().Model.Save(catalog.Model, catalog.Training.Schema, modelPath);
+        string[] played = [.. catalog.Simulator.WarmSongKeys.Take(2).Select(k => k.ToString(System.Globalization.CultureInfo.InvariantCulture)), catalog.Simulator.ColdSongKeys[0].ToString(System.Globalization.CultureInfo.InvariantCulture)];
+        string[] expected = FreshProcessEntryPoint.RecommendationFingerprint(catalog.Model, played.Select(uint.Parse).ToArray()).ToArray();
+
+        string[] actual = FreshProcessLoadTests.RunFreshProcess([FreshProcessEntryPoint.RecommendCommand, modelPath, .. played]);
+
+        Assert.Equal(catalog.Model.UserCount + 1, expected.Length);
         Assert.Equal(expected, actual);
     }
 
@@ -244,6 +263,15 @@ public sealed class MultiUserAudioPersistenceTests(TinyAudioCatalog catalog) : I
             .Append(ml.Transforms.Conversion.MapValueToKey("SongId", "Song", keyOrdinality: Microsoft.ML.Transforms.ValueToKeyMappingEstimator.KeyOrdinality.ByValue))
             .Fit(raw);
         return (raw, mapping);
+    }
+
+    private static byte[] StageBytes(string path)
+    {
+        using var zip = ZipFile.OpenRead(path);
+        using var s = zip.Entries.Single(e => e.FullName.EndsWith(".audio.bin", StringComparison.Ordinal)).Open();
+        using var buffer = new MemoryStream();
+        s.CopyTo(buffer);
+        return buffer.ToArray();
     }
 
     internal static uint KeyOf(string id) => uint.Parse(id[(id.IndexOf('-') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
