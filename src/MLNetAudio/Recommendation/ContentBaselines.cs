@@ -299,6 +299,10 @@ internal static class ContentSongInputs
 /// hand: a nearest-neighbour ranking over a few dozen dimensions needs no library.
 /// </para>
 /// </remarks>
+/// <example>
+/// <c>samples/HybridRecommender/Program.cs</c> fits it on MFCC statistics beside the collaborative and audio models:
+/// <code>var model = ml.Audio().Recommendation.Trainers.SeedSong(ContentSongFeatures.MfccStatistics(songWindows)).Fit(training);</code>
+/// </example>
 public sealed class SeedSongTrainer : IEstimator<SeedSongModel>
 {
     private readonly float[][] _features;
@@ -375,6 +379,10 @@ public sealed class SeedSongTrainer : IEstimator<SeedSongModel>
 /// deviation). Written by hand for the same reason as <see cref="SeedSongTrainer"/>.
 /// </para>
 /// </remarks>
+/// <example>
+/// <c>samples/HybridRecommender/Program.cs</c> fits it on MFCC statistics beside the collaborative and audio models:
+/// <code>var model = ml.Audio().Recommendation.Trainers.SongSet(ContentSongFeatures.MfccStatistics(songWindows)).Fit(training);</code>
+/// </example>
 public sealed class SongSetTrainer : IEstimator<SongSetModel>
 {
     private readonly float[][] _features;
