@@ -97,8 +97,8 @@ var models = new (string Name, IUserSongScorer Scorer)[]
     ("audio, multi-user", audio),
     ("audio -> MF factors", audioFactors),
     // The content baselines the seed argues against, on MFCC mean and standard deviation per coefficient.
-    ("content, seed song (MFCC stats)", new SeedSongRecommender(mfccStatistics, training)),
-    ("content, song set (Logan 2004)", new SongSetRecommender(mfccStatistics, training)),
+    ("content, seed song (MFCC stats)", ml.Audio().Recommendation.Trainers.SeedSong(mfccStatistics).Fit(training)),
+    ("content, song set (Logan 2004)", ml.Audio().Recommendation.Trainers.SongSet(mfccStatistics).Fit(training)),
     // The hybrid runs LightGBM on every (user, song): score the table once for both splits.
     ("hybrid (LambdaRank)", DenseScorer.From(hybrid)),
     // Diagnostics: the ranker with the very feature models it was fitted on, beside MF fitted on the same 80%.

@@ -1,4 +1,6 @@
 using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetAudio.Data;
 
 namespace MLNetAudio.Recommendation;
 
@@ -98,25 +100,137 @@ public static class ContentSongFeatures
     }
 }
 
-/// <summary>
-/// Base of the content-based baselines: songs described only by feature vectors (for example
-/// <see cref="ContentSongFeatures.MfccStatistics"/>), users by the songs they played in training. Every song,
-/// cold ones included, is scored from its features alone; songs already played are left to the evaluator's
-/// filtering (or to <see cref="Recommend"/>).
-/// </summary>
-public abstract class ContentSongScorer : IUserSongScorer
+// ML.NET convention: options are public fields (STYLE.md), so CA1051 is off for these classes only.
+#pragma warning disable CA1051
+/// <summary>Options of <see cref="SeedSongTrainer"/>; column names as in ML.NET's MatrixFactorizationTrainer.</summary>
+public sealed class SeedSongOptions
 {
-    private protected ContentSongScorer(IReadOnlyList<float[]> songFeatures, IDataView training, string userColumnName, string songColumnName, string labelColumnName)
+    /// <summary>The user key column (the matrix's columns are users). Default "UserId".</summary>
+    public string MatrixColumnIndexColumnName = Defaults.UserColumnName;
+
+    /// <summary>The song key column (the matrix's rows are songs); its key count must equal the number of song feature vectors. Default "SongId".</summary>
+    public string MatrixRowIndexColumnName = Defaults.SongColumnName;
+
+    /// <summary>The play-count column (Single); rows with a count ≤ 0 are not plays. Default "Label".</summary>
+    public string LabelColumnName = Defaults.LabelColumnName;
+
+    /// <summary>Seeds the choice of seed song between a user's equally most played songs. Default 1.</summary>
+    public int Seed = Defaults.Seed;
+
+    /// <summary>Default values.</summary>
+    public static class Defaults
+    {
+        /// <summary>Default user column.</summary>
+        public const string UserColumnName = "UserId";
+
+        /// <summary>Default song column.</summary>
+        public const string SongColumnName = "SongId";
+
+        /// <summary>Default label column.</summary>
+        public const string LabelColumnName = "Label";
+
+        /// <summary>Default seed of the tie-break.</summary>
+        public const int Seed = 1;
+    }
+
+    /// <summary>Throws one <see cref="ArgumentException"/> listing every invalid field.</summary>
+    public void Validate() =>
+        ContentSongInputs.CheckColumns(new OptionErrors(nameof(SeedSongOptions)), MatrixColumnIndexColumnName, MatrixRowIndexColumnName, LabelColumnName)
+            .ThrowIfAny();
+}
+
+/// <summary>Options of <see cref="SongSetTrainer"/>; column names as in ML.NET's MatrixFactorizationTrainer.</summary>
+public sealed class SongSetOptions
+{
+    /// <summary>The user key column (the matrix's columns are users). Default "UserId".</summary>
+    public string MatrixColumnIndexColumnName = Defaults.UserColumnName;
+
+    /// <summary>The song key column (the matrix's rows are songs); its key count must equal the number of song feature vectors. Default "SongId".</summary>
+    public string MatrixRowIndexColumnName = Defaults.SongColumnName;
+
+    /// <summary>The play-count column (Single); rows with a count ≤ 0 are not plays. Default "Label".</summary>
+    public string LabelColumnName = Defaults.LabelColumnName;
+
+    /// <summary>Default values.</summary>
+    public static class Defaults
+    {
+        /// <summary>Default user column.</summary>
+        public const string UserColumnName = "UserId";
+
+        /// <summary>Default song column.</summary>
+        public const string SongColumnName = "SongId";
+
+        /// <summary>Default label column.</summary>
+        public const string LabelColumnName = "Label";
+    }
+
+    /// <summary>Throws one <see cref="ArgumentException"/> listing every invalid field.</summary>
+    public void Validate() =>
+        ContentSongInputs.CheckColumns(new OptionErrors(nameof(SongSetOptions)), MatrixColumnIndexColumnName, MatrixRowIndexColumnName, LabelColumnName)
+            .ThrowIfAny();
+}
+#pragma warning restore CA1051
+
+/// <summary>
+/// The content-based baselines on <c>ml.Audio().Recommendation.Trainers</c>: recommenders that know songs only by
+/// their audio feature vectors, the systems the seed paper argues against.
+/// </summary>
+public static class ContentRecommendationTrainers
+{
+    /// <summary>
+    /// The "similar songs" baseline: each user gets the nearest neighbours, in <paramref name="songFeatures"/>, of
+    /// their most played training song.
+    /// </summary>
+    /// <param name="trainers">The catalog.</param>
+    /// <param name="songFeatures">
+    /// One feature vector per song, index = song key - 1, cold songs included (for example
+    /// <see cref="ContentSongFeatures.MfccStatistics"/>, or the multi-user audio model's
+    /// <see cref="MultiUserAudioModel.GetSongEmbedding"/> for every key); the count must equal the song key column's
+    /// key count at <see cref="SeedSongTrainer.Fit"/>.
+    /// </param>
+    /// <param name="options">Columns and the tie-break seed; null for the defaults.</param>
+    /// <exception cref="ArgumentException">An option is invalid or a feature vector is empty, of another length or not finite.</exception>
+    public static SeedSongTrainer SeedSong(this RecommendationTrainers trainers, IReadOnlyList<float[]> songFeatures, SeedSongOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(trainers);
+        return new SeedSongTrainer(songFeatures, options ?? new SeedSongOptions());
+    }
+
+    /// <summary>
+    /// Logan's (ISMIR 2004) song-set baseline: a song scores by its distance, in <paramref name="songFeatures"/>, to
+    /// the set of songs the user played in training.
+    /// </summary>
+    /// <param name="trainers">The catalog.</param>
+    /// <param name="songFeatures">One feature vector per song, index = song key - 1, as for <see cref="SeedSong"/>.</param>
+    /// <param name="options">Columns; null for the defaults.</param>
+    /// <exception cref="ArgumentException">An option is invalid or a feature vector is empty, of another length or not finite.</exception>
+    public static SongSetTrainer SongSet(this RecommendationTrainers trainers, IReadOnlyList<float[]> songFeatures, SongSetOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(trainers);
+        return new SongSetTrainer(songFeatures, options ?? new SongSetOptions());
+    }
+}
+
+/// <summary>Checks and reads shared by the content-based trainers.</summary>
+internal static class ContentSongInputs
+{
+    public static OptionErrors CheckColumns(OptionErrors errors, string user, string song, string label) =>
+        errors
+            .Check(string.IsNullOrWhiteSpace(user), nameof(SeedSongOptions.MatrixColumnIndexColumnName), "must name the user key column.")
+            .Check(string.IsNullOrWhiteSpace(song), nameof(SeedSongOptions.MatrixRowIndexColumnName), "must name the song key column.")
+            .Check(string.IsNullOrWhiteSpace(label), nameof(SeedSongOptions.LabelColumnName), "must name the play-count column.");
+
+    /// <summary>A private copy of the features (a caller changing its arrays later must not change a model), checked.</summary>
+    public static float[][] CopyFeatures(IReadOnlyList<float[]> songFeatures)
     {
         ArgumentNullException.ThrowIfNull(songFeatures);
-        ArgumentNullException.ThrowIfNull(training);
-        Plays = PlayMatrix.ReadTraining(training, userColumnName, songColumnName, labelColumnName);
-        if (songFeatures.Count != Plays.SongCount)
+        if (songFeatures.Count == 0)
         {
-            throw new ArgumentException($"songFeatures has {songFeatures.Count} vectors but song column '{songColumnName}' has {Plays.SongCount} keys; give one vector per song key, in key order.", nameof(songFeatures));
+            throw new ArgumentException("songFeatures is empty; give one feature vector per song key, in key order.", nameof(songFeatures));
         }
 
-        int dimension = songFeatures.Count == 0 ? 0 : songFeatures[0]?.Length ?? 0;
+        int dimension = songFeatures[0]?.Length ?? 0;
+        var copy = new float[songFeatures.Count][];
         for (int s = 0; s < songFeatures.Count; s++)
         {
             var v = songFeatures[s];
@@ -128,10 +242,202 @@ public abstract class ContentSongScorer : IUserSongScorer
             {
                 throw new ArgumentException($"songFeatures[{s}] (song key {s + 1}) {problem}; every song needs a finite feature vector of the same length.", nameof(songFeatures));
             }
+
+            copy[s] = (float[])v!.Clone();
         }
 
-        Features = songFeatures.ToArray();
+        return copy;
     }
+
+    /// <summary>Reads the training plays and checks that there is one feature vector per song key.</summary>
+    public static PlayMatrix ReadTraining(IDataView input, string user, string song, string label, float[][] features)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var plays = PlayMatrix.ReadTraining(input, user, song, label);
+        if (features.Length != plays.SongCount)
+        {
+            throw new ArgumentException(
+                $"Song column '{song}' has {plays.SongCount} keys but songFeatures holds {features.Length} vectors; give one vector per song key, "
+                + "in key order (map the song ids with the same MapValueToKey over the whole catalog that the features were computed for).",
+                nameof(input));
+        }
+
+        return plays;
+    }
+
+    /// <summary>The trainers' GetOutputSchema: key user and song columns, a Single label; appends Score.</summary>
+    public static SchemaShape OutputSchema(SchemaShape inputSchema, string user, string song, string label)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        PlayMatrix.RequireKey(inputSchema, user, "User (MatrixColumnIndexColumnName)");
+        PlayMatrix.RequireKey(inputSchema, song, "Song (MatrixRowIndexColumnName)");
+        var labelColumn = SchemaShapes.Require(inputSchema, label, "Label (play count)");
+        if (labelColumn.Kind != SchemaShape.Column.VectorKind.Scalar || labelColumn.ItemType != NumberDataViewType.Single || labelColumn.IsKey)
+        {
+            throw new ArgumentException(
+                $"Label column '{label}' must be a scalar Single (a play count or 1 for a play); found {labelColumn.Kind} of {labelColumn.ItemType}{(labelColumn.IsKey ? " (key)" : string.Empty)}.",
+                nameof(inputSchema));
+        }
+
+        return SchemaShapes.Append(inputSchema, [new OutputColumn(SongRecommenderModel.ScoreColumnName, NumberDataViewType.Single)]);
+    }
+}
+
+/// <summary>
+/// The "similar songs" content baseline: each user gets the nearest neighbours of one seed song from their training
+/// plays; a song's score is minus its Euclidean distance to the seed in feature space.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Estimator characteristics: trains (one pass over the data, picking each user's seed song); input: user key, song
+/// key, Single play count; output: a Single <c>Score</c> column over (user, song) key pairs; not exportable to ONNX.
+/// Made by <see cref="ContentRecommendationTrainers.SeedSong"/>.
+/// </para>
+/// <para>
+/// The seed song is the user's most played song (largest play count); ties are broken by a choice seeded with
+/// (<see cref="SeedSongOptions.Seed"/>, user), so it is the same on every run and for every block of users. Written by
+/// hand: a nearest-neighbour ranking over a few dozen dimensions needs no library.
+/// </para>
+/// </remarks>
+/// <example>
+/// <c>samples/HybridRecommender/Program.cs</c> fits it on MFCC statistics beside the collaborative and audio models:
+/// <code>var model = ml.Audio().Recommendation.Trainers.SeedSong(ContentSongFeatures.MfccStatistics(songWindows)).Fit(training);</code>
+/// </example>
+public sealed class SeedSongTrainer : IEstimator<SeedSongModel>
+{
+    private readonly float[][] _features;
+    private readonly SeedSongOptions _options;
+
+    internal SeedSongTrainer(IReadOnlyList<float[]> songFeatures, SeedSongOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _features = ContentSongInputs.CopyFeatures(songFeatures);
+    }
+
+    /// <summary>Picks each user's seed song from the training plays in <paramref name="input"/>.</summary>
+    /// <exception cref="ArgumentException">
+    /// A column is missing or of the wrong type, the log has no play, or the song key count differs from the number of
+    /// feature vectors; the message names the column.
+    /// </exception>
+    public SeedSongModel Fit(IDataView input)
+    {
+        var plays = ContentSongInputs.ReadTraining(input, _options.MatrixColumnIndexColumnName, _options.MatrixRowIndexColumnName, _options.LabelColumnName, _features);
+        var seedSong = new int[plays.UserCount];
+        for (int u = 0; u < plays.UserCount; u++)
+        {
+            var songs = plays.SongsOf(u);
+            var counts = plays.PlaysOf(u);
+            if (songs.Length == 0)
+            {
+                seedSong[u] = -1;
+                continue;
+            }
+
+            float most = float.NegativeInfinity;
+            foreach (float p in counts)
+            {
+                most = Math.Max(most, p);
+            }
+
+            var tied = new List<int>();
+            for (int i = 0; i < songs.Length; i++)
+            {
+                if (counts[i] == most)
+                {
+                    tied.Add(songs[i]);
+                }
+            }
+
+            tied.Sort();
+            seedSong[u] = tied[new Random(unchecked(_options.Seed * 1_000_003 + u)).Next(tied.Count)];
+        }
+
+        return new SeedSongModel(_options.MatrixColumnIndexColumnName, _options.MatrixRowIndexColumnName, plays, _features, seedSong);
+    }
+
+    /// <summary>Checks the input columns (key user and song, Single label) and describes the output (Score).</summary>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema) =>
+        ContentSongInputs.OutputSchema(inputSchema, _options.MatrixColumnIndexColumnName, _options.MatrixRowIndexColumnName, _options.LabelColumnName);
+}
+
+/// <summary>
+/// Logan's (ISMIR 2004) "music recommendation from song sets" baseline: a song's score is minus its distance to the
+/// set of songs the user played in training, the distance to a set being the minimum Euclidean distance to any of its
+/// songs (a song close to any one played song ranks high).
+/// </summary>
+/// <remarks>
+/// <para>
+/// Estimator characteristics: trains (one pass over the data, keeping each user's played set); input: user key, song
+/// key, Single play count; output: a Single <c>Score</c> column over (user, song) key pairs; not exportable to ONNX.
+/// Made by <see cref="ContentRecommendationTrainers.SongSet"/>.
+/// </para>
+/// <para>
+/// Logan compared songs by distances between their MFCC distributions and tried several set distances; this
+/// implements the minimum distance over the set, on the feature vectors given (for example MFCC mean and standard
+/// deviation). Written by hand for the same reason as <see cref="SeedSongTrainer"/>.
+/// </para>
+/// </remarks>
+/// <example>
+/// <c>samples/HybridRecommender/Program.cs</c> fits it on MFCC statistics beside the collaborative and audio models:
+/// <code>var model = ml.Audio().Recommendation.Trainers.SongSet(ContentSongFeatures.MfccStatistics(songWindows)).Fit(training);</code>
+/// </example>
+public sealed class SongSetTrainer : IEstimator<SongSetModel>
+{
+    private readonly float[][] _features;
+    private readonly SongSetOptions _options;
+
+    internal SongSetTrainer(IReadOnlyList<float[]> songFeatures, SongSetOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _features = ContentSongInputs.CopyFeatures(songFeatures);
+    }
+
+    /// <summary>Reads each user's played set from the training plays in <paramref name="input"/>.</summary>
+    /// <exception cref="ArgumentException">
+    /// A column is missing or of the wrong type, the log has no play, or the song key count differs from the number of
+    /// feature vectors; the message names the column.
+    /// </exception>
+    public SongSetModel Fit(IDataView input)
+    {
+        var plays = ContentSongInputs.ReadTraining(input, _options.MatrixColumnIndexColumnName, _options.MatrixRowIndexColumnName, _options.LabelColumnName, _features);
+        return new SongSetModel(_options.MatrixColumnIndexColumnName, _options.MatrixRowIndexColumnName, plays, _features);
+    }
+
+    /// <summary>Checks the input columns (key user and song, Single label) and describes the output (Score).</summary>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema) =>
+        ContentSongInputs.OutputSchema(inputSchema, _options.MatrixColumnIndexColumnName, _options.MatrixRowIndexColumnName, _options.LabelColumnName);
+}
+
+/// <summary>
+/// Base of the fitted content-based baselines: songs described only by feature vectors, users by the songs they
+/// played in training. Every song, cold ones included, is scored from its features alone, in the <c>Score</c> column
+/// of (user, song) rows and by <see cref="ScoreUsers"/>; songs already played are left to the evaluator's filtering
+/// (or to <see cref="Recommend"/>).
+/// </summary>
+/// <remarks>
+/// A user with no training play has no taste to go on: every song scores 0 for them, so <see cref="Recommend"/> gives
+/// them the first k song keys (the lowest keys win ties), all at score 0. A row whose user or song key is missing
+/// (0: an id the key mapping never saw) also scores 0, never NaN, so a downstream ranking stage needs no special case.
+/// </remarks>
+public abstract class ContentSongModel : RowMappingTransformer, IUserSongScorer
+{
+    private protected ContentSongModel(string userColumnName, string songColumnName, PlayMatrix training, float[][] features)
+    {
+        UserColumnName = userColumnName;
+        SongColumnName = songColumnName;
+        Plays = training;
+        Features = features;
+    }
+
+    /// <summary>The user key column (ML.NET's MatrixColumnIndexColumnName).</summary>
+    public string UserColumnName { get; }
+
+    /// <summary>The song key column (ML.NET's MatrixRowIndexColumnName).</summary>
+    public string SongColumnName { get; }
 
     /// <inheritdoc/>
     public int UserCount => Plays.UserCount;
@@ -142,6 +448,19 @@ public abstract class ContentSongScorer : IUserSongScorer
     private protected PlayMatrix Plays { get; }
 
     private protected float[][] Features { get; }
+
+    /// <summary>The keys of the songs <paramref name="userKey"/> played in the training data (filtered out of recommendations).</summary>
+    public IReadOnlyList<uint> GetPlayedSongs(uint userKey)
+    {
+        var songs = Plays.SongsOf(UserIndex(userKey));
+        var keys = new uint[songs.Length];
+        for (int i = 0; i < keys.Length; i++)
+        {
+            keys[i] = (uint)songs[i] + 1;
+        }
+
+        return keys;
+    }
 
     /// <inheritdoc/>
     /// <remarks>A user with no training play has no taste to go on: every song scores 0.</remarks>
@@ -155,35 +474,39 @@ public abstract class ContentSongScorer : IUserSongScorer
         for (int r = 0; r < userCount; r++)
         {
             var row = destination.Slice(r * SongCount, SongCount);
-            if (Plays.SongsOf(firstUser + r).Length == 0)
+            int user = firstUser + r;
+            if (Plays.SongsOf(user).Length == 0)
             {
                 row.Clear();
                 continue;
             }
 
-            ScoreUser(firstUser + r, row);
+            for (int s = 0; s < SongCount; s++)
+            {
+                row[s] = ScorePair(user, s);
+            }
         }
     }
 
-    /// <summary>The <paramref name="k"/> best songs for a user (key 1-based), leaving out the songs they played in training.</summary>
-    public IReadOnlyList<SongRecommendation> Recommend(uint userKey, int k = 10)
+    /// <summary>
+    /// The <paramref name="k"/> best songs of the whole catalog (cold songs included) for a user (key 1-based), best
+    /// first, the lower key first among equal scores; songs the user played in training are left out unless
+    /// <paramref name="excludeAlreadyPlayed"/> is false.
+    /// </summary>
+    public IReadOnlyList<SongRecommendation> Recommend(uint userKey, int k = 10, bool excludeAlreadyPlayed = true)
     {
-        if (userKey < 1 || userKey > UserCount)
-        {
-            throw new ArgumentOutOfRangeException(nameof(userKey), userKey, $"User keys run from 1 to {UserCount}.");
-        }
-
+        int user = UserIndex(userKey);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(k);
         var scores = new float[SongCount];
-        ScoreUsers((int)userKey - 1, 1, scores);
-        var played = new HashSet<int>(Plays.SongsOf((int)userKey - 1).ToArray());
+        ScoreUsers(user, 1, scores);
+        var played = excludeAlreadyPlayed ? new HashSet<int>(Plays.SongsOf(user).ToArray()) : [];
         return Enumerable.Range(0, SongCount).Where(s => !played.Contains(s))
             .OrderByDescending(s => scores[s]).ThenBy(s => s).Take(k)
             .Select(s => new SongRecommendation((uint)s + 1, scores[s])).ToArray();
     }
 
-    /// <summary>Scores every song for one user (0-based) who has at least one training play.</summary>
-    private protected abstract void ScoreUser(int user, Span<float> scores);
+    /// <summary>The score of one song (0-based) for one user (0-based) who has at least one training play.</summary>
+    private protected abstract float ScorePair(int user, int song);
 
     /// <summary>Euclidean distance between two feature vectors.</summary>
     private protected static float Distance(float[] a, float[] b)
@@ -197,113 +520,97 @@ public abstract class ContentSongScorer : IUserSongScorer
 
         return (float)Math.Sqrt(sum);
     }
+
+    private protected int UserIndex(uint userKey) =>
+        userKey >= 1 && userKey <= UserCount
+            ? (int)userKey - 1
+            : throw new ArgumentOutOfRangeException(nameof(userKey), userKey, $"User keys run from 1 to {UserCount}.");
+
+    /// <summary>The Score of a (user key, song key) row: 0 for a missing key or a user without training plays.</summary>
+    private float ScoreKeys(uint userKey, uint songKey) =>
+        userKey == 0 || songKey == 0 || Plays.SongsOf((int)userKey - 1).Length == 0 ? 0f : ScorePair((int)userKey - 1, (int)songKey - 1);
+
+    private protected sealed override SchemaBinding Bind(DataViewSchema inputSchema)
+    {
+        var user = PlayMatrix.RequireKey(inputSchema, UserColumnName, "User (MatrixColumnIndexColumnName)");
+        var song = PlayMatrix.RequireKey(inputSchema, SongColumnName, "Song (MatrixRowIndexColumnName)");
+        CheckCount(user, UserCount, "users");
+        CheckCount(song, SongCount, "songs");
+        return new PairBinding(this, user.Index, song.Index);
+    }
+
+    private static void CheckCount(DataViewSchema.Column column, int expected, string what)
+    {
+        ulong found = ((KeyDataViewType)column.Type).Count;
+        if (found != (ulong)expected)
+        {
+            throw new ArgumentException(
+                $"Column '{column.Name}' is a key of {found} values but the model was trained on {expected} {what}; "
+                + "map the data with the same fitted MapValueToKey transformer used for training.",
+                nameof(column));
+        }
+    }
+
+    private sealed class PairBinding(ContentSongModel model, int user, int song) : SchemaBinding
+    {
+        public override IReadOnlyList<OutputColumn> Outputs { get; } = [new OutputColumn(SongRecommenderModel.ScoreColumnName, NumberDataViewType.Single)];
+
+        public override IEnumerable<int> InputsNeeded(bool[] activeOutputs) => activeOutputs[0] ? [user, song] : [];
+
+        public override RowMapper CreateMapper(DataViewRow input, bool[] activeOutputs) => new PairMapper(model, input, user, song);
+    }
+
+    private sealed class PairMapper(ContentSongModel model, DataViewRow input, int user, int song) : RowMapper
+    {
+        private ValueGetter<uint>? _user;
+        private ValueGetter<uint>? _song;
+
+        public override Delegate GetGetter(int outputIndex) => (ValueGetter<float>)((ref float value) =>
+        {
+            // The key getters are made on first use: a cursor with no active output never asks for the key columns.
+            _user ??= input.GetGetter<uint>(input.Schema[user]);
+            _song ??= input.GetGetter<uint>(input.Schema[song]);
+            uint u = 0, s = 0;
+            _user(ref u);
+            _song(ref s);
+            value = model.ScoreKeys(u, s);
+        });
+    }
 }
 
-/// <summary>
-/// The "similar songs" content baseline: each user gets the nearest neighbours of one seed song from their training
-/// plays; a song's score is minus its Euclidean distance to the seed in feature space.
-/// </summary>
-/// <remarks>
-/// The seed song is the user's most played song (largest play count); ties are broken by a choice seeded with
-/// (<c>seed</c>, user), so it is the same on every run and for every block of users. Written by hand: a nearest-
-/// neighbour ranking over a few dozen dimensions needs no library.
-/// </remarks>
-public sealed class SeedSongRecommender : ContentSongScorer
+/// <summary>A fitted <see cref="SeedSongTrainer"/>: Score(u, i) = minus the Euclidean distance from song i to u's seed song.</summary>
+public sealed class SeedSongModel : ContentSongModel
 {
     private readonly int[] _seedSong;
 
-    /// <summary>Picks each user's seed song from <paramref name="training"/>.</summary>
-    /// <param name="songFeatures">One feature vector per song key, in key order (cold songs included).</param>
-    /// <param name="training">Training plays with key-typed user and song columns and a Single play-count column.</param>
-    /// <param name="userColumnName">The user key column.</param>
-    /// <param name="songColumnName">The song key column.</param>
-    /// <param name="labelColumnName">The play-count column.</param>
-    /// <param name="seed">Seeds the choice between equally played songs.</param>
-    /// <exception cref="ArgumentException">A column is wrong, the log has no play, or the features do not match the song keys.</exception>
-    public SeedSongRecommender(IReadOnlyList<float[]> songFeatures, IDataView training, string userColumnName = "UserId", string songColumnName = "SongId", string labelColumnName = "Label", int seed = 1)
-        : base(songFeatures, training, userColumnName, songColumnName, labelColumnName)
+    internal SeedSongModel(string userColumnName, string songColumnName, PlayMatrix training, float[][] features, int[] seedSong)
+        : base(userColumnName, songColumnName, training, features)
     {
-        _seedSong = new int[UserCount];
-        for (int u = 0; u < UserCount; u++)
-        {
-            var songs = Plays.SongsOf(u);
-            var plays = Plays.PlaysOf(u);
-            if (songs.Length == 0)
-            {
-                _seedSong[u] = -1;
-                continue;
-            }
-
-            float most = float.NegativeInfinity;
-            foreach (float p in plays)
-            {
-                most = Math.Max(most, p);
-            }
-
-            var tied = new List<int>();
-            for (int i = 0; i < songs.Length; i++)
-            {
-                if (plays[i] == most)
-                {
-                    tied.Add(songs[i]);
-                }
-            }
-
-            tied.Sort();
-            _seedSong[u] = tied[new Random(unchecked(seed * 1_000_003 + u)).Next(tied.Count)];
-        }
+        _seedSong = seedSong;
     }
 
     /// <summary>The seed song key of a user (1-based), or 0 for a user with no training play.</summary>
-    public uint SeedSong(uint userKey) =>
-        userKey >= 1 && userKey <= UserCount ? (uint)(_seedSong[userKey - 1] + 1) : throw new ArgumentOutOfRangeException(nameof(userKey), userKey, $"User keys run from 1 to {UserCount}.");
+    public uint SeedSong(uint userKey) => (uint)(_seedSong[UserIndex(userKey)] + 1);
 
-    private protected override void ScoreUser(int user, Span<float> scores)
-    {
-        var seedVector = Features[_seedSong[user]];
-        for (int s = 0; s < SongCount; s++)
-        {
-            scores[s] = -Distance(Features[s], seedVector);
-        }
-    }
+    private protected override float ScorePair(int user, int song) => -Distance(Features[song], Features[_seedSong[user]]);
 }
 
-/// <summary>
-/// Logan's (ISMIR 2004) "music recommendation from song sets" baseline: a song's score is minus its distance to the
-/// set of songs the user played in training, the distance to a set being the minimum Euclidean distance to any of its
-/// songs (a song close to any one played song ranks high).
-/// </summary>
-/// <remarks>
-/// Logan compared songs by distances between their MFCC distributions and tried several set distances; this
-/// implements the minimum distance over the set, on the feature vectors given (for example MFCC mean and standard
-/// deviation). Written by hand for the same reason as <see cref="SeedSongRecommender"/>.
-/// </remarks>
-public sealed class SongSetRecommender : ContentSongScorer
+/// <summary>A fitted <see cref="SongSetTrainer"/>: Score(u, i) = minus the smallest Euclidean distance from song i to a song u played.</summary>
+public sealed class SongSetModel : ContentSongModel
 {
-    /// <summary>Reads each user's played set from <paramref name="training"/>.</summary>
-    /// <param name="songFeatures">One feature vector per song key, in key order (cold songs included).</param>
-    /// <param name="training">Training plays with key-typed user and song columns and a Single play-count column.</param>
-    /// <param name="userColumnName">The user key column.</param>
-    /// <param name="songColumnName">The song key column.</param>
-    /// <param name="labelColumnName">The play-count column.</param>
-    /// <exception cref="ArgumentException">A column is wrong, the log has no play, or the features do not match the song keys.</exception>
-    public SongSetRecommender(IReadOnlyList<float[]> songFeatures, IDataView training, string userColumnName = "UserId", string songColumnName = "SongId", string labelColumnName = "Label")
-        : base(songFeatures, training, userColumnName, songColumnName, labelColumnName)
+    internal SongSetModel(string userColumnName, string songColumnName, PlayMatrix training, float[][] features)
+        : base(userColumnName, songColumnName, training, features)
     {
     }
 
-    private protected override void ScoreUser(int user, Span<float> scores)
+    private protected override float ScorePair(int user, int song)
     {
-        var played = Plays.SongsOf(user);
-        for (int s = 0; s < SongCount; s++)
+        float nearest = float.PositiveInfinity;
+        foreach (int p in Plays.SongsOf(user))
         {
-            float nearest = float.PositiveInfinity;
-            foreach (int p in played)
-            {
-                nearest = Math.Min(nearest, Distance(Features[s], Features[p]));
-            }
-
-            scores[s] = -nearest;
+            nearest = Math.Min(nearest, Distance(Features[song], Features[p]));
         }
+
+        return -nearest;
     }
 }

@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
 using Microsoft.ML.Trainers;
 using MLNetAudio.Data;
 using static TorchSharp.torch;
@@ -49,7 +50,7 @@ public sealed class FieldAwareFactorizationMachineRecommenderOptions
     /// <summary>Regularisation of the linear weights (ML.NET's default 0.0001).</summary>
     public float LambdaLinear = Defaults.Lambda;
 
-    /// <summary>Seed of the negative sampling. ML.NET's own shuffling follows the MLContext's seed. Default 1.</summary>
+    /// <summary>Seed of the negative sampling and of ML.NET's FFM (its initial weights and shuffling). Default 1.</summary>
     public int Seed = Defaults.Seed;
 
     /// <summary>Default values.</summary>
@@ -136,11 +137,27 @@ public sealed class FieldAwareFactorizationMachineRecommenderTrainer : IEstimato
         var schema = SchemaDefinition.Create(typeof(Example));
         schema[nameof(Example.User)].ColumnType = new KeyDataViewType(typeof(uint), plays.UserCount);
         schema[nameof(Example.Song)].ColumnType = new KeyDataViewType(typeof(uint), plays.SongCount);
-        var data = _context.Data.LoadFromEnumerable(examples, schema);
+        // ML.NET's FFM draws its initial weights and shuffles from its host's random, which the MLContext derives from
+        // its seed and from how many components registered before; so the same Fit gave other weights depending on what
+        // the caller had run on the context first. A context of its own, seeded by the options, makes Fit reproducible;
+        // its log goes to the caller's context.
+        var ml = new MLContext(_options.Seed);
+        using var channel = ((IChannelProvider)_context).Start("FieldAwareFactorizationMachineRecommender");
+        ml.Log += (_, e) =>
+        {
+            switch (e.Kind)
+            {
+                case ChannelMessageKind.Error: channel.Error(MessageSensitivity.None, e.Message); break;
+                case ChannelMessageKind.Warning: channel.Warning(MessageSensitivity.None, e.Message); break;
+                case ChannelMessageKind.Info: channel.Info(MessageSensitivity.None, e.Message); break;
+                default: channel.Trace(MessageSensitivity.None, e.Message); break;
+            }
+        };
+        var data = ml.Data.LoadFromEnumerable(examples, schema);
 
-        var features = _context.Transforms.Conversion.MapKeyToVector(UserVectorColumn, nameof(Example.User))
-            .Append(_context.Transforms.Conversion.MapKeyToVector(SongVectorColumn, nameof(Example.Song)));
-        var ffm = _context.BinaryClassification.Trainers.FieldAwareFactorizationMachine(new FieldAwareFactorizationMachineTrainer.Options
+        var features = ml.Transforms.Conversion.MapKeyToVector(UserVectorColumn, nameof(Example.User))
+            .Append(ml.Transforms.Conversion.MapKeyToVector(SongVectorColumn, nameof(Example.Song)));
+        var ffm = ml.BinaryClassification.Trainers.FieldAwareFactorizationMachine(new FieldAwareFactorizationMachineTrainer.Options
         {
             FeatureColumnName = UserVectorColumn,
             ExtraFeatureColumns = [SongVectorColumn],

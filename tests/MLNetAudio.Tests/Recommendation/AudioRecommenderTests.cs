@@ -200,6 +200,40 @@ public sealed class AudioRecommenderTests(TinyAudioCatalog catalog) : IClassFixt
     }
 
     [Fact]
+    public void HybridRankerFitDoesNotDependOnWhatTheContextRanBefore()
+    {
+        // ML.NET's LightGBM wrapper draws from its host's random (seeded by the context and by every component
+        // registered on it before), so the same ranker options once gave another model after other work on the context.
+        float[] Scores(bool otherWorkFirst, int seed = 1)
+        {
+            var ml = new MLContext(seed: 1);
+            var sim = catalog.Simulator;
+            var training = sim.ToDataView(ml, sim.Training);
+            var trainers = ml.Audio().Recommendation.Trainers;
+            var popularity = trainers.Popularity("Label", "UserId", "SongId").Fit(training);
+            if (otherWorkFirst)
+            {
+                // What the HybridRecommender sample did before its ranker: other ML.NET trainers on the same context.
+                _ = ml.BinaryClassification.Trainers.FieldAwareFactorizationMachine(["Features"]);
+                _ = ml.Ranking.Trainers.LightGbm();
+                _ = ml.Data.ShuffleRows(training);
+            }
+
+            var features = new[] { new HybridFeature("Audio", catalog.Model), new HybridFeature("Popularity", popularity) };
+            var hybrid = trainers.HybridRanker(new HybridRankerOptions { NumberOfIterations = 10, RandomNegativesPerUser = 10, TopCandidatesPerFeature = 5, Seed = seed })
+                .Fit(features, sim.ToDataView(ml, sim.WarmTest), training);
+            var all = new float[hybrid.UserCount * hybrid.SongCount];
+            hybrid.ScoreUsers(0, hybrid.UserCount, all);
+            return all;
+        }
+
+        var first = Scores(otherWorkFirst: false);
+        Assert.Contains(first, v => v != first[0]);
+        Assert.Equal(first, Scores(otherWorkFirst: true));
+        Assert.NotEqual(first, Scores(otherWorkFirst: false, seed: 2));
+    }
+
+    [Fact]
     public void HybridRankerTrainsAndItsOutputIsGroupedPerUser()
     {
         var ml = catalog.Ml;

@@ -16,6 +16,47 @@ public sealed class FieldAwareFactorizationMachineRecommenderTests
     }
 
     [Fact]
+    public void FitDoesNotDependOnWhatTheContextRanBefore()
+    {
+        // ML.NET's FFM seeds itself from its host, which depends on the components registered on the context before it;
+        // the recommender trains on a context of its own so the same options give the same model.
+        float[] Scores(bool warmUpContext)
+        {
+            var ml = new MLContext(seed: 1);
+            var sim = new ListeningSimulator(new ListeningSimulatorOptions { SongCount = 30, UserCount = 20, Seed = 8 });
+            var training = sim.ToDataView(ml, sim.Training);
+            var trainer = ml.Audio().Recommendation.Trainers.FieldAwareFactorizationMachine("Label", "UserId", "SongId");
+            if (warmUpContext)
+            {
+                // Another fit on the same context registers ML.NET components and draws from the context's random.
+                _ = trainer.Fit(training);
+            }
+
+            var model = trainer.Fit(training);
+            var all = new float[model.UserCount * model.SongCount];
+            model.ScoreUsers(0, model.UserCount, all);
+            return all;
+        }
+
+        var fresh = Scores(false);
+        Assert.Contains(fresh, v => v != fresh[0]);
+        Assert.Equal(fresh, Scores(true));
+        Assert.NotEqual(fresh, ScoresWithSeed(2));
+
+        static float[] ScoresWithSeed(int seed)
+        {
+            var ml = new MLContext(seed: 1);
+            var sim = new ListeningSimulator(new ListeningSimulatorOptions { SongCount = 30, UserCount = 20, Seed = 8 });
+            var model = ml.Audio().Recommendation.Trainers.FieldAwareFactorizationMachine(
+                new FieldAwareFactorizationMachineRecommenderOptions { LabelColumnName = "Label", MatrixColumnIndexColumnName = "UserId", MatrixRowIndexColumnName = "SongId", Seed = seed })
+                .Fit(sim.ToDataView(ml, sim.Training));
+            var all = new float[model.UserCount * model.SongCount];
+            model.ScoreUsers(0, model.UserCount, all);
+            return all;
+        }
+    }
+
+    [Fact]
     public void BatchedScoresEqualMlNetsOwnFfmPredictions()
     {
         var ml = new MLContext(seed: 1);
