@@ -522,6 +522,8 @@ namespace MLNetAudio.Data
             Register(MLNetAudio.Recommendation.MultiUserAudioModel.FormatName, MLNetAudio.Recommendation.MultiUserAudioModel.CurrentVersion, MLNetAudio.Recommendation.MultiUserAudioModel.OldestReadableVersion, MLNetAudio.Recommendation.MultiUserAudioModel.Load);
             Register(MLNetAudio.Recommendation.ImplicitMatrixFactorizationModel.FormatName, MLNetAudio.Recommendation.ImplicitMatrixFactorizationModel.CurrentVersion, MLNetAudio.Recommendation.ImplicitMatrixFactorizationModel.OldestReadableVersion, MLNetAudio.Recommendation.ImplicitMatrixFactorizationModel.Load);
             Register(MLNetAudio.Recommendation.PopularityModel.FormatName, MLNetAudio.Recommendation.PopularityModel.CurrentVersion, MLNetAudio.Recommendation.PopularityModel.OldestReadableVersion, MLNetAudio.Recommendation.PopularityModel.Load);
+            Register(MLNetAudio.Recommendation.SeedSongModel.FormatName, MLNetAudio.Recommendation.SeedSongModel.CurrentVersion, MLNetAudio.Recommendation.SeedSongModel.OldestReadableVersion, MLNetAudio.Recommendation.SeedSongModel.Load);
+            Register(MLNetAudio.Recommendation.SongSetModel.FormatName, MLNetAudio.Recommendation.SongSetModel.CurrentVersion, MLNetAudio.Recommendation.SongSetModel.OldestReadableVersion, MLNetAudio.Recommendation.SongSetModel.Load);
             Register(MLNetAudio.Recommendation.ItemBasedCollaborativeFilteringModel.FormatName, MLNetAudio.Recommendation.ItemBasedCollaborativeFilteringModel.CurrentVersion, MLNetAudio.Recommendation.ItemBasedCollaborativeFilteringModel.OldestReadableVersion, MLNetAudio.Recommendation.ItemBasedCollaborativeFilteringModel.Load);
         }
 

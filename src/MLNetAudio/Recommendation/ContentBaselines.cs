@@ -508,6 +508,44 @@ public abstract class ContentSongModel : RowMappingTransformer, IUserSongScorer
     /// <summary>The score of one song (0-based) for one user (0-based) who has at least one training play.</summary>
     private protected abstract float ScorePair(int user, int song);
 
+    /// <summary>
+    /// Writes what both content models hold (saved by <c>ml.Audio().Model.Save</c>): the recommender header of
+    /// <see cref="RecommenderPersistence"/> (key columns, training plays), int32 feature size, float[] features
+    /// (songs x size, song by song).
+    /// </summary>
+    private protected void SaveCommon(BinaryWriter writer)
+    {
+        RecommenderPersistence.WriteHeader(writer, UserColumnName, SongColumnName, Plays);
+        int size = Features.Length == 0 ? 0 : Features[0].Length;
+        writer.Write(size);
+        RecommenderPersistence.WriteFloats(writer, Features.SelectMany(f => f).ToArray());
+    }
+
+    /// <summary>Reads what <see cref="SaveCommon"/> wrote.</summary>
+    private protected static (string User, string Song, PlayMatrix Training, float[][] Features) ReadCommon(BinaryReader reader)
+    {
+        var (user, song, training) = RecommenderPersistence.ReadHeader(reader);
+        int size = reader.ReadInt32();
+        if (size < 1)
+        {
+            throw new InvalidDataException($"the song features claim {size} values per song");
+        }
+
+        var flat = RecommenderPersistence.ReadFloats(reader, "the song features", (long)training.SongCount * size);
+        if (flat.Any(v => !float.IsFinite(v)))
+        {
+            throw new InvalidDataException("a song feature is not a finite number");
+        }
+
+        var features = new float[training.SongCount][];
+        for (int s = 0; s < features.Length; s++)
+        {
+            features[s] = flat.AsSpan(s * size, size).ToArray();
+        }
+
+        return (user, song, training, features);
+    }
+
     /// <summary>Euclidean distance between two feature vectors.</summary>
     private protected static float Distance(float[] a, float[] b)
     {
@@ -579,8 +617,17 @@ public abstract class ContentSongModel : RowMappingTransformer, IUserSongScorer
 }
 
 /// <summary>A fitted <see cref="SeedSongTrainer"/>: Score(u, i) = minus the Euclidean distance from song i to u's seed song.</summary>
-public sealed class SeedSongModel : ContentSongModel
+/// <remarks>
+/// Saved by <c>ml.Audio().Model.Save</c> as stage format "MLNetAudio.SeedSongModel". Payload, version 1: the content
+/// models' common block (key columns, training plays, feature size, song features), then int[] seed song per user
+/// (0-based, -1 for a user without plays).
+/// </remarks>
+public sealed class SeedSongModel : ContentSongModel, IPersistableAudioTransformer
 {
+    internal const string FormatName = "MLNetAudio.SeedSongModel";
+    internal const int CurrentVersion = 1;
+    internal const int OldestReadableVersion = 1;
+
     private readonly int[] _seedSong;
 
     internal SeedSongModel(string userColumnName, string songColumnName, PlayMatrix training, float[][] features, int[] seedSong)
@@ -592,15 +639,64 @@ public sealed class SeedSongModel : ContentSongModel
     /// <summary>The seed song key of a user (1-based), or 0 for a user with no training play.</summary>
     public uint SeedSong(uint userKey) => (uint)(_seedSong[UserIndex(userKey)] + 1);
 
+    string IPersistableAudioTransformer.FormatName => FormatName;
+
+    int IPersistableAudioTransformer.FormatVersion => CurrentVersion;
+
+    void IPersistableAudioTransformer.Save(BinaryWriter writer)
+    {
+        SaveCommon(writer);
+        RecommenderPersistence.WriteInts(writer, _seedSong);
+    }
+
+    /// <summary>Rebuilds a model from the payload written by <see cref="IPersistableAudioTransformer.Save"/>.</summary>
+    internal static SeedSongModel Load(AudioStageReader stage)
+    {
+        var (user, song, training, features) = ReadCommon(stage.Reader);
+        var seeds = RecommenderPersistence.ReadInts(stage.Reader, "the seed songs", training.UserCount);
+        for (int u = 0; u < seeds.Length; u++)
+        {
+            // A user with plays has a seed among the catalog's songs; one without has none (-1).
+            bool hasPlays = training.SongsOf(u).Length > 0;
+            if (hasPlays ? (uint)seeds[u] >= (uint)training.SongCount : seeds[u] != -1)
+            {
+                throw new InvalidDataException($"user {u}'s seed song is {seeds[u]}, which does not fit {training.SongCount} songs and {(hasPlays ? "its plays" : "no plays")}");
+            }
+        }
+
+        return new SeedSongModel(user, song, training, features, seeds);
+    }
+
     private protected override float ScorePair(int user, int song) => -Distance(Features[song], Features[_seedSong[user]]);
 }
 
 /// <summary>A fitted <see cref="SongSetTrainer"/>: Score(u, i) = minus the smallest Euclidean distance from song i to a song u played.</summary>
-public sealed class SongSetModel : ContentSongModel
+/// <remarks>
+/// Saved by <c>ml.Audio().Model.Save</c> as stage format "MLNetAudio.SongSetModel". Payload, version 1: the content
+/// models' common block (key columns, training plays, feature size, song features).
+/// </remarks>
+public sealed class SongSetModel : ContentSongModel, IPersistableAudioTransformer
 {
+    internal const string FormatName = "MLNetAudio.SongSetModel";
+    internal const int CurrentVersion = 1;
+    internal const int OldestReadableVersion = 1;
+
     internal SongSetModel(string userColumnName, string songColumnName, PlayMatrix training, float[][] features)
         : base(userColumnName, songColumnName, training, features)
     {
+    }
+
+    string IPersistableAudioTransformer.FormatName => FormatName;
+
+    int IPersistableAudioTransformer.FormatVersion => CurrentVersion;
+
+    void IPersistableAudioTransformer.Save(BinaryWriter writer) => SaveCommon(writer);
+
+    /// <summary>Rebuilds a model from the payload written by <see cref="IPersistableAudioTransformer.Save"/>.</summary>
+    internal static SongSetModel Load(AudioStageReader stage)
+    {
+        var (user, song, training, features) = ReadCommon(stage.Reader);
+        return new SongSetModel(user, song, training, features);
     }
 
     private protected override float ScorePair(int user, int song)

@@ -20,8 +20,8 @@ namespace MLNetAudio.Data
     /// features/NNN.zip     a feature that is an MLNetAudio model (kind "model"), as ml.Audio().Model.Save writes it
     /// features/NNN.bin     an AudioFactorRegressionModel (kind "audio-factors"), its own binary block
     /// </code>
-    /// Feature models that can be saved: implicit matrix factorization, item-based CF, popularity, the multi-user audio
-    /// model and the audio factor regression. The ranker's candidate rows (<see cref="HybridRankerModel.TrainingData"/>)
+    /// Feature models that can be saved: implicit matrix factorization, item-based CF, popularity, the content models
+    /// (seed song, song set), the multi-user audio model and the audio factor regression. The ranker's candidate rows (<see cref="HybridRankerModel.TrainingData"/>)
     /// are not saved: a loaded model's is empty.
     /// </remarks>
     public sealed partial class AudioModelCatalog
@@ -69,7 +69,7 @@ namespace MLNetAudio.Data
                     default:
                         throw new NotSupportedException(
                             $"Feature '{feature.Name}' ({feature.Scorer.GetType().Name}) cannot be saved: a hybrid ranker saves features that are "
-                            + "implicit matrix factorization, item-based CF, popularity, multi-user audio or audio factor regression models.");
+                            + "implicit matrix factorization, item-based CF, popularity, content (seed song, song set), multi-user audio or audio factor regression models.");
                 }
             }
 
@@ -262,6 +262,7 @@ namespace MLNetAudio.Data
         {
             SongRecommenderModel m => (m.UserColumnName, m.SongColumnName),
             MultiUserAudioModel m => (m.UserColumnName, m.SongColumnName),
+            ContentSongModel m => (m.UserColumnName, m.SongColumnName),
             _ => null,
         };
 

@@ -308,11 +308,11 @@ public sealed class MultiUserAudioPersistenceTests(TinyAudioCatalog catalog) : I
 }
 
 /// <summary>
-/// The collaborative models (implicit matrix factorization, popularity, item-based CF) through
-/// <c>ml.Audio().Model.Save/Load</c>: identical Score columns and recommendations, their own state back, key checks
-/// and damaged payloads reported.
+/// The models trained from the play log (implicit matrix factorization, popularity, item-based CF, and the content
+/// baselines over song features) through <c>ml.Audio().Model.Save/Load</c>: identical Score columns and
+/// recommendations, their own state back, key checks and damaged payloads reported.
 /// </summary>
-public sealed class CollaborativeModelPersistenceTests : IDisposable
+public sealed class PlayLogModelPersistenceTests : IDisposable
 {
     private const int Users = 25;
     private const int Songs = 30;
@@ -322,7 +322,7 @@ public sealed class CollaborativeModelPersistenceTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    public static TheoryData<string> Kinds => new() { "MF", "Popularity", "ItemCF" };
+    public static TheoryData<string> Kinds => new() { "MF", "Popularity", "ItemCF", "SeedSong", "SongSet" };
 
     [Theory]
     [MemberData(nameof(Kinds))]
@@ -333,7 +333,7 @@ public sealed class CollaborativeModelPersistenceTests : IDisposable
         string path = Path.Combine(_dir, kind + ".zip");
         _ml.Audio().Model.Save(model, training.Schema, path);
 
-        var loaded = MultiUserAudioPersistenceTests.LoadSingle<SongRecommenderModel>(new MLContext(seed: 9), path);
+        var loaded = MultiUserAudioPersistenceTests.LoadSingle<ITransformer>(new MLContext(seed: 9), path);
 
         Assert.Equal(model.GetType(), loaded.GetType());
         var pairs = MultiUserAudioPersistenceTests.AllPairs(_ml, Users, Songs);
@@ -343,21 +343,34 @@ public sealed class CollaborativeModelPersistenceTests : IDisposable
         var expected = PlayLogs.Floats(before, SongRecommenderModel.ScoreColumnName);
         Assert.True(expected.Distinct().Count() > 2, "scores must vary for the comparison to mean anything");
         Assert.Equal(expected, PlayLogs.Floats(after, SongRecommenderModel.ScoreColumnName));
-        var recommended = model.RecommendAll(5);
-        var recommendedAfter = loaded.RecommendAll(5);
-        Assert.Equal(recommended.Length, recommendedAfter.Length);
-        for (int u = 0; u < recommended.Length; u++)
-        {
-            Assert.Equal(recommended[u], recommendedAfter[u]);
-        }
-        for (uint u = 1; u <= Users; u++)
-        {
-            Assert.Equal(model.GetPlayedSongs(u), loaded.GetPlayedSongs(u));
-        }
+        var all = new float[Users * Songs];
+        var allAfter = new float[all.Length];
+        ((IUserSongScorer)model).ScoreUsers(0, Users, all);
+        ((IUserSongScorer)loaded).ScoreUsers(0, Users, allAfter);
+        Assert.Equal(all, allAfter);
 
-        for (uint s = 1; s <= Songs; s++)
+        switch ((model, loaded))
         {
-            Assert.Equal(model.IsSongKnown(s), loaded.IsSongKnown(s));
+            case (SongRecommenderModel m, SongRecommenderModel back):
+                var recommended = m.RecommendAll(5);
+                var recommendedAfter = back.RecommendAll(5);
+                Assert.Equal(recommended.Length, recommendedAfter.Length);
+                for (int u = 0; u < recommended.Length; u++)
+                {
+                    Assert.Equal(recommended[u], recommendedAfter[u]);
+                    Assert.Equal(m.GetPlayedSongs((uint)u + 1), back.GetPlayedSongs((uint)u + 1));
+                }
+
+                Assert.All(Enumerable.Range(1, Songs), s => Assert.Equal(m.IsSongKnown((uint)s), back.IsSongKnown((uint)s)));
+                break;
+            case (ContentSongModel m, ContentSongModel back):
+                for (uint u = 1; u <= Users; u++)
+                {
+                    Assert.Equal(m.Recommend(u, 5), back.Recommend(u, 5));
+                    Assert.Equal(m.GetPlayedSongs(u), back.GetPlayedSongs(u));
+                }
+
+                break;
         }
 
         switch ((model, loaded))
@@ -382,6 +395,11 @@ public sealed class CollaborativeModelPersistenceTests : IDisposable
                     }
                 }
 
+                break;
+            case (SeedSongModel seed, SeedSongModel back):
+                Assert.All(Enumerable.Range(1, Users), u => Assert.Equal(seed.SeedSong((uint)u), back.SeedSong((uint)u)));
+                break;
+            case (SongSetModel, SongSetModel):
                 break;
             default:
                 Assert.Fail($"unexpected kinds {model.GetType().Name} and {loaded.GetType().Name}");
@@ -448,11 +466,14 @@ public sealed class CollaborativeModelPersistenceTests : IDisposable
         Assert.Contains("song index", e.Message, StringComparison.Ordinal);
     }
 
-    private SongRecommenderModel Fit(string kind, IDataView training)
+    private ITransformer Fit(string kind, IDataView training)
     {
         var trainers = _ml.Audio().Recommendation.Trainers;
+        var features = Enumerable.Range(1, Songs).Select(s => _simulator.AttributeVector((uint)s)).ToArray();
         return kind switch
         {
+            "SeedSong" => trainers.SeedSong(features).Fit(training),
+            "SongSet" => trainers.SongSet(features).Fit(training),
             "MF" => trainers.ImplicitMatrixFactorization("Label", "UserId", "SongId", approximationRank: 4, numberOfIterations: 3).Fit(training),
             "Popularity" => trainers.Popularity("Label", "UserId", "SongId").Fit(training),
             "ItemCF" => trainers.ItemBasedCollaborativeFiltering("Label", "UserId", "SongId", numberOfNeighbors: 5).Fit(training),
