@@ -362,8 +362,8 @@ public sealed record AudioRecommendationReason(uint SongKey, float Score, double
 /// Saved by <c>ml.Audio().Model.Save</c> as stage format "MLNetAudio.MultiUserAudioModel". The file keeps every song's
 /// window embeddings, not its MFCC windows: they are all that scoring, recommending, explaining and fold-in read, they
 /// are about FramesPerWindow x Coefficients / EmbeddingSize times smaller (250 times at the defaults), and reading
-/// them back, instead of re-running the encoder, gives bit-identical scores whatever device or thread count loads the
-/// model. A loaded model's <see cref="Songs"/> therefore keeps each song's window count and timing but no MFCC values
+/// them back, instead of re-running the encoder, keeps them exact whatever device or thread count loads the model (the
+/// Score column is then bit-identical; it is computed on the CPU in .NET). A loaded model's <see cref="Songs"/> therefore keeps each song's window count and timing but no MFCC values
 /// (<see cref="AudioSongWindows.HasWindowValues"/> is false). The encoder's weights are kept too (for inspection and
 /// for embedding new audio with <see cref="Encoder"/>). The encoder computes on CUDA after loading only when the model
 /// was trained with <see cref="MultiUserAudioOptions.UseGpuWhenAvailable"/> and a GPU is present.

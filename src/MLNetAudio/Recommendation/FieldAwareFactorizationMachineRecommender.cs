@@ -251,8 +251,19 @@ public sealed class FieldAwareFactorizationMachineRecommenderTrainer : IEstimato
 /// <summary>
 /// A fitted FFM baseline: Score(u, s) = w_u + w_s + ⟨user vector, song vector⟩ read from ML.NET's FFM weights.
 /// </summary>
-public sealed class FieldAwareFactorizationMachineRecommenderModel : SongRecommenderModel
+/// <remarks>
+/// Saved by <c>ml.Audio().Model.Save</c> as stage format "MLNetAudio.FieldAwareFactorizationMachineRecommenderModel";
+/// the weights read out of ML.NET's model are all it scores with, so they are what the file keeps (not ML.NET's FFM
+/// model itself). Payload, version 1 (encodings of <see cref="RecommenderPersistence"/>): the recommender header (key
+/// columns, training plays), int32 dimension, float[] userVectors (users x dimension), float[] songVectors
+/// (songs x dimension), float[] userBias (users), float[] songBias (songs).
+/// </remarks>
+public sealed class FieldAwareFactorizationMachineRecommenderModel : SongRecommenderModel, IPersistableAudioTransformer
 {
+    internal const string FormatName = "MLNetAudio.FieldAwareFactorizationMachineRecommenderModel";
+    internal const int CurrentVersion = 1;
+    internal const int OldestReadableVersion = 1;
+
     private readonly float[] _userVectors;
     private readonly float[] _songVectors;
     private readonly float[] _userBias;
@@ -273,6 +284,43 @@ public sealed class FieldAwareFactorizationMachineRecommenderModel : SongRecomme
     /// <summary>The fitted ML.NET pipeline (one-hot vectors, then FFM) over the internal example columns; tests compare with it.</summary>
     internal TransformerChain<FieldAwareFactorizationMachinePredictionTransformer>? Reference { get; init; }
 
+    string IPersistableAudioTransformer.FormatName => FormatName;
+
+    int IPersistableAudioTransformer.FormatVersion => CurrentVersion;
+
+    void IPersistableAudioTransformer.Save(BinaryWriter writer)
+    {
+        RecommenderPersistence.WriteHeader(writer, UserColumnName, SongColumnName, Training);
+        writer.Write(_dimension);
+        RecommenderPersistence.WriteFloats(writer, _userVectors);
+        RecommenderPersistence.WriteFloats(writer, _songVectors);
+        RecommenderPersistence.WriteFloats(writer, _userBias);
+        RecommenderPersistence.WriteFloats(writer, _songBias);
+    }
+
+    /// <summary>Rebuilds a model from the payload written by <see cref="IPersistableAudioTransformer.Save"/>.</summary>
+    internal static FieldAwareFactorizationMachineRecommenderModel Load(AudioStageReader stage)
+    {
+        var r = stage.Reader;
+        var (user, song, training) = RecommenderPersistence.ReadHeader(r);
+        int dimension = r.ReadInt32();
+        if (dimension < 1)
+        {
+            throw new InvalidDataException($"the latent dimension is {dimension}");
+        }
+
+        var userVectors = RecommenderPersistence.ReadFloats(r, "the user vectors", (long)training.UserCount * dimension);
+        var songVectors = RecommenderPersistence.ReadFloats(r, "the song vectors", (long)training.SongCount * dimension);
+        var userBias = RecommenderPersistence.ReadFloats(r, "the user biases", training.UserCount);
+        var songBias = RecommenderPersistence.ReadFloats(r, "the song biases", training.SongCount);
+        if (new[] { userVectors, songVectors, userBias, songBias }.Any(a => a.Any(v => !float.IsFinite(v))))
+        {
+            throw new InvalidDataException("a weight is not a finite number");
+        }
+
+        return new FieldAwareFactorizationMachineRecommenderModel(user, song, training, userVectors, songVectors, userBias, songBias, dimension);
+    }
+
     private protected override float ScorePair(int user, int song)
     {
         float dot = _userBias[user] + _songBias[song];
@@ -286,8 +334,10 @@ public sealed class FieldAwareFactorizationMachineRecommenderModel : SongRecomme
 
     private protected override Tensor ScoreBlock(int firstUser, int count)
     {
-        var users = tensor(_userVectors.AsSpan(firstUser * _dimension, count * _dimension).ToArray(), [count, _dimension]);
-        var songs = tensor(_songVectors, [SongCount, _dimension]);
+        // Clones live in libtorch's aligned memory: a product over pinned managed arrays rounds by their alignment,
+        // which varies from process to process.
+        var users = tensor(_userVectors.AsSpan(firstUser * _dimension, count * _dimension).ToArray(), [count, _dimension]).clone();
+        var songs = tensor(_songVectors, [SongCount, _dimension]).clone();
         var userBias = tensor(_userBias.AsSpan(firstUser, count).ToArray(), [count, 1]);
         var songBias = tensor(_songBias, [1, SongCount]);
         return users.matmul(songs.t()) + userBias + songBias;

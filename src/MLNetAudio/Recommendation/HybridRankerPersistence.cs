@@ -20,7 +20,8 @@ namespace MLNetAudio.Data
     /// features/NNN.zip     a feature that is an MLNetAudio model (kind "model"), as ml.Audio().Model.Save writes it
     /// features/NNN.bin     an AudioFactorRegressionModel (kind "audio-factors"), its own binary block
     /// </code>
-    /// Feature models that can be saved: implicit matrix factorization, item-based CF, popularity, the content models
+    /// Feature models that can be saved: implicit matrix factorization, item-based CF, popularity, the field-aware
+    /// factorization machine, the content models
     /// (seed song, song set), the multi-user audio model and the audio factor regression. The ranker's candidate rows (<see cref="HybridRankerModel.TrainingData"/>)
     /// are not saved: a loaded model's is empty.
     /// </remarks>
@@ -69,7 +70,8 @@ namespace MLNetAudio.Data
                     default:
                         throw new NotSupportedException(
                             $"Feature '{feature.Name}' ({feature.Scorer.GetType().Name}) cannot be saved: a hybrid ranker saves features that are "
-                            + "implicit matrix factorization, item-based CF, popularity, content (seed song, song set), multi-user audio or audio factor regression models.");
+                            + "implicit matrix factorization, item-based CF, popularity, field-aware factorization machine, content (seed song, song set), "
+                            + "multi-user audio or audio factor regression models.");
                 }
             }
 

@@ -308,7 +308,8 @@ public sealed class MultiUserAudioPersistenceTests(TinyAudioCatalog catalog) : I
 }
 
 /// <summary>
-/// The models trained from the play log (implicit matrix factorization, popularity, item-based CF, and the content
+/// The models trained from the play log (implicit matrix factorization, popularity, item-based CF, ML.NET's field-aware
+/// factorization machine, and the content
 /// baselines over song features) through <c>ml.Audio().Model.Save/Load</c>: identical Score columns and
 /// recommendations, their own state back, key checks and damaged payloads reported.
 /// </summary>
@@ -322,7 +323,7 @@ public sealed class PlayLogModelPersistenceTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    public static TheoryData<string> Kinds => new() { "MF", "Popularity", "ItemCF", "SeedSong", "SongSet" };
+    public static TheoryData<string> Kinds => new() { "MF", "Popularity", "ItemCF", "FFM", "SeedSong", "SongSet" };
 
     [Theory]
     [MemberData(nameof(Kinds))]
@@ -400,6 +401,8 @@ public sealed class PlayLogModelPersistenceTests : IDisposable
                 Assert.All(Enumerable.Range(1, Users), u => Assert.Equal(seed.SeedSong((uint)u), back.SeedSong((uint)u)));
                 break;
             case (SongSetModel, SongSetModel):
+            case (FieldAwareFactorizationMachineRecommenderModel, FieldAwareFactorizationMachineRecommenderModel):
+                // Their state is what the Score column and ScoreUsers read, compared above.
                 break;
             default:
                 Assert.Fail($"unexpected kinds {model.GetType().Name} and {loaded.GetType().Name}");
@@ -472,6 +475,7 @@ public sealed class PlayLogModelPersistenceTests : IDisposable
         var features = Enumerable.Range(1, Songs).Select(s => _simulator.AttributeVector((uint)s)).ToArray();
         return kind switch
         {
+            "FFM" => trainers.FieldAwareFactorizationMachine(new FieldAwareFactorizationMachineRecommenderOptions { MatrixColumnIndexColumnName = "UserId", MatrixRowIndexColumnName = "SongId", LatentDimension = 8, NumberOfIterations = 3 }).Fit(training),
             "SeedSong" => trainers.SeedSong(features).Fit(training),
             "SongSet" => trainers.SongSet(features).Fit(training),
             "MF" => trainers.ImplicitMatrixFactorization("Label", "UserId", "SongId", approximationRank: 4, numberOfIterations: 3).Fit(training),
