@@ -51,10 +51,10 @@ public sealed class MultiUserAudioPersistenceTests(TinyAudioCatalog catalog) : I
             AssertSameReasons(model.Recommend(u, 5), loaded.Recommend(u, 5));
         }
 
-        // Cold songs (never in training) are explained and embedded from the stored window embeddings.
+        // Every song, cold ones (never in training) included, is explained and embedded from the stored window embeddings.
         var cold = catalog.Simulator.ColdSongKeys;
         Assert.NotEmpty(cold);
-        foreach (uint song in cold)
+        for (uint song = 1; song <= model.SongCount; song++)
         {
             AssertSameReasons([model.Explain(1, song)], [loaded.Explain(1, song)]);
             Assert.Equal(model.GetSongEmbedding(song), loaded.GetSongEmbedding(song));
@@ -63,6 +63,7 @@ public sealed class MultiUserAudioPersistenceTests(TinyAudioCatalog catalog) : I
         // Fold-in of a new user runs on the stored embeddings: same vector, same recommendations.
         uint[] plays = [catalog.Simulator.WarmSongKeys[0], catalog.Simulator.WarmSongKeys[1], cold[0]];
         Assert.Equal(model.FoldInUser(plays, steps: 50), loaded.FoldInUser(plays, steps: 50));
+        AssertSameReasons(model.RecommendForPlays(plays, 5), loaded.RecommendForPlays(plays, 5));
 
         // The catalog's timing survives; its MFCC values are not kept (the model needs only the embeddings).
         Assert.Equal(model.SongCount, loaded.Songs.SongCount);
