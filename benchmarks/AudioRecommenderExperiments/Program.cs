@@ -1,0 +1,634 @@
+// Experiments on why the multi-user audio recommender (MultiUserAudioTrainer) learns little on cold songs.
+// Builds the HybridRecommender sample's benchmark (TasteStrength 10, PopularityExponent 0.7) and its cached song windows
+// once, then trains and evaluates variants on the cold split (and the warm split), printing one markdown row each.
+//
+//   dotnet run -c Release --project benchmarks/AudioRecommenderExperiments -- --run probe|features|cnn|library
+//        [--songs 300 --users 150 --epochs 30 --seeds 1,2 --variants base,lr=1e-3;neg=4 --every 10]
+//
+// CNN variants are ';'-separated tokens over the trainer's default (Conv1d, 3 layers x 16 channels, LSTM 32, Adam 3e-3,
+// batch 32, 2 uniform negatives per play, 3 windows per pair, log-mean-exp over them, mean of window sigmoids to score):
+//   lr=X  neg=N  wpp=N  form=2d  agg=max  popneg  songbias (a per-song bias for warm songs in training, dropped at
+//   scoring: it can absorb popularity)  userbias  norm (L2-normalised window embeddings times a learned scale)
+//   nostd (no per-coefficient standardisation)  wd=X (L2 on the batch's user vectors)  freeze (encoder left at its
+//   random initialisation; only user vectors and biases train)  emb=N  ch=N
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.ML;
+using MLNetAudio;
+using MLNetAudio.Recommendation;
+using MLNetAudio.Scoring;
+using MLNetAudio.Synthesis;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+var arguments = new Dictionary<string, string>();
+for (int i = 0; i + 1 < args.Length; i += 2)
+{
+    arguments[args[i].TrimStart('-')] = args[i + 1];
+}
+
+int songCount = int.Parse(arguments.GetValueOrDefault("songs", "300"), CultureInfo.InvariantCulture);
+int userCount = int.Parse(arguments.GetValueOrDefault("users", "150"), CultureInfo.InvariantCulture);
+int epochs = int.Parse(arguments.GetValueOrDefault("epochs", "30"), CultureInfo.InvariantCulture);
+int every = int.Parse(arguments.GetValueOrDefault("every", "0"), CultureInfo.InvariantCulture);
+string run = arguments.GetValueOrDefault("run", "probe");
+var seeds = arguments.GetValueOrDefault("seeds", "1").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+var variants = arguments.GetValueOrDefault("variants", "base").Split(',');
+torch.set_num_threads(int.Parse(arguments.GetValueOrDefault("threads", "1"), CultureInfo.InvariantCulture));
+
+var clock = Stopwatch.StartNew();
+var ml = new MLContext(seed: 1);
+var simulator = new ListeningSimulator(new ListeningSimulatorOptions
+{
+    SongCount = songCount,
+    UserCount = userCount,
+    MeanSongsPerUser = 20,
+    PopularityExponent = 0.7,
+    TasteStrength = 10,
+    Seed = 1,
+});
+var songs = AudioSongWindows.Compute(ml, simulator.Songs, new AudioSongOptions());
+var bench = new Bench(ml, simulator, songs);
+Console.WriteLine($"# {songCount} songs x {userCount} users: {simulator.Training.Count} training plays, {simulator.WarmTest.Count} warm test plays, "
+    + $"{simulator.ColdTest.Count} plays of {simulator.ColdSongKeys.Count} cold songs; windows {songs.WindowCount(0)} x {songs.FramesPerWindow} x {songs.Coefficients} "
+    + $"({songs.ComputedSongs} rendered now); {clock.Elapsed.TotalSeconds:0} s");
+Console.WriteLine("| model / variant | seed | epochs | cold NDCG@10 | cold AUC | warm NDCG@10 | warm AUC | notes |");
+Console.WriteLine("|---|---|---|---|---|---|---|---|");
+
+switch (run)
+{
+    case "probe":
+        bench.Row("oracle", 0, 0, simulator, "");
+        bench.Row("taste oracle", 0, 0, simulator.TasteOracle, "");
+        bench.Row("random", 1, 0, new RandomScorer(userCount, songCount, 1), "");
+        var stats = ContentSongFeatures.MfccStatistics(songs);
+        bench.Row("content, song set (MFCC stats)", 0, 0, ml.Audio().Recommendation.Trainers.SongSet(stats).Fit(bench.Training), "");
+        Console.WriteLine();
+        Console.WriteLine("Linear probes (trained on warm songs, tested on cold songs):");
+        Console.WriteLine(Probe.Describe("MFCC mean+std (40)", stats, simulator, bench.Warm, bench.Cold));
+        Console.WriteLine(Probe.Describe("simulator attributes (10)", Enumerable.Range(1, songCount).Select(k => simulator.AttributeVector((uint)k)).ToArray(), simulator, bench.Warm, bench.Cold));
+        break;
+    case "features":
+        foreach (string variant in variants)
+        {
+            foreach (int seed in seeds)
+            {
+                FeatureModel.Run(bench, variant, seed, epochs);
+            }
+        }
+
+        break;
+    case "cnn":
+        foreach (string variant in variants)
+        {
+            foreach (int seed in seeds)
+            {
+                CnnExperiment.Run(bench, variant, seed, epochs, every);
+            }
+        }
+
+        break;
+    case "library":
+        foreach (int seed in seeds)
+        {
+            var timer = Stopwatch.StartNew();
+            var losses = new List<double>();
+            using var model = ml.Audio().Recommendation.Trainers.MultiUserAudio(songs, new MultiUserAudioOptions
+            {
+                Epochs = epochs,
+                Seed = seed,
+                Progress = new SyncProgress(p => losses.Add(p.Loss)),
+            }).Fit(bench.Training);
+            bench.Row("library MultiUserAudioTrainer, defaults", seed, epochs, model, $"loss {losses.FirstOrDefault():0.000} -> {losses.LastOrDefault():0.000}; {timer.Elapsed.TotalSeconds:0} s");
+        }
+
+        break;
+    default:
+        throw new ArgumentException($"--run must be probe, features, cnn or library; found '{run}'.");
+}
+
+Console.WriteLine($"# done in {clock.Elapsed.TotalSeconds:0} s");
+
+/// <summary>The benchmark, its splits and the evaluation every variant goes through.</summary>
+internal sealed class Bench
+{
+    public Bench(MLContext ml, ListeningSimulator simulator, AudioSongWindows songs)
+    {
+        Ml = ml;
+        Simulator = simulator;
+        Songs = songs;
+        Training = simulator.ToDataView(ml, simulator.Training);
+        ColdTest = simulator.ToDataView(ml, simulator.ColdTest);
+        WarmTest = simulator.ToDataView(ml, simulator.WarmTest);
+        Warm = simulator.WarmSongKeys.Select(k => (int)k - 1).ToArray();
+        Cold = simulator.ColdSongKeys.Select(k => (int)k - 1).ToArray();
+        Positives = simulator.Training.Select(e => ((int)e.UserId - 1, (int)e.SongId - 1)).ToArray();
+        Played = Enumerable.Range(0, simulator.UserCount).Select(_ => new HashSet<int>()).ToArray();
+        foreach (var (u, s) in Positives)
+        {
+            Played[u].Add(s);
+        }
+    }
+
+    public MLContext Ml { get; }
+
+    public ListeningSimulator Simulator { get; }
+
+    public AudioSongWindows Songs { get; }
+
+    public IDataView Training { get; }
+
+    public IDataView ColdTest { get; }
+
+    public IDataView WarmTest { get; }
+
+    public int[] Warm { get; }
+
+    public int[] Cold { get; }
+
+    public (int User, int Song)[] Positives { get; }
+
+    public HashSet<int>[] Played { get; }
+
+    public (RecommendationMetrics Cold, RecommendationMetrics Warm) Evaluate(IUserSongScorer scorer)
+    {
+        var evaluation = Ml.Audio().Recommendation;
+        var cold = evaluation.Evaluate(scorer, ColdTest, Training, new RecommendationEvaluationOptions { CandidateSongKeys = Simulator.ColdSongKeys.ToArray() });
+        var warm = evaluation.Evaluate(scorer, WarmTest, Training, new RecommendationEvaluationOptions { CandidateSongKeys = Simulator.WarmSongKeys.ToArray() });
+        return (cold, warm);
+    }
+
+    public void Row(string name, int seed, int epochs, IUserSongScorer scorer, string notes)
+    {
+        var (cold, warm) = Evaluate(scorer);
+        Console.WriteLine($"| {name} | {seed} | {epochs} | {cold.NdcgAtK:0.000} | {cold.Auc:0.000} | {warm.NdcgAtK:0.000} | {warm.Auc:0.000} | {notes} |");
+    }
+
+    /// <summary>Pairs of one epoch: every training play and <paramref name="negatives"/> unplayed warm songs for it.</summary>
+    public List<(int User, int Song, float Label)> Pairs(Random rng, int negatives, bool popularityMatched)
+    {
+        var pairs = new List<(int, int, float)>(Positives.Length * (1 + negatives));
+        foreach (var (u, s) in Positives)
+        {
+            pairs.Add((u, s, 1));
+            for (int n = 0; n < negatives; n++)
+            {
+                for (int attempt = 0; attempt < 20; attempt++)
+                {
+                    int candidate = popularityMatched ? Positives[rng.Next(Positives.Length)].Song : Warm[rng.Next(Warm.Length)];
+                    if (!Played[u].Contains(candidate))
+                    {
+                        pairs.Add((u, candidate, 0));
+                        break;
+                    }
+                }
+            }
+        }
+
+        for (int i = pairs.Count - 1; i > 0; i--)
+        {
+            int j = rng.Next(i + 1);
+            (pairs[i], pairs[j]) = (pairs[j], pairs[i]);
+        }
+
+        return pairs;
+    }
+}
+
+/// <summary>Scores from a dense users x songs table.</summary>
+internal sealed class DenseScorer(int users, int songs, float[] table) : IUserSongScorer
+{
+    public int UserCount => users;
+
+    public int SongCount => songs;
+
+    public void ScoreUsers(int firstUser, int userCount, Span<float> destination) =>
+        table.AsSpan(firstUser * songs, userCount * songs).CopyTo(destination);
+}
+
+/// <summary>Reports progress synchronously (Progress&lt;T&gt; posts to the thread pool, so values could arrive late).</summary>
+internal sealed class SyncProgress(Action<(int Epoch, double Loss)> report) : IProgress<(int Epoch, double Loss)>
+{
+    public void Report((int Epoch, double Loss) value) => report(value);
+}
+
+/// <summary>
+/// Linear probes: can a linear model on song features predict the attributes the simulator's tastes are defined on?
+/// Fitted on warm songs, tested on cold ones.
+/// </summary>
+internal static class Probe
+{
+    private static readonly Instrument[] Parts = [Instrument.Flute, Instrument.Guitar, Instrument.Violin, Instrument.Clarinet, Instrument.Marimba];
+
+    public static string Describe(string name, float[][] features, ListeningSimulator simulator, int[] train, int[] test)
+    {
+        var parts = new List<string>();
+        double instrumentAccuracy = 0, instrumentMajority = 0;
+        foreach (var instrument in Parts)
+        {
+            var y = simulator.Songs.Select(s => s.Instruments.Contains(instrument) ? 1 : 0).ToArray();
+            var (accuracy, majority) = Classify(features, y, 2, train, test);
+            instrumentAccuracy += accuracy / Parts.Length;
+            instrumentMajority += majority / Parts.Length;
+        }
+
+        parts.Add($"instrument present {instrumentAccuracy:0.000} (majority {instrumentMajority:0.000})");
+        var (ra, rm) = Classify(features, simulator.Songs.Select(s => (int)s.Register).ToArray(), 3, train, test);
+        parts.Add($"register {ra:0.000} (majority {rm:0.000})");
+        var (ma, mm) = Classify(features, simulator.Songs.Select(s => s.Motif is null ? 0 : 1).ToArray(), 2, train, test);
+        parts.Add($"motif {ma:0.000} (majority {mm:0.000})");
+        parts.Add($"tempo R2 {TempoR2(features, simulator.Songs.Select(s => (float)s.TempoBpm).ToArray(), train, test):0.000}");
+        return $"- {name}: " + string.Join("; ", parts);
+    }
+
+    public static (double Accuracy, double Majority) Classify(float[][] features, int[] labels, int classes, int[] train, int[] test)
+    {
+        using var scope = NewDisposeScope();
+        int d = features[0].Length;
+        var x = Matrix(features, train, d);
+        var y = tensor(train.Select(s => (long)labels[s]).ToArray());
+        var w = nn.Parameter(zeros(d, classes));
+        var b = nn.Parameter(zeros(classes));
+        var optimizer = optim.Adam([w, b], 0.05);
+        for (int i = 0; i < 400; i++)
+        {
+            using var step = NewDisposeScope();
+            var loss = F.cross_entropy(x.matmul(w) + b, y) + (w.pow(2).sum() * 1e-3f);
+            optimizer.zero_grad();
+            loss.backward();
+            optimizer.step();
+        }
+
+        var predicted = (Matrix(features, test, d).matmul(w) + b).argmax(1).data<long>().ToArray();
+        double accuracy = test.Select((s, i) => predicted[i] == labels[s] ? 1.0 : 0.0).Average();
+        double majority = test.GroupBy(s => labels[s]).Max(g => g.Count()) / (double)test.Length;
+        return (accuracy, majority);
+    }
+
+    private static double TempoR2(float[][] features, float[] tempo, int[] train, int[] test)
+    {
+        using var scope = NewDisposeScope();
+        int d = features[0].Length;
+        float mean = train.Average(s => tempo[s]);
+        float spread = (float)Math.Sqrt(train.Average(s => (tempo[s] - mean) * (tempo[s] - mean)));
+        var x = Matrix(features, train, d);
+        var y = tensor(train.Select(s => (tempo[s] - mean) / spread).ToArray());
+        var w = nn.Parameter(zeros(d));
+        var b = nn.Parameter(zeros(1));
+        var optimizer = optim.Adam([w, b], 0.05);
+        for (int i = 0; i < 1000; i++)
+        {
+            using var step = NewDisposeScope();
+            var loss = (x.matmul(w) + b - y).pow(2).mean() + (w.pow(2).sum() * 1e-3f);
+            optimizer.zero_grad();
+            loss.backward();
+            optimizer.step();
+        }
+
+        var predicted = (Matrix(features, test, d).matmul(w) + b).mul(spread).data<float>().ToArray();
+        double residual = test.Select((s, i) => Math.Pow(predicted[i] - (tempo[s] - mean), 2)).Sum();
+        double testMean = test.Average(s => tempo[s] - mean);
+        double total = test.Sum(s => Math.Pow(tempo[s] - mean - testMean, 2));
+        return 1 - (residual / total);
+    }
+
+    private static Tensor Matrix(float[][] features, int[] rows, int d) =>
+        tensor(rows.SelectMany(s => features[s]).ToArray(), [rows.Length, d]);
+}
+
+/// <summary>
+/// The trainer's user-vector model on fixed song features instead of the CNN+LSTM: a small MLP maps each song's
+/// feature vector to an embedding, scored against per-user vectors, trained on the same pairs and loss. With the
+/// simulator's own attributes it is the ceiling of this training signal; with MFCC statistics it asks whether the
+/// CNN+LSTM adds anything over them.
+/// </summary>
+internal static class FeatureModel
+{
+    public static void Run(Bench bench, string variant, int seed, int epochs)
+    {
+        var simulator = bench.Simulator;
+        var tokens = variant.Split(';');
+        float[][] features = tokens[0] switch
+        {
+            "attributes" => Enumerable.Range(1, simulator.SongCount).Select(k => simulator.AttributeVector((uint)k)).ToArray(),
+            "mfcc" => ContentSongFeatures.MfccStatistics(bench.Songs),
+            _ => throw new ArgumentException($"feature variant must start with attributes or mfcc; found '{tokens[0]}'."),
+        };
+        double lr = Value(tokens, "lr", 3e-3);
+        int negatives = (int)Value(tokens, "neg", 2);
+        bool songBias = tokens.Contains("songbias");
+        bool linear = tokens.Contains("linear");
+        double wd = Value(tokens, "wd", 0);
+        int e = (int)Value(tokens, "emb", 32);
+        var timer = Stopwatch.StartNew();
+        torch.random.manual_seed(seed);
+        int d = features[0].Length;
+        using var x = tensor(features.SelectMany(f => f).ToArray(), [features.Length, d]);
+        nn.Module<Tensor, Tensor> encoder = linear
+            ? nn.Linear(d, e)
+            : nn.Sequential(nn.Linear(d, 64), nn.ReLU(), nn.Linear(64, e));
+        var users = nn.Parameter(randn(simulator.UserCount, e).mul_(0.1));
+        var bias = nn.Parameter(zeros(1));
+        var songBiases = nn.Parameter(zeros(simulator.SongCount));
+        var parameters = encoder.parameters().Append(users).Append(bias).Append(songBiases).ToArray();
+        using var optimizer = optim.Adam(parameters, lr);
+        var rng = new Random(seed);
+        double first = double.NaN, last = double.NaN;
+        for (int epoch = 0; epoch < epochs; epoch++)
+        {
+            var pairs = bench.Pairs(rng, negatives, false);
+            double total = 0;
+            int batches = 0;
+            for (int start = 0; start < pairs.Count; start += 32)
+            {
+                using var scope = NewDisposeScope();
+                var batch = pairs.Skip(start).Take(32).ToArray();
+                var songIndex = tensor(batch.Select(p => (long)p.Song).ToArray());
+                var embedding = encoder.call(x.index_select(0, songIndex));
+                var u = users.index_select(0, tensor(batch.Select(p => (long)p.User).ToArray()));
+                var logits = (embedding * u).sum(-1) + bias;
+                if (songBias)
+                {
+                    logits += songBiases.index_select(0, songIndex);
+                }
+
+                var loss = F.binary_cross_entropy_with_logits(logits, tensor(batch.Select(p => p.Label).ToArray()));
+                if (wd > 0)
+                {
+                    loss += u.pow(2).sum(-1).mean() * (float)wd;
+                }
+                optimizer.zero_grad();
+                loss.backward();
+                optimizer.step();
+                total += loss.item<float>();
+                batches++;
+            }
+
+            first = epoch == 0 ? total / batches : first;
+            last = total / batches;
+        }
+
+        float[] table;
+        double participation;
+        using (no_grad())
+        {
+            var embeddings = encoder.call(x);
+            table = users.matmul(embeddings.t()).data<float>().ToArray();
+            participation = CnnExperiment.ParticipationRatio(embeddings);
+        }
+
+        bench.Row($"MLP on {variant}", seed, epochs, new DenseScorer(simulator.UserCount, simulator.SongCount, table), $"loss {first:0.000} -> {last:0.000}; participation ratio {participation:0.0}; {timer.Elapsed.TotalSeconds:0} s");
+        encoder.Dispose();
+    }
+
+    public static double Value(string[] tokens, string name, double fallback)
+    {
+        var token = tokens.FirstOrDefault(t => t.StartsWith(name + "=", StringComparison.Ordinal));
+        return token is null ? fallback : double.Parse(token[(name.Length + 1)..], CultureInfo.InvariantCulture);
+    }
+}
+
+/// <summary>
+/// The multi-user trainer's loop, re-implemented with switches (see the header), plus diagnostics: held-out warm loss,
+/// the spread of song embeddings (between-song share of the window variance, participation ratio) and linear probes
+/// of the learned song embeddings.
+/// </summary>
+internal static class CnnExperiment
+{
+    public static void Run(Bench bench, string variant, int seed, int epochs, int every)
+    {
+        var tokens = variant.Split(';');
+        double lr = FeatureModel.Value(tokens, "lr", 3e-3);
+        int negatives = (int)FeatureModel.Value(tokens, "neg", 2);
+        int w = (int)FeatureModel.Value(tokens, "wpp", 3);
+        int e = (int)FeatureModel.Value(tokens, "emb", 32);
+        int channels = (int)FeatureModel.Value(tokens, "ch", 16);
+        double wd = FeatureModel.Value(tokens, "wd", 0);
+        bool songBias = tokens.Contains("songbias"), userBias = tokens.Contains("userbias"), norm = tokens.Contains("norm");
+        bool freeze = tokens.Contains("freeze"), popNeg = tokens.Contains("popneg"), standardise = !tokens.Contains("nostd");
+        bool max = tokens.Contains("agg=max");
+        var form = tokens.Contains("form=2d") ? ConvolutionForm.Conv2dTimeOnly : ConvolutionForm.Conv1dAllCoefficients;
+
+        var songs = bench.Songs;
+        var simulator = bench.Simulator;
+        var timer = Stopwatch.StartNew();
+        torch.random.manual_seed(seed);
+        using var network = new TimeConvNetwork(new TimeConvNetworkSettings(songs.FramesPerWindow, songs.Coefficients, form, NetworkHead.Lstm, 3, channels, e));
+        var users = nn.Parameter(randn(simulator.UserCount, e).mul_(0.1));
+        var bias = nn.Parameter(zeros(1));
+        var userBiases = nn.Parameter(zeros(simulator.UserCount));
+        var songBiases = nn.Parameter(zeros(simulator.SongCount));
+        var logScale = nn.Parameter(tensor(new[] { (float)Math.Log(4) }));
+        var (mean, std) = Standardisation(songs, bench.Warm, standardise);
+        // pool=meanstd: the convolution features' mean and deviation over time through one Linear layer, instead of
+        // the LSTM's last state (a learned generalisation of the MFCC mean/std baseline).
+        using var poolHead = tokens.Contains("pool=meanstd") ? nn.Linear(2L * network.Settings.FeaturesPerStep, e) : null;
+        Tensor Embed(Tensor x)
+        {
+            if (poolHead is null)
+            {
+                return network.Embedding(x);
+            }
+
+            var f = network.Features(x);
+            return poolHead.call(cat([f.mean([1]), f.std(1)], 1));
+        }
+
+        IEnumerable<TorchSharp.Modules.Parameter> trained = [users, bias, userBiases, songBiases, logScale];
+        var encoderParameters = poolHead is null ? network.parameters() : network.parameters().Concat(poolHead.parameters());
+        var parameters = (freeze ? trained : encoderParameters.Concat(trained)).ToArray();
+        using var optimizer = optim.Adam(parameters, lr);
+        var rng = new Random(seed);
+        int size = songs.WindowSize;
+        var buffer = new float[32 * w * size];
+        var losses = new List<double>();
+        for (int epoch = 1; epoch <= epochs; epoch++)
+        {
+            network.train();
+            var pairs = bench.Pairs(rng, negatives, popNeg);
+            double total = 0;
+            int batches = 0;
+            for (int start = 0; start < pairs.Count; start += 32)
+            {
+                int b = Math.Min(32, pairs.Count - start);
+                for (int i = 0; i < b; i++)
+                {
+                    int s = pairs[start + i].Song;
+                    var windows = songs.Windows(s);
+                    for (int j = 0; j < w; j++)
+                    {
+                        windows.Slice(rng.Next(songs.WindowCount(s)) * size, size).CopyTo(buffer.AsSpan(((i * w) + j) * size, size));
+                    }
+                }
+
+                using var scope = NewDisposeScope();
+                var x = tensor(buffer.AsSpan(0, b * w * size).ToArray(), [b * w, songs.FramesPerWindow, songs.Coefficients]).sub(mean).div(std);
+                var embedding = Normalise(Embed(x), norm, logScale).reshape(b, w, -1);
+                var userIndex = tensor(pairs.Skip(start).Take(b).Select(p => (long)p.User).ToArray());
+                var songIndex = tensor(pairs.Skip(start).Take(b).Select(p => (long)p.Song).ToArray());
+                var u = users.index_select(0, userIndex);
+                var logits = (embedding * u.unsqueeze(1)).sum(-1) + bias;
+                var pair = logits.logsumexp(1) - (float)Math.Log(w);
+                if (userBias)
+                {
+                    pair += userBiases.index_select(0, userIndex);
+                }
+
+                if (songBias)
+                {
+                    pair += songBiases.index_select(0, songIndex);
+                }
+
+                var loss = F.binary_cross_entropy_with_logits(pair, tensor(pairs.Skip(start).Take(b).Select(p => p.Label).ToArray()));
+                if (wd > 0)
+                {
+                    loss += u.pow(2).sum(-1).mean() * (float)wd;
+                }
+
+                optimizer.zero_grad();
+                loss.backward();
+                nn.utils.clip_grad_norm_(parameters, 5);
+                optimizer.step();
+                total += loss.item<float>();
+                batches++;
+            }
+
+            losses.Add(total / batches);
+            if (epoch == epochs || (every > 0 && epoch % every == 0))
+            {
+                Report(bench, variant, seed, epoch, network, Embed, users, bias, userBias ? userBiases : null, norm, logScale, max, mean, std, losses, timer, epoch == epochs);
+            }
+        }
+    }
+
+    /// <summary>(Σλ)² / Σλ² of the covariance of the rows: how many directions the songs really spread over.</summary>
+    public static double ParticipationRatio(Tensor rows)
+    {
+        using var scope = NewDisposeScope();
+        var centred = rows - rows.mean([0], keepdim: true);
+        var eig = linalg.eigvalsh(centred.t().matmul(centred) / rows.shape[0]).clamp_min(0);
+        return Math.Pow(eig.sum().item<float>(), 2) / Math.Max(1e-12, eig.pow(2).sum().item<float>());
+    }
+
+    private static Tensor Normalise(Tensor embedding, bool norm, Tensor logScale) =>
+        norm ? F.normalize(embedding, p: 2, dim: -1) * logScale.exp() : embedding;
+
+    private static void Report(
+        Bench bench, string variant, int seed, int epoch, TimeConvNetwork network, Func<Tensor, Tensor> embed, Tensor users, Tensor bias, Tensor? userBiases, bool norm, Tensor logScale, bool max,
+        Tensor mean, Tensor std, List<double> losses, Stopwatch timer, bool last)
+    {
+        network.eval();
+        var songs = bench.Songs;
+        var simulator = bench.Simulator;
+        int songCount = simulator.SongCount;
+        var table = new float[simulator.UserCount * songCount];
+        var songMeans = new float[songCount][];
+        double withinSong = 0, total = 0;
+        long windowsSeen = 0;
+        using (no_grad())
+        {
+            var all = new List<Tensor>();
+            using var scope = NewDisposeScope();
+            for (int s = 0; s < songCount; s++)
+            {
+                int n = songs.WindowCount(s);
+                var x = tensor(songs.Windows(s).ToArray(), [n, songs.FramesPerWindow, songs.Coefficients]).sub(mean).div(std);
+                all.Add(Normalise(embed(x), norm, logScale));
+            }
+
+            var stacked = stack(all); // [songs, windows, e] (every song has the same window count here)
+            var songMean = stacked.mean([1]);
+            for (int s = 0; s < songCount; s++)
+            {
+                songMeans[s] = songMean[s].data<float>().ToArray();
+            }
+
+            withinSong = stacked.var(1, unbiased: false).sum(-1).mean().item<float>();
+            total = stacked.reshape(-1, stacked.shape[2]).var(0, unbiased: false).sum().item<float>();
+            windowsSeen = stacked.shape[0] * stacked.shape[1];
+            var logits = users.matmul(stacked.reshape(-1, stacked.shape[2]).t()).reshape(simulator.UserCount, songCount, -1) + bias;
+            if (userBiases is not null)
+            {
+                logits += userBiases.reshape(-1, 1, 1);
+            }
+
+            var p = logits.sigmoid();
+            table = (max ? p.amax([2]) : p.mean([2])).data<float>().ToArray();
+        }
+
+        // Participation ratio of the song-mean embeddings' covariance: how many directions the songs really spread over.
+        double participation;
+        using (no_grad())
+        {
+            using var m = tensor(songMeans.SelectMany(v => v).ToArray(), [songCount, songMeans[0].Length]);
+            participation = ParticipationRatio(m);
+        }
+
+        var (cold, warm) = bench.Evaluate(new DenseScorer(simulator.UserCount, songCount, table));
+        string probe = string.Empty;
+        if (last)
+        {
+            var standardised = Standardised(songMeans);
+            var instruments = new[] { Instrument.Flute, Instrument.Guitar, Instrument.Violin, Instrument.Clarinet, Instrument.Marimba };
+            double instrument = instruments.Average(i => Probe.Classify(standardised, simulator.Songs.Select(s => s.Instruments.Contains(i) ? 1 : 0).ToArray(), 2, bench.Warm, bench.Cold).Accuracy);
+            double register = Probe.Classify(standardised, simulator.Songs.Select(s => (int)s.Register).ToArray(), 3, bench.Warm, bench.Cold).Accuracy;
+            probe = $"; probe of song embedding: instrument {instrument:0.00}, register {register:0.00}";
+        }
+
+        Console.WriteLine(
+            $"| cnn {variant} | {seed} | {epoch} | {cold.NdcgAtK:0.000} | {cold.Auc:0.000} | {warm.NdcgAtK:0.000} | {warm.Auc:0.000} | "
+            + $"loss {losses[0]:0.000} -> {losses[^1]:0.000}; between-song share of window variance {1 - (withinSong / Math.Max(1e-12, total)):0.00}, "
+            + $"total {total:0.000}, participation ratio {participation:0.0}{probe}; {timer.Elapsed.TotalSeconds:0} s |");
+        _ = windowsSeen;
+    }
+
+    private static float[][] Standardised(float[][] rows)
+    {
+        int d = rows[0].Length;
+        var result = rows.Select(r => (float[])r.Clone()).ToArray();
+        for (int j = 0; j < d; j++)
+        {
+            double m = rows.Average(r => r[j]);
+            double sd = Math.Sqrt(rows.Average(r => (r[j] - m) * (r[j] - m)));
+            foreach (var r in result)
+            {
+                r[j] = sd > 1e-9 ? (float)((r[j] - m) / sd) : 0;
+            }
+        }
+
+        return result;
+    }
+
+    private static (Tensor Mean, Tensor Std) Standardisation(AudioSongWindows songs, int[] warm, bool standardise)
+    {
+        int c = songs.Coefficients;
+        var sum = new double[c];
+        var squares = new double[c];
+        long count = 0;
+        foreach (int s in warm)
+        {
+            var values = songs.Windows(s);
+            for (int j = 0; j < values.Length; j++)
+            {
+                sum[j % c] += values[j];
+                squares[j % c] += (double)values[j] * values[j];
+            }
+
+            count += values.Length / c;
+        }
+
+        var mean = new float[c];
+        var std = new float[c];
+        for (int k = 0; k < c; k++)
+        {
+            double m = sum[k] / count;
+            mean[k] = standardise ? (float)m : 0;
+            std[k] = standardise ? (float)Math.Max(Math.Sqrt(Math.Max(0, (squares[k] / count) - (m * m))), 1e-3) : 1;
+        }
+
+        return (tensor(mean), tensor(std));
+    }
+}
