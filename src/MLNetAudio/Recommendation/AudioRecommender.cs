@@ -71,13 +71,22 @@ public sealed class MultiUserAudioOptions
     /// <summary>How window preferences make a song's score. Default <see cref="AudioSongAggregation.Mean"/>.</summary>
     public AudioSongAggregation Aggregation = AudioSongAggregation.Mean;
 
+    /// <summary>
+    /// Weight of a self-supervised auxiliary loss while training: a linear read-out of each window embedding must give
+    /// the window's own per-coefficient MFCC mean and standard deviation (after standardisation); the read-out is
+    /// dropped after training. Without it the song embeddings spread over only two to three directions for many epochs
+    /// and the model learned less than plain MFCC statistics hold (docs/recommendation.md, "Why the audio model learns
+    /// little: experiments"). 0 turns it off. Default 1.
+    /// </summary>
+    public double WindowStatisticsWeight = Defaults.WindowStatisticsWeight;
+
     /// <summary>Seed of the weights, the negatives and the window draws. Default 1.</summary>
     public int Seed = 1;
 
     /// <summary>Compute on CUDA when TorchSharp finds a GPU; otherwise (and when false) on the CPU. Default true.</summary>
     public bool UseGpuWhenAvailable = true;
 
-    /// <summary>Reports each epoch's mean loss; null for none.</summary>
+    /// <summary>Reports each epoch's mean loss on the plays (without the auxiliary term of <see cref="WindowStatisticsWeight"/>); null for none.</summary>
     public IProgress<(int Epoch, double Loss)>? Progress;
 
     /// <summary>Default values.</summary>
@@ -115,6 +124,9 @@ public sealed class MultiUserAudioOptions
 
         /// <summary>Default windows per pair.</summary>
         public const int WindowsPerPair = 3;
+
+        /// <summary>Default weight of the window-statistics auxiliary loss.</summary>
+        public const double WindowStatisticsWeight = 1;
     }
 
     /// <summary>Throws one <see cref="ArgumentException"/> listing every invalid field.</summary>
@@ -132,6 +144,7 @@ public sealed class MultiUserAudioOptions
             .Check(NegativesPerPlay < 0, nameof(NegativesPerPlay), $"must be 0 or more; found {NegativesPerPlay}.")
             .Check(WindowsPerPair < 1, nameof(WindowsPerPair), $"must be at least 1; found {WindowsPerPair}.")
             .Check(!Enum.IsDefined(Aggregation), nameof(Aggregation), $"unknown value {(int)Aggregation}.")
+            .Check(!(WindowStatisticsWeight >= 0) || double.IsInfinity(WindowStatisticsWeight), nameof(WindowStatisticsWeight), $"must be 0 or more and finite; found {WindowStatisticsWeight}.")
             .ThrowIfAny();
 }
 #pragma warning restore CA1051
@@ -264,7 +277,11 @@ public sealed class MultiUserAudioTrainer : IEstimator<MultiUserAudioModel>
             }
         }
 
-        var parameters = network.parameters().Append(users).Append(bias).ToArray();
+        // The auxiliary read-out (WindowStatisticsWeight) is made after the network and the user vectors, so that with
+        // the weight at 0 every initial weight, and the run, is what it was before the option existed.
+        using var statisticsHead = o.WindowStatisticsWeight > 0 ? nn.Linear(o.EmbeddingSize, 2L * _songs.Coefficients) : null;
+        statisticsHead?.to(device);
+        var parameters = network.parameters().Append(users).Append(bias).Concat(statisticsHead?.parameters() ?? []).ToArray();
         using var optimizer = optim.Adam(parameters, o.LearningRate);
         int size = _songs.WindowSize;
         int w = o.WindowsPerPair;
@@ -315,16 +332,24 @@ public sealed class MultiUserAudioTrainer : IEstimator<MultiUserAudioModel>
 
                 using var scope = NewDisposeScope();
                 var x = tensor(buffer.AsSpan(0, b * w * size).ToArray(), [b * w, _songs.FramesPerWindow, _songs.Coefficients]).to(device).sub(mean).div(std);
-                var embedding = network.Embedding(x).reshape(b, w, -1);
+                var windowEmbedding = network.Embedding(x);
+                var embedding = windowEmbedding.reshape(b, w, -1);
                 var u2 = users.index_select(0, tensor(userIndex, device: device));
                 var logits = (embedding * u2.unsqueeze(1)).sum(-1) + bias;
                 var pairLogit = logits.logsumexp(1) - (float)Math.Log(w);
                 var loss = F.binary_cross_entropy_with_logits(pairLogit, tensor(labels, device: device));
+                total += loss.item<float>(); // Progress reports the play loss alone, comparable with and without the auxiliary term
+                if (statisticsHead is not null)
+                {
+                    // The window's own MFCC statistics over time: the embedding must keep what they hold.
+                    var statistics = cat([x.mean([1]), x.std(1)], 1).detach();
+                    loss = loss + (F.mse_loss(statisticsHead.call(windowEmbedding), statistics) * (float)o.WindowStatisticsWeight);
+                }
+
                 optimizer.zero_grad();
                 loss.backward();
                 nn.utils.clip_grad_norm_(parameters, 5);
                 optimizer.step();
-                total += loss.item<float>();
                 batches++;
             }
 
@@ -381,6 +406,7 @@ public sealed record AudioRecommendationReason(uint SongKey, float Score, double
 ///            float[] coefficientMean, float[] coefficientDeviation (coefficients each),
 ///            float[] windowEmbeddings (sum of window counts x embeddingSize, song by song, window by window),
 ///            the encoder's weights as a TorchModuleState block
+/// version 2: as version 1, with double windowStatisticsWeight right after useGpuWhenAvailable (a version 1 file reads as 0)
 /// </code>
 /// <para>Not saved: <see cref="MultiUserAudioOptions.Progress"/> and the song windows' cache folder (a path of the
 /// saving machine).</para>
@@ -391,7 +417,7 @@ public sealed class MultiUserAudioModel : RowMappingTransformer, IUserSongScorer
     public const string ScoreColumnName = "Score";
 
     internal const string FormatName = "MLNetAudio.MultiUserAudioModel";
-    internal const int CurrentVersion = 1;
+    internal const int CurrentVersion = 2;
     internal const int OldestReadableVersion = 1;
 
     private readonly MultiUserAudioOptions _options;
@@ -491,6 +517,7 @@ public sealed class MultiUserAudioModel : RowMappingTransformer, IUserSongScorer
         writer.Write((int)o.Aggregation);
         writer.Write(o.Seed);
         writer.Write(o.UseGpuWhenAvailable);
+        writer.Write(o.WindowStatisticsWeight);
 
         var w = Songs.Options;
         writer.Write(w.SampleRate);
@@ -537,6 +564,9 @@ public sealed class MultiUserAudioModel : RowMappingTransformer, IUserSongScorer
             Seed = r.ReadInt32(),
             UseGpuWhenAvailable = r.ReadBoolean(),
         };
+
+        // Version 1 files were trained before the auxiliary loss existed.
+        options.WindowStatisticsWeight = stage.Version >= 2 ? r.ReadDouble() : 0;
         options.Validate();
         var songOptions = new AudioSongOptions
         {
