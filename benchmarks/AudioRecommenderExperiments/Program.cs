@@ -3,14 +3,22 @@
 // once, then trains and evaluates variants on the cold split (and the warm split), printing one markdown row each.
 //
 //   dotnet run -c Release --project benchmarks/AudioRecommenderExperiments -- --run probe|features|cnn|library
-//        [--songs 300 --users 150 --epochs 30 --seeds 1,2 --variants base,lr=1e-3;neg=4 --every 10]
+//        [--songs 300 --users 150 --epochs 30 --seeds 1,2 --variants base,lr=1e-3;neg=4 --every 10 --weight 0]
+//
+// probe: oracle, random and MFCC-statistics rows, and linear probes of the taste attributes. features: the trainer's
+// user-vector model over fixed song features (variants attributes or mfcc, with ;linear ;songbias ;wd=X ;emb=N).
+// cnn: the trainer's loop re-implemented with switches (below), every --every epochs a row. library: the library's
+// MultiUserAudioTrainer itself with its defaults (--weight sets WindowStatisticsWeight).
 //
 // CNN variants are ';'-separated tokens over the trainer's default (Conv1d, 3 layers x 16 channels, LSTM 32, Adam 3e-3,
 // batch 32, 2 uniform negatives per play, 3 windows per pair, log-mean-exp over them, mean of window sigmoids to score):
 //   lr=X  neg=N  wpp=N  form=2d  agg=max  popneg  songbias (a per-song bias for warm songs in training, dropped at
 //   scoring: it can absorb popularity)  userbias  norm (L2-normalised window embeddings times a learned scale)
 //   nostd (no per-coefficient standardisation)  wd=X (L2 on the batch's user vectors)  freeze (encoder left at its
-//   random initialisation; only user vectors and biases train)  emb=N  ch=N
+//   random initialisation; only user vectors and biases train)  emb=N  ch=N  pool=meanstd (mean and deviation of the
+//   convolution features over time through a Linear layer instead of the LSTM)  bn (batch-normalised embedding)
+//   aux=X (self-supervised loss: a linear read-out of the embedding gives the window's MFCC mean and deviation; what
+//   MultiUserAudioOptions.WindowStatisticsWeight now does)  vicreg=X (VICReg variance and covariance terms)
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
@@ -96,13 +104,14 @@ switch (run)
         {
             var timer = Stopwatch.StartNew();
             var losses = new List<double>();
-            using var model = ml.Audio().Recommendation.Trainers.MultiUserAudio(songs, new MultiUserAudioOptions
+            var options = new MultiUserAudioOptions { Epochs = epochs, Seed = seed, Progress = new SyncProgress(p => losses.Add(p.Loss)) };
+            if (arguments.TryGetValue("weight", out string? weight))
             {
-                Epochs = epochs,
-                Seed = seed,
-                Progress = new SyncProgress(p => losses.Add(p.Loss)),
-            }).Fit(bench.Training);
-            bench.Row("library MultiUserAudioTrainer, defaults", seed, epochs, model, $"loss {losses.FirstOrDefault():0.000} -> {losses.LastOrDefault():0.000}; {timer.Elapsed.TotalSeconds:0} s");
+                options.WindowStatisticsWeight = double.Parse(weight, CultureInfo.InvariantCulture);
+            }
+
+            using var model = ml.Audio().Recommendation.Trainers.MultiUserAudio(songs, options).Fit(bench.Training);
+            bench.Row($"library MultiUserAudioTrainer, WindowStatisticsWeight {options.WindowStatisticsWeight}", seed, epochs, model, $"play loss {losses.FirstOrDefault():0.000} -> {losses.LastOrDefault():0.000}; {timer.Elapsed.TotalSeconds:0} s");
         }
 
         break;
@@ -426,19 +435,38 @@ internal static class CnnExperiment
         // pool=meanstd: the convolution features' mean and deviation over time through one Linear layer, instead of
         // the LSTM's last state (a learned generalisation of the MFCC mean/std baseline).
         using var poolHead = tokens.Contains("pool=meanstd") ? nn.Linear(2L * network.Settings.FeaturesPerStep, e) : null;
+        // bn: batch normalisation of the window embedding (running statistics when scoring). At initialisation the
+        // LSTM's last state barely differs between songs; this spreads songs apart from the first step.
+        using var batchNorm = tokens.Contains("bn") ? nn.BatchNorm1d(e) : null;
         Tensor Embed(Tensor x)
         {
+            Tensor embedding;
             if (poolHead is null)
             {
-                return network.Embedding(x);
+                embedding = network.Embedding(x);
+            }
+            else
+            {
+                var f = network.Features(x);
+                embedding = poolHead.call(cat([f.mean([1]), f.std(1)], 1));
             }
 
-            var f = network.Features(x);
-            return poolHead.call(cat([f.mean([1]), f.std(1)], 1));
+            if (batchNorm is not null)
+            {
+                batchNorm.train(network.training);
+                embedding = batchNorm.call(embedding);
+            }
+
+            return embedding;
         }
 
+        // aux=X: a self-supervised auxiliary loss, weight X: a linear read-out of the window embedding must give the
+        // window's own per-coefficient MFCC mean and deviation, so the embedding keeps at least what MFCC statistics
+        // hold. vicreg=X: VICReg's variance and covariance terms on the batch's embeddings, weight X.
+        double aux = FeatureModel.Value(tokens, "aux", 0), vicreg = FeatureModel.Value(tokens, "vicreg", 0);
+        using var auxHead = aux > 0 ? nn.Linear(e, 2L * songs.Coefficients) : null;
         IEnumerable<TorchSharp.Modules.Parameter> trained = [users, bias, userBiases, songBiases, logScale];
-        var encoderParameters = poolHead is null ? network.parameters() : network.parameters().Concat(poolHead.parameters());
+        var encoderParameters = network.parameters().Concat(poolHead?.parameters() ?? []).Concat(batchNorm?.parameters() ?? []).Concat(auxHead?.parameters() ?? []);
         var parameters = (freeze ? trained : encoderParameters.Concat(trained)).ToArray();
         using var optimizer = optim.Adam(parameters, lr);
         var rng = new Random(seed);
@@ -466,7 +494,8 @@ internal static class CnnExperiment
 
                 using var scope = NewDisposeScope();
                 var x = tensor(buffer.AsSpan(0, b * w * size).ToArray(), [b * w, songs.FramesPerWindow, songs.Coefficients]).sub(mean).div(std);
-                var embedding = Normalise(Embed(x), norm, logScale).reshape(b, w, -1);
+                var flat = Embed(x);
+                var embedding = Normalise(flat, norm, logScale).reshape(b, w, -1);
                 var userIndex = tensor(pairs.Skip(start).Take(b).Select(p => (long)p.User).ToArray());
                 var songIndex = tensor(pairs.Skip(start).Take(b).Select(p => (long)p.Song).ToArray());
                 var u = users.index_select(0, userIndex);
@@ -486,6 +515,21 @@ internal static class CnnExperiment
                 if (wd > 0)
                 {
                     loss += u.pow(2).sum(-1).mean() * (float)wd;
+                }
+
+                if (auxHead is not null)
+                {
+                    var target = cat([x.mean([1]), x.std(1)], 1).detach();
+                    loss += F.mse_loss(auxHead.call(flat), target) * (float)aux;
+                }
+
+                if (vicreg > 0)
+                {
+                    var z = flat - flat.mean([0], keepdim: true);
+                    var covariance = z.t().matmul(z) / (z.shape[0] - 1);
+                    var variance = covariance.diagonal();
+                    var offDiagonal = covariance - diag(variance);
+                    loss += (F.relu(1 - (variance + 1e-4f).sqrt()).mean() + (offDiagonal.pow(2).sum() / e)) * (float)vicreg;
                 }
 
                 optimizer.zero_grad();
