@@ -36,7 +36,7 @@ public sealed class HybridRankerOptions
     /// (unplayed songs − held-out plays − the features' top songs) / (random negatives drawn). Held-out plays and top
     /// songs are all in the candidates but the rest of the catalog only as a sample; unweighted, a held-out play outside
     /// every feature's top list looks far likelier than it is, and the ranker learns to push songs out of the models' top
-    /// lists (measured at 5,000 songs: warm NDCG@10 0.034 unweighted against 0.112 weighted, MF 0.111; see
+    /// lists (measured at 5,000 songs, collaborative features only: warm NDCG@10 0.040 unweighted against 0.111 weighted, MF 0.111; see
     /// docs/recommendation.md, "Why the hybrid loses to MF at benchmark size: experiments"). Default true.
     /// </summary>
     public bool WeightRandomNegatives = Defaults.WeightRandomNegatives;
