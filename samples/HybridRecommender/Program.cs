@@ -209,12 +209,12 @@ static void PlotMetricByModel(List<(string Model, string Split, RecommendationMe
     plot.Axes.Bottom.SetTicks(Enumerable.Range(0, names.Length).Select(i => (double)i).ToArray(), names);
     plot.Axes.Bottom.TickLabelStyle.Rotation = 40;
     plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
-    plot.Axes.Bottom.MinimumSize = 150;
+    plot.Axes.Bottom.MinimumSize = 200;
     plot.Legend.ManualItems.Add(new LegendItem { LabelText = "warm songs", FillColor = Colors.SteelBlue });
     plot.Legend.ManualItems.Add(new LegendItem { LabelText = "cold songs", FillColor = Colors.DarkOrange });
     plot.ShowLegend(Alignment.UpperRight);
     plot.Axes.Margins(bottom: 0);
-    plot.Axes.Right.MinimumSize = 60;
+    plot.Axes.Right.MinimumSize = 150;
     plot.Title("NDCG@10 by model and split");
     plot.YLabel("NDCG@10");
     plot.SavePng(path, 1000, 560);

@@ -879,38 +879,7 @@ public sealed class MultiUserAudioModel : RowMappingTransformer, IUserSongScorer
             ? (int)songKey - 1
             : throw new ArgumentOutOfRangeException(nameof(songKey), songKey, $"Song keys run from 1 to {SongCount}.");
 
-    private protected override SchemaBinding Bind(DataViewSchema inputSchema)
-    {
-        var user = PlayMatrix.RequireKey(inputSchema, _options.MatrixColumnIndexColumnName, "User (MatrixColumnIndexColumnName)");
-        var song = PlayMatrix.RequireKey(inputSchema, _options.MatrixRowIndexColumnName, "Song (MatrixRowIndexColumnName)");
-        PlayMatrix.RequireKeyCount(user, UserCount, "users");
-        PlayMatrix.RequireKeyCount(song, SongCount, "songs");
-        return new PairBinding(this, user.Index, song.Index);
-    }
-
-    private sealed class PairBinding(MultiUserAudioModel model, int user, int song) : SchemaBinding
-    {
-        public override IReadOnlyList<OutputColumn> Outputs { get; } = [new OutputColumn(ScoreColumnName, NumberDataViewType.Single)];
-
-        public override IEnumerable<int> InputsNeeded(bool[] activeOutputs) => activeOutputs[0] ? [user, song] : [];
-
-        public override RowMapper CreateMapper(DataViewRow input, bool[] activeOutputs) => new PairMapper(model, input, user, song);
-    }
-
-    private sealed class PairMapper(MultiUserAudioModel model, DataViewRow input, int user, int song) : RowMapper
-    {
-        private ValueGetter<uint>? _user;
-        private ValueGetter<uint>? _song;
-
-        public override Delegate GetGetter(int outputIndex) => (ValueGetter<float>)((ref float value) =>
-        {
-            _user ??= input.GetGetter<uint>(input.Schema[user]);
-            _song ??= input.GetGetter<uint>(input.Schema[song]);
-            uint u = 0, s = 0;
-            _user(ref u);
-            _song(ref s);
-            // A missing key scores 0, never NaN, so a downstream ranker needs no special case.
-            value = u == 0 || s == 0 ? 0f : model.ScorePair(u, s);
-        });
-    }
+    private protected override SchemaBinding Bind(DataViewSchema inputSchema) =>
+        // A missing key scores 0, never NaN, so a downstream ranker needs no special case.
+        UserSongScoreBinding.Create(inputSchema, _options.MatrixColumnIndexColumnName, _options.MatrixRowIndexColumnName, UserCount, SongCount, (u, s) => u == 0 || s == 0 ? 0f : ScorePair(u, s));
 }

@@ -568,52 +568,8 @@ public abstract class ContentSongModel : RowMappingTransformer, IUserSongScorer
     private float ScoreKeys(uint userKey, uint songKey) =>
         userKey == 0 || songKey == 0 || Plays.SongsOf((int)userKey - 1).Length == 0 ? 0f : ScorePair((int)userKey - 1, (int)songKey - 1);
 
-    private protected sealed override SchemaBinding Bind(DataViewSchema inputSchema)
-    {
-        var user = PlayMatrix.RequireKey(inputSchema, UserColumnName, "User (MatrixColumnIndexColumnName)");
-        var song = PlayMatrix.RequireKey(inputSchema, SongColumnName, "Song (MatrixRowIndexColumnName)");
-        CheckCount(user, UserCount, "users");
-        CheckCount(song, SongCount, "songs");
-        return new PairBinding(this, user.Index, song.Index);
-    }
-
-    private static void CheckCount(DataViewSchema.Column column, int expected, string what)
-    {
-        ulong found = ((KeyDataViewType)column.Type).Count;
-        if (found != (ulong)expected)
-        {
-            throw new ArgumentException(
-                $"Column '{column.Name}' is a key of {found} values but the model was trained on {expected} {what}; "
-                + "map the data with the same fitted MapValueToKey transformer used for training.",
-                nameof(column));
-        }
-    }
-
-    private sealed class PairBinding(ContentSongModel model, int user, int song) : SchemaBinding
-    {
-        public override IReadOnlyList<OutputColumn> Outputs { get; } = [new OutputColumn(SongRecommenderModel.ScoreColumnName, NumberDataViewType.Single)];
-
-        public override IEnumerable<int> InputsNeeded(bool[] activeOutputs) => activeOutputs[0] ? [user, song] : [];
-
-        public override RowMapper CreateMapper(DataViewRow input, bool[] activeOutputs) => new PairMapper(model, input, user, song);
-    }
-
-    private sealed class PairMapper(ContentSongModel model, DataViewRow input, int user, int song) : RowMapper
-    {
-        private ValueGetter<uint>? _user;
-        private ValueGetter<uint>? _song;
-
-        public override Delegate GetGetter(int outputIndex) => (ValueGetter<float>)((ref float value) =>
-        {
-            // The key getters are made on first use: a cursor with no active output never asks for the key columns.
-            _user ??= input.GetGetter<uint>(input.Schema[user]);
-            _song ??= input.GetGetter<uint>(input.Schema[song]);
-            uint u = 0, s = 0;
-            _user(ref u);
-            _song(ref s);
-            value = model.ScoreKeys(u, s);
-        });
-    }
+    private protected sealed override SchemaBinding Bind(DataViewSchema inputSchema) =>
+        UserSongScoreBinding.Create(inputSchema, UserColumnName, SongColumnName, UserCount, SongCount, ScoreKeys);
 }
 
 /// <summary>A fitted <see cref="SeedSongTrainer"/>: Score(u, i) = minus the Euclidean distance from song i to u's seed song.</summary>

@@ -166,9 +166,14 @@ public abstract class SongRecommenderModel : RowMappingTransformer, IUserSongSco
     {
         var scores = ScoreBlock(firstUser, count).to(ComputeDevice).clone();
         var unknown = _songKnown.Select(k => !k).ToArray();
+
+        // An explicit Scalar held to the end of the method, not float's implicit conversion: the temporary Scalar of an
+        // implicit conversion can be finalised by the GC while libtorch still reads it, and long runs failed
+        // intermittently in masked_fill_ with "Expected false to be true ... toFloat" (a garbage value out of float range).
+        using var negativeInfinity = float.NegativeInfinity.ToScalar();
         using (var mask = tensor(unknown, device: ComputeDevice))
         {
-            scores.masked_fill_(mask.unsqueeze(0), float.NegativeInfinity);
+            scores.masked_fill_(mask.unsqueeze(0), negativeInfinity);
         }
 
         if (excludeAlreadyPlayed)
@@ -185,7 +190,7 @@ public abstract class SongRecommenderModel : RowMappingTransformer, IUserSongSco
             if (flat.Count > 0)
             {
                 using var positions = tensor(flat.ToArray(), device: ComputeDevice);
-                scores.view(-1).index_fill_(0, positions, float.NegativeInfinity);
+                scores.view(-1).index_fill_(0, positions, negativeInfinity);
             }
         }
 

@@ -1,6 +1,4 @@
 using System.IO.Compression;
-using System.Security.Cryptography;
-using System.Text.Json.Nodes;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetAudio.Data;
@@ -484,53 +482,5 @@ public sealed class PlayLogModelPersistenceTests : IDisposable
             "ItemCF" => trainers.ItemBasedCollaborativeFiltering("Label", "UserId", "SongId", numberOfNeighbors: 5).Fit(training),
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
         };
-    }
-}
-
-/// <summary>Edits a saved model file the way a buggy writer or a damaged disk would.</summary>
-internal static class ModelFiles
-{
-    /// <summary>
-    /// Replaces the payload of the file's one MLNetAudio stage (the bytes after the stage header) and updates the
-    /// manifest's length and checksum, so that only the stage's own reader can notice.
-    /// </summary>
-    public static void RewriteStage(string path, Func<byte[], byte[]> change)
-    {
-        using var zip = ZipFile.Open(path, ZipArchiveMode.Update);
-        var entry = zip.Entries.Single(e => e.FullName.EndsWith(".audio.bin", StringComparison.Ordinal));
-        string name = entry.FullName;
-        byte[] bytes = ReadEntry(entry);
-        int header;
-        using (var reader = new BinaryReader(new MemoryStream(bytes)))
-        {
-            reader.ReadInt32();
-            reader.ReadString();
-            reader.ReadInt32();
-            header = (int)reader.BaseStream.Position;
-        }
-
-        byte[] changed = [.. bytes.AsSpan(0, header), .. change(bytes[header..])];
-        entry.Delete();
-        using (var w = zip.CreateEntry(name).Open())
-        {
-            w.Write(changed);
-        }
-
-        var manifestEntry = zip.GetEntry("manifest.json")!;
-        var manifest = JsonNode.Parse(ReadEntry(manifestEntry))!;
-        var listed = manifest["entries"]!.AsArray().Single(e => (string?)e!["name"] == name)!;
-        listed["length"] = changed.Length;
-        listed["sha256"] = Convert.ToHexString(SHA256.HashData(changed));
-        manifestEntry.Delete();
-        using var m = zip.CreateEntry("manifest.json").Open();
-        m.Write(System.Text.Encoding.UTF8.GetBytes(manifest.ToJsonString()));
-    }
-
-    private static byte[] ReadEntry(ZipArchiveEntry entry)
-    {
-        using var s = entry.Open();
-        using var buffer = new MemoryStream();
-        s.CopyTo(buffer);
-        return buffer.ToArray();
     }
 }

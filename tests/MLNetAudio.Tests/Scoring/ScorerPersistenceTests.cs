@@ -1,10 +1,9 @@
 using System.IO.Compression;
-using System.Security.Cryptography;
-using System.Text.Json.Nodes;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetAudio.Data;
 using MLNetAudio.Scoring;
+using MLNetAudio.Tests.Data;
 
 namespace MLNetAudio.Tests.Scoring;
 
@@ -161,7 +160,7 @@ public sealed class ScorerPersistenceTests : IDisposable
         string path = SaveScorer("truncated.zip");
 
         // Cut the weights block short and record the new checksum, so the stage reader itself must notice.
-        RewriteAudioEntry(path, bytes => bytes[..(bytes.Length - 40)]);
+        ModelFiles.RewriteEntry(path, bytes => bytes[..(bytes.Length - 40)]);
 
         var e = Assert.Throws<AudioModelFileException>(() => _ml.Audio().Model.Load(path, out _));
         Assert.Equal(AudioModelFileProblem.Corrupt, e.Problem);
@@ -175,7 +174,7 @@ public sealed class ScorerPersistenceTests : IDisposable
         string path = SaveScorer("resized.zip");
 
         // Raise the saved channel count: the weights no longer fit the network the settings describe.
-        RewriteAudioEntry(path, bytes =>
+        ModelFiles.RewriteEntry(path, bytes =>
         {
             int at = ChannelsOffset(bytes);
             BitConverter.GetBytes(BitConverter.ToInt32(bytes, at) + 1).CopyTo(bytes, at);
@@ -193,7 +192,7 @@ public sealed class ScorerPersistenceTests : IDisposable
         using (var zip = ZipFile.Open(path, ZipArchiveMode.Update))
         {
             var entry = zip.Entries.Single(e => e.FullName.EndsWith(".audio.bin", StringComparison.Ordinal));
-            byte[] bytes = ReadEntry(entry);
+            byte[] bytes = ModelFiles.ReadEntry(entry);
             bytes[^20] ^= 0x01; // one bit of a weight
             string name = entry.FullName;
             entry.Delete();
@@ -230,36 +229,6 @@ public sealed class ScorerPersistenceTests : IDisposable
         }
 
         return (int)r.BaseStream.Position;
-    }
-
-    private static void RewriteAudioEntry(string path, Func<byte[], byte[]> change)
-    {
-        using var zip = ZipFile.Open(path, ZipArchiveMode.Update);
-        var entry = zip.Entries.Single(e => e.FullName.EndsWith(".audio.bin", StringComparison.Ordinal));
-        string name = entry.FullName;
-        byte[] bytes = change(ReadEntry(entry));
-        entry.Delete();
-        using (var w = zip.CreateEntry(name).Open())
-        {
-            w.Write(bytes);
-        }
-
-        var manifestEntry = zip.GetEntry("manifest.json")!;
-        var manifest = JsonNode.Parse(ReadEntry(manifestEntry))!;
-        var listed = manifest["entries"]!.AsArray().Single(e => (string?)e!["name"] == name)!;
-        listed["length"] = bytes.Length;
-        listed["sha256"] = Convert.ToHexString(SHA256.HashData(bytes));
-        manifestEntry.Delete();
-        using var m = zip.CreateEntry("manifest.json").Open();
-        m.Write(System.Text.Encoding.UTF8.GetBytes(manifest.ToJsonString()));
-    }
-
-    private static byte[] ReadEntry(ZipArchiveEntry entry)
-    {
-        using var s = entry.Open();
-        using var m = new MemoryStream();
-        s.CopyTo(m);
-        return m.ToArray();
     }
 
     private sealed class ScoresRow

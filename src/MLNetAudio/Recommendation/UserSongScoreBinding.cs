@@ -1,0 +1,57 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetAudio.Data;
+
+namespace MLNetAudio.Recommendation;
+
+/// <summary>
+/// The Score column of a recommendation model whose only output is one Single per (user key, song key) row: checks
+/// both key columns and their counts against the model, and reads the keys only when Score is read.
+/// </summary>
+internal sealed class UserSongScoreBinding : SchemaBinding
+{
+    private readonly int _user;
+    private readonly int _song;
+    private readonly Func<uint, uint, float> _score;
+
+    private UserSongScoreBinding(int user, int song, Func<uint, uint, float> score)
+    {
+        _user = user;
+        _song = song;
+        _score = score;
+    }
+
+    public override IReadOnlyList<OutputColumn> Outputs { get; } = [new OutputColumn(SongRecommenderModel.ScoreColumnName, NumberDataViewType.Single)];
+
+    /// <summary>Binds <paramref name="score"/> (called with the raw 1-based keys, 0 for a missing one) to the schema.</summary>
+    /// <exception cref="ArgumentException">A key column is missing, not a UInt32 key, or has another count than the model's.</exception>
+    public static UserSongScoreBinding Create(DataViewSchema inputSchema, string userColumnName, string songColumnName, int userCount, int songCount, Func<uint, uint, float> score)
+    {
+        var user = PlayMatrix.RequireKey(inputSchema, userColumnName, "User (MatrixColumnIndexColumnName)");
+        var song = PlayMatrix.RequireKey(inputSchema, songColumnName, "Song (MatrixRowIndexColumnName)");
+        PlayMatrix.RequireKeyCount(user, userCount, "users");
+        PlayMatrix.RequireKeyCount(song, songCount, "songs");
+        return new UserSongScoreBinding(user.Index, song.Index, score);
+    }
+
+    public override IEnumerable<int> InputsNeeded(bool[] activeOutputs) => activeOutputs[0] ? [_user, _song] : [];
+
+    public override RowMapper CreateMapper(DataViewRow input, bool[] activeOutputs) => new Mapper(this, input);
+
+    private sealed class Mapper(UserSongScoreBinding binding, DataViewRow input) : RowMapper
+    {
+        private ValueGetter<uint>? _user;
+        private ValueGetter<uint>? _song;
+
+        public override Delegate GetGetter(int outputIndex) => (ValueGetter<float>)((ref float value) =>
+        {
+            // The key getters are made on first use: a cursor with no active output never asks for the key columns.
+            _user ??= input.GetGetter<uint>(input.Schema[binding._user]);
+            _song ??= input.GetGetter<uint>(input.Schema[binding._song]);
+            uint u = 0, s = 0;
+            _user(ref u);
+            _song(ref s);
+            value = binding._score(u, s);
+        });
+    }
+}
