@@ -758,10 +758,13 @@ public sealed class MultiUserAudioModel : RowMappingTransformer, IUserSongScorer
         var user = nn.Parameter(zeros(EmbeddingSize, device: _device));
         using var optimizer = optim.Adam([user], 0.05);
         var windowsPerSong = _mask.sum(1).to(float32).log();
+
+        // Explicit Scalars kept alive through the calls (see SongRecommenderModel.MaskedScores for why).
+        using var negativeInfinity = float.NegativeInfinity.ToScalar();
         for (int i = 0; i < steps; i++)
         {
             using var step = NewDisposeScope();
-            var logits = _padded.matmul(user).add(_bias).masked_fill(_mask.logical_not(), float.NegativeInfinity);
+            var logits = _padded.matmul(user).add(_bias).masked_fill(_mask.logical_not(), negativeInfinity);
             var songLogit = logits.logsumexp(1) - windowsPerSong;
             var loss = (F.binary_cross_entropy_with_logits(songLogit, y, reduction: nn.Reduction.None) * weight).sum() + (user.pow(2).sum() * 1e-3f);
             optimizer.zero_grad();
@@ -817,9 +820,10 @@ public sealed class MultiUserAudioModel : RowMappingTransformer, IUserSongScorer
         var logits = u.matmul(_padded.reshape(songs * max, EmbeddingSize).t()).add(_bias).reshape(count, songs, max);
         var probabilities = logits.sigmoid();
         var mask = _mask.unsqueeze(0);
+        using var fill = (_options.Aggregation == AudioSongAggregation.Max ? -1f : 0f).ToScalar();
         Tensor scores = _options.Aggregation == AudioSongAggregation.Max
-            ? probabilities.masked_fill(mask.logical_not(), -1f).amax([2])
-            : probabilities.masked_fill(mask.logical_not(), 0f).sum(2) / _mask.sum(1).to(float32).unsqueeze(0);
+            ? probabilities.masked_fill(mask.logical_not(), fill).amax([2])
+            : probabilities.masked_fill(mask.logical_not(), fill).sum(2) / _mask.sum(1).to(float32).unsqueeze(0);
         return scores.cpu().data<float>().ToArray();
     }
 
