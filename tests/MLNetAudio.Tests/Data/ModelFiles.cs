@@ -11,7 +11,10 @@ internal static class ModelFiles
     /// Replaces the file's one MLNetAudio stage entry (header included) by <paramref name="change"/> of its bytes and
     /// updates the manifest's length and checksum, so that only the stage's own reader can notice.
     /// </summary>
-    public static void RewriteEntry(string path, Func<byte[], byte[]> change)
+    /// <param name="path">The model file.</param>
+    /// <param name="change">The new bytes of the entry from its old bytes.</param>
+    /// <param name="version">When given, the stage format version the manifest lists for the entry (as a writer of that version would).</param>
+    public static void RewriteEntry(string path, Func<byte[], byte[]> change, int? version = null)
     {
         using var zip = ZipFile.Open(path, ZipArchiveMode.Update);
         var entry = zip.Entries.Single(e => e.FullName.EndsWith(".audio.bin", StringComparison.Ordinal));
@@ -28,6 +31,11 @@ internal static class ModelFiles
         var listed = manifest["entries"]!.AsArray().Single(e => (string?)e!["name"] == name)!;
         listed["length"] = changed.Length;
         listed["sha256"] = Convert.ToHexString(SHA256.HashData(changed));
+        if (version is int v)
+        {
+            listed["version"] = v;
+        }
+
         manifestEntry.Delete();
         using var m = zip.CreateEntry("manifest.json").Open();
         m.Write(System.Text.Encoding.UTF8.GetBytes(manifest.ToJsonString()));

@@ -19,6 +19,54 @@ public sealed class MultiUserAudioPersistenceTests(TinyAudioCatalog catalog) : I
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     [Fact]
+    public void VersionOneFileWithoutTheStatisticsWeightStillLoads()
+    {
+        var model = catalog.Model;
+        string path = Path.Combine(_dir, "audio-v1.zip");
+        catalog.Ml.Audio().Model.Save(model, catalog.Training.Schema, path);
+
+        // What a version-1 writer made: no WindowStatisticsWeight after the options (MultiUserAudioModel's Save
+        // order), and version 1 in the stage header.
+        ModelFiles.RewriteEntry(path, bytes =>
+        {
+            using var r = new BinaryReader(new MemoryStream(bytes));
+            r.ReadInt32();
+            r.ReadString();
+            int versionAt = (int)r.BaseStream.Position;
+            Assert.Equal(2, r.ReadInt32());
+            for (int i = 0; i < 3; i++)
+            {
+                r.ReadString();
+            }
+
+            for (int i = 0; i < 6; i++)
+            {
+                r.ReadInt32();
+            }
+
+            r.ReadDouble();
+            r.ReadInt32();
+            r.ReadBoolean();
+            r.ReadInt32();
+            r.ReadInt32();
+            r.ReadInt32();
+            r.ReadBoolean();
+            int weightAt = (int)r.BaseStream.Position;
+            Assert.Equal(MultiUserAudioOptions.Defaults.WindowStatisticsWeight, r.ReadDouble());
+            byte[] v1 = [.. bytes.AsSpan(0, weightAt), .. bytes.AsSpan(weightAt + sizeof(double))];
+            BitConverter.GetBytes(1).CopyTo(v1, versionAt);
+            return v1;
+        }, version: 1);
+
+        using var loaded = LoadSingle<MultiUserAudioModel>(new MLContext(seed: 7), path);
+        var before = new float[model.UserCount * model.SongCount];
+        var after = new float[before.Length];
+        model.ScoreUsers(0, model.UserCount, before);
+        loaded.ScoreUsers(0, loaded.UserCount, after);
+        Assert.Equal(before, after);
+    }
+
+    [Fact]
     public void LoadedModelScoresRecommendsExplainsAndFoldsInIdentically()
     {
         var model = catalog.Model;
