@@ -221,13 +221,8 @@ public sealed class MultiUserAudioTrainer : IEstimator<MultiUserAudioModel>
     }
 
     /// <summary>Checks the input columns and describes the output (Score).</summary>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
-    {
-        ArgumentNullException.ThrowIfNull(inputSchema);
-        PlayMatrix.RequireKey(inputSchema, _options.MatrixColumnIndexColumnName, "User (MatrixColumnIndexColumnName)");
-        PlayMatrix.RequireKey(inputSchema, _options.MatrixRowIndexColumnName, "Song (MatrixRowIndexColumnName)");
-        return SchemaShapes.Append(inputSchema, [new OutputColumn(MultiUserAudioModel.ScoreColumnName, NumberDataViewType.Single)]);
-    }
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema) =>
+        PlayMatrix.ScoreOutputSchema(inputSchema, _options.MatrixColumnIndexColumnName, _options.MatrixRowIndexColumnName);
 
     // MFCC coefficients differ in scale by orders of magnitude (c0 is the log energy), which stalls training; each
     // coefficient is standardised with the mean and deviation over the windows of songs with training plays.

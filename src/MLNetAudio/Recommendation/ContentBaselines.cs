@@ -268,9 +268,7 @@ internal static class ContentSongInputs
     /// <summary>The trainers' GetOutputSchema: key user and song columns, a Single label; appends Score.</summary>
     public static SchemaShape OutputSchema(SchemaShape inputSchema, string user, string song, string label)
     {
-        ArgumentNullException.ThrowIfNull(inputSchema);
-        PlayMatrix.RequireKey(inputSchema, user, "User (MatrixColumnIndexColumnName)");
-        PlayMatrix.RequireKey(inputSchema, song, "Song (MatrixRowIndexColumnName)");
+        var output = PlayMatrix.ScoreOutputSchema(inputSchema, user, song);
         var labelColumn = SchemaShapes.Require(inputSchema, label, "Label (play count)");
         if (labelColumn.Kind != SchemaShape.Column.VectorKind.Scalar || labelColumn.ItemType != NumberDataViewType.Single || labelColumn.IsKey)
         {
@@ -279,7 +277,7 @@ internal static class ContentSongInputs
                 nameof(inputSchema));
         }
 
-        return SchemaShapes.Append(inputSchema, [new OutputColumn(SongRecommenderModel.ScoreColumnName, NumberDataViewType.Single)]);
+        return output;
     }
 }
 

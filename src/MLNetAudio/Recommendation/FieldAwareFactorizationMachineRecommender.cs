@@ -199,13 +199,8 @@ public sealed class FieldAwareFactorizationMachineRecommenderTrainer : IEstimato
     }
 
     /// <summary>Checks the input columns and describes the output (Score).</summary>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
-    {
-        ArgumentNullException.ThrowIfNull(inputSchema);
-        PlayMatrix.RequireKey(inputSchema, _options.MatrixColumnIndexColumnName!, "User (MatrixColumnIndexColumnName)");
-        PlayMatrix.RequireKey(inputSchema, _options.MatrixRowIndexColumnName!, "Song (MatrixRowIndexColumnName)");
-        return SchemaShapes.Append(inputSchema, [new OutputColumn(SongRecommenderModel.ScoreColumnName, NumberDataViewType.Single)]);
-    }
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema) =>
+        PlayMatrix.ScoreOutputSchema(inputSchema, _options.MatrixColumnIndexColumnName!, _options.MatrixRowIndexColumnName!);
 
     /// <summary>Every play as a positive, and NegativeSamplesPerPlay unplayed songs with plays as negatives.</summary>
     private List<Example> Examples(PlayMatrix plays)

@@ -167,13 +167,8 @@ public sealed class ItemBasedCollaborativeFilteringTrainer : IEstimator<ItemBase
     }
 
     /// <summary>Checks the input columns and describes the output (Score).</summary>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
-    {
-        ArgumentNullException.ThrowIfNull(inputSchema);
-        PlayMatrix.RequireKey(inputSchema, _options.MatrixColumnIndexColumnName!, "User (MatrixColumnIndexColumnName)");
-        PlayMatrix.RequireKey(inputSchema, _options.MatrixRowIndexColumnName!, "Song (MatrixRowIndexColumnName)");
-        return SchemaShapes.Append(inputSchema, [new OutputColumn(SongRecommenderModel.ScoreColumnName, NumberDataViewType.Single)]);
-    }
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema) =>
+        PlayMatrix.ScoreOutputSchema(inputSchema, _options.MatrixColumnIndexColumnName!, _options.MatrixRowIndexColumnName!);
 }
 
 /// <summary>A fitted item-based CF model: Score(u, i) = Σ over songs j that u played of sim(i, j).</summary>

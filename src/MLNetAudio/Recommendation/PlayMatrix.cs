@@ -219,6 +219,18 @@ internal sealed class PlayMatrix
         }
     }
 
+    /// <summary>
+    /// A recommendation trainer's GetOutputSchema: checks the user and song key columns and appends the Single Score
+    /// column every fitted recommendation model outputs.
+    /// </summary>
+    public static SchemaShape ScoreOutputSchema(SchemaShape inputSchema, string userColumnName, string songColumnName)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        RequireKey(inputSchema, userColumnName, "User (MatrixColumnIndexColumnName)");
+        RequireKey(inputSchema, songColumnName, "Song (MatrixRowIndexColumnName)");
+        return SchemaShapes.Append(inputSchema, [new OutputColumn(SongRecommenderModel.ScoreColumnName, NumberDataViewType.Single)]);
+    }
+
     /// <summary>Checks a shape-level key column (for estimators' GetOutputSchema).</summary>
     public static void RequireKey(SchemaShape shape, string name, string role)
     {

@@ -77,13 +77,8 @@ public sealed class PopularityTrainer : IEstimator<PopularityModel>
     }
 
     /// <summary>Checks the input columns and describes the output (Score).</summary>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
-    {
-        ArgumentNullException.ThrowIfNull(inputSchema);
-        PlayMatrix.RequireKey(inputSchema, _options.MatrixColumnIndexColumnName!, "User (MatrixColumnIndexColumnName)");
-        PlayMatrix.RequireKey(inputSchema, _options.MatrixRowIndexColumnName!, "Song (MatrixRowIndexColumnName)");
-        return SchemaShapes.Append(inputSchema, [new OutputColumn(SongRecommenderModel.ScoreColumnName, NumberDataViewType.Single)]);
-    }
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema) =>
+        PlayMatrix.ScoreOutputSchema(inputSchema, _options.MatrixColumnIndexColumnName!, _options.MatrixRowIndexColumnName!);
 }
 
 /// <summary>A fitted popularity baseline: Score is the song's number of listeners (or plays) in training.</summary>
