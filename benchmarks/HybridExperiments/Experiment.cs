@@ -305,23 +305,11 @@ internal sealed class DenseScorer(int users, int songs, float[] table) : IUserSo
 /// <summary>The collaborative models of one log, with the sample's settings.</summary>
 internal sealed record Collaborative(PopularityModel Popularity, ItemBasedCollaborativeFilteringModel ItemCf, ImplicitMatrixFactorizationModel Mf)
 {
+    /// <summary>The sample's collaborative models and settings (its source file is linked into this project).</summary>
     public static Collaborative Train(MLContext ml, IDataView plays)
     {
-        var trainers = ml.Audio().Recommendation.Trainers;
-        return new Collaborative(
-            trainers.Popularity("Label", "UserId", "SongId").Fit(plays),
-            trainers.ItemBasedCollaborativeFiltering("Label", "UserId", "SongId").Fit(plays),
-            trainers.ImplicitMatrixFactorization(new ImplicitMatrixFactorizationOptions
-            {
-                LabelColumnName = "Label",
-                MatrixColumnIndexColumnName = "UserId",
-                MatrixRowIndexColumnName = "SongId",
-                ApproximationRank = 32,
-                Lambda = 100,
-                Alpha = 10,
-                NumberOfIterations = 15,
-                ConjugateGradientSteps = 3,
-            }).Fit(plays));
+        var cf = HybridRecommenderSample.HybridRecommender.TrainCollaborative(ml, plays);
+        return new Collaborative(cf.Popularity, cf.ItemCf, cf.Mf);
     }
 
     /// <summary>MF first (the pool variants fall back to its order).</summary>

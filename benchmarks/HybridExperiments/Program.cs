@@ -14,6 +14,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Trainers.LightGbm;
 using MLNetAudio;
 using MLNetAudio.Recommendation;
+using HybridRecommenderSample;
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
@@ -31,28 +32,8 @@ void Log(string message) => Console.WriteLine($"[{clock.Elapsed.TotalSeconds,6:0
 
 // The sample's benchmark settings (samples/HybridRecommender/Program.cs); the simulator seed is --seed.
 var ml = new MLContext(seed: 1);
-var simulator = new ListeningSimulator(new ListeningSimulatorOptions
-{
-    SongCount = songCount,
-    UserCount = userCount,
-    MeanSongsPerUser = 20,
-    PopularityExponent = 0.7,
-    TasteStrength = 10,
-    Seed = seed,
-});
-var split = new Random(2);
-var basePlays = new List<ListeningEvent>();
-var rankerPlays = new List<ListeningEvent>();
-foreach (var user in simulator.Training.GroupBy(e => e.UserId))
-{
-    var events = user.ToArray();
-    var held = events.Select(_ => split.NextDouble() < 0.2).ToArray();
-    held[0] = false;
-    for (int i = 0; i < events.Length; i++)
-    {
-        (held[i] ? rankerPlays : basePlays).Add(events[i]);
-    }
-}
+var simulator = HybridRecommender.Simulate(songCount, userCount, seed);
+var (basePlays, rankerPlays) = HybridRecommender.SplitForStacking(simulator.Training);
 
 IDataView training = simulator.ToDataView(ml, simulator.Training);
 var cfBase = Collaborative.Train(ml, simulator.ToDataView(ml, basePlays));

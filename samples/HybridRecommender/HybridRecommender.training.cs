@@ -8,6 +8,44 @@ namespace HybridRecommenderSample;
 /// <summary>Training half of the Model Builder-style pair: every model of the comparison, built on ML.NET pipelines.</summary>
 public static partial class HybridRecommender
 {
+    /// <summary>
+    /// The listening benchmark: taste drives choice strongly enough for audio to matter (TasteStrength 10,
+    /// PopularityExponent 0.7: see docs/recommendation.md, "Two oracles"), 20 songs per user on average.
+    /// </summary>
+    public static ListeningSimulator Simulate(int songCount, int userCount, int seed = 1) =>
+        new(new ListeningSimulatorOptions
+        {
+            SongCount = songCount,
+            UserCount = userCount,
+            MeanSongsPerUser = 20,
+            PopularityExponent = 0.7,
+            TasteStrength = 10,
+            Seed = seed,
+        });
+
+    /// <summary>
+    /// Stacking: each user's training plays split once more, 80% for the models ("base"), 20% for the hybrid ranker
+    /// on top of them (seeded 2; a user's first play always stays in the base).
+    /// </summary>
+    public static (List<ListeningEvent> Base, List<ListeningEvent> Ranker) SplitForStacking(IEnumerable<ListeningEvent> training)
+    {
+        var split = new Random(2);
+        var basePlays = new List<ListeningEvent>();
+        var rankerPlays = new List<ListeningEvent>();
+        foreach (var user in training.GroupBy(e => e.UserId))
+        {
+            var events = user.ToArray();
+            var held = events.Select(_ => split.NextDouble() < 0.2).ToArray();
+            held[0] = false;
+            for (int i = 0; i < events.Length; i++)
+            {
+                (held[i] ? rankerPlays : basePlays).Add(events[i]);
+            }
+        }
+
+        return (basePlays, rankerPlays);
+    }
+
     /// <summary>The collaborative models of one training log.</summary>
     public sealed record CollaborativeModels(PopularityModel Popularity, ItemBasedCollaborativeFilteringModel ItemCf, ImplicitMatrixFactorizationModel Mf);
 

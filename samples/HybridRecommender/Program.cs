@@ -30,28 +30,8 @@ var ml = new MLContext(seed: 1);
 // STEP 2: the listening benchmark. Taste drives choice strongly enough for audio to matter (TasteStrength 10,
 // PopularityExponent 0.7: see docs/recommendation.md, "Two oracles"). The training log is split once more per user:
 // 80% trains the models, 20% trains the hybrid ranker on top of them (stacking).
-var simulator = new ListeningSimulator(new ListeningSimulatorOptions
-{
-    SongCount = songCount,
-    UserCount = userCount,
-    MeanSongsPerUser = 20,
-    PopularityExponent = 0.7,
-    TasteStrength = 10,
-    Seed = 1,
-});
-var split = new Random(2);
-var basePlays = new List<ListeningEvent>();
-var rankerPlays = new List<ListeningEvent>();
-foreach (var user in simulator.Training.GroupBy(e => e.UserId))
-{
-    var events = user.ToArray();
-    var held = events.Select(_ => split.NextDouble() < 0.2).ToArray();
-    held[0] = false;
-    for (int i = 0; i < events.Length; i++)
-    {
-        (held[i] ? rankerPlays : basePlays).Add(events[i]);
-    }
-}
+var simulator = HybridRecommender.Simulate(songCount, userCount);
+var (basePlays, rankerPlays) = HybridRecommender.SplitForStacking(simulator.Training);
 
 IDataView training = simulator.ToDataView(ml, simulator.Training);
 IDataView baseTraining = simulator.ToDataView(ml, basePlays);
