@@ -89,19 +89,33 @@ public sealed record TimeConvNetworkSettings(
 /// <see cref="ScoreOverlappingWindows"/> is written by hand: no library shares convolution work between overlapping
 /// windows while keeping each window's own zero padding.
 /// </para>
+/// <para>
+/// The convolution and LSTM layers are the library's own (matrix products, not libtorch's oneDNN convolution and
+/// RNN kernels, which computed wrong float32 values on some x86-64 CPUs); they have the parameters of
+/// <c>nn.Conv2d</c>/<c>nn.Conv1d</c>/<c>nn.LSTM</c> and are checked against those modules in float64.
+/// </para>
 /// </remarks>
 public sealed class TimeConvNetwork : nn.Module<Tensor, Tensor>
 {
     // Field names are the state-dict keys (TorchSharp's RegisterComponents): keep them stable for saved models.
 #pragma warning disable IDE1006, SA1300
     private readonly ModuleList<nn.Module<Tensor, Tensor>> convs;
-    private readonly LSTM? lstm;
+    private readonly nn.Module? lstm;
     private readonly Linear output;
 #pragma warning restore IDE1006, SA1300
 
     /// <summary>Builds a network with freshly initialised weights (seed them with <c>torch.random.manual_seed</c>).</summary>
     /// <exception cref="ArgumentException">A setting is invalid; every bad one is listed.</exception>
     public TimeConvNetwork(TimeConvNetworkSettings settings)
+        : this(settings, TimeConvLayers.Gemm)
+    {
+    }
+
+    /// <summary>
+    /// Builds a network whose convolution and LSTM layers are <paramref name="layers"/>; both kinds have the same
+    /// parameter names and shapes and the same initial weights for a seed, so state dicts move between them.
+    /// </summary>
+    internal TimeConvNetwork(TimeConvNetworkSettings settings, TimeConvLayers layers)
         : base(nameof(TimeConvNetwork))
     {
         ArgumentNullException.ThrowIfNull(settings);
@@ -114,15 +128,20 @@ public sealed class TimeConvNetwork : nn.Module<Tensor, Tensor>
         long inChannels = settings.ConvolutionForm == ConvolutionForm.Conv2dTimeOnly ? 1 : settings.Coefficients;
         for (int l = 0; l < settings.ConvolutionLayers; l++)
         {
-            convs.Add(settings.ConvolutionForm == ConvolutionForm.Conv2dTimeOnly
-                ? nn.Conv2d(inChannels, settings.Channels, kernel_size: (1L, 3L), padding: (0L, 1L))
-                : nn.Conv1d(inChannels, settings.Channels, kernel_size: 3, padding: 1));
+            bool twoD = settings.ConvolutionForm == ConvolutionForm.Conv2dTimeOnly;
+            convs.Add(layers == TimeConvLayers.Gemm
+                ? TimeConvolution.Create(inChannels, settings.Channels, twoD)
+                : twoD
+                    ? nn.Conv2d(inChannels, settings.Channels, kernel_size: (1L, 3L), padding: (0L, 1L))
+                    : nn.Conv1d(inChannels, settings.Channels, kernel_size: 3, padding: 1));
             inChannels = settings.Channels;
         }
 
         if (settings.Head == NetworkHead.Lstm)
         {
-            lstm = nn.LSTM(settings.FeaturesPerStep, settings.LstmHiddenSize, batchFirst: true);
+            lstm = layers == TimeConvLayers.Gemm
+                ? GemmLstm.Create(settings.FeaturesPerStep, settings.LstmHiddenSize)
+                : nn.LSTM(settings.FeaturesPerStep, settings.LstmHiddenSize, batchFirst: true);
             output = nn.Linear(settings.LstmHiddenSize, 1);
         }
         else
@@ -205,7 +224,8 @@ public sealed class TimeConvNetwork : nn.Module<Tensor, Tensor>
         var h = ToConvLayout(windows);
         for (int l = 0; l < convs.Count; l++)
         {
-            h = Pool(F.relu(convs[l].call(h)));
+            var preActivation = convs[l].call(h);
+            h = PoolingTrace is { } trace ? trace.ReluPool(preActivation, Pool) : Pool(F.relu(preActivation));
         }
 
         return ToSequence(h).MoveToOuterDisposeScope();
@@ -370,7 +390,12 @@ public sealed class TimeConvNetwork : nn.Module<Tensor, Tensor>
 
     private Tensor LastState(Tensor features)
     {
-        var (sequence, _, _) = lstm!.call(features);
+        if (lstm is GemmLstm gemm)
+        {
+            return gemm.call(features);
+        }
+
+        var (sequence, _, _) = ((LSTM)lstm!).call(features);
         return sequence.select(1, -1);
     }
 
@@ -383,9 +408,88 @@ public sealed class TimeConvNetwork : nn.Module<Tensor, Tensor>
             ? F.max_pool2d(activated, kernel_size: (1L, 2L))
             : F.max_pool1d(activated, kernel_size: 2);
 
+    /// <summary>
+    /// Test hook for <see cref="Features"/>: records the ReLU and max-pool decisions of one forward pass and replays
+    /// them in another, so a float64 copy follows a float32 run's discrete choices. A near-tie or a pre-activation
+    /// near zero decided differently by float32 and float64 rounding would otherwise move a whole gradient
+    /// contribution, which says nothing about the kernels' accuracy.
+    /// </summary>
+    internal PoolingTrace? PoolingTrace { get; set; }
+
     // Conv layout -> [batch, steps, features]; 2-D features are channel-major (channel 0's coefficients first).
     private Tensor ToSequence(Tensor h) =>
         Settings.ConvolutionForm == ConvolutionForm.Conv2dTimeOnly
             ? h.permute(0, 3, 1, 2).reshape(h.shape[0], h.shape[3], -1)
             : h.transpose(1, 2);
+}
+
+/// <summary>Which kernels compute a <see cref="TimeConvNetwork"/>'s convolution and LSTM layers.</summary>
+internal enum TimeConvLayers
+{
+    /// <summary>
+    /// The library's own layers (<see cref="TimeConvolution"/>, <see cref="GemmLstm"/>): matrix products and
+    /// element-wise operations only, correct on every CPU. The default.
+    /// </summary>
+    Gemm,
+
+    /// <summary>
+    /// libtorch's <c>nn.Conv1d</c>/<c>nn.Conv2d</c>/<c>nn.LSTM</c>: in float32 on x86-64 CPUs these run oneDNN kernels
+    /// that computed wrong values on some CPUs. Kept as the definition the float64 reference tests compare against
+    /// and as the "before" side of the benchmarks.
+    /// </summary>
+    LibTorch,
+}
+
+/// <summary>ReLU and max-pool (kernel 2 along time) decisions recorded from one forward pass and replayed in another.</summary>
+internal sealed class PoolingTrace : IDisposable
+{
+    private readonly List<Tensor> _decisions = [];
+    private int _next;
+
+    /// <summary>Whether <see cref="ReluPool"/> replays recorded decisions (true) or records new ones (false).</summary>
+    public bool Replaying { get; private set; }
+
+    /// <summary>Switches from recording to replaying, from the first recorded layer on.</summary>
+    public void Replay()
+    {
+        Replaying = true;
+        _next = 0;
+    }
+
+    /// <summary>
+    /// ReLU then max-pool along the last axis: with <paramref name="pool"/> while recording, with the recorded
+    /// decisions (which elements are positive, which of each pair wins) while replaying.
+    /// </summary>
+    public Tensor ReluPool(Tensor preActivation, Func<Tensor, Tensor> pool)
+    {
+        if (!Replaying)
+        {
+            var activated = F.relu(preActivation);
+            var (first, second) = Pairs(activated);
+            _decisions.Add(preActivation.gt(0).detach().DetachFromDisposeScope());
+            _decisions.Add(second.gt(first).detach().DetachFromDisposeScope());
+            return pool(activated);
+        }
+
+        var positive = _decisions[_next++].to(preActivation.device);
+        var (a, b) = Pairs(preActivation * positive.to(preActivation.dtype));
+        return where(_decisions[_next++].to(preActivation.device), b, a);
+    }
+
+    private static (Tensor First, Tensor Second) Pairs(Tensor activated)
+    {
+        long last = activated.ndim - 1;
+        long pairs = activated.shape[^1] / 2;
+        var paired = activated.narrow(last, 0, pairs * 2).unflatten(last, [pairs, 2]);
+        return (paired.select(last + 1, 0), paired.select(last + 1, 1));
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        foreach (var d in _decisions)
+        {
+            d.Dispose();
+        }
+    }
 }

@@ -1,0 +1,123 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace MLNetAudio.Scoring;
+
+/// <summary>
+/// A convolution along the last (time) axis only, kernel 3, zero padding 1, computed as one matrix product
+/// (unfold + GEMM). It replaces <c>nn.Conv1d(in, out, 3, padding: 1)</c> and <c>nn.Conv2d(in, out, (1, 3),
+/// padding: (0, 1))</c> with the same parameter names and shapes, so saved models load unchanged.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Written by hand because libtorch's own float32 convolutions on x86-64 CPUs go through oneDNN, whose blocked
+/// kernels returned wrong values (errors of order 1) on AVX-512 machines for input channel counts that are not a
+/// multiple of the block size (16 with AVX-512, 8 with AVX2), changing from run to run; the default MFCC count (20)
+/// is one of them. A GEMM in libtorch runs through its BLAS, not oneDNN, and agrees with the float64 definition
+/// (tests/MLNetAudio.Tests/Scoring/NumericalReferenceTests.cs checks every layer and network against it).
+/// </para>
+/// <para>
+/// Input and output layouts are those of the module replaced: <c>[batch, in, time]</c> → <c>[batch, out, time]</c>
+/// (1-D), or <c>[batch, in, rows, time]</c> → <c>[batch, out, rows, time]</c> (2-D, rows never mixed). Outputs are
+/// returned as a strided view of a channels-last product; the next element-wise operation keeps that layout.
+/// </para>
+/// </remarks>
+internal sealed class TimeConvolution : nn.Module<Tensor, Tensor>
+{
+    private const int Kernel = 3;
+
+    // Field names are the state-dict keys of nn.Conv1d / nn.Conv2d: keep them for saved models.
+#pragma warning disable IDE1006, SA1300, IDE0044
+    private Parameter weight;
+    private Parameter bias;
+#pragma warning restore IDE1006, SA1300, IDE0044
+
+    /// <summary>Wraps existing weights: <c>[out, in, 3]</c> (1-D) or <c>[out, in, 1, 3]</c> (2-D) and bias <c>[out]</c>.</summary>
+    public TimeConvolution(Parameter weight, Parameter bias)
+        : base(nameof(TimeConvolution))
+    {
+        ArgumentNullException.ThrowIfNull(weight);
+        ArgumentNullException.ThrowIfNull(bias);
+        bool oneD = weight.ndim == 3 && weight.shape[2] == Kernel;
+        bool twoD = weight.ndim == 4 && weight.shape[2] == 1 && weight.shape[3] == Kernel;
+        if (!(oneD || twoD) || bias.ndim != 1 || bias.shape[0] != weight.shape[0])
+        {
+            throw new ArgumentException(
+                $"Expected a weight [out, in, 3] or [out, in, 1, 3] and a bias [out]; got [{string.Join(", ", weight.shape)}] and [{string.Join(", ", bias.shape)}].",
+                nameof(weight));
+        }
+
+        this.weight = weight;
+        this.bias = bias;
+        TwoDimensional = twoD;
+        RegisterComponents();
+    }
+
+    /// <summary>Whether this replaces a <c>Conv2d</c> with kernel (1, 3) (input <c>[batch, in, rows, time]</c>).</summary>
+    public bool TwoDimensional { get; }
+
+    /// <summary>
+    /// A layer initialised exactly as libtorch initialises the module it replaces (same random draws, in the same
+    /// order), so a seed gives the same starting weights as before.
+    /// </summary>
+    public static TimeConvolution Create(long inChannels, long outChannels, bool twoDimensional)
+    {
+        using var conv = twoDimensional
+            ? (nn.Module<Tensor, Tensor>)nn.Conv2d(inChannels, outChannels, kernel_size: (1L, Kernel), padding: (0L, 1L))
+            : nn.Conv1d(inChannels, outChannels, kernel_size: Kernel, padding: 1);
+        var state = conv.state_dict();
+        return new TimeConvolution(
+            new Parameter(state["weight"].detach().clone()),
+            new Parameter(state["bias"].detach().clone()));
+    }
+
+    /// <inheritdoc/>
+    public override Tensor forward(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        int expected = TwoDimensional ? 4 : 3;
+        if (input.ndim != expected || input.shape[1] != weight.shape[1])
+        {
+            throw new ArgumentException(
+                $"Expected input [batch, {weight.shape[1]}, {(TwoDimensional ? "rows, " : string.Empty)}time]; got [{string.Join(", ", input.shape)}].",
+                nameof(input));
+        }
+
+        using var scope = NewDisposeScope();
+        long outChannels = weight.shape[0];
+        long inChannels = weight.shape[1];
+        using var kernel = weight.reshape(outChannels, inChannels * Kernel);
+
+        // Columns: every output step's 3-frame neighbourhood of every input channel, channels-last, one matrix
+        // [time, in * 3] per batch item (and row, in the 2-D form).
+        var columns = F.pad(input, [1, 1]).unfold(-1, Kernel, 1); // [b, in, (rows,) time, 3]
+        long batch = input.shape[0];
+        long time = input.shape[^1];
+        long rows = TwoDimensional ? input.shape[2] : 1;
+        var matrices = (TwoDimensional ? columns.permute(0, 2, 3, 1, 4) : columns.permute(0, 2, 1, 3))
+            .reshape(batch * rows, time, inChannels * Kernel);
+
+        // A batched product rather than one long GEMM: the weight gradient is then a sum of per-window partial
+        // products (each over one window's frames), reduced by ATen's cascade summation, instead of one float32 dot
+        // product over every frame of the batch, which lost up to 1e-3 relative accuracy at batch 32.
+        var product = matrices.bmm(kernel.t().expand(batch * rows, inChannels * Kernel, outChannels)).add(bias); // [b * rows, time, out]
+        product = TwoDimensional
+            ? product.view(batch, rows, time, outChannels).permute(0, 3, 1, 2) // [b, out, rows, time]
+            : product.transpose(1, 2); // [b, out, time]
+        return product.MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            weight.Dispose();
+            bias.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+}
