@@ -82,12 +82,12 @@ public sealed class NonFiniteTrainingException : InvalidOperationException
     {
         string where = (epoch, batch) switch
         {
-            (int e, int b) => $" at epoch {e}, batch {b}",
-            (int e, null) => $" at epoch {e}",
-            (null, int b) => $" at batch {b}",
+            (int e, int b) => $" at epoch {e}, batch {b} (1-based)",
+            (int e, null) => $" at epoch {e} (1-based)",
+            (null, int b) => $" at batch {b} (1-based)",
             _ => string.Empty,
         };
         string shown = double.IsNaN(value) ? "NaN" : value.ToString(CultureInfo.InvariantCulture);
-        return $"{trainer}: the {quantity} is {shown}{where} (1-based); training stopped. {(hint is null ? string.Empty : hint + " ")}{Advice}";
+        return $"{trainer}: the {quantity} is {shown}{where}; training stopped. {(hint is null ? string.Empty : hint + " ")}{Advice}";
     }
 }
