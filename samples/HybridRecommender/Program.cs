@@ -147,8 +147,18 @@ foreach (var r in audio.Recommend(someone, k: 3))
     HybridRecommender.PrintReason(r, simulator.Songs[(int)r.SongKey - 1]);
 }
 
-var first = audio.Recommend(someone, k: 1)[0];
-Console.WriteLine($"PredictionEngine on (user {someone}, song {first.SongKey}): {HybridRecommender.Predict(ml, audio, someone, first.SongKey):0.000}");
+// Recommend leaves out songs without a score, so the list can be empty (every song already played, or a model that
+// gives NaN; training now stops on the latter): say so instead of indexing into nothing.
+var top = audio.Recommend(someone, k: 1);
+if (top.Count == 0)
+{
+    Console.WriteLine($"No song to recommend to user {someone}: every candidate is already played or has no score.");
+}
+else
+{
+    Console.WriteLine($"PredictionEngine on (user {someone}, song {top[0].SongKey}): {HybridRecommender.Predict(ml, audio, someone, top[0].SongKey):0.000}");
+}
+
 var fluteSongs = simulator.Songs.Where(s => s.Instruments.Count == 1 && s.Instruments[0] == MLNetAudio.Synthesis.Instrument.Flute).Take(3).Select(s => s.Key).ToArray();
 Console.WriteLine($"A new listener who played flute-only songs {string.Join(", ", fluteSongs)} gets:");
 foreach (var r in audio.RecommendForPlays(fluteSongs, k: 5))
@@ -165,7 +175,12 @@ static string Table(IEnumerable<(string Model, string Split, RecommendationMetri
     text.AppendLine("|---|---|---|---|---|---|---|---|---|");
     foreach (var (model, split, m) in rows)
     {
-        text.AppendLine(CultureInfo.InvariantCulture, $"| {model} | {split} | {m.NdcgAtK:0.000} | {m.PrecisionAtK:0.000} | {m.RecallAtK:0.000} | {m.MapAtCutoff:0.000} | {m.Auc:0.000} | {m.CatalogCoverage:0.000} | {m.IntraListDiversity:0.000} |");
+        // Format prints "n/a (reason)" for a metric that could not be computed, never a bare NaN.
+        string unscored = m.UsersWithoutScores > 0 ? $" ({m.UsersWithoutScores} user(s) without scores)" : string.Empty;
+        text.AppendLine(string.Join(" | ", [
+            $"| {model}", split, m.Format(nameof(m.NdcgAtK)), m.Format(nameof(m.PrecisionAtK)), m.Format(nameof(m.RecallAtK)),
+            m.Format(nameof(m.MapAtCutoff)), m.Format(nameof(m.Auc)), m.Format(nameof(m.CatalogCoverage)), m.Format(nameof(m.IntraListDiversity)),
+        ]) + " |" + unscored);
     }
 
     return text.ToString();

@@ -15,6 +15,7 @@ namespace MLNetAudio.Recommendation;
 /// </remarks>
 public sealed class AudioFactorRegressionModel : IUserSongScorer
 {
+    private const string TrainerName = "AudioFactorRegression";
     private readonly float[] _userFactors;
     private readonly float[] _predicted;
 
@@ -44,6 +45,8 @@ public sealed class AudioFactorRegressionModel : IUserSongScorer
     /// <param name="audio">The fitted multi-user audio model (its song embeddings are the inputs).</param>
     /// <param name="ridge">The ridge penalty λ. Default 1.</param>
     /// <exception cref="ArgumentException">The two models disagree on the catalog or the users.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="ridge"/> is negative, NaN or infinite.</exception>
+    /// <exception cref="NonFiniteTrainingException">The solve gave a NaN or infinite weight or predicted factor.</exception>
     public static AudioFactorRegressionModel Fit(ImplicitMatrixFactorizationModel factors, MultiUserAudioModel audio, double ridge = 1)
     {
         ArgumentNullException.ThrowIfNull(factors);
@@ -54,6 +57,12 @@ public sealed class AudioFactorRegressionModel : IUserSongScorer
         }
 
         ArgumentOutOfRangeException.ThrowIfNegative(ridge);
+        if (!double.IsFinite(ridge))
+        {
+            // An infinite ridge makes the Gram matrix inf and NaN (0 x inf off the diagonal), which LAPACK rejects cryptically.
+            throw new ArgumentOutOfRangeException(nameof(ridge), ridge, "The ridge penalty must be a finite number (0 or more).");
+        }
+
         int songs = factors.SongCount, rank = factors.ApproximationRank, size = audio.EmbeddingSize + 1;
         var x = new float[songs * size];
         var y = new float[songs * rank];
@@ -75,15 +84,7 @@ public sealed class AudioFactorRegressionModel : IUserSongScorer
             throw new ArgumentException("The factorization knows no song (no training plays); there is nothing to regress.", nameof(factors));
         }
 
-        using var scope = NewDisposeScope();
-        var xs = tensor(x, [songs, size], dtype: float64);
-        var ys = tensor(y, [songs, rank], dtype: float64);
-        var index = tensor(warm.ToArray());
-        var xw = xs.index_select(0, index);
-        var yw = ys.index_select(0, index);
-        var gram = xw.t().matmul(xw) + (eye(size, dtype: float64) * ridge);
-        var weights = linalg.solve(gram, xw.t().matmul(yw));
-        var predicted = xs.matmul(weights).to(float32).data<float>().ToArray();
+        var predicted = Regress(x, y, warm.ToArray(), size, rank, ridge);
         var users = new float[factors.UserCount * rank];
         for (int u = 0; u < factors.UserCount; u++)
         {
@@ -91,6 +92,41 @@ public sealed class AudioFactorRegressionModel : IUserSongScorer
         }
 
         return new AudioFactorRegressionModel(factors.UserCount, songs, rank, users, predicted);
+    }
+
+    /// <summary>
+    /// Ridge regression of <paramref name="y"/> (songs x rank) on <paramref name="x"/> (songs x size) over the
+    /// <paramref name="warm"/> rows, in float64; returns every song's predicted factors as Single.
+    /// </summary>
+    /// <exception cref="NonFiniteTrainingException">A weight or a predicted factor is NaN or infinite (or overflows Single).</exception>
+    internal static float[] Regress(float[] x, float[] y, long[] warm, int size, int rank, double ridge)
+    {
+        int songs = x.Length / size;
+        using var scope = NewDisposeScope();
+        var xs = tensor(x, [songs, size], dtype: float64);
+        var ys = tensor(y, [songs, rank], dtype: float64);
+        var index = tensor(warm);
+        var xw = xs.index_select(0, index);
+        var yw = ys.index_select(0, index);
+        var gram = xw.t().matmul(xw) + (eye(size, dtype: float64) * ridge);
+        var (weights, info) = linalg.solve_ex(gram, xw.t().matmul(yw));
+        var weightArray = weights.data<double>().ToArray();
+        int badWeight = Array.FindIndex(weightArray, v => !double.IsFinite(v));
+        if (info.item<int>() != 0 || badWeight >= 0)
+        {
+            throw new NonFiniteTrainingException(TrainerName, null, null, "regression weight", badWeight >= 0 ? weightArray[badWeight] : double.NaN,
+                ridge == 0 ? "The solve failed or overflowed with ridge 0: give a positive ridge." : "The solve failed or overflowed.");
+        }
+
+        var predicted = xs.matmul(weights).to(float32).data<float>().ToArray();
+        int bad = Array.FindIndex(predicted, v => !float.IsFinite(v));
+        if (bad >= 0)
+        {
+            throw new NonFiniteTrainingException(TrainerName, null, null, $"predicted factor {bad % rank} of song key {(bad / rank) + 1}", predicted[bad],
+                "The song's embedding lies far outside the warm songs' (or their factors are huge), so its prediction overflows a Single.");
+        }
+
+        return predicted;
     }
 
     /// <summary>The predicted factors of a song (1-based key), cold or warm.</summary>

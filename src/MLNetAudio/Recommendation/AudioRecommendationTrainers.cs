@@ -18,7 +18,7 @@ public static class AudioRecommendationTrainers
     public static MultiUserAudioTrainer MultiUserAudio(this RecommendationTrainers trainers, AudioSongWindows songs, MultiUserAudioOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(trainers);
-        return new MultiUserAudioTrainer(options ?? new MultiUserAudioOptions(), songs);
+        return new MultiUserAudioTrainer(trainers.Context, options ?? new MultiUserAudioOptions(), songs);
     }
 
     /// <summary>The hybrid LightGBM LambdaRank ranker over other models' scores, one query group per user.</summary>

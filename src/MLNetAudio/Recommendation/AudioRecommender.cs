@@ -1,5 +1,7 @@
+using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
 using MLNetAudio.Data;
 using MLNetAudio.Scoring;
 using TorchSharp;
@@ -89,6 +91,14 @@ public sealed class MultiUserAudioOptions
     /// <summary>Reports each epoch's mean loss on the plays (without the auxiliary term of <see cref="WindowStatisticsWeight"/>); null for none.</summary>
     public IProgress<(int Epoch, double Loss)>? Progress;
 
+    /// <summary>
+    /// Skip a batch whose loss or gradient norm is NaN or infinite (no optimiser step) and count it, instead of stopping
+    /// with <see cref="NonFiniteTrainingException"/>; the count goes to ML.NET's log (a warning per epoch with skips) and
+    /// <see cref="MultiUserAudioTrainer.SkippedBatches"/>. An epoch whose every batch is skipped still stops training.
+    /// Default false.
+    /// </summary>
+    public bool SkipNonFiniteBatches;
+
     /// <summary>Default values.</summary>
     public static class Defaults
     {
@@ -166,8 +176,10 @@ public sealed class MultiUserAudioOptions
 /// </remarks>
 public sealed class MultiUserAudioTrainer : IEstimator<MultiUserAudioModel>
 {
+    private const string TrainerName = "MultiUserAudio";
     private readonly MultiUserAudioOptions _options;
     private readonly AudioSongWindows _songs;
+    private readonly IHost? _log;
 
     /// <summary>Creates the trainer over the catalog's song windows (index = song key - 1).</summary>
     /// <exception cref="ArgumentException">An option is invalid; every bad one is listed.</exception>
@@ -179,6 +191,19 @@ public sealed class MultiUserAudioTrainer : IEstimator<MultiUserAudioModel>
         _options = options;
         _songs = songs;
     }
+
+    // The catalog's way in: the same trainer, logging each epoch to the context's log.
+    internal MultiUserAudioTrainer(MLContext mlContext, MultiUserAudioOptions options, AudioSongWindows songs)
+        : this(options, songs)
+    {
+        _log = ((IHostEnvironment)mlContext).Register(TrainerName);
+    }
+
+    /// <summary>
+    /// Batches skipped in each epoch of the last <see cref="Fit"/> (one count per epoch) because their loss or gradient
+    /// norm was not finite; all zero unless <see cref="MultiUserAudioOptions.SkipNonFiniteBatches"/> is on.
+    /// </summary>
+    public IReadOnlyList<int> SkippedBatches { get; private set; } = [];
 
     /// <summary>Trains the encoder and the user vectors on the plays of <paramref name="input"/>.</summary>
     /// <exception cref="ArgumentException">A column is missing or wrong, or the song key count differs from the catalog's.</exception>
@@ -193,6 +218,7 @@ public sealed class MultiUserAudioTrainer : IEstimator<MultiUserAudioModel>
                 nameof(input));
         }
 
+        CheckWindowsFinite();
         var device = _options.UseGpuWhenAvailable && cuda.is_available() ? CUDA : CPU;
         torch.random.manual_seed(_options.Seed);
         var settings = new TimeConvNetworkSettings(_songs.FramesPerWindow, _songs.Coefficients, _options.ConvolutionForm, NetworkHead.Lstm, _options.ConvolutionLayers, _options.Channels, _options.EmbeddingSize);
@@ -223,6 +249,26 @@ public sealed class MultiUserAudioTrainer : IEstimator<MultiUserAudioModel>
     /// <summary>Checks the input columns and describes the output (Score).</summary>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema) =>
         PlayMatrix.ScoreOutputSchema(inputSchema, _options.MatrixColumnIndexColumnName, _options.MatrixRowIndexColumnName);
+
+    // A NaN or infinity in one window would turn the standardisation, and then every loss, into NaN; name it instead.
+    private void CheckWindowsFinite()
+    {
+        int size = _songs.WindowSize, c = _songs.Coefficients;
+        for (int s = 0; s < _songs.SongCount; s++)
+        {
+            var values = _songs.Windows(s);
+            for (int i = 0; i < values.Length; i++)
+            {
+                if (!float.IsFinite(values[i]))
+                {
+                    throw new ArgumentException(
+                        $"The song windows of song key {s + 1} hold {values[i]} at window {i / size}, frame {i % size / c}, coefficient {i % c}; "
+                        + "features must be finite numbers (check the song's audio and the window settings).",
+                        nameof(_songs));
+                }
+            }
+        }
+    }
 
     // MFCC coefficients differ in scale by orders of magnitude (c0 is the log energy), which stalls training; each
     // coefficient is standardised with the mean and deviation over the windows of songs with training plays.
@@ -280,6 +326,9 @@ public sealed class MultiUserAudioTrainer : IEstimator<MultiUserAudioModel>
         using var optimizer = optim.Adam(parameters, o.LearningRate);
         int size = _songs.WindowSize;
         int w = o.WindowsPerPair;
+        var skippedPerEpoch = new int[o.Epochs];
+        SkippedBatches = skippedPerEpoch;
+        using var channel = _log?.Start("Training");
         network.train();
         for (int epoch = 0; epoch < o.Epochs; epoch++)
         {
@@ -305,7 +354,7 @@ public sealed class MultiUserAudioTrainer : IEstimator<MultiUserAudioModel>
 
             Shuffle(pairs, rng);
             double total = 0;
-            int batches = 0;
+            int batches = 0, skipped = 0;
             var buffer = new float[o.BatchSize * w * size];
             for (int first = 0; first < pairs.Count; first += o.BatchSize)
             {
@@ -333,7 +382,7 @@ public sealed class MultiUserAudioTrainer : IEstimator<MultiUserAudioModel>
                 var logits = (embedding * u2.unsqueeze(1)).sum(-1) + bias;
                 var pairLogit = logits.logsumexp(1) - (float)Math.Log(w);
                 var loss = F.binary_cross_entropy_with_logits(pairLogit, tensor(labels, device: device));
-                total += loss.item<float>(); // Progress reports the play loss alone, comparable with and without the auxiliary term
+                float playLoss = loss.item<float>(); // Progress reports the play loss alone, comparable with and without the auxiliary term
                 if (statisticsHead is not null)
                 {
                     // The window's own MFCC statistics over time: the embedding must keep what they hold.
@@ -343,11 +392,45 @@ public sealed class MultiUserAudioTrainer : IEstimator<MultiUserAudioModel>
 
                 optimizer.zero_grad();
                 loss.backward();
-                nn.utils.clip_grad_norm_(parameters, 5);
+
+                // Checked before the step, so a NaN never reaches the weights (clip_grad_norm_ returns the norm before clipping).
+                double gradientNorm = nn.utils.clip_grad_norm_(parameters, 5);
+                float fullLoss = loss.item<float>();
+                int batch = batches + skipped + 1;
+                if (!float.IsFinite(fullLoss) || !double.IsFinite(gradientNorm))
+                {
+                    if (!o.SkipNonFiniteBatches)
+                    {
+                        throw float.IsFinite(fullLoss)
+                            ? new NonFiniteTrainingException(TrainerName, epoch + 1, batch, "gradient norm", gradientNorm, $"The loss was {fullLoss}.")
+                            : new NonFiniteTrainingException(TrainerName, epoch + 1, batch, "loss", fullLoss,
+                                float.IsFinite(playLoss) ? $"The play loss was {playLoss}; the window-statistics term (WindowStatisticsWeight) was not finite." : null);
+                    }
+
+                    skipped++;
+                    continue;
+                }
+
                 optimizer.step();
+                total += playLoss;
                 batches++;
             }
 
+            skippedPerEpoch[epoch] = skipped;
+            if (skipped > 0)
+            {
+                if (batches == 0)
+                {
+                    throw new NonFiniteTrainingException(TrainerName, epoch + 1, null, "loss or gradient norm of every batch", double.NaN,
+                        $"All {skipped} batch(es) of the epoch were non-finite and skipped (SkipNonFiniteBatches), so nothing was learned.");
+                }
+
+                channel?.Warning(MessageSensitivity.None,
+                    $"{TrainerName} epoch {epoch + 1}: skipped {skipped} of {skipped + batches} batch(es) whose loss or gradient norm was NaN or infinite (SkipNonFiniteBatches).");
+            }
+
+            channel?.Info(MessageSensitivity.None, $"{TrainerName} epoch {epoch + 1}: play loss {(batches == 0 ? "n/a (no training pairs)" : (total / batches).ToString("F4", CultureInfo.InvariantCulture))}"
+                + (skipped > 0 ? $", {skipped} batch(es) skipped" : string.Empty));
             o.Progress?.Report((epoch + 1, batches == 0 ? double.NaN : total / batches));
         }
     }

@@ -194,6 +194,10 @@ public sealed class AudioSongWindows
     internal static AudioSongWindows LayoutOnly(int[] windowCounts, int framesPerWindow, int coefficients, AudioSongOptions options) =>
         new(windowCounts, framesPerWindow, coefficients, options);
 
+    // Windows given directly (tests: small synthetic catalogs, no rendering).
+    internal static AudioSongWindows FromValues(float[][] windows, int framesPerWindow, int coefficients, AudioSongOptions options) =>
+        new(windows, framesPerWindow, coefficients, options, 0);
+
     private float[][] Values() =>
         _windows ?? throw new InvalidOperationException(
             "These song windows belong to a model loaded from a file, which keeps the songs' window embeddings and timing but not "

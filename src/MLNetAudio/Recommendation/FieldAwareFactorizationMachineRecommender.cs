@@ -190,6 +190,17 @@ public sealed class FieldAwareFactorizationMachineRecommenderTrainer : IEstimato
             Array.Copy(latent, ((users + s) * fields + 0) * d, songVectors, s * d, d);
         }
 
+        // ML.NET's FFM reports no loss; a diverged run shows as NaN or infinite weights, which would score every pair NaN.
+        foreach (var (name, values) in new[] { ("linear weight", linear.ToArray()), ("latent weight", latent) })
+        {
+            int bad = Array.FindIndex(values, v => !float.IsFinite(v));
+            if (bad >= 0)
+            {
+                throw new NonFiniteTrainingException("FieldAwareFactorizationMachineRecommender", null, null, $"{name} {bad}", values[bad],
+                    $"ML.NET's field-aware factorization machine diverged over its {_options.NumberOfIterations} iteration(s) (LearningRate {_options.LearningRate}).");
+            }
+        }
+
         return new FieldAwareFactorizationMachineRecommenderModel(
             _options.MatrixColumnIndexColumnName!, _options.MatrixRowIndexColumnName!, plays,
             userVectors, songVectors, linear.Take(users).ToArray(), linear.Skip(users).Take(songs).ToArray(), d)

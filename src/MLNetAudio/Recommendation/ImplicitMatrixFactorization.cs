@@ -147,6 +147,15 @@ public sealed class ImplicitMatrixFactorizationTrainer : IEstimator<ImplicitMatr
     public ImplicitMatrixFactorizationModel Fit(IDataView input)
     {
         var plays = PlayMatrix.ReadTraining(input, _options.MatrixColumnIndexColumnName!, _options.MatrixRowIndexColumnName!, _options.LabelColumnName);
+        float largest = plays.NonZeroCount == 0 ? 0 : plays.Plays.Max();
+        if (!float.IsFinite(1 + ((float)_options.Alpha * largest)))
+        {
+            throw new ArgumentException(
+                $"Play count column '{_options.LabelColumnName}' holds {largest}, which times Alpha ({_options.Alpha}) overflows a Single confidence; "
+                + "scale the counts down (log1p, or cap them) or lower Alpha.",
+                nameof(input));
+        }
+
         int previousThreads = torch.get_num_threads();
         if (_options.NumberOfThreads is int threads)
         {
@@ -162,9 +171,16 @@ public sealed class ImplicitMatrixFactorizationTrainer : IEstimator<ImplicitMatr
             var losses = new List<double>(_options.NumberOfIterations);
             for (int i = 0; i < _options.NumberOfIterations; i++)
             {
-                als.SolveUsers();
-                als.SolveSongs();
-                losses.Add(als.Loss());
+                als.SolveUsers(i + 1);
+                als.SolveSongs(i + 1);
+                double loss = als.Loss();
+                if (!double.IsFinite(loss))
+                {
+                    throw new NonFiniteTrainingException(ImplicitAls.TrainerName, i + 1, null, "training loss", loss,
+                        "The factors are finite but Hu et al.'s objective overflows: the play counts times Alpha are too large.");
+                }
+
+                losses.Add(loss);
             }
 
             return new ImplicitMatrixFactorizationModel(
@@ -525,6 +541,9 @@ public sealed class ImplicitMatrixFactorizationModel : SongRecommenderModel, IPe
 /// </summary>
 internal sealed class ImplicitAls : IDisposable
 {
+    /// <summary>The name <see cref="NonFiniteTrainingException"/> gives the trainer.</summary>
+    public const string TrainerName = "ImplicitMatrixFactorization";
+
     // Bound on floats gathered per batch (users x longest play list x factors): about 64 MB of float32.
     private const long GatherBudget = 16_000_000;
 
@@ -579,17 +598,19 @@ internal sealed class ImplicitAls : IDisposable
     public Tensor SongFactors { get; private set; }
 
     /// <summary>The user half-step: every user's factors given the song factors.</summary>
-    public void SolveUsers()
+    /// <param name="round">1-based alternating round, for the message of a <see cref="NonFiniteTrainingException"/>; null when outside a Fit.</param>
+    public void SolveUsers(int? round = null)
     {
-        var next = Solve(SongFactors, _userBatches, Plays.UserCount, UserFactors);
+        var next = Solve(SongFactors, _userBatches, Plays.UserCount, UserFactors, round, "user factors");
         UserFactors.Dispose();
         UserFactors = next;
     }
 
     /// <summary>The song half-step: every song's factors given the user factors.</summary>
-    public void SolveSongs()
+    /// <param name="round">1-based alternating round, for the message of a <see cref="NonFiniteTrainingException"/>; null when outside a Fit.</param>
+    public void SolveSongs(int? round = null)
     {
-        var next = Solve(UserFactors, _songBatches, Plays.SongCount, SongFactors);
+        var next = Solve(UserFactors, _songBatches, Plays.SongCount, SongFactors, round, "song factors");
         SongFactors.Dispose();
         SongFactors = next;
     }
@@ -635,14 +656,15 @@ internal sealed class ImplicitAls : IDisposable
         }
     }
 
-    private Tensor Solve(Tensor fixedFactors, List<Batch> batches, int rows, Tensor previous)
+    private Tensor Solve(Tensor fixedFactors, List<Batch> batches, int rows, Tensor previous, int? round, string solved)
     {
         // Rows with no plays keep zero factors: their system has a zero right-hand side.
         var result = zeros([rows, _rank], device: Device);
         using var scope = NewDisposeScope();
         var gram = fixedFactors.t().matmul(fixedFactors) + eye(_rank, device: Device) * _lambda;
-        foreach (var b in batches)
+        for (int batchIndex = 0; batchIndex < batches.Count; batchIndex++)
         {
+            var b = batches[batchIndex];
             using var batchScope = NewDisposeScope();
             long n = b.Rows.shape[0];
             long width = b.Index.shape[1];
@@ -657,11 +679,27 @@ internal sealed class ImplicitAls : IDisposable
             {
                 // YᵀY + λI + Yᵀ(C_u − I)Y, the last term over the played songs only.
                 var a = gram.unsqueeze(0) + (gathered.transpose(1, 2) * weights.unsqueeze(1)).bmm(gathered);
-                solution = cholesky_solve(rhs, linalg.cholesky(a)).squeeze(2);
+
+                // cholesky_ex reports a failed factorization instead of throwing LAPACK's message; with λ > 0 the system
+                // is positive definite, so a failure means the numbers overflowed or are wrong.
+                var (factor, info) = linalg.cholesky_ex(a);
+                if (info.ne(0).any().cpu().item<bool>())
+                {
+                    throw new NonFiniteTrainingException(TrainerName, round, batchIndex + 1, $"{solved}' system", double.NaN,
+                        "Its Cholesky factorization failed (not positive definite, which with Lambda > 0 means overflowing or wrong numbers).");
+                }
+
+                solution = cholesky_solve(rhs, factor).squeeze(2);
             }
             else
             {
                 solution = ConjugateGradient(gram, gathered, weights, rhs.squeeze(2), previous.index_select(0, b.Rows));
+            }
+
+            var bad = solution.isfinite().logical_not();
+            if (bad.any().cpu().item<bool>())
+            {
+                throw new NonFiniteTrainingException(TrainerName, round, batchIndex + 1, solved, solution.masked_select(bad)[0].to(ScalarType.Float64).cpu().item<double>());
             }
 
             result.index_copy_(0, b.Rows, solution);

@@ -145,7 +145,7 @@ namespace MLNetAudio.Recommendation
             int songs = scorer.SongCount;
             int depth = Math.Max(options.K, options.MapCutoff);
             double precision = 0, recall = 0, ndcg = 0, map = 0, auc = 0, diversity = 0;
-            int users = 0, aucUsers = 0, diversityUsers = 0;
+            int users = 0, aucUsers = 0, diversityUsers = 0, unscored = 0;
             var lists = new List<IReadOnlyList<int>>();
             int block = Math.Max(1, 4_000_000 / songs);
             var buffer = new float[block * songs];
@@ -182,6 +182,19 @@ namespace MLNetAudio.Recommendation
                     }
 
                     var scores = buffer.AsSpan(r * songs, songs);
+                    bool anyScore = false;
+                    foreach (int s in relevant)
+                    {
+                        anyScore |= !float.IsNaN(scores[s]);
+                    }
+
+                    if (!anyScore)
+                    {
+                        // Not a zero score: the scorer gave no number, which the metrics must say instead of counting as a miss.
+                        unscored++;
+                        continue;
+                    }
+
                     var filtered = TopKMetrics.ExcludeAlreadyPlayed(scores, played is null ? [] : played.SongsOf(u).ToArray());
                     if (candidates is not null)
                     {
@@ -224,8 +237,31 @@ namespace MLNetAudio.Recommendation
             }
 
             int catalog = candidates?.Count(c => c) ?? songs;
+            string? noUsers = users > 0 ? null
+                : unscored > 0 ? $"the scorer gave NaN for every relevant song of all {unscored} user(s) with test plays"
+                : "no user has a relevant candidate song in the test data";
+            var reasons = new Dictionary<string, string>();
+            void Why(string metric, string? reason)
+            {
+                if (reason is not null)
+                {
+                    reasons[metric] = reason;
+                }
+            }
+
+            Why(nameof(RecommendationMetrics.PrecisionAtK), noUsers);
+            Why(nameof(RecommendationMetrics.RecallAtK), noUsers);
+            Why(nameof(RecommendationMetrics.NdcgAtK), noUsers);
+            Why(nameof(RecommendationMetrics.MapAtCutoff), noUsers);
+            Why(nameof(RecommendationMetrics.Auc), aucUsers > 0 ? null : noUsers ?? "no evaluated user has both relevant and irrelevant candidates");
+            Why(nameof(RecommendationMetrics.CatalogCoverage), catalog > 0 ? null : "no candidate songs");
+            Why(nameof(RecommendationMetrics.IntraListDiversity), diversityUsers > 0 ? null
+                : options.SongEmbeddings is null ? "no song embeddings given"
+                : noUsers ?? "no top-k list of two or more songs");
             return new RecommendationMetrics
             {
+                UsersWithoutScores = unscored,
+                MissingReasons = reasons,
                 K = options.K,
                 MapCutoff = options.MapCutoff,
                 UsersEvaluated = users,
@@ -468,5 +504,37 @@ namespace MLNetAudio.Recommendation
 
         /// <summary>Mean intra-list diversity of the top-k lists; NaN without song embeddings.</summary>
         public double IntraListDiversity { get; init; }
+
+        /// <summary>
+        /// Users with relevant test songs left out because the scorer gave NaN for every one of them (a broken model, not
+        /// a miss); they are not in <see cref="UsersEvaluated"/>.
+        /// </summary>
+        public int UsersWithoutScores { get; init; }
+
+        /// <summary>Why a metric is NaN, by property name (<c>nameof(Auc)</c>, ...); metrics that are numbers have no entry.</summary>
+        public IReadOnlyDictionary<string, string> MissingReasons { get; init; } = new Dictionary<string, string>();
+
+        /// <summary>
+        /// The metric named <paramref name="metric"/> (a property name such as <c>nameof(NdcgAtK)</c>) as text: the number in
+        /// <paramref name="format"/> (invariant culture), or "n/a (reason)" when it is NaN, so a table never shows a bare NaN.
+        /// </summary>
+        /// <exception cref="ArgumentException"><paramref name="metric"/> names no metric.</exception>
+        public string Format(string metric, string format = "0.000")
+        {
+            double value = metric switch
+            {
+                nameof(PrecisionAtK) => PrecisionAtK,
+                nameof(RecallAtK) => RecallAtK,
+                nameof(NdcgAtK) => NdcgAtK,
+                nameof(MapAtCutoff) => MapAtCutoff,
+                nameof(Auc) => Auc,
+                nameof(CatalogCoverage) => CatalogCoverage,
+                nameof(IntraListDiversity) => IntraListDiversity,
+                _ => throw new ArgumentException($"'{metric}' is not a metric of {nameof(RecommendationMetrics)}.", nameof(metric)),
+            };
+            return double.IsNaN(value)
+                ? $"n/a ({MissingReasons.GetValueOrDefault(metric, "not computed")})"
+                : value.ToString(format, System.Globalization.CultureInfo.InvariantCulture);
+        }
     }
 }

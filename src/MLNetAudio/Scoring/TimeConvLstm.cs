@@ -42,7 +42,14 @@ namespace MLNetAudio.Scoring
         double? ValidationAccuracy,
         double WindowsPerSecond,
         bool IsBest,
-        double DataPathShare);
+        double DataPathShare)
+    {
+        /// <summary>
+        /// Batches skipped this epoch because their loss or gradient norm was NaN or infinite (only with
+        /// <see cref="TimeConvLstmOptions.SkipNonFiniteBatches"/>; otherwise such a batch stops training).
+        /// </summary>
+        public int SkippedBatches { get; init; }
+    }
 
     /// <summary>Options of <see cref="TimeConvLstmTrainer"/>. Every field is checked when the trainer is made; all bad ones are reported at once.</summary>
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1051:Do not declare visible instance fields", Justification = "ML.NET's options convention: public fields with inline defaults.")]
@@ -132,6 +139,13 @@ namespace MLNetAudio.Scoring
 
         /// <summary>Receives one <see cref="TrainingProgress"/> per epoch. Default null.</summary>
         public IProgress<TrainingProgress>? Progress;
+
+        /// <summary>
+        /// Skip a batch whose loss or gradient norm is NaN or infinite (no optimiser step), count it and report the count
+        /// in the log and <see cref="TrainingProgress.SkippedBatches"/>, instead of stopping with
+        /// <see cref="NonFiniteTrainingException"/>. An epoch whose every batch is skipped still stops training. Default false.
+        /// </summary>
+        public bool SkipNonFiniteBatches;
 
         /// <summary>Default values of the options.</summary>
         public static class Defaults
@@ -231,6 +245,7 @@ namespace MLNetAudio.Scoring
     public sealed class TimeConvLstmTrainer : IEstimator<TimeConvLstmScorer>
     {
         private const string ComponentName = "TimeConvLstm";
+        private const string TrainerName = ComponentName;
         private readonly IHost _host;
         private readonly TimeConvLstmOptions _options;
 
@@ -342,6 +357,9 @@ namespace MLNetAudio.Scoring
             private readonly int _stride;
             private bool _warnedEmpty;
             private double _stepSeconds;
+            private int _epoch;
+            private int _batches;
+            private int _skipped;
             private float[]? _batch;
 
             public TrainingRun(TimeConvLstmOptions options, WindowColumn column, TimeConvNetwork network, Device device, int seed, IChannel channel)
@@ -378,6 +396,7 @@ namespace MLNetAudio.Scoring
                     for (int epoch = 1; epoch <= _options.Epochs; epoch++)
                     {
                         var clock = Stopwatch.StartNew();
+                        _epoch = epoch;
                         var (loss, windows) = TrainEpoch(data, label, validation, optimizer, positiveWeight);
                         double epochSeconds = Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
                         double rate = windows / epochSeconds;
@@ -388,6 +407,13 @@ namespace MLNetAudio.Scoring
                         if (validation.Count > 0)
                         {
                             (validationLoss, validationAccuracy) = Validate(data, label, validation);
+                            // (NaN, NaN) means no validation window; a NaN loss beside a real accuracy means the outputs were NaN.
+                            if (!double.IsFinite(validationLoss.Value) && !double.IsNaN(validationAccuracy.Value))
+                            {
+                                throw new NonFiniteTrainingException(TrainerName, epoch, null, "validation loss", validationLoss.Value,
+                                    "The weights after this epoch give non-finite outputs on the validation songs.");
+                            }
+
                             if (validationLoss < bestLoss - 1e-7)
                             {
                                 bestLoss = validationLoss.Value;
@@ -402,10 +428,17 @@ namespace MLNetAudio.Scoring
                             }
                         }
 
-                        var progress = new TrainingProgress(epoch, loss, windows, validationLoss, validationAccuracy, rate, isBest, dataShare);
+                        var progress = new TrainingProgress(epoch, loss, windows, validationLoss, validationAccuracy, rate, isBest, dataShare) { SkippedBatches = _skipped };
                         _channel.Info(MessageSensitivity.None,
                             $"TimeConvLstm epoch {epoch}: loss {loss:F4}, validation loss {validationLoss?.ToString("F4", System.Globalization.CultureInfo.InvariantCulture) ?? "-"}, "
-                            + $"validation accuracy {validationAccuracy?.ToString("F3", System.Globalization.CultureInfo.InvariantCulture) ?? "-"}, {rate:F0} windows/s");
+                            + $"validation accuracy {validationAccuracy?.ToString("F3", System.Globalization.CultureInfo.InvariantCulture) ?? "-"}, {rate:F0} windows/s"
+                            + (_skipped > 0 ? $", {_skipped} of {_batches} batch(es) skipped (non-finite loss or gradient)" : string.Empty));
+                        if (_skipped > 0)
+                        {
+                            _channel.Warning(MessageSensitivity.None,
+                                $"TimeConvLstm epoch {epoch}: skipped {_skipped} of {_batches} batch(es) whose loss or gradient norm was NaN or infinite (SkipNonFiniteBatches).");
+                        }
+
                         _options.Progress?.Report(progress);
                         if (windows == 0)
                         {
@@ -480,6 +513,8 @@ namespace MLNetAudio.Scoring
                 double lossSum = 0;
                 long windows = 0;
                 int emptySongs = 0;
+                _batches = 0;
+                _skipped = 0;
                 foreach (var (values, count, label, _) in ReadSongs(data, labelColumn, p => !validation.Contains(p)))
                 {
                     emptySongs += count == 0 ? 1 : 0;
@@ -511,6 +546,12 @@ namespace MLNetAudio.Scoring
                         + "(shorter than one window? let the segmenter pad short songs).");
                 }
 
+                if (_batches > 0 && _skipped == _batches)
+                {
+                    throw new NonFiniteTrainingException(TrainerName, _epoch, null, "loss or gradient norm of every batch", double.NaN,
+                        $"All {_batches} batch(es) of the epoch were non-finite and skipped (SkipNonFiniteBatches), so nothing was learned.");
+                }
+
                 return (windows == 0 ? double.NaN : lossSum / windows, windows);
             }
 
@@ -527,15 +568,46 @@ namespace MLNetAudio.Scoring
                 var loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, pos_weights: positiveWeight);
                 optimizer.zero_grad();
                 loss.backward();
-                if (_options.GradientClipNorm > 0)
+                _batches++;
+
+                // Checked before the step, so a NaN never reaches the weights (clip_grad_norm_ returns the norm before clipping).
+                double gradientNorm = _options.GradientClipNorm > 0
+                    ? torch.nn.utils.clip_grad_norm_(_network.parameters(), _options.GradientClipNorm)
+                    : GradientNorm(_network.parameters());
+                float value = loss.item<float>();
+                if (!float.IsFinite(value) || !double.IsFinite(gradientNorm))
                 {
-                    torch.nn.utils.clip_grad_norm_(_network.parameters(), _options.GradientClipNorm);
+                    if (!_options.SkipNonFiniteBatches)
+                    {
+                        throw float.IsFinite(value)
+                            ? new NonFiniteTrainingException(TrainerName, _epoch, _batches, "gradient norm", gradientNorm, $"The loss was {value}.")
+                            : new NonFiniteTrainingException(TrainerName, _epoch, _batches, "loss", value);
+                    }
+
+                    _skipped++;
+                    _stepSeconds += Stopwatch.GetElapsedTime(started).TotalSeconds;
+                    return (lossSum, windows);
                 }
 
                 optimizer.step();
-                float value = loss.item<float>();
                 _stepSeconds += Stopwatch.GetElapsedTime(started).TotalSeconds;
                 return (lossSum + (value * b), windows + b);
+            }
+
+            // The total 2-norm of the gradients, as clip_grad_norm_ would return it (used when clipping is off).
+            private static double GradientNorm(IEnumerable<TorchSharp.Modules.Parameter> parameters)
+            {
+                using var scope = torch.NewDisposeScope();
+                double sum = 0;
+                foreach (var p in parameters)
+                {
+                    if (p.grad is Tensor g)
+                    {
+                        sum += g.to(torch.float64).pow(2).sum().item<double>();
+                    }
+                }
+
+                return Math.Sqrt(sum);
             }
 
             // Swap-remove random entries: O(batch), and the draw order depends only on the seed.
@@ -640,7 +712,24 @@ namespace MLNetAudio.Scoring
                     getFeatures(ref buffer);
                     // One reused array per pass: callers copy the windows they keep before asking for the next song.
                     int count = _column.DenseInto(buffer, features.Name, cursor.Position, ref scratch);
+                    CheckFinite(scratch, count, features.Name, cursor.Position);
                     yield return (scratch, count, label, cursor.Position);
+                }
+            }
+
+            // A NaN or infinity in the features would only surface later as a NaN loss; name the row and place instead.
+            private void CheckFinite(float[] values, int windows, string columnName, long row)
+            {
+                int n = windows * _column.WindowSize;
+                for (int i = 0; i < n; i++)
+                {
+                    if (!float.IsFinite(values[i]))
+                    {
+                        int window = i / _column.WindowSize, frame = i % _column.WindowSize / _column.Coefficients, coefficient = i % _column.Coefficients;
+                        throw new InvalidOperationException(
+                            $"Row {row}: window column '{columnName}' holds {values[i]} at window {window}, frame {frame}, coefficient {coefficient}; "
+                            + "features must be finite numbers (check the audio and the feature extraction that filled the column).");
+                    }
                 }
             }
 

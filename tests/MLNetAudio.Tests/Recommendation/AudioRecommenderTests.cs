@@ -351,3 +351,73 @@ public sealed class AudioRecommenderTests(TinyAudioCatalog catalog) : IClassFixt
         public float Score { get; set; }
     }
 }
+
+/// <summary>The multi-user trainer and the audio factor regression stop on non-finite numbers (synthetic windows: no rendering).</summary>
+public sealed class AudioRecommenderNonFiniteTests
+{
+    private const int Frames = 16, Coefficients = 3;
+
+    // 6 songs of 2 noisy windows each; users 1-3 play songs 1-3, song 6 is cold.
+    private static (MLContext Ml, AudioSongWindows Songs, IDataView Plays) Catalog(Action<float[][]>? poison = null)
+    {
+        var rng = new Random(4);
+        var windows = Enumerable.Range(0, 6).Select(_ => Enumerable.Range(0, 2 * Frames * Coefficients).Select(_ => (float)rng.NextDouble()).ToArray()).ToArray();
+        poison?.Invoke(windows);
+        var ml = new MLContext(seed: 1);
+        var plays = PlayLogs.Make(ml, 3, 6, (1, 1, 1), (1, 2, 1), (2, 2, 1), (2, 3, 1), (3, 1, 1), (3, 4, 1), (1, 5, 1), (3, 5, 2));
+        return (ml, AudioSongWindows.FromValues(windows, Frames, Coefficients, new AudioSongOptions()), plays);
+    }
+
+    private static MultiUserAudioOptions Options(double learningRate = 3e-3, bool skip = false) => new()
+    {
+        EmbeddingSize = 4, Channels = 2, ConvolutionLayers = 2, Epochs = 2, BatchSize = 2, LearningRate = learningRate, UseGpuWhenAvailable = false,
+        SkipNonFiniteBatches = skip,
+    };
+
+    [Fact]
+    public void HugeLearningRateStopsTrainingNamingEpochAndBatch()
+    {
+        var (ml, songs, plays) = Catalog();
+        var e = Assert.Throws<NonFiniteTrainingException>(() => ml.Audio().Recommendation.Trainers.MultiUserAudio(songs, Options(1e30)).Fit(plays).Dispose());
+        Assert.Equal("MultiUserAudio", e.Trainer);
+        Assert.Equal(1, e.Epoch);
+        Assert.True(e.Batch >= 2, $"batch {e.Batch}: the first step starts from finite weights");
+        Assert.Contains($"at epoch 1, batch {e.Batch} (1-based)", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SkipNonFiniteBatchesSkipsCountsAndLogs()
+    {
+        var (ml, songs, plays) = Catalog();
+        var messages = new List<string>();
+        ml.Log += (_, m) => messages.Add(m.Message);
+        var options = Options(1e30, skip: true);
+        options.Epochs = 1;
+        var trainer = ml.Audio().Recommendation.Trainers.MultiUserAudio(songs, options);
+        trainer.Fit(plays).Dispose();
+        int skipped = Assert.Single(trainer.SkippedBatches);
+        Assert.True(skipped >= 1);
+        Assert.Contains(messages, m => m.Contains($"skipped {skipped} of", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void NonFiniteWindowValueIsRejectedNamingTheSong()
+    {
+        var (ml, songs, plays) = Catalog(w => w[3][Coefficients + 2] = float.NaN);
+        var e = Assert.Throws<ArgumentException>(() => ml.Audio().Recommendation.Trainers.MultiUserAudio(songs, Options()).Fit(plays).Dispose());
+        Assert.Contains("song key 4 hold NaN at window 0, frame 1, coefficient 2", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void RegressionWhosePredictionOverflowsStops()
+    {
+        // One embedding dimension plus the constant; warm songs at 1 and 2 with factors +-3e38, so the line through
+        // them reaches -5e39 at the cold song's embedding 10: beyond float.MaxValue.
+        float[] x = [1, 1, 2, 1, 10, 1];
+        float[] y = [3e38f, -3e38f, 0];
+        var e = Assert.Throws<NonFiniteTrainingException>(() => AudioFactorRegressionModel.Regress(x, y, [0, 1], size: 2, rank: 1, ridge: 1e-9));
+        Assert.Equal("AudioFactorRegression", e.Trainer);
+        Assert.Null(e.Epoch);
+        Assert.Contains("predicted factor 0 of song key 3 is -Infinity; training stopped.", e.Message, StringComparison.Ordinal);
+    }
+}

@@ -16,6 +16,20 @@ public sealed class FieldAwareFactorizationMachineRecommenderTests
     }
 
     [Fact]
+    public void DivergedWeightsStopTraining()
+    {
+        var ml = new MLContext(seed: 1);
+        var sim = new ListeningSimulator(new ListeningSimulatorOptions { SongCount = 30, UserCount = 20, Seed = 8 });
+        var trainer = ml.Audio().Recommendation.Trainers.FieldAwareFactorizationMachine(new FieldAwareFactorizationMachineRecommenderOptions
+        {
+            MatrixColumnIndexColumnName = "UserId", MatrixRowIndexColumnName = "SongId", LabelColumnName = "Label", LearningRate = 1e38f, NumberOfIterations = 3,
+        });
+        var e = Assert.Throws<NonFiniteTrainingException>(() => trainer.Fit(sim.ToDataView(ml, sim.Training)));
+        Assert.Equal("FieldAwareFactorizationMachineRecommender", e.Trainer);
+        Assert.Contains("LearningRate", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void FitDoesNotDependOnWhatTheContextRanBefore()
     {
         // ML.NET's FFM seeds itself from its host, which depends on the components registered on the context before it;

@@ -121,6 +121,29 @@ public sealed class ImplicitMatrixFactorizationTests
     }
 
     [Fact]
+    public void OverflowingTrainingStopsNamingTheRound()
+    {
+        // Finite play counts so large that the confidence-weighted objective overflows a Single.
+        var ml = new MLContext(seed: 1);
+        var data = PlayLogs.Make(ml, 3, 5, TinyLog.Select(t => (t.User, t.Song, t.Plays * 1e37f)).ToArray());
+        var e = Assert.Throws<NonFiniteTrainingException>(() => ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(Options()).Fit(data));
+        Assert.Equal("ImplicitMatrixFactorization", e.Trainer);
+        Assert.Equal(1, e.Epoch);
+        Assert.Contains("ImplicitMatrixFactorization: the ", e.Message, StringComparison.Ordinal);
+        Assert.Contains("at epoch 1", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void PlayCountsWhoseConfidenceOverflowsAreRejectedNamingTheColumn()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = PlayLogs.Make(ml, 3, 5, (1, 1, 3e38f), (2, 2, 1));
+        var e = Assert.Throws<ArgumentException>(() => ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(Options()).Fit(data));
+        Assert.Contains("Play count column 'Label'", e.Message, StringComparison.Ordinal);
+        Assert.Contains("Alpha", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void TrainingLossNeverIncreases()
     {
         var ml = new MLContext(seed: 1);

@@ -41,6 +41,35 @@ public sealed class RecommendationCatalogTests
     }
 
     [Fact]
+    public void NaNMetricsSayWhy()
+    {
+        var ml = new MLContext(seed: 1);
+        var test = PlayLogs.Make(ml, 2, 3, (1, 1, 1), (2, 2, 1));
+
+        // A scorer that gives NaN everywhere: both users are left out as unscored, not counted as misses (0.000).
+        var broken = ml.Audio().Recommendation.Evaluate(new FixedScorer([float.NaN, float.NaN, float.NaN], [float.NaN, float.NaN, float.NaN]), test, null, K2);
+        Assert.Equal(0, broken.UsersEvaluated);
+        Assert.Equal(2, broken.UsersWithoutScores);
+        Assert.True(double.IsNaN(broken.NdcgAtK));
+        Assert.Equal("n/a (the scorer gave NaN for every relevant song of all 2 user(s) with test plays)", broken.Format(nameof(broken.NdcgAtK)));
+        Assert.Equal("n/a (no song embeddings given)", broken.Format(nameof(broken.IntraListDiversity)));
+
+        // Every candidate relevant: AUC has no negative to rank against; the other metrics are numbers.
+        var both = PlayLogs.Make(ml, 2, 3, (1, 1, 1), (1, 2, 1), (2, 1, 1), (2, 2, 1));
+        var allRelevant = ml.Audio().Recommendation.Evaluate(new FixedScorer([0.5f, 0.4f, 0.3f], [0.1f, 0.9f, 0.2f]), both, null,
+            new RecommendationEvaluationOptions { K = 2, CandidateSongKeys = [1, 2] });
+        Assert.Equal("n/a (no evaluated user has both relevant and irrelevant candidates)", allRelevant.Format(nameof(allRelevant.Auc)));
+        Assert.Equal("1.000", allRelevant.Format(nameof(allRelevant.PrecisionAtK)));
+        Assert.False(allRelevant.MissingReasons.ContainsKey(nameof(allRelevant.PrecisionAtK)));
+
+        // No test play at all among the candidates.
+        var none = ml.Audio().Recommendation.Evaluate(new FixedScorer([0.5f, 0.4f, 0.3f], [0.1f, 0.9f, 0.2f]), test, null,
+            new RecommendationEvaluationOptions { K = 2, CandidateSongKeys = [3] });
+        Assert.Equal("n/a (no user has a relevant candidate song in the test data)", none.Format(nameof(none.RecallAtK)));
+        Assert.Throws<ArgumentException>(() => none.Format("Accuracy"));
+    }
+
+    [Fact]
     public void CandidateSongsRestrictRankingAndRelevance()
     {
         var ml = new MLContext(seed: 1);

@@ -463,6 +463,97 @@ public sealed class TimeConvLstmTests
         Assert.Contains("Device", e.Message, StringComparison.Ordinal);
     }
 
+    private static WindowData OrderSongs(int songs) => new(OrderTask.Songs(songs, seed: 5), OrderTask.Frames, OrderTask.Coefficients);
+
+    private static TimeConvLstmOptions TinyOptions() => new()
+    {
+        Epochs = 1, BatchSize = 4, ValidationFraction = 0, Seed = 1, Threads = 1, Device = TorchDevice.Cpu,
+        ConvolutionLayers = 2, Channels = 4, LstmHiddenSize = 8,
+    };
+
+    [Fact]
+    public void OverflowingLossStopsTrainingNamingEpochAndBatch()
+    {
+        // A finite but enormous class weight: each liked window's loss is near float.MaxValue, so the batch mean overflows.
+        var ml = new MLContext(seed: 1);
+        var options = TinyOptions();
+        options.PositiveClassWeight = float.MaxValue;
+        var e = Assert.Throws<NonFiniteTrainingException>(() => ml.Audio().Trainers.TimeConvLstm(options).Fit(OrderSongs(8)).Dispose());
+        _output.WriteLine(e.Message);
+        Assert.Equal("TimeConvLstm", e.Trainer);
+        Assert.Equal(1, e.Epoch);
+        Assert.Equal(1, e.Batch);
+        Assert.False(double.IsFinite(e.Value));
+        Assert.Contains("TimeConvLstm: the loss is Infinity at epoch 1, batch 1 (1-based); training stopped.", e.Message, StringComparison.Ordinal);
+        Assert.Contains("learning rate", e.Message, StringComparison.Ordinal);
+        Assert.Contains("standardised", e.Message, StringComparison.Ordinal);
+        Assert.IsAssignableFrom<InvalidOperationException>(e);
+    }
+
+    [Fact]
+    public void HugeLearningRateStopsTrainingInsteadOfPrintingNaN()
+    {
+        // One Adam step moves every weight by about the learning rate; at 1e30 the next batch's gradients overflow.
+        var ml = new MLContext(seed: 1);
+        var options = TinyOptions();
+        options.LearningRate = 1e30;
+        options.Epochs = 3;
+        var e = Assert.Throws<NonFiniteTrainingException>(() => ml.Audio().Trainers.TimeConvLstm(options).Fit(OrderSongs(8)).Dispose());
+        _output.WriteLine(e.Message);
+        Assert.Equal(1, e.Epoch);
+        Assert.True(e.Batch >= 2, $"batch {e.Batch}: the first step starts from finite weights");
+    }
+
+    [Fact]
+    public void SkipNonFiniteBatchesSkipsAndCountsThem()
+    {
+        // After the first step at a learning rate of 1e30 every later batch overflows; skipped, none of them is stepped.
+        var ml = new MLContext(seed: 1);
+        var options = TinyOptions();
+        options.LearningRate = 1e30;
+        options.SkipNonFiniteBatches = true;
+        var reports = new List<TrainingProgress>();
+        options.Progress = new SyncProgress(reports.Add);
+        var messages = new List<string>();
+        ml.Log += (_, m) => messages.Add(m.Message);
+        using var scorer = ml.Audio().Trainers.TimeConvLstm(options).Fit(OrderSongs(8));
+
+        var report = Assert.Single(reports);
+        _output.WriteLine($"{report.SkippedBatches} skipped, loss {report.TrainingLoss}, {report.TrainingWindows} windows");
+        Assert.InRange(report.SkippedBatches, 1, 1000);
+        Assert.True(double.IsFinite(report.TrainingLoss), $"loss {report.TrainingLoss}");
+        Assert.Contains(messages, m => m.Contains($"skipped {report.SkippedBatches} of", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void SkippingEveryBatchOfAnEpochStillStops()
+    {
+        var ml = new MLContext(seed: 1);
+        var options = TinyOptions();
+        options.PositiveClassWeight = float.MaxValue;
+        options.SkipNonFiniteBatches = true;
+        var e = Assert.Throws<NonFiniteTrainingException>(() => ml.Audio().Trainers.TimeConvLstm(options).Fit(OrderSongs(8)).Dispose());
+        Assert.Equal(1, e.Epoch);
+        Assert.Null(e.Batch);
+        Assert.Contains("were non-finite and skipped", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(float.NaN)]
+    [InlineData(float.PositiveInfinity)]
+    public void NonFiniteFeatureIsRejectedNamingColumnAndRow(float value)
+    {
+        var songs = OrderTask.Songs(4, seed: 5).ToList();
+        var windows = (float[])songs[2].Windows.Clone();
+        windows[OrderTask.Coefficients + 1] = value;
+        songs[2] = songs[2] with { Windows = windows };
+        var ml = new MLContext(seed: 1);
+        var e = Assert.Throws<InvalidOperationException>(() => ml.Audio().Trainers.TimeConvLstm(TinyOptions()).Fit(new WindowData(songs, OrderTask.Frames, OrderTask.Coefficients)).Dispose());
+        Assert.IsNotType<NonFiniteTrainingException>(e);
+        Assert.Contains("Row 2: window column 'Windows'", e.Message, StringComparison.Ordinal);
+        Assert.Contains("window 0, frame 1, coefficient 1", e.Message, StringComparison.Ordinal);
+    }
+
     private sealed class SyncProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
     {
         public void Report(TrainingProgress value) => report(value);
