@@ -1,3 +1,5 @@
+using MLNetAudio.Data;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MLNetAudio.Recommendation;
@@ -81,7 +83,8 @@ public sealed class AudioFactorRegressionModel : IUserSongScorer
         var index = tensor(warm.ToArray());
         var xw = xs.index_select(0, index);
         var yw = ys.index_select(0, index);
-        var gram = xw.t().matmul(xw) + (eye(size, dtype: float64) * ridge);
+        using var ridgeScalar = ridge.ToScalar();
+        var gram = xw.t().matmul(xw).add(eye(size, dtype: float64).mul(ridgeScalar), TorchScalars.One);
         var weights = linalg.solve(gram, xw.t().matmul(yw));
         var predicted = xs.matmul(weights).to(float32).data<float>().ToArray();
         var users = new float[factors.UserCount * rank];
