@@ -23,6 +23,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
 using MLNetAudio;
+using MLNetAudio.Data;
 using MLNetAudio.Recommendation;
 using MLNetAudio.Scoring;
 using MLNetAudio.Synthesis;
@@ -261,17 +262,17 @@ internal static class Probe
         var y = tensor(train.Select(s => (long)labels[s]).ToArray());
         var w = nn.Parameter(zeros(d, classes));
         var b = nn.Parameter(zeros(classes));
-        var optimizer = optim.Adam([w, b], 0.05);
+        using var optimizer = new RootedAdam([w, b], 0.05);
         for (int i = 0; i < 400; i++)
         {
             using var step = NewDisposeScope();
-            var loss = F.cross_entropy(x.matmul(w) + b, y) + (w.pow(2).sum() * 1e-3f);
+            var loss = F.cross_entropy(x.matmul(w).add(b, TorchScalars.One), y).add(w.pow(TorchScalars.Two).sum().mul(TorchScalars.OneThousandthSingle), TorchScalars.One);
             optimizer.zero_grad();
             loss.backward();
             optimizer.step();
         }
 
-        var predicted = (Matrix(features, test, d).matmul(w) + b).argmax(1).data<long>().ToArray();
+        var predicted = Matrix(features, test, d).matmul(w).add(b, TorchScalars.One).argmax(1).data<long>().ToArray();
         double accuracy = test.Select((s, i) => predicted[i] == labels[s] ? 1.0 : 0.0).Average();
         double majority = test.GroupBy(s => labels[s]).Max(g => g.Count()) / (double)test.Length;
         return (accuracy, majority);
@@ -287,17 +288,18 @@ internal static class Probe
         var y = tensor(train.Select(s => (tempo[s] - mean) / spread).ToArray());
         var w = nn.Parameter(zeros(d));
         var b = nn.Parameter(zeros(1));
-        var optimizer = optim.Adam([w, b], 0.05);
+        using var optimizer = new RootedAdam([w, b], 0.05);
         for (int i = 0; i < 1000; i++)
         {
             using var step = NewDisposeScope();
-            var loss = (x.matmul(w) + b - y).pow(2).mean() + (w.pow(2).sum() * 1e-3f);
+            var loss = (x.matmul(w).add(b, TorchScalars.One) - y).pow(TorchScalars.Two).mean().add(w.pow(TorchScalars.Two).sum().mul(TorchScalars.OneThousandthSingle), TorchScalars.One);
             optimizer.zero_grad();
             loss.backward();
             optimizer.step();
         }
 
-        var predicted = (Matrix(features, test, d).matmul(w) + b).mul(spread).data<float>().ToArray();
+        using var spreadScalar = spread.ToScalar();
+        var predicted = Matrix(features, test, d).matmul(w).add(b, TorchScalars.One).mul(spreadScalar).data<float>().ToArray();
         double residual = test.Select((s, i) => Math.Pow(predicted[i] - (tempo[s] - mean), 2)).Sum();
         double testMean = test.Average(s => tempo[s] - mean);
         double total = test.Sum(s => Math.Pow(tempo[s] - mean - testMean, 2));
@@ -339,11 +341,11 @@ internal static class FeatureModel
         nn.Module<Tensor, Tensor> encoder = linear
             ? nn.Linear(d, e)
             : nn.Sequential(nn.Linear(d, 64), nn.ReLU(), nn.Linear(64, e));
-        var users = nn.Parameter(randn(simulator.UserCount, e).mul_(0.1));
+        var users = nn.Parameter(randn(simulator.UserCount, e).mul_(TorchScalars.OneTenthDouble));
         var bias = nn.Parameter(zeros(1));
         var songBiases = nn.Parameter(zeros(simulator.SongCount));
         var parameters = encoder.parameters().Append(users).Append(bias).Append(songBiases).ToArray();
-        using var optimizer = optim.Adam(parameters, lr);
+        using var optimizer = new RootedAdam(parameters, lr);
         var rng = new Random(seed);
         double first = double.NaN, last = double.NaN;
         for (int epoch = 0; epoch < epochs; epoch++)
@@ -358,16 +360,17 @@ internal static class FeatureModel
                 var songIndex = tensor(batch.Select(p => (long)p.Song).ToArray());
                 var embedding = encoder.call(x.index_select(0, songIndex));
                 var u = users.index_select(0, tensor(batch.Select(p => (long)p.User).ToArray()));
-                var logits = (embedding * u).sum(-1) + bias;
+                var logits = (embedding * u).sum(-1).add(bias, TorchScalars.One);
                 if (songBias)
                 {
-                    logits += songBiases.index_select(0, songIndex);
+                    logits = logits.add(songBiases.index_select(0, songIndex), TorchScalars.One);
                 }
 
                 var loss = F.binary_cross_entropy_with_logits(logits, tensor(batch.Select(p => p.Label).ToArray()));
                 if (wd > 0)
                 {
-                    loss += u.pow(2).sum(-1).mean() * (float)wd;
+                    using var wdScalar = ((float)wd).ToScalar();
+                    loss = loss.add(u.pow(TorchScalars.Two).sum(-1).mean().mul(wdScalar), TorchScalars.One);
                 }
                 optimizer.zero_grad();
                 loss.backward();
@@ -426,7 +429,7 @@ internal static class CnnExperiment
         var timer = Stopwatch.StartNew();
         torch.random.manual_seed(seed);
         using var network = new TimeConvNetwork(new TimeConvNetworkSettings(songs.FramesPerWindow, songs.Coefficients, form, NetworkHead.Lstm, 3, channels, e));
-        var users = nn.Parameter(randn(simulator.UserCount, e).mul_(0.1));
+        var users = nn.Parameter(randn(simulator.UserCount, e).mul_(TorchScalars.OneTenthDouble));
         var bias = nn.Parameter(zeros(1));
         var userBiases = nn.Parameter(zeros(simulator.UserCount));
         var songBiases = nn.Parameter(zeros(simulator.SongCount));
@@ -468,7 +471,7 @@ internal static class CnnExperiment
         IEnumerable<TorchSharp.Modules.Parameter> trained = [users, bias, userBiases, songBiases, logScale];
         var encoderParameters = network.parameters().Concat(poolHead?.parameters() ?? []).Concat(batchNorm?.parameters() ?? []).Concat(auxHead?.parameters() ?? []);
         var parameters = (freeze ? trained : encoderParameters.Concat(trained)).ToArray();
-        using var optimizer = optim.Adam(parameters, lr);
+        using var optimizer = new RootedAdam(parameters, lr);
         var rng = new Random(seed);
         int size = songs.WindowSize;
         var buffer = new float[32 * w * size];
@@ -499,37 +502,45 @@ internal static class CnnExperiment
                 var userIndex = tensor(pairs.Skip(start).Take(b).Select(p => (long)p.User).ToArray());
                 var songIndex = tensor(pairs.Skip(start).Take(b).Select(p => (long)p.Song).ToArray());
                 var u = users.index_select(0, userIndex);
-                var logits = (embedding * u.unsqueeze(1)).sum(-1) + bias;
-                var pair = logits.logsumexp(1) - (float)Math.Log(w);
+                var logits = (embedding * u.unsqueeze(1)).sum(-1).add(bias, TorchScalars.One);
+                using var logWindows = ((float)Math.Log(w)).ToScalar();
+                var pair = logits.logsumexp(1).sub(logWindows);
                 if (userBias)
                 {
-                    pair += userBiases.index_select(0, userIndex);
+                    pair = pair.add(userBiases.index_select(0, userIndex), TorchScalars.One);
                 }
 
                 if (songBias)
                 {
-                    pair += songBiases.index_select(0, songIndex);
+                    pair = pair.add(songBiases.index_select(0, songIndex), TorchScalars.One);
                 }
 
                 var loss = F.binary_cross_entropy_with_logits(pair, tensor(pairs.Skip(start).Take(b).Select(p => p.Label).ToArray()));
                 if (wd > 0)
                 {
-                    loss += u.pow(2).sum(-1).mean() * (float)wd;
+                    using var wdScalar = ((float)wd).ToScalar();
+                    loss = loss.add(u.pow(TorchScalars.Two).sum(-1).mean().mul(wdScalar), TorchScalars.One);
                 }
 
                 if (auxHead is not null)
                 {
                     var target = cat([x.mean([1]), x.std(1)], 1).detach();
-                    loss += F.mse_loss(auxHead.call(flat), target) * (float)aux;
+                    using var auxScalar = ((float)aux).ToScalar();
+                    loss = loss.add(F.mse_loss(auxHead.call(flat), target).mul(auxScalar), TorchScalars.One);
                 }
 
                 if (vicreg > 0)
                 {
                     var z = flat - flat.mean([0], keepdim: true);
-                    var covariance = z.t().matmul(z) / (z.shape[0] - 1);
+                    using var degrees = (z.shape[0] - 1).ToScalar();
+                    var covariance = z.t().matmul(z).div(degrees);
                     var variance = covariance.diagonal();
                     var offDiagonal = covariance - diag(variance);
-                    loss += (F.relu(1 - (variance + 1e-4f).sqrt()).mean() + (offDiagonal.pow(2).sum() / e)) * (float)vicreg;
+                    using var ridgeScalar = 1e-4f.ToScalar();
+                    using var eScalar = e.ToScalar();
+                    using var vicregScalar = ((float)vicreg).ToScalar();
+                    var spreadPenalty = F.relu(variance.add(ridgeScalar, TorchScalars.One).sqrt().negative().add(TorchScalars.One, TorchScalars.One)).mean();
+                    loss = loss.add(spreadPenalty.add(offDiagonal.pow(TorchScalars.Two).sum().div(eScalar), TorchScalars.One).mul(vicregScalar), TorchScalars.One);
                 }
 
                 optimizer.zero_grad();
@@ -553,8 +564,9 @@ internal static class CnnExperiment
     {
         using var scope = NewDisposeScope();
         var centred = rows - rows.mean([0], keepdim: true);
-        var eig = linalg.eigvalsh(centred.t().matmul(centred) / rows.shape[0]).clamp_min(0);
-        return Math.Pow(eig.sum().item<float>(), 2) / Math.Max(1e-12, eig.pow(2).sum().item<float>());
+        using var rowCount = rows.shape[0].ToScalar();
+        var eig = linalg.eigvalsh(centred.t().matmul(centred).div(rowCount)).clamp_min(TorchScalars.Zero);
+        return Math.Pow(eig.sum().item<float>(), 2) / Math.Max(1e-12, eig.pow(TorchScalars.Two).sum().item<float>());
     }
 
     private static Tensor Normalise(Tensor embedding, bool norm, Tensor logScale) =>
@@ -593,10 +605,10 @@ internal static class CnnExperiment
             withinSong = stacked.var(1, unbiased: false).sum(-1).mean().item<float>();
             total = stacked.reshape(-1, stacked.shape[2]).var(0, unbiased: false).sum().item<float>();
             windowsSeen = stacked.shape[0] * stacked.shape[1];
-            var logits = users.matmul(stacked.reshape(-1, stacked.shape[2]).t()).reshape(simulator.UserCount, songCount, -1) + bias;
+            var logits = users.matmul(stacked.reshape(-1, stacked.shape[2]).t()).reshape(simulator.UserCount, songCount, -1).add(bias, TorchScalars.One);
             if (userBiases is not null)
             {
-                logits += userBiases.reshape(-1, 1, 1);
+                logits = logits.add(userBiases.reshape(-1, 1, 1), TorchScalars.One);
             }
 
             var p = logits.sigmoid();

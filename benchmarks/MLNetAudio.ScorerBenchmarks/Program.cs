@@ -9,6 +9,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using MLNetAudio;
+using MLNetAudio.Data;
 using MLNetAudio.Scoring;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -25,9 +26,10 @@ if (mode is "train" or "all")
     {
         torch.random.manual_seed(1);
         using var net = new TimeConvNetwork(new TimeConvNetworkSettings(Frames, Coefficients, form));
-        using var optimizer = torch.optim.Adam(net.parameters(), 1e-3);
+        using var optimizer = new RootedAdam(net.parameters(), 1e-3);
         using var x = randn(Batch, Frames, Coefficients);
-        using var y = (rand(Batch) > 0.5).to_type(ScalarType.Float32);
+        using var half = 0.5.ToScalar();
+        using var y = (rand(Batch) > half).to_type(ScalarType.Float32);
         var times = new List<double>();
         for (int i = 0; i < steps + 3; i++)
         {

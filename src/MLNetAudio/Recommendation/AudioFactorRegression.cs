@@ -1,3 +1,5 @@
+using MLNetAudio.Data;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MLNetAudio.Recommendation;
@@ -108,7 +110,8 @@ public sealed class AudioFactorRegressionModel : IUserSongScorer
         var index = tensor(warm);
         var xw = xs.index_select(0, index);
         var yw = ys.index_select(0, index);
-        var gram = xw.t().matmul(xw) + (eye(size, dtype: float64) * ridge);
+        using var ridgeScalar = ridge.ToScalar();
+        var gram = xw.t().matmul(xw).add(eye(size, dtype: float64).mul(ridgeScalar), TorchScalars.One);
         var (weights, info) = linalg.solve_ex(gram, xw.t().matmul(yw));
         var weightArray = weights.data<double>().ToArray();
         int badWeight = Array.FindIndex(weightArray, v => !double.IsFinite(v));

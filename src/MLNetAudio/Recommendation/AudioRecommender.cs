@@ -226,7 +226,7 @@ public sealed class MultiUserAudioTrainer : IEstimator<MultiUserAudioModel>
         try
         {
             network.to(device);
-            var users = nn.Parameter(randn(plays.UserCount, _options.EmbeddingSize, device: device).mul_(0.1));
+            var users = nn.Parameter(randn(plays.UserCount, _options.EmbeddingSize, device: device).mul_(TorchScalars.OneTenthDouble));
             var bias = nn.Parameter(zeros(1, device: device));
             var (mean, std) = Standardization(plays);
             using var meanTensor = tensor(mean, device: device);
@@ -323,12 +323,14 @@ public sealed class MultiUserAudioTrainer : IEstimator<MultiUserAudioModel>
         using var statisticsHead = o.WindowStatisticsWeight > 0 ? nn.Linear(o.EmbeddingSize, 2L * _songs.Coefficients) : null;
         statisticsHead?.to(device);
         var parameters = network.parameters().Append(users).Append(bias).Concat(statisticsHead?.parameters() ?? []).ToArray();
-        using var optimizer = optim.Adam(parameters, o.LearningRate);
+        using var optimizer = new RootedAdam(parameters, o.LearningRate);
         int size = _songs.WindowSize;
         int w = o.WindowsPerPair;
         var skippedPerEpoch = new int[o.Epochs];
         SkippedBatches = skippedPerEpoch;
         using var channel = _log?.Start("Training");
+        using var logWindows = ((float)Math.Log(w)).ToScalar();
+        using var statisticsWeight = ((float)o.WindowStatisticsWeight).ToScalar();
         network.train();
         for (int epoch = 0; epoch < o.Epochs; epoch++)
         {
@@ -379,15 +381,15 @@ public sealed class MultiUserAudioTrainer : IEstimator<MultiUserAudioModel>
                 var windowEmbedding = network.Embedding(x);
                 var embedding = windowEmbedding.reshape(b, w, -1);
                 var u2 = users.index_select(0, tensor(userIndex, device: device));
-                var logits = (embedding * u2.unsqueeze(1)).sum(-1) + bias;
-                var pairLogit = logits.logsumexp(1) - (float)Math.Log(w);
+                var logits = (embedding * u2.unsqueeze(1)).sum(-1).add(bias, TorchScalars.One);
+                var pairLogit = logits.logsumexp(1).sub(logWindows);
                 var loss = F.binary_cross_entropy_with_logits(pairLogit, tensor(labels, device: device));
                 float playLoss = loss.item<float>(); // Progress reports the play loss alone, comparable with and without the auxiliary term
                 if (statisticsHead is not null)
                 {
                     // The window's own MFCC statistics over time: the embedding must keep what they hold.
                     var statistics = cat([x.mean([1]), x.std(1)], 1).detach();
-                    loss = loss + (F.mse_loss(statisticsHead.call(windowEmbedding), statistics) * (float)o.WindowStatisticsWeight);
+                    loss = loss.add(F.mse_loss(statisticsHead.call(windowEmbedding), statistics).mul(statisticsWeight), TorchScalars.One);
                 }
 
                 optimizer.zero_grad();
@@ -832,19 +834,20 @@ public sealed class MultiUserAudioModel : RowMappingTransformer, IUserSongScorer
 
         var y = tensor(labels, device: _device);
         // Balance the classes: the few played songs weigh as much as the whole rest of the catalog.
-        var weight = where(y > 0.5f, tensor(0.5f / played.Length, device: _device), tensor(0.5f / Math.Max(1, SongCount - played.Length), device: _device));
+        var weight = where(y > TorchScalars.HalfSingle, tensor(0.5f / played.Length, device: _device), tensor(0.5f / Math.Max(1, SongCount - played.Length), device: _device));
         var user = nn.Parameter(zeros(EmbeddingSize, device: _device));
-        using var optimizer = optim.Adam([user], 0.05);
+        using var optimizer = new RootedAdam([user], 0.05);
         var windowsPerSong = _mask.sum(1).to(float32).log();
 
         // Explicit Scalars kept alive through the calls (see SongRecommenderModel.MaskedScores for why).
         using var negativeInfinity = float.NegativeInfinity.ToScalar();
+        using var bias = _bias.ToScalar();
         for (int i = 0; i < steps; i++)
         {
             using var step = NewDisposeScope();
-            var logits = _padded.matmul(user).add(_bias).masked_fill(_mask.logical_not(), negativeInfinity);
+            var logits = _padded.matmul(user).add(bias, TorchScalars.One).masked_fill(_mask.logical_not(), negativeInfinity);
             var songLogit = logits.logsumexp(1) - windowsPerSong;
-            var loss = (F.binary_cross_entropy_with_logits(songLogit, y, reduction: nn.Reduction.None) * weight).sum() + (user.pow(2).sum() * 1e-3f);
+            var loss = (F.binary_cross_entropy_with_logits(songLogit, y, reduction: nn.Reduction.None) * weight).sum().add(user.pow(TorchScalars.Two).sum().mul(TorchScalars.OneThousandthSingle), TorchScalars.One);
             optimizer.zero_grad();
             loss.backward();
             optimizer.step();
@@ -895,7 +898,8 @@ public sealed class MultiUserAudioModel : RowMappingTransformer, IUserSongScorer
         int songs = SongCount;
         long max = _padded.shape[1];
         // [count, songs * max]: every user against every window, one product.
-        var logits = u.matmul(_padded.reshape(songs * max, EmbeddingSize).t()).add(_bias).reshape(count, songs, max);
+        using var bias = _bias.ToScalar();
+        var logits = u.matmul(_padded.reshape(songs * max, EmbeddingSize).t()).add(bias, TorchScalars.One).reshape(count, songs, max);
         var probabilities = logits.sigmoid();
         var mask = _mask.unsqueeze(0);
         using var fill = (_options.Aggregation == AudioSongAggregation.Max ? -1f : 0f).ToScalar();

@@ -346,6 +346,6 @@ public sealed class FieldAwareFactorizationMachineRecommenderModel : SongRecomme
         var songs = tensor(_songVectors, [SongCount, _dimension]).clone();
         var userBias = tensor(_userBias.AsSpan(firstUser, count).ToArray(), [count, 1]);
         var songBias = tensor(_songBias, [1, SongCount]);
-        return users.matmul(songs.t()) + userBias + songBias;
+        return users.matmul(songs.t()).add(userBias, TorchScalars.One).add(songBias, TorchScalars.One);
     }
 }

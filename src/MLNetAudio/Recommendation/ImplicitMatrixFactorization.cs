@@ -631,12 +631,14 @@ internal sealed class ImplicitAls : IDisposable
         using var scope = NewDisposeScope();
         var x = UserFactors;
         var y = SongFactors;
+        using var alpha = _alpha.ToScalar();
+        using var lambda = _lambda.ToScalar();
         var allPairs = (x.t().matmul(x) * y.t().matmul(y)).sum();
         var s = (x.index_select(0, _observedUsers) * y.index_select(0, _observedSongs)).sum(1);
-        var c = _observedPlays * _alpha + 1;
-        var correction = (c * (1 - s).pow(2) - s.pow(2)).sum();
-        var regulariser = (x.pow(2).sum() + y.pow(2).sum()) * _lambda;
-        return (allPairs + correction + regulariser).to_type(ScalarType.Float64).cpu().item<double>();
+        var c = _observedPlays.mul(alpha).add(TorchScalars.One, TorchScalars.One);
+        var correction = (c * s.negative().add(TorchScalars.One, TorchScalars.One).pow(TorchScalars.Two) - s.pow(TorchScalars.Two)).sum();
+        var regulariser = x.pow(TorchScalars.Two).sum().add(y.pow(TorchScalars.Two).sum(), TorchScalars.One).mul(lambda);
+        return allPairs.add(correction, TorchScalars.One).add(regulariser, TorchScalars.One).to_type(ScalarType.Float64).cpu().item<double>();
     }
 
     public float[] UserFactorsArray() => UserFactors.cpu().data<float>().ToArray();
@@ -661,7 +663,9 @@ internal sealed class ImplicitAls : IDisposable
         // Rows with no plays keep zero factors: their system has a zero right-hand side.
         var result = zeros([rows, _rank], device: Device);
         using var scope = NewDisposeScope();
-        var gram = fixedFactors.t().matmul(fixedFactors) + eye(_rank, device: Device) * _lambda;
+        using var alpha = _alpha.ToScalar();
+        using var lambda = _lambda.ToScalar();
+        var gram = fixedFactors.t().matmul(fixedFactors).add(eye(_rank, device: Device).mul(lambda), TorchScalars.One);
         for (int batchIndex = 0; batchIndex < batches.Count; batchIndex++)
         {
             var b = batches[batchIndex];
@@ -671,14 +675,14 @@ internal sealed class ImplicitAls : IDisposable
             var gathered = fixedFactors.index_select(0, b.Index.view(-1)).view(n, width, _rank);
 
             // Yᵀ C_u p(u) over the played songs (padding has confidence 0).
-            var confidence = (b.Plays * _alpha + 1) * b.Mask;
+            var confidence = b.Plays.mul(alpha).add(TorchScalars.One, TorchScalars.One) * b.Mask;
             var rhs = gathered.transpose(1, 2).bmm(confidence.unsqueeze(2));
-            var weights = b.Plays * _alpha;
+            var weights = b.Plays.mul(alpha);
             Tensor solution;
             if (ConjugateGradientSteps == 0)
             {
                 // YᵀY + λI + Yᵀ(C_u − I)Y, the last term over the played songs only.
-                var a = gram.unsqueeze(0) + (gathered.transpose(1, 2) * weights.unsqueeze(1)).bmm(gathered);
+                var a = gram.unsqueeze(0).add((gathered.transpose(1, 2) * weights.unsqueeze(1)).bmm(gathered), TorchScalars.One);
 
                 // cholesky_ex reports a failed factorization instead of throwing LAPACK's message; with λ > 0 the system
                 // is positive definite, so a failure means the numbers overflowed or are wrong.
@@ -715,7 +719,7 @@ internal sealed class ImplicitAls : IDisposable
     private Tensor ConjugateGradient(Tensor gram, Tensor gathered, Tensor weights, Tensor rhs, Tensor x)
     {
         Tensor Apply(Tensor v) =>
-            v.matmul(gram) + gathered.transpose(1, 2).bmm(gathered.bmm(v.unsqueeze(2)) * weights.unsqueeze(2)).squeeze(2);
+            v.matmul(gram).add(gathered.transpose(1, 2).bmm(gathered.bmm(v.unsqueeze(2)) * weights.unsqueeze(2)).squeeze(2), TorchScalars.One);
 
         var r = rhs - Apply(x);
         var p = r;
@@ -725,11 +729,11 @@ internal sealed class ImplicitAls : IDisposable
             var ap = Apply(p);
 
             // Converged rows have rs = 0; the floor keeps them at rest instead of dividing 0 by 0.
-            var stepSize = rs / (p * ap).sum(1, keepdim: true).clamp_min(1e-30);
-            x = x + stepSize * p;
+            var stepSize = rs / (p * ap).sum(1, keepdim: true).clamp_min(TorchScalars.TinyDouble);
+            x = x.add(stepSize * p, TorchScalars.One);
             r = r - stepSize * ap;
             var next = (r * r).sum(1, keepdim: true);
-            p = r + next / rs.clamp_min(1e-30) * p;
+            p = r.add(next / rs.clamp_min(TorchScalars.TinyDouble) * p, TorchScalars.One);
             rs = next;
         }
 

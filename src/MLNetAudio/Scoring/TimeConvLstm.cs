@@ -386,7 +386,7 @@ namespace MLNetAudio.Scoring
                     $"TimeConvLstm: {songs} songs ({validation.Count} for validation), windows of {_column.FramesPerWindow} x {_column.Coefficients}, "
                     + $"every {_stride}. window for training, device {_device}, {torch.get_num_threads()} thread(s).");
 
-                using var optimizer = torch.optim.Adam(_network.parameters(), _options.LearningRate);
+                using var optimizer = new RootedAdam(_network.parameters(), _options.LearningRate);
                 using var positiveWeight = torch.tensor((float)_options.PositiveClassWeight, device: _device);
                 Dictionary<string, Tensor>? best = null;
                 double bestLoss = double.PositiveInfinity;
@@ -651,10 +651,11 @@ namespace MLNetAudio.Scoring
 
                         using var scope = torch.NewDisposeScope();
                         var inputs = torch.tensor(x, [b, _column.FramesPerWindow, _column.Coefficients]).to(_device);
-                        var targets = torch.full([b], label, device: _device);
+                        using var labelScalar = label.ToScalar();
+                        var targets = torch.full([b], labelScalar, device: _device);
                         var logits = _network.Logits(inputs);
                         lossSum += torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction: torch.nn.Reduction.Sum).item<float>();
-                        correct += (logits > 0).eq(targets > 0.5f).sum().item<long>();
+                        correct += (logits > TorchScalars.Zero).eq(targets > TorchScalars.HalfSingle).sum().item<long>();
                         total += b;
                     }
                 }
