@@ -22,10 +22,12 @@ Console.WriteLine($"TorchSharp, libtorch threads {torch.get_num_threads()}, OMP_
 const int Batch = 32, Frames = 400, Coefficients = 40;
 if (mode is "train" or "all")
 {
-    foreach (var form in new[] { ConvolutionForm.Conv2dTimeOnly, ConvolutionForm.Conv1dAllCoefficients })
+    // Each form with the library's layers (GEMM) and, in the same run, libtorch's nn.Conv/nn.LSTM (oneDNN kernels,
+    // what the library used before; labelled "/libtorch" so run-scorer-bench.sh's PyTorch ratio reads the GEMM line).
+    foreach (var (form, layers) in new[] { ConvolutionForm.Conv2dTimeOnly, ConvolutionForm.Conv1dAllCoefficients }.SelectMany(f => new[] { (f, TimeConvLayers.LibTorch), (f, TimeConvLayers.Gemm) }))
     {
         torch.random.manual_seed(1);
-        using var net = new TimeConvNetwork(new TimeConvNetworkSettings(Frames, Coefficients, form));
+        using var net = new TimeConvNetwork(new TimeConvNetworkSettings(Frames, Coefficients, form), layers);
         using var optimizer = new RootedAdam(net.parameters(), 1e-3);
         using var x = randn(Batch, Frames, Coefficients);
         using var half = 0.5.ToScalar();
@@ -45,7 +47,8 @@ if (mode is "train" or "all")
             }
         }
 
-        Console.WriteLine(FormattableString.Invariant($"train {form}: median {Median(times):F2} ms/step over {steps} steps (batch {Batch} x {Frames} x {Coefficients}), {Batch / Median(times) * 1000:F0} windows/s"));
+        string label = layers == TimeConvLayers.Gemm ? form.ToString() : form + "/libtorch";
+        Console.WriteLine(FormattableString.Invariant($"train {label}: median {Median(times):F2} ms/step over {steps} steps (batch {Batch} x {Frames} x {Coefficients}), {Batch / Median(times) * 1000:F0} windows/s"));
     }
 }
 
@@ -71,15 +74,19 @@ if (mode is "fit" or "all")
 
 if (mode is "score" or "all")
 {
-    foreach (var form in new[] { ConvolutionForm.Conv2dTimeOnly, ConvolutionForm.Conv1dAllCoefficients })
+    // The default model (2-D form, 20 MFCCs) first, then 40 coefficients in both forms; each with the library's
+    // layers and, in the same run, libtorch's (before).
+    var cases = new[] { (ConvolutionForm.Conv2dTimeOnly, 20), (ConvolutionForm.Conv2dTimeOnly, Coefficients), (ConvolutionForm.Conv1dAllCoefficients, Coefficients) }
+        .SelectMany(c => new[] { (c.Item1, c.Item2, TimeConvLayers.LibTorch), (c.Item1, c.Item2, TimeConvLayers.Gemm) });
+    foreach (var (form, coefficients, layers) in cases)
     {
         // A 3-minute song at 50 frames/s: 9000 frames; 8 s windows at a 1 s hop: 173 windows.
         const int SongFrames = 180 * 50, Hop = 50;
         int windows = ((SongFrames - Frames) / Hop) + 1;
         torch.random.manual_seed(1);
-        using var net = new TimeConvNetwork(new TimeConvNetworkSettings(Frames, Coefficients, form));
+        using var net = new TimeConvNetwork(new TimeConvNetworkSettings(Frames, coefficients, form), layers);
         net.eval();
-        using var song = randn(SongFrames, Coefficients);
+        using var song = randn(SongFrames, coefficients);
         var starts = Enumerable.Range(0, windows).Select(w => (long)w * Hop).ToArray();
         using var stacked = stack(starts.Select(s => song.narrow(0, s, Frames)).ToArray());
         using var noGrad = no_grad();
@@ -104,10 +111,14 @@ if (mode is "score" or "all")
         });
         using var a = net.call(stacked);
         using var b = net.ScoreOverlappingWindows(song, starts);
-        Console.WriteLine(FormattableString.Invariant($"score {form}, 3-minute song ({windows} windows of {Frames} x {Coefficients}, hop {Hop} frames), one thread; max |shared - per-window| = {(a - b).abs().max().item<float>():E1}"));
+        Console.WriteLine(FormattableString.Invariant($"score {form} {(layers == TimeConvLayers.Gemm ? "GEMM layers" : "libtorch layers (before)")}, 3-minute song ({windows} windows of {Frames} x {coefficients}, hop {Hop} frames), one thread; max |shared - per-window| = {(a - b).abs().max().item<float>():E1}"));
         Console.WriteLine(FormattableString.Invariant($"  per window, one at a time: {oneByOne:F1} ms/song = {1000 / oneByOne:F2} songs/s"));
         Console.WriteLine(FormattableString.Invariant($"  per window, one batch:     {batched:F1} ms/song = {1000 / batched:F2} songs/s"));
-        Console.WriteLine(FormattableString.Invariant($"  shared convolution:        {shared:F1} ms/song = {1000 / shared:F2} songs/s ({batched / shared:F2}x the batched per-window path)"));
+        Console.WriteLine(FormattableString.Invariant($"  shared convolution:        {shared:F1} ms/song = {1000 / shared:F2} songs/s ({batched / shared:F2}x the batched per-window path), {180 * 1000 / shared:F0}x real time"));
+        if (layers != TimeConvLayers.Gemm)
+        {
+            continue;
+        }
 
         // The same network exported to ONNX (ml.Audio().Model.ExportOnnx) and run by ONNX Runtime on one thread: it
         // scores windows independently (no shared convolution), all of a song's windows as one batch or one per call.
@@ -118,7 +129,7 @@ if (mode is "score" or "all")
         float[] windowValues = stacked.contiguous().data<float>().ToArray();
         float[] RunOnnx(int first, int count)
         {
-            var input = new DenseTensor<float>(windowValues.AsMemory(first * Frames * Coefficients, count * Frames * Coefficients), [count, Frames, Coefficients]);
+            var input = new DenseTensor<float>(windowValues.AsMemory(first * Frames * coefficients, count * Frames * coefficients), [count, Frames, coefficients]);
             using var results = session.Run([NamedOnnxValue.CreateFromTensor(onnx.InputName, input)]);
             return results[0].AsTensor<float>().ToArray();
         }

@@ -19,8 +19,8 @@ public sealed class NonFiniteTrainingException : InvalidOperationException
     internal const string Advice =
         "Check the learning rate (try a smaller one), the input features for NaN, infinity or huge values, and that they are "
         + "standardised. If inputs and settings look sane, the numeric library may be computing wrong numbers on this machine: "
-        + "run MLNetAudio's numerical self-check and float64 reference tests (tests/MLNetAudio.Tests, e.g. "
-        + "dotnet test --filter \"FullyQualifiedName~TorchSharp\").";
+        + "run MLNetAudio's float64 numerical reference tests (tests/MLNetAudio.Tests, e.g. "
+        + "dotnet test --filter \"FullyQualifiedName~NumericalReferenceTests\").";
 
     /// <summary>Creates the exception for <paramref name="trainer"/> with a message built from the other arguments.</summary>
     /// <param name="trainer">The trainer's name, as its log channel spells it.</param>

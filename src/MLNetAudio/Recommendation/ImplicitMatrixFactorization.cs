@@ -687,7 +687,7 @@ internal sealed class ImplicitAls : IDisposable
                 // cholesky_ex reports a failed factorization instead of throwing LAPACK's message; with λ > 0 the system
                 // is positive definite, so a failure means the numbers overflowed or are wrong.
                 var (factor, info) = linalg.cholesky_ex(a);
-                if (info.ne(0).any().cpu().item<bool>())
+                if (info.ne(TorchScalars.Zero).any().cpu().item<bool>())
                 {
                     throw new NonFiniteTrainingException(TrainerName, round, batchIndex + 1, $"{solved}' system", double.NaN,
                         "Its Cholesky factorization failed (not positive definite, which with Lambda > 0 means overflowing or wrong numbers).");

@@ -1,3 +1,4 @@
+using MLNetAudio.Data;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -66,7 +67,7 @@ internal sealed class GemmLstm : nn.Module<Tensor, Tensor>
         long steps = sequence.shape[1];
 
         // Every step's input projection and both biases at once: [batch, steps, 4h].
-        var projected = F.linear(sequence, weight_ih_l0, bias_ih_l0 + bias_hh_l0);
+        var projected = F.linear(sequence, weight_ih_l0, bias_ih_l0.add(bias_hh_l0, TorchScalars.One));
         var recurrent = weight_hh_l0.t();
         Tensor? hidden = null, cell = null;
         for (long t = 0; t < steps; t++)
@@ -82,7 +83,7 @@ internal sealed class GemmLstm : nn.Module<Tensor, Tensor>
             var forget = sigmoids.narrow(1, h, h);
             var output = sigmoids.narrow(1, 3 * h, h);
             var candidate = gates.narrow(1, 2 * h, h).tanh();
-            cell = cell is null ? input * candidate : (forget * cell) + (input * candidate);
+            cell = cell is null ? input * candidate : (forget * cell).add(input * candidate, TorchScalars.One);
             hidden = output * cell.tanh();
         }
 

@@ -603,7 +603,7 @@ namespace MLNetAudio.Scoring
                 {
                     if (p.grad is Tensor g)
                     {
-                        sum += g.to(torch.float64).pow(2).sum().item<double>();
+                        sum += g.to(torch.float64).pow(TorchScalars.Two).sum().item<double>();
                     }
                 }
 

@@ -367,8 +367,9 @@ public sealed class TimeConvNetwork : nn.Module<Tensor, Tensor>
 
         var interior = cat(pieces, 0).index_select(0, tensor(order, device: songFrames.device));
         int chunk = EdgeChunkSteps * stride;
+        using var tailOffset = ((long)(window - chunk)).ToScalar();
         var head = Features(CutWindows(songFrames, starts, chunk)).narrow(1, 0, 1);
-        var tail = Features(CutWindows(songFrames, starts + (window - chunk), chunk)).narrow(1, EdgeChunkSteps - 1, 1);
+        var tail = Features(CutWindows(songFrames, starts.add(tailOffset, TorchScalars.One), chunk)).narrow(1, EdgeChunkSteps - 1, 1);
         return cat([head, interior.narrow(1, 1, pooled - 2), tail], 1).MoveToOuterDisposeScope();
     }
 
@@ -466,7 +467,7 @@ internal sealed class PoolingTrace : IDisposable
         {
             var activated = F.relu(preActivation);
             var (first, second) = Pairs(activated);
-            _decisions.Add(preActivation.gt(0).detach().DetachFromDisposeScope());
+            _decisions.Add(preActivation.gt(TorchScalars.Zero).detach().DetachFromDisposeScope());
             _decisions.Add(second.gt(first).detach().DetachFromDisposeScope());
             return pool(activated);
         }

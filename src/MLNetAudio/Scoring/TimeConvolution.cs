@@ -1,3 +1,4 @@
+using MLNetAudio.Data;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -102,7 +103,7 @@ internal sealed class TimeConvolution : nn.Module<Tensor, Tensor>
         // A batched product rather than one long GEMM: the weight gradient is then a sum of per-window partial
         // products (each over one window's frames), reduced by ATen's cascade summation, instead of one float32 dot
         // product over every frame of the batch, which lost up to 1e-3 relative accuracy at batch 32.
-        var product = matrices.bmm(kernel.t().expand(batch * rows, inChannels * Kernel, outChannels)).add(bias); // [b * rows, time, out]
+        var product = matrices.bmm(kernel.t().expand(batch * rows, inChannels * Kernel, outChannels)).add(bias, TorchScalars.One); // [b * rows, time, out]
         product = TwoDimensional
             ? product.view(batch, rows, time, outChannels).permute(0, 3, 1, 2) // [b, out, rows, time]
             : product.transpose(1, 2); // [b, out, time]

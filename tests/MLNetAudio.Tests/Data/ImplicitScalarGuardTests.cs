@@ -24,7 +24,6 @@ public sealed class ImplicitScalarGuardTests
 
     private static readonly Dictionary<string, int> Pending = new(StringComparer.Ordinal)
     {
-        ["TimeConvNetwork.cs"] = 1, // starts + (window - chunk) in EdgeAwareFeatures: an implicit long Scalar and alpha.
     };
 
     [Fact]
