@@ -7,8 +7,9 @@ using F = TorchSharp.torch.nn.functional;
 namespace MLNetAudio.Scoring;
 
 /// <summary>
-/// A convolution along the last (time) axis only, kernel 3, zero padding 1, computed as three batched matrix
-/// products over time-shifted views (a GEMM per tap). It replaces <c>nn.Conv1d(in, out, 3, padding: 1)</c> and <c>nn.Conv2d(in, out, (1, 3),
+/// A convolution along the last (time) axis only, kernel 3, zero padding 1, computed with matrix products: one
+/// GEMM over a column matrix when no gradient is needed (scoring), three batched products over time-shifted views
+/// when one is (training). It replaces <c>nn.Conv1d(in, out, 3, padding: 1)</c> and <c>nn.Conv2d(in, out, (1, 3),
 /// padding: (0, 1))</c> with the same parameter names and shapes, so saved models load unchanged.
 /// </summary>
 /// <remarks>
@@ -94,21 +95,34 @@ internal sealed class TimeConvolution : nn.Module<Tensor, Tensor>
         long time = input.shape[^1];
         long groups = batch * rows;
 
-        // Channels-last, zero-padded along time, one [time + 2, in] matrix per batch item (and row, in the 2-D
-        // form). When the input is itself a permuted channels-last product (every layer after the first) the
-        // permute is free and the padding is the only copy.
-        var channelsLast = TwoDimensional ? input.permute(0, 2, 3, 1) : input.permute(0, 2, 1);
-        var padded = F.pad(channelsLast, [0, 0, 1, 1]).reshape(groups, time + 2, inChannels);
+        Tensor product; // [groups, time, out]
+        if (!is_grad_enabled())
+        {
+            // Scoring: a column matrix [steps, in * 3] (every step's 3-frame neighbourhood, channels-last) and one
+            // GEMM, the fastest form measured for inference (docs/benchmarks.md).
+            var columns = F.pad(input, [1, 1]).unfold(-1, Kernel, 1); // [b, in, (rows,) time, 3]
+            var matrix = (TwoDimensional ? columns.permute(0, 2, 3, 1, 4) : columns.permute(0, 2, 1, 3))
+                .reshape(groups * time, inChannels * Kernel);
+            using var kernel = weight.reshape(outChannels, inChannels * Kernel);
+            product = F.linear(matrix, kernel, bias).view(groups, time, outChannels);
+        }
+        else
+        {
+            // Training: channels-last, zero-padded along time, one [time + 2, in] matrix per batch item (and row);
+            // when the input is a permuted channels-last product (every layer after the first) the permute is free
+            // and the padding is the only copy. out[t] = bias + sum over taps k of in[t + k - 1] . W[:, :, k]: three
+            // batched products over time-shifted views. Measured faster in training than the column matrix (whose
+            // backward folds it back) and than one GEMM with all taps followed by shifted sums (2-7x slower).
+            var channelsLast = TwoDimensional ? input.permute(0, 2, 3, 1) : input.permute(0, 2, 1);
+            var padded = F.pad(channelsLast, [0, 0, 1, 1]).reshape(groups, time + 2, inChannels);
+            var taps = weight.reshape(outChannels, inChannels, Kernel).permute(2, 1, 0); // [3, in, out]
+            Tensor Tap(int k) => taps[k].expand(groups, inChannels, outChannels);
+            product = padded.narrow(1, 0, time).bmm(Tap(0))
+                .add_(padded.narrow(1, 1, time).bmm(Tap(1)), TorchScalars.One)
+                .add_(padded.narrow(1, 2, time).bmm(Tap(2)), TorchScalars.One)
+                .add_(bias, TorchScalars.One);
+        }
 
-        // out[t] = bias + sum over taps k of in[t + k - 1] . W[:, :, k]: three batched products over time-shifted
-        // views, no column matrix. (Tried and slower here: one GEMM of every step with all three taps followed by
-        // a sum of shifted views, 2-7x slower in backward; an unfold column matrix and one GEMM, about 1.3x.)
-        var taps = weight.reshape(outChannels, inChannels, Kernel).permute(2, 1, 0); // [3, in, out]
-        Tensor Tap(int k) => taps[k].expand(groups, inChannels, outChannels);
-        var product = padded.narrow(1, 0, time).bmm(Tap(0))
-            .add_(padded.narrow(1, 1, time).bmm(Tap(1)), TorchScalars.One)
-            .add_(padded.narrow(1, 2, time).bmm(Tap(2)), TorchScalars.One)
-            .add_(bias, TorchScalars.One); // [groups, time, out]
         product = TwoDimensional
             ? product.view(batch, rows, time, outChannels).permute(0, 3, 1, 2) // [b, out, rows, time]
             : product.view(batch, time, outChannels).permute(0, 2, 1); // [b, out, time]

@@ -337,6 +337,13 @@ public sealed class NumericalReferenceTests(ITestOutputHelper output)
         Func<Tensor, Dictionary<string, Tensor>, Tensor> definition,
         Func<Dictionary<string, Tensor?>>? definitionGradients = null)
     {
+        // Inference (no gradient) takes another code path: check it too.
+        using (no_grad())
+        {
+            var parameters = layer.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().to(float64));
+            AssertClose(what + " output without gradient", layer.call(input), definition(input.detach().to(float64), parameters));
+        }
+
         var x = input.detach().requires_grad_();
         var y = layer.call(x);
         var parameters64 = layer.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().to(float64).requires_grad_());
