@@ -7,16 +7,16 @@ using F = TorchSharp.torch.nn.functional;
 namespace MLNetAudio.Scoring;
 
 /// <summary>
-/// A one-layer, batch-first LSTM written with matrix products and element-wise operations, returning the last hidden
-/// state. Parameters have the names, shapes and gate order (i, f, g, o) of <c>nn.LSTM(input, hidden, batchFirst: true)</c>,
+/// A one-layer, batch-first LSTM stepped through time with libtorch's GEMM-based <c>lstm_cell</c>, returning the last
+/// hidden state. Parameters have the names, shapes and gate order (i, f, g, o) of <c>nn.LSTM(input, hidden, batchFirst: true)</c>,
 /// so saved models and the ONNX exporter read it unchanged.
 /// </summary>
 /// <remarks>
 /// Written by hand because libtorch's float32 CPU LSTM runs through oneDNN's RNN primitives (a reference kernel for
 /// training, a blocked <c>brgemm:avx512_core</c> kernel for inference on AVX-512 CPUs), the same library whose blocked
-/// convolutions computed wrong values on some x86-64 CPUs. Here the input projection of every step is one GEMM;
-/// each step then does one GEMM with the recurrent weights and a handful of element-wise operations, all through
-/// libtorch's BLAS and ATen kernels. Checked against <c>nn.LSTM</c> in float64 by the numerical reference tests.
+/// convolutions computed wrong values on some x86-64 CPUs. Each step here is libtorch's <c>lstm_cell</c> (through
+/// <c>nn.LSTMCell</c>, one native call per step), which ATen composes from two GEMMs and element-wise kernels, not
+/// oneDNN. Checked against <c>nn.LSTM</c> in float64 by the numerical reference tests.
 /// </remarks>
 internal sealed class GemmLstm : nn.Module<Tensor, Tensor>
 {
@@ -27,6 +27,10 @@ internal sealed class GemmLstm : nn.Module<Tensor, Tensor>
     private Parameter bias_ih_l0;
     private Parameter bias_hh_l0;
 #pragma warning restore IDE1006, SA1300, IDE0044
+
+    // libtorch's LSTMCell module, given this module's parameters before every use; held outside a Module-typed
+    // field so that it is not registered (its own weights are never used and must not appear in the state dict).
+    private readonly CellHolder _cell = new();
 
     private GemmLstm(Parameter weightIh, Parameter weightHh, Parameter biasIh, Parameter biasHh)
         : base(nameof(GemmLstm))
@@ -63,31 +67,35 @@ internal sealed class GemmLstm : nn.Module<Tensor, Tensor>
         }
 
         using var scope = NewDisposeScope();
-        long h = HiddenSize;
+        var cell = Cell();
         long steps = sequence.shape[1];
-
-        // Every step's input projection and both biases at once: [batch, steps, 4h].
-        var projected = F.linear(sequence, weight_ih_l0, bias_ih_l0.add(bias_hh_l0, TorchScalars.One));
-        var recurrent = weight_hh_l0.t();
-        Tensor? hidden = null, cell = null;
+        var hidden = zeros(sequence.shape[0], HiddenSize, dtype: sequence.dtype, device: sequence.device);
+        var state = hidden;
         for (long t = 0; t < steps; t++)
         {
-            var gates = projected.select(1, t);
-            if (hidden is not null)
-            {
-                gates = gates.addmm(hidden, recurrent);
-            }
-
-            var sigmoids = gates.sigmoid();
-            var input = sigmoids.narrow(1, 0, h);
-            var forget = sigmoids.narrow(1, h, h);
-            var output = sigmoids.narrow(1, 3 * h, h);
-            var candidate = gates.narrow(1, 2 * h, h).tanh();
-            cell = cell is null ? input * candidate : (forget * cell).add(input * candidate, TorchScalars.One);
-            hidden = output * cell.tanh();
+            (hidden, state) = cell.call(sequence.select(1, t), (hidden, state));
         }
 
-        return hidden!.MoveToOuterDisposeScope();
+        return hidden.MoveToOuterDisposeScope();
+    }
+
+    // The cell, pointed at the current parameters (which .to(device/dtype) may have replaced). Created without
+    // drawing from the global generator, so a seed gives the same initial weights as nn.LSTM.
+    private LSTMCell Cell()
+    {
+        if (_cell.Cell is null)
+        {
+            using var rng = torch.random.get_rng_state();
+            _cell.Cell = nn.LSTMCell(weight_ih_l0.shape[1], HiddenSize, device: weight_ih_l0.device, dtype: weight_ih_l0.dtype);
+            torch.random.set_rng_state(rng);
+        }
+
+        var cell = _cell.Cell;
+        cell.weight_ih = weight_ih_l0;
+        cell.weight_hh = weight_hh_l0;
+        cell.bias_ih = bias_ih_l0;
+        cell.bias_hh = bias_hh_l0;
+        return cell;
     }
 
     /// <inheritdoc/>
@@ -95,6 +103,7 @@ internal sealed class GemmLstm : nn.Module<Tensor, Tensor>
     {
         if (disposing)
         {
+            _cell.Cell?.Dispose();
             weight_ih_l0.Dispose();
             weight_hh_l0.Dispose();
             bias_ih_l0.Dispose();
@@ -103,4 +112,11 @@ internal sealed class GemmLstm : nn.Module<Tensor, Tensor>
 
         base.Dispose(disposing);
     }
+}
+
+/// <summary>Keeps a module out of <see cref="nn.Module"/>'s field-based registration.</summary>
+internal sealed class CellHolder
+{
+    /// <summary>The held cell, created on first use.</summary>
+    public LSTMCell? Cell { get; set; }
 }

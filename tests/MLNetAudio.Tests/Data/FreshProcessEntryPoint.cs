@@ -31,8 +31,21 @@ internal static class FreshProcessEntryPoint
     /// </summary>
     public const string RecommendCommand = "recommend";
 
+    /// <summary>
+    /// <c>onednn-probe library|control</c>: trains and scores every network form through the library's layers, or
+    /// runs one libtorch float32 convolution (the control); run with oneDNN's verbose log on, see
+    /// <see cref="MLNetAudio.Tests.Scoring.OneDnnUsageTests"/>.
+    /// </summary>
+    public const string OneDnnProbeCommand = "onednn-probe";
+
     public static int Main(string[] args)
     {
+        if (args.Length == 2 && args[0] == OneDnnProbeCommand)
+        {
+            MLNetAudio.Tests.Scoring.OneDnnUsageTests.Probe(args[1]);
+            return 0;
+        }
+
         if (args.Length >= 3 && args[0] == RecommendCommand)
         {
             var loaded = new MLContext(seed: 123).Audio().Model.Load(args[1], out _);
@@ -57,7 +70,7 @@ internal static class FreshProcessEntryPoint
 
         if (args.Length < 4 || args[0] != ScoreCommand)
         {
-            Console.Error.WriteLine($"usage: {ScoreCommand} MODEL.zip DATA.idv COLUMN [COLUMN ...] | {SimulateCommand} SEED | {RecommendCommand} MODEL.zip SONG [SONG ...]");
+            Console.Error.WriteLine($"usage: {ScoreCommand} MODEL.zip DATA.idv COLUMN [COLUMN ...] | {SimulateCommand} SEED | {RecommendCommand} MODEL.zip SONG [SONG ...] | {OneDnnProbeCommand} library|control");
             return 2;
         }
 

@@ -67,7 +67,10 @@ public sealed class FreshProcessLoadTests : IDisposable
     }
 
     /// <summary>Runs the test assembly's own entry point in a new process and returns its output lines.</summary>
-    internal static string[] RunFreshProcess(params string[] args)
+    internal static string[] RunFreshProcess(params string[] args) => RunFreshProcess(new Dictionary<string, string>(), args);
+
+    /// <summary>Same, with extra environment variables in the new process (read by native libraries at load).</summary>
+    internal static string[] RunFreshProcess(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         string assembly = typeof(FreshProcessEntryPoint).Assembly.Location;
         var start = new ProcessStartInfo(DotnetHost())
@@ -77,6 +80,11 @@ public sealed class FreshProcessLoadTests : IDisposable
             UseShellExecute = false,
             WorkingDirectory = Path.GetDirectoryName(assembly)!,
         };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
         start.ArgumentList.Add(assembly);
         foreach (var a in args)
         {
