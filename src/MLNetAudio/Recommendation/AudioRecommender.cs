@@ -150,7 +150,7 @@ public sealed class MultiUserAudioOptions
             .Check(ConvolutionLayers is < 1 or > 10, nameof(ConvolutionLayers), $"must be 1 to 10; found {ConvolutionLayers}.")
             .Check(Epochs < 0, nameof(Epochs), $"must be 0 or more; found {Epochs}.")
             .Check(BatchSize < 1, nameof(BatchSize), $"must be at least 1; found {BatchSize}.")
-            .Check(!(LearningRate > 0) || double.IsInfinity(LearningRate), nameof(LearningRate), $"must be positive and finite; found {LearningRate}.")
+            .Check(!(LearningRate > 0 && LearningRate <= 1e30), nameof(LearningRate), $"must be positive and at most 1e30 (Adam's step is computed in float32); found {LearningRate}.")
             .Check(NegativesPerPlay < 0, nameof(NegativesPerPlay), $"must be 0 or more; found {NegativesPerPlay}.")
             .Check(WindowsPerPair < 1, nameof(WindowsPerPair), $"must be at least 1; found {WindowsPerPair}.")
             .Check(!Enum.IsDefined(Aggregation), nameof(Aggregation), $"unknown value {(int)Aggregation}.")

@@ -204,7 +204,7 @@ namespace MLNetAudio.Scoring
                 .Check(string.IsNullOrWhiteSpace(OutputColumnName), nameof(OutputColumnName), "must name the output column.")
                 .Check(Epochs < 1, nameof(Epochs), $"must be at least 1; got {Epochs}.")
                 .Check(BatchSize < 1, nameof(BatchSize), $"must be at least 1; got {BatchSize}.")
-                .Check(!(LearningRate > 0 && double.IsFinite(LearningRate)), nameof(LearningRate), $"must be a positive finite number; got {LearningRate}.")
+                .Check(!(LearningRate > 0 && LearningRate <= 1e30), nameof(LearningRate), $"must be positive and at most 1e30 (Adam's step is computed in float32); got {LearningRate}.")
                 .Check(!(ValidationFraction >= 0 && ValidationFraction < 1), nameof(ValidationFraction), $"must be in [0, 1); got {ValidationFraction}.")
                 .Check(EarlyStoppingPatience < 1, nameof(EarlyStoppingPatience), $"must be at least 1; got {EarlyStoppingPatience}.")
                 .Check(!(PositiveClassWeight > 0 && double.IsFinite(PositiveClassWeight)), nameof(PositiveClassWeight), $"must be a positive finite number; got {PositiveClassWeight}.")

@@ -178,6 +178,19 @@ public sealed class TimeConvLstmTests
         Assert.Equal(new[] { 3, 0, 1 }, perSong);
     }
 
+    [Theory]
+    [InlineData(1e31)]
+    [InlineData(double.PositiveInfinity)]
+    [InlineData(0)]
+    public void LearningRatesAdamCannotTakeAreRejectedByName(double learningRate)
+    {
+        // Above about 1e37 libtorch's Adam failed inside step() with "value cannot be converted to type float".
+        var e = Assert.Throws<ArgumentException>(() => new MLContext(seed: 1).Audio().Trainers.TimeConvLstm(new TimeConvLstmOptions { LearningRate = learningRate }));
+        Assert.Contains("LearningRate:", e.Message, StringComparison.Ordinal);
+        var m = Assert.Throws<ArgumentException>(() => new MLNetAudio.Recommendation.MultiUserAudioOptions { LearningRate = learningRate }.Validate());
+        Assert.Contains("LearningRate", m.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void BadOptionsAreReportedAllAtOnce()
     {
