@@ -853,7 +853,15 @@ public sealed class MultiUserAudioModel : RowMappingTransformer, IUserSongScorer
             optimizer.step();
         }
 
-        return user.detach().cpu().data<float>().ToArray();
+        var vector = user.detach().cpu().data<float>().ToArray();
+        int bad = Array.FindIndex(vector, v => !float.IsFinite(v));
+        if (bad >= 0)
+        {
+            throw new NonFiniteTrainingException("MultiUserAudio fold-in", null, null, "fold-in user vector", vector[bad],
+                $"Component {bad} of the new user's vector after {steps} steps; the model's song windows or bias may hold non-finite values.");
+        }
+
+        return vector;
     }
 
     /// <summary>Fold-in and recommend: the top <paramref name="k"/> songs with reasons for a new user (played songs left out).</summary>

@@ -352,6 +352,11 @@ public sealed class ImplicitMatrixFactorizationModel : SongRecommenderModel, IPe
                 throw new ArgumentOutOfRangeException(nameof(plays), key, $"Song keys run from 1 to {SongCount}.");
             }
 
+            if (!float.IsFinite(r))
+            {
+                throw new ArgumentOutOfRangeException(nameof(plays), r, $"Song {key} has a non-finite play count; give finite counts (0 or more).");
+            }
+
             if (r > 0)
             {
                 counts[(int)key - 1] = counts.GetValueOrDefault((int)key - 1) + r;
@@ -381,7 +386,15 @@ public sealed class ImplicitMatrixFactorizationModel : SongRecommenderModel, IPe
             }
         }
 
-        return CholeskySolve(a, b).Select(v => (float)v).ToArray();
+        var vector = CholeskySolve(a, b).Select(v => (float)v).ToArray();
+        int bad = Array.FindIndex(vector, v => !float.IsFinite(v));
+        if (bad >= 0)
+        {
+            throw new NonFiniteTrainingException("ImplicitMatrixFactorization fold-in", null, null, "fold-in user factor", vector[bad],
+                "The new user's play counts times Alpha overflow float, or the model's song factors are not finite.");
+        }
+
+        return vector;
     }
 
     /// <summary>

@@ -276,6 +276,14 @@ public sealed class ImplicitMatrixFactorizationTests
         }
 
         Assert.Throws<ArgumentOutOfRangeException>(() => model.FoldInUser([(6, 1f)]));
+
+        // Never a NaN vector: a non-finite count is refused by song key (a NaN count used to be skipped silently and
+        // an infinite one gave a NaN vector), and counts so large that the solve breaks down (this returned NaN
+        // before) stop with the reason.
+        Assert.Contains("Song 2", Assert.Throws<ArgumentOutOfRangeException>(() => model.FoldInUser([(2, float.NaN)])).Message, StringComparison.Ordinal);
+        Assert.Contains("Song 2", Assert.Throws<ArgumentOutOfRangeException>(() => model.FoldInUser([(2, float.PositiveInfinity)])).Message, StringComparison.Ordinal);
+        var overflow = Assert.Throws<NonFiniteTrainingException>(() => model.FoldInUser([(2, float.MaxValue), (4, float.MaxValue)]));
+        Assert.Contains("fold-in", overflow.Message, StringComparison.Ordinal);
     }
 
     [Fact]
