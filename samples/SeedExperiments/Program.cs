@@ -66,5 +66,6 @@ foreach (var (a, b, runs) in experiment2)
 }
 
 string page = Path.Combine(docs, "experiments.md");
-File.WriteAllText(page, Report.Markdown(experiment1, experiment2, seeds, Threads, clock.Elapsed));
+string history = File.Exists(page) ? Report.History(File.ReadAllText(page)) : string.Empty;
+File.WriteAllText(page, Report.Markdown(experiment1, experiment2, seeds, Threads, clock.Elapsed) + history);
 Console.WriteLine($"Wrote {page} and the plots in {plots} ({clock.Elapsed.TotalSeconds:F0} s in all).");

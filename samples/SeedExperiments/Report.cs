@@ -74,9 +74,9 @@ internal static class Report
         s.AppendLine("```");
         s.AppendLine();
         s.AppendLine(Inv, $"- Seeds {string.Join(", ", seeds)} for every experiment (each seed fixes the notes, the network's initialisation and the shuffling; same seed, same numbers on the CPU).");
-        s.AppendLine(Inv, $"- libtorch threads: {threads} (`torch.set_num_threads` and the trainer's `Threads` option). This run took {elapsed.TotalMinutes:F1} minutes on {Environment.ProcessorCount} cores.");
+        s.AppendLine(Inv, $"- libtorch threads: {threads} (`torch.set_num_threads` and the trainer's `Threads` option). This run took {elapsed.TotalMinutes:F1} minutes on {Environment.ProcessorCount} cores; CPU: {Machine()}.");
         s.AppendLine("- Data: the library's synthetic instruments (`MLNetAudio.Synthesis`, docs/synthesis.md), 22050 Hz, one clip = one network window.");
-        s.AppendLine(Inv, $"- Model: the library's `TimeConvLstm` trainer: {n.ConvolutionLayers} x (Conv2d kernel (1, 3) along time only, ReLU, max-pool (1, 2)), {n.Channels} filters per layer; "
+        s.AppendLine(Inv, $"- Model: the library's `TimeConvLstm` trainer: {n.ConvolutionLayers} x (2-D convolution with a (1, 3) kernel along time only, computed by the library's GEMM layers rather than libtorch's oneDNN Conv2d; ReLU; max-pool (1, 2)), {n.Channels} filters per layer; "
             + $"head LSTM ({n.LstmHiddenSize} units) or, for the CNN-only model, one fully connected layer over the flattened feature map (`NetworkHead.FullyConnected`); sigmoid.");
         s.AppendLine(Inv, $"  Adam (learning rate {n.LearningRate}), binary cross-entropy, no validation split (every clip trains), fixed epochs. Features are standardised per coefficient from the training clips (`Standardize`).");
         s.AppendLine("- Code: `src/MLNetAudio/Experiments/` (`FluteGuitarExperiment`, `OrderTimingExperiment`), called by this sample and by `tests/MLNetAudio.Tests/Experiments/`.");
@@ -297,5 +297,34 @@ internal static class Report
         s.AppendLine("export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1; dotnet test tests/MLNetAudio.Tests --filter \"FullyQualifiedName~MLNetAudio.Tests.Experiments\"");
         s.AppendLine("```");
         return s.ToString();
+    }
+
+    /// <summary>The CPU model, family and its AVX-512 support from /proc/cpuinfo (numbers depend on the machine's kernels).</summary>
+    public static string Machine()
+    {
+        try
+        {
+            var lines = File.ReadLines("/proc/cpuinfo").TakeWhile(l => l.Length > 0).ToArray();
+            string Field(string name) => lines.FirstOrDefault(l => l.StartsWith(name, StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "?";
+            bool avx512 = Field("flags").Split(' ').Contains("avx512f");
+            return $"{Field("model name")}, family {Field("cpu family")} model {Field("model\t")}, {(avx512 ? "with" : "without")} AVX-512";
+        }
+        catch (IOException)
+        {
+            return "unknown (no /proc/cpuinfo)";
+        }
+    }
+
+    /// <summary>Heading of the hand-written section at the end of the page, which every rerun carries over unchanged.</summary>
+    public const string HistoryHeading = "## History of these figures";
+
+    /// <summary>
+    /// The hand-written history section of an existing page (from <see cref="HistoryHeading"/> to the end), with a
+    /// blank line before it; empty when the page has none. It records what changed between runs and by how much.
+    /// </summary>
+    public static string History(string page)
+    {
+        int at = page.IndexOf(HistoryHeading, StringComparison.Ordinal);
+        return at < 0 ? string.Empty : Environment.NewLine + page[at..];
     }
 }

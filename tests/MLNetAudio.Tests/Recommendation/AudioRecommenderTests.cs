@@ -330,6 +330,9 @@ public sealed class AudioRecommenderTests(TinyAudioCatalog catalog) : IClassFixt
     // Share of the variance of the (standardised) targets that a least-squares linear map with intercept explains.
     private static double LinearReadOutR2(float[][] inputs, float[][] targets)
     {
+        // linalg.lstsq answers a NaN anywhere in its input with "Argument 4 has illegal value" (MKL's gelsy): the
+        // failure the issue saw came from embeddings of a training run gone NaN. Say so instead.
+        Assert.True(inputs.All(v => v.All(float.IsFinite)) && targets.All(v => v.All(float.IsFinite)), "non-finite song embeddings or statistics");
         using var scope = TorchSharp.torch.NewDisposeScope();
         int n = inputs.Length;
         var x = TorchSharp.torch.tensor(inputs.SelectMany(v => v.Select(f => (double)f).Append(1.0)).ToArray(), [n, inputs[0].Length + 1]);
