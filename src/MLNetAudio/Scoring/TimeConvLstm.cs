@@ -656,7 +656,7 @@ namespace MLNetAudio.Scoring
                     $"TimeConvLstm: {songs} songs{(liked is long n ? $" ({n} of {trainingSongs} training songs liked)" : string.Empty)}, "
                     + $"{validation.Count} for validation{Auto(nameof(TimeConvLstmOptions.ValidationFraction))}; "
                     + $"every {_stride}. window for training{Auto(nameof(TimeConvLstmOptions.TrainingWindowStride))}"
-                    + (windowsPerEpoch is double wpe ? $", about {wpe:F0} windows ({Math.Ceiling(wpe / _options.BatchSize):F0} batches of {_options.BatchSize}) per epoch" : string.Empty)
+                    + (windowsPerEpoch is double wpe ? $", about {wpe:F0} windows ({Math.Ceiling(wpe / _options.BatchSize):F0} batch(es) of {_options.BatchSize}) per epoch" : string.Empty)
                     + $"; at most {epochs} epochs{Auto(nameof(TimeConvLstmOptions.Epochs))}"
                     + (patience is int p ? $", patience {p}{Auto(nameof(TimeConvLstmOptions.EarlyStoppingPatience))}" : ", no early stopping")
                     + $"; windows of {_column.FramesPerWindow} x {_column.Coefficients}, device {_device}, {torch.get_num_threads()} thread(s)"
