@@ -94,7 +94,7 @@ namespace MLNetAudio.Scoring
         /// <summary>
         /// Maximum passes over the training songs; null (default) decides at Fit: enough epochs for about
         /// <see cref="TargetOptimizationSteps"/> optimisation steps, at least <see cref="Defaults.MinimumEpochs"/> and at
-        /// most <see cref="Defaults.MaximumEpochs"/> (20 songs of 12 s: about 100 epochs; thousands of songs: 20).
+        /// most <see cref="Defaults.MaximumEpochs"/> (20 songs of 12 s: 50 epochs of 4 batches; thousands of songs: 20).
         /// </summary>
         public int? Epochs;
 
@@ -147,7 +147,7 @@ namespace MLNetAudio.Scoring
         /// k = WindowSeconds / WindowHopSeconds from the window column's annotations (8 for 8 s windows at a 1 s hop),
         /// or 1 without them. Each epoch starts a song's pieces at a seeded random offset below k, so all windows get
         /// used over the epochs. Null (default) decides at Fit: consecutive pieces when they alone give
-        /// <see cref="TargetOptimizationSteps"/> steps in <see cref="Defaults.MinimumEpochs"/> epochs (about 85 minutes
+        /// <see cref="TargetOptimizationSteps"/> steps in <see cref="Defaults.MinimumEpochs"/> epochs (about 39 minutes
         /// of audio at the defaults), otherwise every window (k = 1).
         /// </summary>
         public int? TrainingWindowStride;
@@ -293,7 +293,7 @@ namespace MLNetAudio.Scoring
     /// <remarks>
     /// <para><b>Estimator characteristics</b></para>
     /// <list type="table">
-    /// <item><term>Does it train?</term><description>Yes (Adam, binary cross-entropy, early stopping on held-out songs).</description></item>
+    /// <item><term>Does it train?</term><description>Yes (Adam, binary cross-entropy; epochs, training windows and validation adapt to the number of songs and windows; early stopping on held-out songs when there are enough).</description></item>
     /// <item><term>Input</term><description>Window column: Single vector [windows x frames x coefficients]; label: Boolean or Single 0..1.</description></item>
     /// <item><term>Output</term><description><c>WindowScores</c>: Single vector [windows], each in 0..1, with the window timing annotations.</description></item>
     /// <item><term>NuGet</term><description>MLNetAudio plus a libtorch backend (libtorch-cpu-linux-x64, ...).</description></item>
