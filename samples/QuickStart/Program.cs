@@ -34,14 +34,13 @@ IDataView Load(IEnumerable<Song> songs) =>
 var features = ml.Transforms.LoadAudio("Audio", nameof(Song.Path))
     .Append(ml.Transforms.SegmentMfcc("Windows", "Audio"));
 var pipeline = features
+    // The defaults adapt to the data: with four songs Fit trains on every 1 s-hop window for about 200 steps and
+    // holds no songs out for validation (ml.Log and TrainingProgress.Plan say what it chose, and warn that four
+    // songs are too few to validate).
     .Append(ml.Audio().Trainers.TimeConvLstm(new TimeConvLstmOptions
     {
         LabelColumnName = nameof(Song.Likes),
         FeatureColumnName = "Windows",
-        TrainingWindowStride = 1,   // few songs: train on every 1 s-hop window, not only consecutive ones
-        Epochs = 15,
-        ValidationFraction = 0,
-        Threads = 1,
     }))
     .Append(ml.Transforms.AggregateWindows("Score", "WindowScores", new WindowAggregatorOptions { DurationColumnName = "Audio.Duration" }));
 

@@ -44,12 +44,39 @@ namespace MLNetAudio.Scoring
         bool IsBest,
         double DataPathShare)
     {
+        /// <summary>What Fit decided before the first epoch (the same object in every report of one Fit).</summary>
+        public TrainingPlan? Plan { get; init; }
+
         /// <summary>
         /// Batches skipped this epoch because their loss or gradient norm was NaN or infinite (only with
         /// <see cref="TimeConvLstmOptions.SkipNonFiniteBatches"/>; otherwise such a batch stops training).
         /// </summary>
         public int SkippedBatches { get; init; }
     }
+
+    /// <summary>
+    /// What <see cref="TimeConvLstmTrainer.Fit"/> decided before training, from the options and, for the automatic
+    /// ones, the number of songs and windows. Logged to ML.NET's channel and carried by every <see cref="TrainingProgress"/>.
+    /// </summary>
+    /// <param name="Songs">Rows (songs) in the training data.</param>
+    /// <param name="ValidationSongs">Songs held out to pick the best epoch and stop early; 0 trains on all.</param>
+    /// <param name="LikedSongs">Training songs (validation songs excluded) with label above 0.5; null when the songs were not read before training (every automatic option set).</param>
+    /// <param name="TrainingWindowStride">Every how many windows training takes (1: all).</param>
+    /// <param name="TrainingWindowsPerEpoch">Training windows per epoch (expected, with the random offsets); null when the songs were not read before training.</param>
+    /// <param name="Epochs">Most epochs training runs.</param>
+    /// <param name="EarlyStoppingPatience">Epochs without improvement before stopping; null without validation.</param>
+    /// <param name="Automatic">The options decided at Fit (a subset of "Epochs", "TrainingWindowStride", "ValidationFraction", "EarlyStoppingPatience").</param>
+    /// <param name="Warnings">What Fit warned about (also written to ML.NET's log as warnings).</param>
+    public sealed record TrainingPlan(
+        long Songs,
+        int ValidationSongs,
+        long? LikedSongs,
+        int TrainingWindowStride,
+        double? TrainingWindowsPerEpoch,
+        int Epochs,
+        int? EarlyStoppingPatience,
+        IReadOnlyList<string> Automatic,
+        IReadOnlyList<string> Warnings);
 
     /// <summary>Options of <see cref="TimeConvLstmTrainer"/>. Every field is checked when the trainer is made; all bad ones are reported at once.</summary>
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1051:Do not declare visible instance fields", Justification = "ML.NET's options convention: public fields with inline defaults.")]
@@ -64,8 +91,19 @@ namespace MLNetAudio.Scoring
         /// <summary>Output column: Single vector [windows], each a preference in 0..1. Default "WindowScores".</summary>
         public string OutputColumnName = Defaults.OutputColumnName;
 
-        /// <summary>Maximum passes over the training songs. Default 20.</summary>
-        public int Epochs = Defaults.Epochs;
+        /// <summary>
+        /// Maximum passes over the training songs; null (default) decides at Fit: enough epochs for about
+        /// <see cref="TargetOptimizationSteps"/> optimisation steps, at least <see cref="Defaults.MinimumEpochs"/> and at
+        /// most <see cref="Defaults.MaximumEpochs"/> (20 songs of 12 s: 50 epochs of 4 batches; thousands of songs: 20).
+        /// </summary>
+        public int? Epochs;
+
+        /// <summary>
+        /// Optimisation steps (batches) the automatic <see cref="Epochs"/> and <see cref="TrainingWindowStride"/> aim
+        /// at: a few songs give only a few batches per epoch, and a fixed epoch count would leave the network untrained.
+        /// Unused when both are set. Default 200.
+        /// </summary>
+        public int TargetOptimizationSteps = Defaults.TargetOptimizationSteps;
 
         /// <summary>Windows per optimisation step. Default 32.</summary>
         public int BatchSize = Defaults.BatchSize;
@@ -75,12 +113,18 @@ namespace MLNetAudio.Scoring
 
         /// <summary>
         /// Share of songs (not windows: a song's windows never straddle the split) held out to pick the best epoch and
-        /// stop early; 0 trains on everything for <see cref="Epochs"/> epochs. Default 0.1.
+        /// stop early; 0 trains on everything for <see cref="Epochs"/> epochs. Null (default) decides at Fit:
+        /// <see cref="Defaults.ValidationFraction"/> with at least <see cref="Defaults.MinimumSongsToValidate"/> songs,
+        /// otherwise 0 with a warning (a handful of held-out songs would stop training on noise and take songs the
+        /// model needs).
         /// </summary>
-        public double ValidationFraction = Defaults.ValidationFraction;
+        public double? ValidationFraction;
 
-        /// <summary>Epochs without a lower validation loss before training stops; the best epoch's weights are kept. Default 3.</summary>
-        public int EarlyStoppingPatience = Defaults.EarlyStoppingPatience;
+        /// <summary>
+        /// Epochs without a lower validation loss before training stops; the best epoch's weights are kept. Null
+        /// (default): max(3, epochs / 8), so runs of many short epochs are not stopped by noise. Default null.
+        /// </summary>
+        public int? EarlyStoppingPatience;
 
         /// <summary>Weight of liked (label 1) windows in the loss (BCE's pos_weight); above 1 when likes are rare. Default 1.</summary>
         public double PositiveClassWeight = Defaults.PositiveClassWeight;
@@ -98,13 +142,18 @@ namespace MLNetAudio.Scoring
         public int? Threads;
 
         /// <summary>
-        /// Training takes every k-th window of a song, so training windows are consecutive, not overlapping, pieces (the
-        /// seed trains on consecutive 8 s pieces while scoring slides by 1 s). Null derives k = WindowSeconds /
-        /// WindowHopSeconds from the window column's annotations (8 for 8 s windows at a 1 s hop), or 1 without them.
-        /// Each epoch starts a song's pieces at a seeded random offset below k, so all windows get used over the epochs.
-        /// Default null.
+        /// Training takes every k-th window of a song. <see cref="ConsecutiveWindows"/> (0) takes consecutive, not
+        /// overlapping, pieces as the seed does (it trains on consecutive 8 s pieces while scoring slides by 1 s):
+        /// k = WindowSeconds / WindowHopSeconds from the window column's annotations (8 for 8 s windows at a 1 s hop),
+        /// or 1 without them. Each epoch starts a song's pieces at a seeded random offset below k, so all windows get
+        /// used over the epochs. Null (default) decides at Fit: consecutive pieces when they alone give
+        /// <see cref="TargetOptimizationSteps"/> steps in <see cref="Defaults.MinimumEpochs"/> epochs (about 39 minutes
+        /// of audio at the defaults), otherwise every window (k = 1).
         /// </summary>
         public int? TrainingWindowStride;
+
+        /// <summary>The <see cref="TrainingWindowStride"/> that takes consecutive, non-overlapping windows (the seed's training).</summary>
+        public const int ConsecutiveWindows = 0;
 
         /// <summary>
         /// Windows held in memory for shuffling: songs stream in through a cursor and batches are drawn at random from
@@ -159,8 +208,20 @@ namespace MLNetAudio.Scoring
             /// <summary>Default output column.</summary>
             public const string OutputColumnName = "WindowScores";
 
-            /// <summary>Default epochs.</summary>
-            public const int Epochs = 20;
+            /// <summary>Fewest epochs the automatic <see cref="Epochs"/> picks.</summary>
+            public const int MinimumEpochs = 20;
+
+            /// <summary>Most epochs the automatic <see cref="Epochs"/> picks.</summary>
+            public const int MaximumEpochs = 1000;
+
+            /// <summary>Default target of optimisation steps.</summary>
+            public const int TargetOptimizationSteps = 200;
+
+            /// <summary>Fewest songs the automatic <see cref="ValidationFraction"/> holds some out of.</summary>
+            public const int MinimumSongsToValidate = 40;
+
+            /// <summary>Fewer held-out songs than this draw a warning that validation is noisy.</summary>
+            public const int FewestValidationSongs = 4;
 
             /// <summary>Default batch size.</summary>
             public const int BatchSize = 32;
@@ -168,11 +229,11 @@ namespace MLNetAudio.Scoring
             /// <summary>Default learning rate.</summary>
             public const double LearningRate = 1e-3;
 
-            /// <summary>Default validation fraction.</summary>
+            /// <summary>Validation fraction the automatic <see cref="ValidationFraction"/> uses when there are enough songs.</summary>
             public const double ValidationFraction = 0.1;
 
-            /// <summary>Default patience.</summary>
-            public const int EarlyStoppingPatience = 3;
+            /// <summary>Fewest epochs of patience the automatic <see cref="EarlyStoppingPatience"/> picks.</summary>
+            public const int MinimumEarlyStoppingPatience = 3;
 
             /// <summary>Default positive class weight.</summary>
             public const double PositiveClassWeight = 1;
@@ -202,15 +263,16 @@ namespace MLNetAudio.Scoring
             e.Check(string.IsNullOrWhiteSpace(LabelColumnName), nameof(LabelColumnName), "must name the label column.")
                 .Check(string.IsNullOrWhiteSpace(FeatureColumnName), nameof(FeatureColumnName), "must name the window column.")
                 .Check(string.IsNullOrWhiteSpace(OutputColumnName), nameof(OutputColumnName), "must name the output column.")
-                .Check(Epochs < 1, nameof(Epochs), $"must be at least 1; got {Epochs}.")
+                .Check(Epochs is < 1, nameof(Epochs), $"must be at least 1 or null (automatic); got {Epochs}.")
+                .Check(TargetOptimizationSteps < 1, nameof(TargetOptimizationSteps), $"must be at least 1; got {TargetOptimizationSteps}.")
                 .Check(BatchSize < 1, nameof(BatchSize), $"must be at least 1; got {BatchSize}.")
                 .Check(!(LearningRate > 0 && LearningRate <= 1e30), nameof(LearningRate), $"must be positive and at most 1e30 (Adam's step is computed in float32); got {LearningRate}.")
-                .Check(!(ValidationFraction >= 0 && ValidationFraction < 1), nameof(ValidationFraction), $"must be in [0, 1); got {ValidationFraction}.")
-                .Check(EarlyStoppingPatience < 1, nameof(EarlyStoppingPatience), $"must be at least 1; got {EarlyStoppingPatience}.")
+                .Check(ValidationFraction is double v && !(v >= 0 && v < 1), nameof(ValidationFraction), $"must be in [0, 1) or null (automatic); got {ValidationFraction}.")
+                .Check(EarlyStoppingPatience is < 1, nameof(EarlyStoppingPatience), $"must be at least 1 or null (automatic); got {EarlyStoppingPatience}.")
                 .Check(!(PositiveClassWeight > 0 && double.IsFinite(PositiveClassWeight)), nameof(PositiveClassWeight), $"must be a positive finite number; got {PositiveClassWeight}.")
                 .Check(!Enum.IsDefined(Device), nameof(Device), $"unknown value {(int)Device}.")
                 .Check(Threads is < 1, nameof(Threads), $"must be at least 1 or null; got {Threads}.")
-                .Check(TrainingWindowStride is < 1, nameof(TrainingWindowStride), $"must be at least 1 or null; got {TrainingWindowStride}.")
+                .Check(TrainingWindowStride is < 0, nameof(TrainingWindowStride), $"must be at least 1, 0 (ConsecutiveWindows) or null (automatic); got {TrainingWindowStride}.")
                 .Check(ShuffleBufferSize < 1, nameof(ShuffleBufferSize), $"must be at least 1; got {ShuffleBufferSize}.")
                 .Check(!(GradientClipNorm >= 0 && double.IsFinite(GradientClipNorm)), nameof(GradientClipNorm), $"must be 0 (off) or a positive finite number; got {GradientClipNorm}.");
 
@@ -231,7 +293,7 @@ namespace MLNetAudio.Scoring
     /// <remarks>
     /// <para><b>Estimator characteristics</b></para>
     /// <list type="table">
-    /// <item><term>Does it train?</term><description>Yes (Adam, binary cross-entropy, early stopping on held-out songs).</description></item>
+    /// <item><term>Does it train?</term><description>Yes (Adam, binary cross-entropy; epochs, training windows and validation adapt to the number of songs and windows; early stopping on held-out songs when there are enough).</description></item>
     /// <item><term>Input</term><description>Window column: Single vector [windows x frames x coefficients]; label: Boolean or Single 0..1.</description></item>
     /// <item><term>Output</term><description><c>WindowScores</c>: Single vector [windows], each in 0..1, with the window timing annotations.</description></item>
     /// <item><term>NuGet</term><description>MLNetAudio plus a libtorch backend (libtorch-cpu-linux-x64, ...).</description></item>
@@ -345,6 +407,9 @@ namespace MLNetAudio.Scoring
             }
         }
 
+        // Training songs' windows up to this size are read once and kept in memory for all epochs.
+        private const long TrainingCacheBytes = 256L << 20;
+
         /// <summary>One Fit call's state: split, optimiser, buffers, best weights.</summary>
         private sealed class TrainingRun
         {
@@ -354,7 +419,8 @@ namespace MLNetAudio.Scoring
             private readonly Device _device;
             private readonly IChannel _channel;
             private readonly Random _random;
-            private readonly int _stride;
+            private int _stride;
+            private List<(float[] Values, int Windows, float Label, long Position)>? _cache;
             private bool _warnedEmpty;
             private double _stepSeconds;
             private int _epoch;
@@ -370,21 +436,18 @@ namespace MLNetAudio.Scoring
                 _device = device;
                 _channel = channel;
                 _random = new Random(seed);
-                _stride = options.TrainingWindowStride ?? AutomaticStride(column);
             }
 
-            private static int AutomaticStride(WindowColumn column) =>
+            private static int ConsecutiveStride(WindowColumn column) =>
                 column.WindowSeconds is double w && column.WindowHopSeconds is double h && h > 0 && w > h
                     ? Math.Max(1, (int)Math.Round(w / h))
                     : 1;
 
             public void Run(IDataView data, DataViewSchema.Column label)
             {
-                long songs = data.GetRowCount() ?? CountRows(data);
-                var validation = PickValidationSongs(songs);
-                _channel.Info(MessageSensitivity.None,
-                    $"TimeConvLstm: {songs} songs ({validation.Count} for validation), windows of {_column.FramesPerWindow} x {_column.Coefficients}, "
-                    + $"every {_stride}. window for training, device {_device}, {torch.get_num_threads()} thread(s).");
+                var (plan, validation) = MakePlan(data, label);
+                int epochs = plan.Epochs;
+                int patience = plan.EarlyStoppingPatience ?? int.MaxValue;
 
                 using var optimizer = new RootedAdam(_network.parameters(), _options.LearningRate);
                 using var positiveWeight = torch.tensor((float)_options.PositiveClassWeight, device: _device);
@@ -393,7 +456,7 @@ namespace MLNetAudio.Scoring
                 int sinceBest = 0;
                 try
                 {
-                    for (int epoch = 1; epoch <= _options.Epochs; epoch++)
+                    for (int epoch = 1; epoch <= epochs; epoch++)
                     {
                         var clock = Stopwatch.StartNew();
                         _epoch = epoch;
@@ -428,7 +491,7 @@ namespace MLNetAudio.Scoring
                             }
                         }
 
-                        var progress = new TrainingProgress(epoch, loss, windows, validationLoss, validationAccuracy, rate, isBest, dataShare) { SkippedBatches = _skipped };
+                        var progress = new TrainingProgress(epoch, loss, windows, validationLoss, validationAccuracy, rate, isBest, dataShare) { SkippedBatches = _skipped, Plan = plan };
                         _channel.Info(MessageSensitivity.None,
                             $"TimeConvLstm epoch {epoch}: loss {loss:F4}, validation loss {validationLoss?.ToString("F4", System.Globalization.CultureInfo.InvariantCulture) ?? "-"}, "
                             + $"validation accuracy {validationAccuracy?.ToString("F3", System.Globalization.CultureInfo.InvariantCulture) ?? "-"}, {rate:F0} windows/s"
@@ -447,7 +510,7 @@ namespace MLNetAudio.Scoring
                                 + "Add songs or lower ValidationFraction.");
                         }
 
-                        if (validation.Count > 0 && sinceBest >= _options.EarlyStoppingPatience)
+                        if (validation.Count > 0 && sinceBest >= patience)
                         {
                             _channel.Info(MessageSensitivity.None, $"TimeConvLstm: stopping early after epoch {epoch}; keeping the best epoch's weights.");
                             break;
@@ -477,10 +540,139 @@ namespace MLNetAudio.Scoring
                 return n;
             }
 
-            private HashSet<long> PickValidationSongs(long songs)
+            // Decides the automatic options from the number of songs and windows (read once, and kept in memory when
+            // small so the epochs do not decode and segment the songs again), logs the decisions and warns.
+            private (TrainingPlan Plan, HashSet<long> Validation) MakePlan(IDataView data, DataViewSchema.Column label)
             {
-                int count = (int)Math.Round(_options.ValidationFraction * songs);
-                if (_options.ValidationFraction > 0 && songs >= 2)
+                var automatic = new List<string>();
+                var warnings = new List<string>();
+                bool read = _options.Epochs is null || _options.TrainingWindowStride is null;
+                List<(int Windows, float Label)>? perSong = null;
+                long songs;
+                if (read)
+                {
+                    perSong = [];
+                    List<(float[] Values, int Windows, float Label, long Position)>? cache = [];
+                    long cachedValues = 0;
+                    foreach (var (values, count, y, position) in ReadSongs(data, label, _ => true))
+                    {
+                        perSong.Add((count, y));
+                        cachedValues += (long)count * _column.WindowSize;
+                        if (cache is not null && cachedValues * sizeof(float) <= TrainingCacheBytes)
+                        {
+                            cache.Add((values.AsSpan(0, count * _column.WindowSize).ToArray(), count, y, position));
+                        }
+                        else
+                        {
+                            cache = null;
+                        }
+                    }
+
+                    _cache = cache;
+                    songs = perSong.Count;
+                }
+                else
+                {
+                    songs = data.GetRowCount() ?? CountRows(data);
+                }
+
+                double fraction;
+                if (_options.ValidationFraction is double explicitFraction)
+                {
+                    fraction = explicitFraction;
+                }
+                else
+                {
+                    automatic.Add(nameof(TimeConvLstmOptions.ValidationFraction));
+                    fraction = songs >= TimeConvLstmOptions.Defaults.MinimumSongsToValidate ? TimeConvLstmOptions.Defaults.ValidationFraction : 0;
+                }
+
+                var validation = PickValidationSongs(songs, fraction);
+                int consecutive = ConsecutiveStride(_column);
+                long windowsAllStrides = perSong?.Where((_, i) => !validation.Contains(i)).Sum(s => (long)s.Windows) ?? 0;
+                int target = _options.TargetOptimizationSteps;
+                if (_options.TrainingWindowStride is int explicitStride)
+                {
+                    _stride = explicitStride == TimeConvLstmOptions.ConsecutiveWindows ? consecutive : explicitStride;
+                }
+                else
+                {
+                    automatic.Add(nameof(TimeConvLstmOptions.TrainingWindowStride));
+                    double consecutiveBatches = Math.Ceiling(windowsAllStrides / (double)consecutive / _options.BatchSize);
+                    _stride = consecutive > 1 && consecutiveBatches * TimeConvLstmOptions.Defaults.MinimumEpochs >= target ? consecutive : 1;
+                }
+
+                double? windowsPerEpoch = perSong is null ? null : windowsAllStrides / (double)_stride;
+                int epochs;
+                if (_options.Epochs is int explicitEpochs)
+                {
+                    epochs = explicitEpochs;
+                }
+                else
+                {
+                    automatic.Add(nameof(TimeConvLstmOptions.Epochs));
+                    double batches = Math.Max(1, Math.Ceiling(windowsPerEpoch!.Value / _options.BatchSize));
+                    epochs = (int)Math.Clamp(Math.Ceiling(target / batches), TimeConvLstmOptions.Defaults.MinimumEpochs, TimeConvLstmOptions.Defaults.MaximumEpochs);
+                }
+
+                int? patience = null;
+                if (validation.Count > 0)
+                {
+                    if (_options.EarlyStoppingPatience is int explicitPatience)
+                    {
+                        patience = explicitPatience;
+                    }
+                    else
+                    {
+                        automatic.Add(nameof(TimeConvLstmOptions.EarlyStoppingPatience));
+                        patience = Math.Max(TimeConvLstmOptions.Defaults.MinimumEarlyStoppingPatience, epochs / 8);
+                    }
+                }
+
+                long? liked = perSong?.Where((s, i) => !validation.Contains(i) && s.Label > 0.5f).LongCount();
+                long trainingSongs = songs - validation.Count;
+                if (_options.ValidationFraction is null && fraction == 0 && songs > 0)
+                {
+                    warnings.Add(
+                        $"{songs} song(s) are too few to hold some out for validation (the automatic ValidationFraction needs at least "
+                        + $"{TimeConvLstmOptions.Defaults.MinimumSongsToValidate}): training on all of them for {epochs} epochs without early stopping. "
+                        + "Check the model on songs it has not seen.");
+                }
+                else if (validation.Count is > 0 and < TimeConvLstmOptions.Defaults.FewestValidationSongs)
+                {
+                    warnings.Add(
+                        $"ValidationFraction {fraction} holds out only {validation.Count} of {songs} song(s): the validation loss is noisy and may stop "
+                        + "training early or keep a poor epoch. With few songs leave ValidationFraction null (automatic) or set it to 0.");
+                }
+
+                if (liked is long l && trainingSongs > 0 && (l == 0 || l == trainingSongs))
+                {
+                    warnings.Add($"All {trainingSongs} training song(s) are {(l == 0 ? "disliked" : "liked")}: there is nothing to tell apart, so every score will drift to one side.");
+                }
+
+                var plan = new TrainingPlan(songs, validation.Count, liked, _stride, windowsPerEpoch, epochs, patience, automatic, warnings);
+                string Auto(string option) => automatic.Contains(option) ? " (automatic)" : string.Empty;
+                _channel.Info(MessageSensitivity.None,
+                    $"TimeConvLstm: {songs} songs{(liked is long n ? $" ({n} of {trainingSongs} training songs liked)" : string.Empty)}, "
+                    + $"{validation.Count} for validation{Auto(nameof(TimeConvLstmOptions.ValidationFraction))}; "
+                    + $"every {_stride}. window for training{Auto(nameof(TimeConvLstmOptions.TrainingWindowStride))}"
+                    + (windowsPerEpoch is double wpe ? $", about {wpe:F0} windows ({Math.Ceiling(wpe / _options.BatchSize):F0} batch(es) of {_options.BatchSize}) per epoch" : string.Empty)
+                    + $"; at most {epochs} epochs{Auto(nameof(TimeConvLstmOptions.Epochs))}"
+                    + (patience is int p ? $", patience {p}{Auto(nameof(TimeConvLstmOptions.EarlyStoppingPatience))}" : ", no early stopping")
+                    + $"; windows of {_column.FramesPerWindow} x {_column.Coefficients}, device {_device}, {torch.get_num_threads()} thread(s)"
+                    + (_cache is not null ? ", songs kept in memory." : "."));
+                foreach (string warning in warnings)
+                {
+                    _channel.Warning(MessageSensitivity.None, "TimeConvLstm: " + warning);
+                }
+
+                return (plan, validation);
+            }
+
+            private HashSet<long> PickValidationSongs(long songs, double fraction)
+            {
+                int count = (int)Math.Round(fraction * songs);
+                if (fraction > 0 && songs >= 2)
                 {
                     count = Math.Clamp(count, 1, (int)songs - 1);
                 }
@@ -669,6 +861,16 @@ namespace MLNetAudio.Scoring
             private IEnumerable<(float[] Values, int Windows, float Label, long Position)> ReadSongs(
                 IDataView data, DataViewSchema.Column labelColumn, Func<long, bool> wanted)
             {
+                if (_cache is not null)
+                {
+                    foreach (var song in _cache.Where(s => wanted(s.Position)))
+                    {
+                        yield return song;
+                    }
+
+                    yield break;
+                }
+
                 var features = data.Schema[_options.FeatureColumnName];
                 using var cursor = data.GetRowCursor([features, labelColumn]);
                 var getFeatures = cursor.GetGetter<VBuffer<float>>(features);

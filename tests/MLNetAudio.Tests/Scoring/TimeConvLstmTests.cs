@@ -203,14 +203,15 @@ public sealed class TimeConvLstmTests
             ValidationFraction = 1.5,
             PositiveClassWeight = 0,
             Threads = 0,
-            TrainingWindowStride = 0,
+            TrainingWindowStride = -1,
+            TargetOptimizationSteps = 0,
             Channels = 0,
             ConvolutionLayers = 0,
             LstmHiddenSize = -3,
             LabelColumnName = "",
         };
         var e = Assert.Throws<ArgumentException>(() => ml.Audio().Trainers.TimeConvLstm(options));
-        foreach (var field in new[] { "Epochs", "BatchSize", "LearningRate", "ValidationFraction", "PositiveClassWeight", "Threads", "TrainingWindowStride", "Channels", "ConvolutionLayers", "LstmHiddenSize", "LabelColumnName" })
+        foreach (var field in new[] { "Epochs", "BatchSize", "LearningRate", "ValidationFraction", "PositiveClassWeight", "Threads", "TrainingWindowStride", "TargetOptimizationSteps", "Channels", "ConvolutionLayers", "LstmHiddenSize", "LabelColumnName" })
         {
             Assert.Contains(field + ":", e.Message, StringComparison.Ordinal);
         }
@@ -338,9 +339,9 @@ public sealed class TimeConvLstmTests
     }
 
     [Fact]
-    public void TrainingWindowStrideFollowsTheAnnotations()
+    public void ConsecutiveWindowsFollowTheAnnotations()
     {
-        // 8 windows per song at a hop of a quarter window: the automatic stride takes every 4th window (2 per song per epoch).
+        // 8 windows per song at a hop of a quarter window: consecutive pieces are every 4th window (2 per song per epoch).
         var rng = new Random(2);
         var songs = Enumerable.Range(0, 6).Select(i => new Song(
             Enumerable.Range(0, 8).SelectMany(_ => OrderTask.Window(rng, i % 2 == 0)).ToArray(), i % 2 == 0)).ToList();
@@ -351,6 +352,7 @@ public sealed class TimeConvLstmTests
         options.Epochs = 1;
         options.ValidationFraction = 0;
         options.BatchSize = 1;
+        options.TrainingWindowStride = TimeConvLstmOptions.ConsecutiveWindows;
         options.Progress = new SyncProgress(reports.Add);
         using (new MLContext(seed: 1).Audio().Trainers.TimeConvLstm(options).Fit(data))
         {
@@ -362,6 +364,70 @@ public sealed class TimeConvLstmTests
         }
 
         Assert.Equal(new long[] { 6 * 2, 6 * 8 }, reports.Select(r => r.TrainingWindows));
+    }
+
+    [Fact]
+    public void AutomaticOptionsFollowTheDataAndAreLogged()
+    {
+        // 6 songs x 8 windows at a quarter-window hop (consecutive stride 4), batches of 16, a target of 30 steps:
+        // consecutive pieces give ceil(12 / 16) = 1 batch, x 20 epochs = 20 < 30 steps, so every window trains
+        // (48 windows, 3 batches); epochs = max(20, ceil(30 / 3)) = 20; 6 songs are too few to validate.
+        var plan = PlanFor(songs: 6, o => { });
+        Assert.Equal((6L, 0, 1, 48.0, 20, (int?)null, 3L), (plan.Songs, plan.ValidationSongs, plan.TrainingWindowStride, plan.TrainingWindowsPerEpoch, plan.Epochs, plan.EarlyStoppingPatience, plan.LikedSongs));
+        Assert.Equal(["ValidationFraction", "TrainingWindowStride", "Epochs"], plan.Automatic);
+        Assert.Contains(plan.Warnings, w => w.Contains("too few to hold some out for validation", StringComparison.Ordinal));
+
+        // A target of 120 steps: 120 / 3 = 40 epochs.
+        Assert.Equal(40, PlanFor(songs: 6, o => o.TargetOptimizationSteps = 120).Epochs);
+
+        // 40 songs: 4 held out; 36 x 2 = 72 consecutive pieces = 5 batches, x 20 = 100 >= 30 steps, so consecutive
+        // pieces (stride 4); epochs max(20, ceil(30 / 5)) = 20; patience max(3, 20 / 8) = 3.
+        plan = PlanFor(songs: 40, o => { });
+        Assert.Equal((40L, 4, 4, 72.0, 20, (int?)3), (plan.Songs, plan.ValidationSongs, plan.TrainingWindowStride, plan.TrainingWindowsPerEpoch, plan.Epochs, plan.EarlyStoppingPatience));
+        Assert.Empty(plan.Warnings);
+
+        // Options set by the user are kept, and with none left to decide the songs are not read before training (so
+        // neither windows nor likes are counted); a validation split of 3 songs is used but warned about.
+        plan = PlanFor(songs: 6, o => (o.Epochs, o.ValidationFraction, o.TrainingWindowStride, o.EarlyStoppingPatience) = (2, 0.5, 2, 5));
+        Assert.Equal((3, 2, 2, (int?)5), (plan.ValidationSongs, plan.TrainingWindowStride, plan.Epochs, plan.EarlyStoppingPatience));
+        Assert.Null(plan.TrainingWindowsPerEpoch);
+        Assert.Null(plan.LikedSongs);
+        Assert.Empty(plan.Automatic);
+        Assert.Contains(plan.Warnings, w => w.Contains("holds out only 3 of 6 song(s)", StringComparison.Ordinal));
+
+        TrainingPlan PlanFor(int songs, Action<TimeConvLstmOptions> configure)
+        {
+            var rng = new Random(2);
+            var data = new WindowData(
+                [.. Enumerable.Range(0, songs).Select(i => new Song([.. Enumerable.Range(0, 8).SelectMany(_ => OrderTask.Window(rng, i % 2 == 0))], i % 2 == 0))],
+                OrderTask.Frames, OrderTask.Coefficients, hopSeconds: OrderTask.Frames / 50.0 / 4);
+            var reports = new List<TrainingProgress>();
+            var options = SmallOptions();
+            (options.Epochs, options.ValidationFraction, options.EarlyStoppingPatience) = (null, null, null);
+            options.TargetOptimizationSteps = 30;
+            options.Progress = new SyncProgress(reports.Add);
+            configure(options);
+            var ml = new MLContext(seed: 1);
+            var messages = new List<string>();
+            ml.Log += (_, m) =>
+            {
+                if (m.Message.Contains("TimeConvLstm:", StringComparison.Ordinal))
+                {
+                    messages.Add(m.Message);
+                }
+            };
+            using (ml.Audio().Trainers.TimeConvLstm(options).Fit(data))
+            {
+            }
+
+            var plan = reports[0].Plan!;
+            Assert.All(reports, r => Assert.Same(plan, r.Plan));
+            Assert.Contains(messages, m => m.Contains($"every {plan.TrainingWindowStride}. window for training", StringComparison.Ordinal)
+                && m.Contains($"at most {plan.Epochs} epochs", StringComparison.Ordinal));
+            Assert.All(plan.Automatic, a => Assert.Contains(messages, m => m.Contains("(automatic)", StringComparison.Ordinal)));
+            Assert.All(plan.Warnings, w => Assert.Contains(messages, m => m.Contains(w, StringComparison.Ordinal)));
+            return plan;
+        }
     }
 
     [Theory]
