@@ -78,6 +78,40 @@ public sealed class NonFiniteTrainingException : InvalidOperationException
     /// <summary>The offending value: NaN or an infinity.</summary>
     public double Value { get; }
 
+    /// <summary>
+    /// The one check every mini-batch trainer makes before its optimiser step: false when <paramref name="loss"/> and
+    /// <paramref name="gradientNorm"/> are finite; otherwise true when <paramref name="skip"/> allows skipping the batch,
+    /// and an exception naming the trainer, epoch and batch when it does not.
+    /// </summary>
+    /// <param name="trainer">The trainer's name.</param>
+    /// <param name="epoch">1-based epoch.</param>
+    /// <param name="batch">1-based batch within the epoch.</param>
+    /// <param name="loss">The batch's loss.</param>
+    /// <param name="gradientNorm">The total gradient norm before clipping.</param>
+    /// <param name="skip">Whether the options allow skipping the batch (SkipNonFiniteBatches).</param>
+    /// <param name="lossHint">Sentence added when the loss itself is not finite, or null.</param>
+    internal static bool IsNonFiniteBatch(string trainer, int epoch, int batch, double loss, double gradientNorm, bool skip, string? lossHint = null)
+    {
+        if (double.IsFinite(loss) && double.IsFinite(gradientNorm))
+        {
+            return false;
+        }
+
+        if (skip)
+        {
+            return true;
+        }
+
+        throw double.IsFinite(loss)
+            ? new NonFiniteTrainingException(trainer, epoch, batch, "gradient norm", gradientNorm, $"The loss was {loss.ToString(CultureInfo.InvariantCulture)}.")
+            : new NonFiniteTrainingException(trainer, epoch, batch, "loss", loss, lossHint);
+    }
+
+    /// <summary>The exception for an epoch whose every batch was skipped as non-finite (nothing was learned).</summary>
+    internal static NonFiniteTrainingException AllBatchesSkipped(string trainer, int epoch, int skipped) =>
+        new(trainer, epoch, null, "loss or gradient norm of every batch", double.NaN,
+            $"All {skipped} batch(es) of the epoch were non-finite and skipped (SkipNonFiniteBatches), so nothing was learned.");
+
     private static string Format(string trainer, int? epoch, int? batch, string quantity, double value, string? hint)
     {
         string where = (epoch, batch) switch

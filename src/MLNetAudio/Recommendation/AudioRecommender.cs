@@ -399,16 +399,9 @@ public sealed class MultiUserAudioTrainer : IEstimator<MultiUserAudioModel>
                 double gradientNorm = nn.utils.clip_grad_norm_(parameters, 5);
                 float fullLoss = loss.item<float>();
                 int batch = batches + skipped + 1;
-                if (!float.IsFinite(fullLoss) || !double.IsFinite(gradientNorm))
+                string? lossHint = float.IsFinite(playLoss) ? $"The play loss was {playLoss}; the window-statistics term (WindowStatisticsWeight) was not finite." : null;
+                if (NonFiniteTrainingException.IsNonFiniteBatch(TrainerName, epoch + 1, batch, fullLoss, gradientNorm, o.SkipNonFiniteBatches, lossHint))
                 {
-                    if (!o.SkipNonFiniteBatches)
-                    {
-                        throw float.IsFinite(fullLoss)
-                            ? new NonFiniteTrainingException(TrainerName, epoch + 1, batch, "gradient norm", gradientNorm, $"The loss was {fullLoss}.")
-                            : new NonFiniteTrainingException(TrainerName, epoch + 1, batch, "loss", fullLoss,
-                                float.IsFinite(playLoss) ? $"The play loss was {playLoss}; the window-statistics term (WindowStatisticsWeight) was not finite." : null);
-                    }
-
                     skipped++;
                     continue;
                 }
@@ -423,8 +416,7 @@ public sealed class MultiUserAudioTrainer : IEstimator<MultiUserAudioModel>
             {
                 if (batches == 0)
                 {
-                    throw new NonFiniteTrainingException(TrainerName, epoch + 1, null, "loss or gradient norm of every batch", double.NaN,
-                        $"All {skipped} batch(es) of the epoch were non-finite and skipped (SkipNonFiniteBatches), so nothing was learned.");
+                    throw NonFiniteTrainingException.AllBatchesSkipped(TrainerName, epoch + 1, skipped);
                 }
 
                 channel?.Warning(MessageSensitivity.None,

@@ -740,8 +740,7 @@ namespace MLNetAudio.Scoring
 
                 if (_batches > 0 && _skipped == _batches)
                 {
-                    throw new NonFiniteTrainingException(TrainerName, _epoch, null, "loss or gradient norm of every batch", double.NaN,
-                        $"All {_batches} batch(es) of the epoch were non-finite and skipped (SkipNonFiniteBatches), so nothing was learned.");
+                    throw NonFiniteTrainingException.AllBatchesSkipped(TrainerName, _epoch, _batches);
                 }
 
                 return (windows == 0 ? double.NaN : lossSum / windows, windows);
@@ -762,20 +761,13 @@ namespace MLNetAudio.Scoring
                 loss.backward();
                 _batches++;
 
-                // Checked before the step, so a NaN never reaches the weights (clip_grad_norm_ returns the norm before clipping).
-                double gradientNorm = _options.GradientClipNorm > 0
-                    ? torch.nn.utils.clip_grad_norm_(_network.parameters(), _options.GradientClipNorm)
-                    : GradientNorm(_network.parameters());
+                // Checked before the step, so a NaN never reaches the weights. clip_grad_norm_ returns the norm before
+                // clipping; with clipping off, an infinite bound measures it and leaves the gradients as they are.
+                double gradientNorm = torch.nn.utils.clip_grad_norm_(
+                    _network.parameters(), _options.GradientClipNorm > 0 ? _options.GradientClipNorm : double.PositiveInfinity);
                 float value = loss.item<float>();
-                if (!float.IsFinite(value) || !double.IsFinite(gradientNorm))
+                if (NonFiniteTrainingException.IsNonFiniteBatch(TrainerName, _epoch, _batches, value, gradientNorm, _options.SkipNonFiniteBatches))
                 {
-                    if (!_options.SkipNonFiniteBatches)
-                    {
-                        throw float.IsFinite(value)
-                            ? new NonFiniteTrainingException(TrainerName, _epoch, _batches, "gradient norm", gradientNorm, $"The loss was {value}.")
-                            : new NonFiniteTrainingException(TrainerName, _epoch, _batches, "loss", value);
-                    }
-
                     _skipped++;
                     _stepSeconds += Stopwatch.GetElapsedTime(started).TotalSeconds;
                     return (lossSum, windows);
@@ -784,22 +776,6 @@ namespace MLNetAudio.Scoring
                 optimizer.step();
                 _stepSeconds += Stopwatch.GetElapsedTime(started).TotalSeconds;
                 return (lossSum + (value * b), windows + b);
-            }
-
-            // The total 2-norm of the gradients, as clip_grad_norm_ would return it (used when clipping is off).
-            private static double GradientNorm(IEnumerable<TorchSharp.Modules.Parameter> parameters)
-            {
-                using var scope = torch.NewDisposeScope();
-                double sum = 0;
-                foreach (var p in parameters)
-                {
-                    if (p.grad is Tensor g)
-                    {
-                        sum += g.to(torch.float64).pow(TorchScalars.Two).sum().item<double>();
-                    }
-                }
-
-                return Math.Sqrt(sum);
             }
 
             // Swap-remove random entries: O(batch), and the draw order depends only on the seed.

@@ -569,14 +569,17 @@ public sealed class TimeConvLstmTests
         Assert.IsAssignableFrom<InvalidOperationException>(e);
     }
 
-    [Fact]
-    public void HugeLearningRateStopsTrainingInsteadOfPrintingNaN()
+    [Theory]
+    [InlineData(5.0)]
+    [InlineData(0.0)] // clipping off: the gradient norm is still measured and checked
+    public void HugeLearningRateStopsTrainingInsteadOfPrintingNaN(double gradientClipNorm)
     {
         // One Adam step moves every weight by about the learning rate; at 1e30 the next batch's gradients overflow.
         var ml = new MLContext(seed: 1);
         var options = TinyOptions();
         options.LearningRate = 1e30;
         options.Epochs = 3;
+        options.GradientClipNorm = gradientClipNorm;
         var e = Assert.Throws<NonFiniteTrainingException>(() => ml.Audio().Trainers.TimeConvLstm(options).Fit(OrderSongs(8)).Dispose());
         _output.WriteLine(e.Message);
         Assert.Equal(1, e.Epoch);
