@@ -82,7 +82,11 @@ public sealed class MultiUserAudioOptions
     /// </summary>
     public double WindowStatisticsWeight = Defaults.WindowStatisticsWeight;
 
-    /// <summary>Seed of the weights, the negatives and the window draws. Default 1.</summary>
+    /// <summary>
+    /// Seed of the weights, the negatives and the window draws. Default 1. On the CPU two fits with one seed give the
+    /// same model bit for bit; on CUDA they differ in the last bits (CUDA's backward kernels add with atomics) and the
+    /// GPU's random stream is not the CPU's, so a model trained there differs from one trained on the CPU.
+    /// </summary>
     public int Seed = 1;
 
     /// <summary>Compute on CUDA when TorchSharp finds a GPU; otherwise (and when false) on the CPU. Default true.</summary>
@@ -721,8 +725,17 @@ public sealed class MultiUserAudioModel : RowMappingTransformer, IUserSongScorer
     /// <summary>Per-coefficient deviation the windows are divided by before the encoder.</summary>
     public IReadOnlyList<float> CoefficientDeviation { get; }
 
-    /// <summary>The shared encoder (frozen after training).</summary>
+    /// <summary>
+    /// The shared encoder (frozen after training). Its weights live on <see cref="ComputeDevice"/>: tensors passed to it
+    /// must be there too (<c>tensor(..., device: model.ComputeDevice)</c>).
+    /// </summary>
     public TimeConvNetwork Encoder { get; }
+
+    /// <summary>
+    /// Where this model computes: CUDA when it was trained with <see cref="MultiUserAudioOptions.UseGpuWhenAvailable"/>
+    /// and a GPU is present (also after loading), else the CPU.
+    /// </summary>
+    public Device ComputeDevice => _device;
 
     /// <summary>The songs' windows the model scores.</summary>
     public AudioSongWindows Songs { get; }

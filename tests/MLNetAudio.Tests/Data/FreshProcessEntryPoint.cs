@@ -38,8 +38,35 @@ internal static class FreshProcessEntryPoint
     /// </summary>
     public const string OneDnnProbeCommand = "onednn-probe";
 
+    /// <summary>
+    /// <c>other-machine reference|libtorch-layers|cuda|tests CLASS...</c>: the checks of <see cref="MLNetAudio.Tests.Scoring.OtherMachineChecks"/>,
+    /// for a machine without the .NET SDK (build/other-machine-check.sh).
+    /// </summary>
+    public const string OtherMachineCommand = "other-machine";
+
     public static int Main(string[] args)
     {
+        if (args.Length >= 1 && args[0] == OtherMachineCommand)
+        {
+            // other-machine reference | libtorch-layers | cuda: see Scoring/OtherMachineChecks.
+            string what = args.Length > 1 ? args[1] : "reference";
+            switch (what)
+            {
+                case "reference":
+                    return MLNetAudio.Tests.Scoring.OtherMachineChecks.RunNumericalReference() == 0 ? 0 : 1;
+                case "libtorch-layers":
+                    MLNetAudio.Tests.Scoring.OtherMachineChecks.ProbeLibTorchLayers(5);
+                    return 0;
+                case "tests":
+                    return MLNetAudio.Tests.Scoring.OtherMachineChecks.RunTests(args[2..]) == 0 ? 0 : 1;
+                case "cuda":
+                    return MLNetAudio.Tests.Scoring.OtherMachineChecks.ProbeCuda() == 0 ? 0 : 1;
+                default:
+                    Console.Error.WriteLine($"usage: {OtherMachineCommand} reference|libtorch-layers|cuda|tests CLASS...");
+                    return 2;
+            }
+        }
+
         if (args.Length == 2 && args[0] == OneDnnProbeCommand)
         {
             MLNetAudio.Tests.Scoring.OneDnnUsageTests.Probe(args[1]);

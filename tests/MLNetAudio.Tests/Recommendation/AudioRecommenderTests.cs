@@ -297,20 +297,21 @@ public sealed class AudioRecommenderTests(TinyAudioCatalog catalog) : IClassFixt
     {
         // The auxiliary loss asks a linear read-out of each window embedding for the window's MFCC mean and deviation.
         // Trained with it, a linear map from the song embeddings recovers the songs' MFCC statistics much better than
-        // from the same model trained without it (same seed, same plays); the read-out is fitted here by least squares.
-        double Fit(double weight)
+        // from the same model trained without it (same seeds, same plays); the read-out is fitted here by least squares.
+        // Mean over three seeds: one seed's margin moves with the device (0.072 on an H200 for seed 2, above 0.1 here).
+        double Fit(double weight) => new[] { 2, 3, 4 }.Average(seed =>
         {
             using var model = catalog.Ml.Audio().Recommendation.Trainers.MultiUserAudio(catalog.Windows, new MultiUserAudioOptions
             {
-                EmbeddingSize = 8, Channels = 8, Epochs = 8, Seed = 2, WindowStatisticsWeight = weight,
+                EmbeddingSize = 8, Channels = 8, Epochs = 8, Seed = seed, WindowStatisticsWeight = weight,
             }).Fit(catalog.Training);
             var statistics = ContentSongFeatures.MfccStatistics(catalog.Windows);
             var embeddings = Enumerable.Range(1, model.SongCount).Select(k => model.GetSongEmbedding((uint)k)).ToArray();
             return LinearReadOutR2(embeddings, statistics);
-        }
+        });
 
         double without = Fit(0), with = Fit(10);
-        Assert.True(with > without + 0.1, $"R² of the MFCC statistics from song embeddings: {with:0.000} with the auxiliary loss, {without:0.000} without.");
+        Assert.True(with > without + 0.1, $"Mean R² of the MFCC statistics from song embeddings: {with:0.000} with the auxiliary loss, {without:0.000} without.");
     }
 
     [Fact]

@@ -125,9 +125,11 @@ public sealed class MultiUserAudioPersistenceTests(TinyAudioCatalog catalog) : I
         Assert.Equal(StageBytes(path), StageBytes(again));
 
         // The encoder's weights come back: it embeds the same windows to the same values.
-        using var windows = TorchSharp.torch.tensor(catalog.Windows.Windows(0).ToArray(), [catalog.Windows.WindowCount(0), catalog.Windows.FramesPerWindow, catalog.Windows.Coefficients]);
-        using var a = model.Encoder.Embedding(windows);
-        using var b = loaded.Encoder.Embedding(windows);
+        // The encoder lives where the model computes (CUDA when trained there and a GPU is present): inputs go there.
+        Assert.Equal(model.ComputeDevice, loaded.ComputeDevice);
+        using var windows = TorchSharp.torch.tensor(catalog.Windows.Windows(0).ToArray(), [catalog.Windows.WindowCount(0), catalog.Windows.FramesPerWindow, catalog.Windows.Coefficients], device: loaded.ComputeDevice);
+        using var a = model.Encoder.Embedding(windows).cpu();
+        using var b = loaded.Encoder.Embedding(windows).cpu();
         Assert.Equal(a.data<float>().ToArray(), b.data<float>().ToArray());
     }
 
