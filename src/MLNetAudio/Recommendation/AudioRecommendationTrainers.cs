@@ -21,6 +21,25 @@ public static class AudioRecommendationTrainers
         return new MultiUserAudioTrainer(trainers.Context, options ?? new MultiUserAudioOptions(), songs);
     }
 
+    /// <summary>
+    /// The multi-user audio recommender over a real catalog (DESIGN.md §8): songs as an IDataView, one row per song with
+    /// the song key (<see cref="MultiUserAudioOptions.MatrixRowIndexColumnName"/>, the same fitted MapValueToKey as the
+    /// plays) and the windows <c>SegmentMfcc</c> made (<see cref="MultiUserAudioOptions.SongWindowsColumnName"/>).
+    /// Songs without plays are cold songs: the model scores and recommends them from their audio.
+    /// </summary>
+    /// <param name="trainers">The catalog.</param>
+    /// <param name="songs">The catalog's songs (see <see cref="AudioSongWindows.FromDataView"/>).</param>
+    /// <param name="options">Columns, network shape and training settings; null for the defaults.</param>
+    /// <exception cref="ArgumentException">An option, a column or a song of <paramref name="songs"/> is invalid; the message names it.</exception>
+    public static MultiUserAudioTrainer MultiUserAudio(this RecommendationTrainers trainers, IDataView songs, MultiUserAudioOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(trainers);
+        options ??= new MultiUserAudioOptions();
+        options.Validate();
+        var windows = AudioSongWindows.FromDataView(songs, options.MatrixRowIndexColumnName, options.SongWindowsColumnName);
+        return new MultiUserAudioTrainer(trainers.Context, options, windows);
+    }
+
     /// <summary>The hybrid LightGBM LambdaRank ranker over other models' scores, one query group per user.</summary>
     /// <param name="trainers">The catalog.</param>
     /// <param name="options">Candidate sampling and LightGBM settings; null for the defaults.</param>

@@ -35,6 +35,12 @@ public sealed class MultiUserAudioOptions
     /// <summary>The play-count column (Single; a count above 0 is a play). Default "Label".</summary>
     public string LabelColumnName = Defaults.LabelColumnName;
 
+    /// <summary>
+    /// The windows column of the songs data view (made by <c>SegmentMfcc</c>), when the trainer is given songs as an
+    /// IDataView; their song key column is <see cref="MatrixRowIndexColumnName"/>. Default "Windows".
+    /// </summary>
+    public string SongWindowsColumnName = Defaults.SongWindowsColumnName;
+
     /// <summary>Size of the window embedding (the LSTM state) and of each user vector. Default 32.</summary>
     public int EmbeddingSize = Defaults.EmbeddingSize;
 
@@ -115,6 +121,9 @@ public sealed class MultiUserAudioOptions
         /// <summary>Default label column.</summary>
         public const string LabelColumnName = "Label";
 
+        /// <summary>Default windows column of the songs data view.</summary>
+        public const string SongWindowsColumnName = "Windows";
+
         /// <summary>Default embedding size.</summary>
         public const int EmbeddingSize = 32;
 
@@ -149,6 +158,7 @@ public sealed class MultiUserAudioOptions
             .Check(string.IsNullOrWhiteSpace(MatrixColumnIndexColumnName), nameof(MatrixColumnIndexColumnName), "must name the user key column.")
             .Check(string.IsNullOrWhiteSpace(MatrixRowIndexColumnName), nameof(MatrixRowIndexColumnName), "must name the song key column.")
             .Check(string.IsNullOrWhiteSpace(LabelColumnName), nameof(LabelColumnName), "must name the play-count column.")
+            .Check(string.IsNullOrWhiteSpace(SongWindowsColumnName), nameof(SongWindowsColumnName), "must name the songs' windows column.")
             .Check(EmbeddingSize is < 1 or > 4096, nameof(EmbeddingSize), $"must be 1 to 4096; found {EmbeddingSize}.")
             .Check(Channels is < 1 or > 4096, nameof(Channels), $"must be 1 to 4096; found {Channels}.")
             .Check(ConvolutionLayers is < 1 or > 10, nameof(ConvolutionLayers), $"must be 1 to 10; found {ConvolutionLayers}.")

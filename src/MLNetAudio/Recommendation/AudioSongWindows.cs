@@ -167,6 +167,136 @@ public sealed class AudioSongWindows
     }
 
     /// <summary>
+    /// The windows of a real catalog: one row per song with its song key and the windows column that
+    /// <c>ml.Transforms.SegmentMfcc</c> makes (so any catalog that goes through <c>LoadAudio</c> + <c>SegmentMfcc</c>,
+    /// files on disk or the synthesizer's renderings, DESIGN.md §8). The window layout (frames per window,
+    /// coefficients, frames per second, window length and hop) is read from the column's annotations.
+    /// </summary>
+    /// <param name="songs">The catalog, one row per song.</param>
+    /// <param name="songColumnName">
+    /// The song key column (UInt32 key with a known count, from <c>ml.Transforms.Conversion.MapValueToKey</c> fitted on
+    /// the catalog); its key count is the catalog size and every key must have exactly one row. Map the play log with
+    /// the same fitted transformer, so that songs without plays are the catalog's cold songs.
+    /// </param>
+    /// <param name="windowsColumnName">The windows column made by <c>SegmentMfcc</c>.</param>
+    /// <exception cref="ArgumentException">
+    /// A column is missing or of the wrong type, the window column lacks its timing annotations, a key is missing,
+    /// repeated or has no row, or a song has no window (an unreadable file under the loader's Report policy: the
+    /// message gives the loader's error text); the message names the column, the rows and the keys.
+    /// </exception>
+    public static AudioSongWindows FromDataView(IDataView songs, string songColumnName = "SongKey", string windowsColumnName = "Windows")
+    {
+        ArgumentNullException.ThrowIfNull(songs);
+        ArgumentException.ThrowIfNullOrEmpty(songColumnName);
+        ArgumentException.ThrowIfNullOrEmpty(windowsColumnName);
+        var keyColumn = PlayMatrix.RequireKey(songs.Schema, songColumnName, "Song");
+        var layout = Scoring.WindowColumn.Read(songs.Schema, windowsColumnName);
+        if (layout.FramesPerSecond is not double fps || layout.WindowSeconds is not double windowSeconds || layout.WindowHopSeconds is not double hopSeconds)
+        {
+            throw new ArgumentException(
+                $"Window column '{windowsColumnName}' does not carry its timing: the Double annotations '{WindowColumns.FramesPerSecondAnnotation}', "
+                + $"'{WindowColumns.WindowSecondsAnnotation}' and '{WindowColumns.WindowHopSecondsAnnotation}' are needed to place windows in songs "
+                + "(ml.Transforms.SegmentMfcc writes them).",
+                nameof(songs));
+        }
+
+        if (layout.HopFrames is null)
+        {
+            throw new ArgumentException(
+                $"Window column '{windowsColumnName}': the hop of {hopSeconds} s at {fps} frames per second is not a whole number of frames; "
+                + "choose MfccSegmenterOptions.WindowHopSeconds so that it is.",
+                nameof(songs));
+        }
+
+        var options = new AudioSongOptions
+        {
+            FramesPerSecond = fps,
+            WindowSeconds = windowSeconds,
+            WindowHopSeconds = hopSeconds,
+            Coefficients = layout.Coefficients,
+            RenderSeconds = Math.Max(AudioSongOptions.Defaults.RenderSeconds, windowSeconds),
+            UseCache = false,
+        };
+        options.Validate();
+
+        int count = (int)((KeyDataViewType)keyColumn.Type).Count;
+        var windows = new float[count][];
+        var rowOf = new long[count];
+        var errorColumn = songs.Schema.FirstOrDefault(c => c.Name.EndsWith(WindowColumns.ErrorColumnSuffix, StringComparison.Ordinal) && c.Type is TextDataViewType);
+        var errors = new string?[count];
+        var columns = new List<DataViewSchema.Column> { keyColumn, songs.Schema[windowsColumnName] };
+        if (errorColumn.Name is not null)
+        {
+            columns.Add(errorColumn);
+        }
+
+        using (var cursor = songs.GetRowCursor(columns))
+        {
+            var keyGetter = cursor.GetGetter<uint>(keyColumn);
+            var windowGetter = cursor.GetGetter<VBuffer<float>>(songs.Schema[windowsColumnName]);
+            var errorGetter = errorColumn.Name is null ? null : cursor.GetGetter<ReadOnlyMemory<char>>(errorColumn);
+            uint key = 0;
+            var value = default(VBuffer<float>);
+            var error = default(ReadOnlyMemory<char>);
+            float[] scratch = [];
+            long row = -1;
+            while (cursor.MoveNext())
+            {
+                row++;
+                keyGetter(ref key);
+                if (key == 0 || key > count)
+                {
+                    throw new ArgumentException(
+                        $"Row {row} of the songs: song column '{songColumnName}' holds no key (its value is not in the key's dictionary); "
+                        + "fit MapValueToKey on this catalog.",
+                        nameof(songs));
+                }
+
+                int song = (int)key - 1;
+                if (windows[song] is not null)
+                {
+                    throw new ArgumentException(
+                        $"Song key {key} (column '{songColumnName}') appears in rows {rowOf[song]} and {row}: a catalog holds each song once.",
+                        nameof(songs));
+                }
+
+                windowGetter(ref value);
+                int n = layout.DenseInto(value, windowsColumnName, row, ref scratch);
+                windows[song] = scratch.AsSpan(0, n * layout.WindowSize).ToArray();
+                rowOf[song] = row;
+                if (errorGetter is not null)
+                {
+                    errorGetter(ref error);
+                    errors[song] = error.IsEmpty ? null : error.ToString();
+                }
+            }
+        }
+
+        var absent = Enumerable.Range(0, count).Where(s => windows[s] is null).ToArray();
+        if (absent.Length > 0)
+        {
+            throw new ArgumentException(
+                $"Song column '{songColumnName}' is a key of {count} values but {absent.Length} of them have no row in the songs "
+                + $"(keys {string.Join(", ", absent.Take(10).Select(s => s + 1))}{(absent.Length > 10 ? ", ..." : string.Empty)}); "
+                + "the catalog must hold every song its keys name.",
+                nameof(songs));
+        }
+
+        var empty = Enumerable.Range(0, count).Where(s => windows[s].Length == 0).ToArray();
+        if (empty.Length > 0)
+        {
+            throw new ArgumentException(
+                $"{empty.Length} songs have no window in column '{windowsColumnName}': "
+                + string.Join("; ", empty.Take(5).Select(s => $"key {s + 1} (row {rowOf[s]}){(errors[s] is string e ? ": " + e : string.Empty)}"))
+                + (empty.Length > 5 ? "; ..." : string.Empty)
+                + ". Leave unreadable files out of the catalog before mapping keys (the loader's Report policy names them in its Error column).",
+                nameof(songs));
+        }
+
+        return new AudioSongWindows(windows, layout.FramesPerWindow, layout.Coefficients, options, 0);
+    }
+
+    /// <summary>
     /// The windows of the given songs as an IDataView for the seed's per-user <c>ml.Audio().Trainers.TimeConvLstm</c>:
     /// a <c>Windows</c> column shaped as <c>SegmentMfcc</c> makes it and a Boolean <c>Label</c> column.
     /// </summary>

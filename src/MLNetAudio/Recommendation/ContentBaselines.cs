@@ -114,6 +114,13 @@ public sealed class SeedSongOptions
     /// <summary>The play-count column (Single); rows with a count ≤ 0 are not plays. Default "Label".</summary>
     public string LabelColumnName = Defaults.LabelColumnName;
 
+    /// <summary>
+    /// The windows column of the songs data view (made by <c>SegmentMfcc</c>), when the trainer is given songs as an
+    /// IDataView (its features are then <see cref="ContentSongFeatures.MfccStatistics"/>); their song key column is
+    /// <see cref="MatrixRowIndexColumnName"/>. Default "Windows".
+    /// </summary>
+    public string SongWindowsColumnName = Defaults.SongWindowsColumnName;
+
     /// <summary>Seeds the choice of seed song between a user's equally most played songs. Default 1.</summary>
     public int Seed = Defaults.Seed;
 
@@ -129,6 +136,9 @@ public sealed class SeedSongOptions
         /// <summary>Default label column.</summary>
         public const string LabelColumnName = "Label";
 
+        /// <summary>Default windows column of the songs data view.</summary>
+        public const string SongWindowsColumnName = "Windows";
+
         /// <summary>Default seed of the tie-break.</summary>
         public const int Seed = 1;
     }
@@ -136,6 +146,7 @@ public sealed class SeedSongOptions
     /// <summary>Throws one <see cref="ArgumentException"/> listing every invalid field.</summary>
     public void Validate() =>
         ContentSongInputs.CheckColumns(new OptionErrors(nameof(SeedSongOptions)), MatrixColumnIndexColumnName, MatrixRowIndexColumnName, LabelColumnName)
+            .Check(string.IsNullOrWhiteSpace(SongWindowsColumnName), nameof(SongWindowsColumnName), "must name the songs' windows column.")
             .ThrowIfAny();
 }
 
@@ -151,6 +162,13 @@ public sealed class SongSetOptions
     /// <summary>The play-count column (Single); rows with a count ≤ 0 are not plays. Default "Label".</summary>
     public string LabelColumnName = Defaults.LabelColumnName;
 
+    /// <summary>
+    /// The windows column of the songs data view (made by <c>SegmentMfcc</c>), when the trainer is given songs as an
+    /// IDataView (its features are then <see cref="ContentSongFeatures.MfccStatistics"/>); their song key column is
+    /// <see cref="MatrixRowIndexColumnName"/>. Default "Windows".
+    /// </summary>
+    public string SongWindowsColumnName = Defaults.SongWindowsColumnName;
+
     /// <summary>Default values.</summary>
     public static class Defaults
     {
@@ -162,11 +180,15 @@ public sealed class SongSetOptions
 
         /// <summary>Default label column.</summary>
         public const string LabelColumnName = "Label";
+
+        /// <summary>Default windows column of the songs data view.</summary>
+        public const string SongWindowsColumnName = "Windows";
     }
 
     /// <summary>Throws one <see cref="ArgumentException"/> listing every invalid field.</summary>
     public void Validate() =>
         ContentSongInputs.CheckColumns(new OptionErrors(nameof(SongSetOptions)), MatrixColumnIndexColumnName, MatrixRowIndexColumnName, LabelColumnName)
+            .Check(string.IsNullOrWhiteSpace(SongWindowsColumnName), nameof(SongWindowsColumnName), "must name the songs' windows column.")
             .ThrowIfAny();
 }
 #pragma warning restore CA1051
@@ -197,11 +219,46 @@ public static class ContentRecommendationTrainers
     }
 
     /// <summary>
+    /// The "similar songs" baseline over a real catalog: songs as an IDataView (song key and <c>SegmentMfcc</c>
+    /// windows, see <see cref="AudioSongWindows.FromDataView"/>), compared by their MFCC statistics
+    /// (<see cref="ContentSongFeatures.MfccStatistics"/>).
+    /// </summary>
+    /// <param name="trainers">The catalog.</param>
+    /// <param name="songs">One row per song: <see cref="SeedSongOptions.MatrixRowIndexColumnName"/> and <see cref="SeedSongOptions.SongWindowsColumnName"/>.</param>
+    /// <param name="options">Columns and the tie-break seed; null for the defaults.</param>
+    /// <exception cref="ArgumentException">An option, a column or a song of <paramref name="songs"/> is invalid; the message names it.</exception>
+    public static SeedSongTrainer SeedSong(this RecommendationTrainers trainers, IDataView songs, SeedSongOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(trainers);
+        options ??= new SeedSongOptions();
+        options.Validate();
+        var windows = AudioSongWindows.FromDataView(songs, options.MatrixRowIndexColumnName, options.SongWindowsColumnName);
+        return new SeedSongTrainer(ContentSongFeatures.MfccStatistics(windows), options);
+    }
+
+    /// <summary>
+    /// Logan's song-set baseline over a real catalog: songs as an IDataView, compared by their MFCC statistics (as
+    /// <see cref="SeedSong(RecommendationTrainers, IDataView, SeedSongOptions?)"/>).
+    /// </summary>
+    /// <param name="trainers">The catalog.</param>
+    /// <param name="songs">One row per song: <see cref="SongSetOptions.MatrixRowIndexColumnName"/> and <see cref="SongSetOptions.SongWindowsColumnName"/>.</param>
+    /// <param name="options">Columns; null for the defaults.</param>
+    /// <exception cref="ArgumentException">An option, a column or a song of <paramref name="songs"/> is invalid; the message names it.</exception>
+    public static SongSetTrainer SongSet(this RecommendationTrainers trainers, IDataView songs, SongSetOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(trainers);
+        options ??= new SongSetOptions();
+        options.Validate();
+        var windows = AudioSongWindows.FromDataView(songs, options.MatrixRowIndexColumnName, options.SongWindowsColumnName);
+        return new SongSetTrainer(ContentSongFeatures.MfccStatistics(windows), options);
+    }
+
+    /// <summary>
     /// Logan's (ISMIR 2004) song-set baseline: a song scores by its distance, in <paramref name="songFeatures"/>, to
     /// the set of songs the user played in training.
     /// </summary>
     /// <param name="trainers">The catalog.</param>
-    /// <param name="songFeatures">One feature vector per song, index = song key - 1, as for <see cref="SeedSong"/>.</param>
+    /// <param name="songFeatures">One feature vector per song, index = song key - 1, as for <see cref="SeedSong(RecommendationTrainers, IReadOnlyList{float[]}, SeedSongOptions?)"/>.</param>
     /// <param name="options">Columns; null for the defaults.</param>
     /// <exception cref="ArgumentException">An option is invalid or a feature vector is empty, of another length or not finite.</exception>
     public static SongSetTrainer SongSet(this RecommendationTrainers trainers, IReadOnlyList<float[]> songFeatures, SongSetOptions? options = null)
@@ -289,7 +346,7 @@ internal static class ContentSongInputs
 /// <para>
 /// Estimator characteristics: trains (one pass over the data, picking each user's seed song); input: user key, song
 /// key, Single play count; output: a Single <c>Score</c> column over (user, song) key pairs; not exportable to ONNX.
-/// Made by <see cref="ContentRecommendationTrainers.SeedSong"/>.
+/// Made by <see cref="ContentRecommendationTrainers.SeedSong(RecommendationTrainers, IReadOnlyList{float[]}, SeedSongOptions?)"/>.
 /// </para>
 /// <para>
 /// The seed song is the user's most played song (largest play count); ties are broken by a choice seeded with
@@ -369,7 +426,7 @@ public sealed class SeedSongTrainer : IEstimator<SeedSongModel>
 /// <para>
 /// Estimator characteristics: trains (one pass over the data, keeping each user's played set); input: user key, song
 /// key, Single play count; output: a Single <c>Score</c> column over (user, song) key pairs; not exportable to ONNX.
-/// Made by <see cref="ContentRecommendationTrainers.SongSet"/>.
+/// Made by <see cref="ContentRecommendationTrainers.SongSet(RecommendationTrainers, IReadOnlyList{float[]}, SongSetOptions?)"/>.
 /// </para>
 /// <para>
 /// Logan compared songs by distances between their MFCC distributions and tried several set distances; this

@@ -155,7 +155,8 @@ public sealed class ContentBaselinesTests
         nan[4][0] = float.NaN;
         Assert.Contains("NaN", Assert.Throws<ArgumentException>(() => trainers.SongSet(nan)).Message, StringComparison.Ordinal);
         Assert.Contains("empty", Assert.Throws<ArgumentException>(() => trainers.SeedSong([])).Message, StringComparison.Ordinal);
-        Assert.Throws<ArgumentNullException>(() => trainers.SeedSong(null!));
+        Assert.Throws<ArgumentNullException>(() => trainers.SeedSong((IReadOnlyList<float[]>)null!));
+        Assert.Throws<ArgumentNullException>(() => trainers.SeedSong((IDataView)null!));
     }
 
     [Fact]
