@@ -315,6 +315,50 @@ public sealed class AudioRecommenderTests(TinyAudioCatalog catalog) : IClassFixt
     }
 
     [Fact]
+    public void EpochsLeftUnsetAdaptToTheAmountOfPlaysAndAreLogged()
+    {
+        // The tiny catalog: about 240 training plays, 2 negatives each, batches of 32 -> about 23 steps per epoch, so
+        // the automatic count is about 22 epochs (500 steps); a huge play log would keep the minimum of 4.
+        int plays = catalog.Simulator.Training.Count(e => e.Label > 0);
+        var options = new MultiUserAudioOptions { EmbeddingSize = 4, Channels = 4, Seed = 2, UseGpuWhenAvailable = false };
+        int steps = (int)Math.Ceiling(plays * 3 / 32.0);
+        int expected = Math.Clamp((int)Math.Ceiling(500.0 / steps), 4, 50);
+        Assert.InRange(expected, 5, 50); // the case must be one where the automatic count differs from the old 4
+
+        var messages = new List<string>();
+        var ml = new MLContext(seed: 1);
+        ml.Log += (_, e) =>
+        {
+            lock (messages)
+            {
+                messages.Add(e.Message);
+            }
+        };
+        var trainer = ml.Audio().Recommendation.Trainers.MultiUserAudio(catalog.Windows, options);
+        options.Epochs = 1; // the trainer keeps its own copy of the options
+        using var model = trainer.Fit(catalog.Training);
+        Assert.Equal(expected, model.Epochs);
+        Assert.Equal(expected, trainer.SkippedBatches.Count);
+        Assert.Contains(messages, m => m.Contains($"epochs (automatic) {expected}", StringComparison.Ordinal));
+
+        // An explicit count is kept as given, and a saved model says what training used.
+        using var explicitModel = ml.Audio().Recommendation.Trainers.MultiUserAudio(catalog.Windows, new MultiUserAudioOptions { EmbeddingSize = 4, Channels = 4, Epochs = 1, UseGpuWhenAvailable = false }).Fit(catalog.Training);
+        Assert.Equal(1, explicitModel.Epochs);
+        string path = Path.Combine(Path.GetTempPath(), $"epochs-{Guid.NewGuid():N}.zip");
+        try
+        {
+            ml.Audio().Model.Save(model, catalog.Training.Schema, path);
+            var loaded = ml.Audio().Model.Load(path, out _);
+            using var reloaded = ((IEnumerable<ITransformer>)loaded).OfType<MultiUserAudioModel>().Single();
+            Assert.Equal(expected, reloaded.Epochs);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void BadOptionsAreAllReported()
     {
         var e = Assert.Throws<ArgumentException>(() => new MultiUserAudioOptions { EmbeddingSize = 0, Epochs = -1, WindowsPerPair = 0, WindowStatisticsWeight = -1 }.Validate());

@@ -1,0 +1,223 @@
+// RealMusic: the audio recommenders on real music installed from Debian packages (game soundtracks), through the
+// IDataView route of DESIGN.md §8: a catalog of files with song ids, a play log with user ids, LoadAudio +
+// SegmentMfcc, the trainers fitted on those views, and the cold songs (no plays at all) ranked from their audio.
+//
+// Listeners are simulated over the real tracks: each prefers one soundtrack (what can be heard: its composer,
+// instrumentation and production) and plays mostly tracks of it; a third of every soundtrack's tracks get no plays
+// and are the cold songs to recommend. Every model is evaluated on them beside the oracle (the listener's own taste)
+// and a random ranking.
+//
+//   sudo apt-get install drascula-music wesnoth-1.16-music hyperrogue-music asc-music
+//   dotnet run --project samples/RealMusic -c Release [-- --seconds 60 --users 60 --seed 1 --epochs N]
+//   (--epochs: default automatic, see MultiUserAudioOptions.Epochs)
+using System.Globalization;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetAudio;
+using MLNetAudio.Audio;
+using MLNetAudio.Features;
+using MLNetAudio.Recommendation;
+
+var settings = Settings.Parse(args);
+var ml = new MLContext(seed: settings.Seed);
+
+(string Name, string Package, string Folder)[] soundtracks =
+[
+    ("drascula", "drascula-music", "/usr/share/scummvm/drascula/audio"),
+    ("wesnoth", "wesnoth-1.16-music", "/usr/share/games/wesnoth/1.16/data/core/music"),
+    ("hyperrogue", "hyperrogue-music", "/usr/share/hyperrogue/music"),
+    ("asc", "asc-music", "/usr/share/games/asc/music"),
+];
+var tracks = soundtracks
+    .Select(s => (s.Name, Files: Directory.Exists(s.Folder)
+        ? Directory.GetFiles(s.Folder).Where(f => f.EndsWith(".ogg", StringComparison.Ordinal) || f.EndsWith(".mp3", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToArray()
+        : []))
+    .Where(s => s.Files.Length >= 3)
+    .ToArray();
+if (tracks.Length < 2)
+{
+    Console.Error.WriteLine("Needs the music of at least two of these Debian packages: "
+        + string.Join(", ", soundtracks.Select(s => s.Package)) + ".\n  sudo apt-get install " + string.Join(' ', soundtracks.Select(s => s.Package)));
+    return 1;
+}
+
+var allRows = tracks.SelectMany(s => s.Files.Select(f => new CatalogRow { SongId = $"{s.Name}/{Path.GetFileName(f)}", Path = f, Soundtrack = s.Name })).ToList();
+var loaderOptions = new AudioLoaderOptions { TargetSampleRate = 16000, MaxDuration = settings.Seconds, ErrorPolicy = AudioErrorPolicy.Report };
+
+// A first pass lists the files that do not decode (the Report policy names each in Audio.Error) and leaves them out
+// of the catalog, so one damaged file does not stop the other thousands.
+var all = ml.Data.LoadFromEnumerable(allRows);
+var errors = ml.Transforms.LoadAudio("Audio", "Path", loaderOptions).Fit(all).Transform(all).GetColumn<string>("Audio.Error").ToArray();
+foreach (var (row, error) in allRows.Zip(errors).Where(p => !string.IsNullOrEmpty(p.Second)))
+{
+    Console.WriteLine($"skipped {row.SongId}: {error}");
+}
+
+var catalogRows = allRows.Where((_, i) => string.IsNullOrEmpty(errors[i])).ToList();
+Console.WriteLine($"catalog: {catalogRows.Count} tracks ({string.Join(", ", tracks.Select(s => $"{s.Name} {s.Files.Length}"))}), first {settings.Seconds} s of each");
+
+// The catalog through ML.NET: song keys, audio, MFCC windows (cached: every trainer reads the same windows).
+var catalog = ml.Data.LoadFromEnumerable(catalogRows);
+var songKeys = ml.Transforms.Conversion.MapValueToKey("SongKey", "SongId").Fit(catalog);
+var keyed = songKeys.Transform(catalog);
+var watch = System.Diagnostics.Stopwatch.StartNew();
+var songs = ml.Data.Cache(ml.Transforms.LoadAudio("Audio", "Path", loaderOptions)
+    .Append(ml.Transforms.SegmentMfcc("Windows", "Audio"))
+    .Fit(keyed)
+    .Transform(keyed), "SongKey", "Windows");
+var windows = AudioSongWindows.FromDataView(songs, "SongKey", "Windows");
+Console.WriteLine($"decoded and segmented in {watch.Elapsed.TotalSeconds:F1} s: {Enumerable.Range(0, windows.SongCount).Sum(windows.WindowCount)} windows of {windows.FramesPerWindow} frames x {windows.Coefficients} coefficients");
+
+// Listeners: a favourite soundtrack each (balanced), six training plays, 85% of them from the favourite.
+var rng = new Random(settings.Seed);
+var soundtrackOf = catalogRows.Select(r => r.Soundtrack).ToArray();
+var cold = new bool[catalogRows.Count];
+foreach (var group in Enumerable.Range(0, catalogRows.Count).GroupBy(i => soundtrackOf[i]))
+{
+    foreach (int i in group.OrderBy(_ => rng.Next()).Take(group.Count() / 3))
+    {
+        cold[i] = true;
+    }
+}
+
+var names = tracks.Select(t => t.Name).ToArray();
+var favourite = Enumerable.Range(0, settings.Users).Select(u => names[u % names.Length]).ToArray();
+var warm = Enumerable.Range(0, catalogRows.Count).Where(i => !cold[i]).ToArray();
+var plays = new List<PlayRow>();
+for (int u = 0; u < settings.Users; u++)
+{
+    var mine = warm.Where(i => soundtrackOf[i] == favourite[u]).ToArray();
+    foreach (int i in Enumerable.Range(0, 6).Select(_ => rng.NextDouble() < 0.85 ? mine[rng.Next(mine.Length)] : warm[rng.Next(warm.Length)]).Distinct())
+    {
+        plays.Add(new PlayRow { UserId = $"listener-{u + 1}", SongId = catalogRows[i].SongId, Plays = 1 + rng.Next(5) });
+    }
+}
+
+var log = ml.Data.LoadFromEnumerable(plays);
+var userKeys = ml.Transforms.Conversion.MapValueToKey("UserKey", "UserId").Fit(log);
+var training = songKeys.Transform(userKeys.Transform(log));
+
+// The test: every cold track of a listener's favourite soundtrack is relevant; candidates are the cold tracks.
+var keyOfUser = training.GetColumn<string>("UserId").Zip(training.GetColumn<uint>("UserKey")).DistinctBy(p => p.First).ToDictionary(p => p.First, p => p.Second);
+uint UserKey(int u) => keyOfUser[$"listener-{u + 1}"];
+var relevant = Enumerable.Range(0, settings.Users)
+    .SelectMany(u => Enumerable.Range(0, catalogRows.Count).Where(i => cold[i] && soundtrackOf[i] == favourite[u]).Select(i => new KeyPlay { UserKey = UserKey(u), SongKey = (uint)i + 1, Plays = 1 }))
+    .ToList();
+var test = KeyPlay.ToDataView(ml, relevant, settings.Users, catalogRows.Count);
+var evaluation = new RecommendationEvaluationOptions
+{
+    UserColumnName = "UserKey", SongColumnName = "SongKey", LabelColumnName = "Plays",
+    CandidateSongKeys = Enumerable.Range(0, catalogRows.Count).Where(i => cold[i]).Select(i => (uint)i + 1).ToArray(),
+};
+
+// The models, all fitted on the same views.
+var results = new List<(string Name, RecommendationMetrics Metrics)>();
+void Evaluate(string name, IUserSongScorer scorer) => results.Add((name, ml.Audio().Recommendation.Evaluate(scorer, test, training, evaluation)));
+
+watch.Restart();
+using var audio = ml.Audio().Recommendation.Trainers.MultiUserAudio(songs, new MultiUserAudioOptions
+{
+    MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = "Plays",
+    Epochs = settings.Epochs, Seed = settings.Seed,
+}).Fit(training);
+Console.WriteLine($"multi-user audio model trained in {watch.Elapsed.TotalSeconds:F1} s ({audio.Epochs} epochs{(settings.Epochs is null ? ", automatic" : string.Empty)})");
+var mf = ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization("Plays", "UserKey", "SongKey").Fit(training);
+var seedSong = ml.Audio().Recommendation.Trainers.SeedSong(songs, new SeedSongOptions { MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = "Plays", Seed = settings.Seed }).Fit(training);
+var songSet = ml.Audio().Recommendation.Trainers.SongSet(songs, new SongSetOptions { MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = "Plays" }).Fit(training);
+var userOfKey = Enumerable.Range(0, settings.Users).ToDictionary(u => UserKey(u), u => u);
+Evaluate("oracle (the listener's soundtrack)", new Oracle(settings.Users, catalogRows.Count, (user, song) => favourite[userOfKey[(uint)user + 1]] == soundtrackOf[song] ? 1 : 0));
+Evaluate("multi-user audio (CNN + LSTM)", audio);
+Evaluate("audio -> MF factors", AudioFactorRegressionModel.Fit(mf, audio));
+Evaluate("seed song (MFCC statistics)", seedSong);
+Evaluate("song set (MFCC statistics)", songSet);
+Evaluate("matrix factorization (no audio)", mf);
+Evaluate("random", new RandomScorer(settings.Users, catalogRows.Count, settings.Seed));
+
+Console.WriteLine();
+Console.WriteLine($"cold tracks ({evaluation.CandidateSongKeys.Count}), {settings.Users} listeners, seed {settings.Seed}:");
+Console.WriteLine($"| model | NDCG@10 | P@10 | AUC |");
+Console.WriteLine($"|---|---|---|---|");
+foreach (var (name, m) in results)
+{
+    Console.WriteLine($"| {name} | {m.Format(nameof(m.NdcgAtK))} | {m.Format(nameof(m.PrecisionAtK))} | {m.Format(nameof(m.Auc))} |");
+}
+
+var first = audio.Recommend(UserKey(0), 3);
+Console.WriteLine();
+Console.WriteLine($"listener-1 (likes {favourite[0]}): " + string.Join("; ", first.Select(r =>
+    FormattableString.Invariant($"{catalogRows[(int)r.SongKey - 1].SongId} {r.Score:0.000} (best {r.BestWindowStartSeconds:0}-{r.BestWindowStartSeconds + r.WindowSeconds:0} s)"))));
+return 0;
+
+internal sealed class CatalogRow
+{
+    public string SongId { get; set; } = string.Empty;
+
+    public string Path { get; set; } = string.Empty;
+
+    public string Soundtrack { get; set; } = string.Empty;
+}
+
+internal sealed class PlayRow
+{
+    public string UserId { get; set; } = string.Empty;
+
+    public string SongId { get; set; } = string.Empty;
+
+    public float Plays { get; set; }
+}
+
+internal sealed class KeyPlay
+{
+    public uint UserKey { get; set; }
+
+    public uint SongKey { get; set; }
+
+    public float Plays { get; set; }
+
+    public static IDataView ToDataView(MLContext ml, IEnumerable<KeyPlay> rows, int users, int songs)
+    {
+        var schema = Microsoft.ML.Data.SchemaDefinition.Create(typeof(KeyPlay));
+        schema[nameof(UserKey)].ColumnType = new Microsoft.ML.Data.KeyDataViewType(typeof(uint), users);
+        schema[nameof(SongKey)].ColumnType = new Microsoft.ML.Data.KeyDataViewType(typeof(uint), songs);
+        return ml.Data.LoadFromEnumerable(rows.Select(r => new KeyPlay { UserKey = r.UserKey - 1, SongKey = r.SongKey - 1, Plays = r.Plays }), schema);
+    }
+}
+
+internal sealed class Oracle(int users, int songs, Func<int, int, float> score) : IUserSongScorer
+{
+    public int UserCount => users;
+
+    public int SongCount => songs;
+
+    public void ScoreUsers(int firstUser, int userCount, Span<float> destination)
+    {
+        for (int u = 0; u < userCount; u++)
+        {
+            for (int s = 0; s < songs; s++)
+            {
+                destination[(u * songs) + s] = score(firstUser + u, s);
+            }
+        }
+    }
+}
+
+internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs)
+{
+    public static Settings Parse(string[] args)
+    {
+        var s = new Settings(60, 60, 1, null);
+        for (int i = 0; i + 1 < args.Length; i += 2)
+        {
+            s = args[i] switch
+            {
+                "--seconds" => s with { Seconds = double.Parse(args[i + 1], CultureInfo.InvariantCulture) },
+                "--users" => s with { Users = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
+                "--seed" => s with { Seed = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
+                "--epochs" => s with { Epochs = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
+                _ => throw new ArgumentException($"Unknown option {args[i]}; known: --seconds, --users, --seed, --epochs."),
+            };
+        }
+
+        return s;
+    }
+}
