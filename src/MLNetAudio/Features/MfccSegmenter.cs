@@ -77,6 +77,12 @@ namespace MLNetAudio.Features
         /// <summary>Double: the configured distance between window starts in seconds.</summary>
         public const string WindowHopSecondsAnnotation = "WindowHopSeconds";
 
+        /// <summary>
+        /// Double: the distance between window starts in frames (hop seconds x frames per second; may be fractional, each
+        /// start is rounded). Read the whole layout with <see cref="WindowLayout.FromColumn"/>.
+        /// </summary>
+        public const string HopFramesAnnotation = "HopFrames";
+
         /// <summary>Text: the <see cref="AudioFeatureKind"/> name (Mfcc, LogMel or PowerSpectrogram).</summary>
         public const string FeatureKindAnnotation = "FeatureKind";
 
@@ -362,9 +368,9 @@ namespace MLNetAudio.Features
     }
 
     /// <summary>Where windows fall in a song, in frames, for one sample rate.</summary>
-    internal sealed class WindowLayout
+    internal sealed class SegmentGrid
     {
-        public WindowLayout(int sampleRate, int hopLength, double windowSeconds, double windowHopSeconds)
+        public SegmentGrid(int sampleRate, int hopLength, double windowSeconds, double windowHopSeconds)
         {
             SampleRate = sampleRate;
             HopLength = hopLength;
@@ -647,6 +653,8 @@ namespace MLNetAudio.Features
             b.Add(WindowColumns.FramesPerSecondAnnotation, NumberDataViewType.Double, (ref double v) => v = framesPerSecond);
             b.Add(WindowColumns.WindowSecondsAnnotation, NumberDataViewType.Double, (ref double v) => v = o.WindowSeconds);
             b.Add(WindowColumns.WindowHopSecondsAnnotation, NumberDataViewType.Double, (ref double v) => v = o.WindowHopSeconds);
+            double hopFrames = o.WindowHopSeconds * framesPerSecond;
+            b.Add(WindowColumns.HopFramesAnnotation, NumberDataViewType.Double, (ref double v) => v = hopFrames);
             var kind = o.FeatureKind.ToString().AsMemory();
             b.Add(WindowColumns.FeatureKindAnnotation, TextDataViewType.Instance, (ref ReadOnlyMemory<char> v) => v = kind);
             return b.ToAnnotations();
@@ -669,7 +677,7 @@ namespace MLNetAudio.Features
             int hop = _options.HopLength > 0 ? _options.HopLength : (int)Math.Round(sampleRate / _options.FramesPerSecond);
             errors.Check(hop < 1, nameof(MfccSegmenterOptions.FramesPerSecond), $"{_options.FramesPerSecond} frames per second at {sampleRate} Hz gives a hop under one sample; use at most {sampleRate}.");
             hop = Math.Max(hop, 1);
-            var layout = new WindowLayout(sampleRate, hop, _options.WindowSeconds, _options.WindowHopSeconds);
+            var layout = new SegmentGrid(sampleRate, hop, _options.WindowSeconds, _options.WindowHopSeconds);
             errors.Check(layout.FramesPerWindow < 1, nameof(MfccSegmenterOptions.WindowSeconds), $"{_options.WindowSeconds} s holds no whole frame at {layout.FramesPerSecond:0.###} frames per second.")
                   .Check(layout.HopFrames < 1, nameof(MfccSegmenterOptions.WindowHopSeconds), $"{_options.WindowHopSeconds} s is less than one frame ({1 / layout.FramesPerSecond:0.#####} s) at {sampleRate} Hz.");
             double maxFrequency = _options.MaxFrequency > 0 ? _options.MaxFrequency : sampleRate / 2.0;
@@ -800,7 +808,7 @@ namespace MLNetAudio.Features
         {
             private readonly int _inputIndex;
 
-            public Binding(MfccSegmentingTransformer owner, int inputIndex, int? errorIndex, SpectralDefinition definition, WindowLayout layout)
+            public Binding(MfccSegmentingTransformer owner, int inputIndex, int? errorIndex, SpectralDefinition definition, SegmentGrid layout)
             {
                 Owner = owner;
                 _inputIndex = inputIndex;
@@ -819,7 +827,7 @@ namespace MLNetAudio.Features
 
             public SpectralDefinition Definition { get; }
 
-            public WindowLayout Layout { get; }
+            public SegmentGrid Layout { get; }
 
             public override IReadOnlyList<OutputColumn> Outputs { get; }
 

@@ -67,6 +67,9 @@ public sealed class AudioSongWindows
     /// <summary>Values in one window.</summary>
     public int WindowSize => FramesPerWindow * Coefficients;
 
+    /// <summary>Where the windows lie in the songs: frames, coefficients, frames per second and hop.</summary>
+    public WindowLayout Layout => new(FramesPerWindow, Coefficients, Options.FramesPerSecond, Options.WindowHopSeconds * Options.FramesPerSecond);
+
     /// <summary>Hop between windows in frames.</summary>
     public int HopFrames => (int)Math.Round(Options.WindowHopSeconds * Options.FramesPerSecond);
 
@@ -191,30 +194,22 @@ public sealed class AudioSongWindows
         ArgumentException.ThrowIfNullOrEmpty(windowsColumnName);
         var keyColumn = PlayMatrix.RequireKey(songs.Schema, songColumnName, "Song");
         var layout = Scoring.WindowColumn.Read(songs.Schema, windowsColumnName);
-        if (layout.FramesPerSecond is not double fps || layout.WindowSeconds is not double windowSeconds || layout.WindowHopSeconds is not double hopSeconds)
+        var timing = WindowLayout.FromColumn(songs.Schema[windowsColumnName]);
+        if (timing.WholeHopFrames is null)
         {
             throw new ArgumentException(
-                $"Window column '{windowsColumnName}' does not carry its timing: the Double annotations '{WindowColumns.FramesPerSecondAnnotation}', "
-                + $"'{WindowColumns.WindowSecondsAnnotation}' and '{WindowColumns.WindowHopSecondsAnnotation}' are needed to place windows in songs "
-                + "(ml.Transforms.SegmentMfcc writes them).",
-                nameof(songs));
-        }
-
-        if (layout.HopFrames is null)
-        {
-            throw new ArgumentException(
-                $"Window column '{windowsColumnName}': the hop of {hopSeconds} s at {fps} frames per second is not a whole number of frames; "
-                + "choose MfccSegmenterOptions.WindowHopSeconds so that it is.",
+                $"Window column '{windowsColumnName}': windows of {timing} start {timing.HopFrames:0.###} frames apart, not a whole number of frames; "
+                + "choose MfccSegmenterOptions.WindowHopSeconds so that they do.",
                 nameof(songs));
         }
 
         var options = new AudioSongOptions
         {
-            FramesPerSecond = fps,
-            WindowSeconds = windowSeconds,
-            WindowHopSeconds = hopSeconds,
+            FramesPerSecond = timing.FramesPerSecond,
+            WindowSeconds = timing.WindowSeconds,
+            WindowHopSeconds = timing.HopSeconds,
             Coefficients = layout.Coefficients,
-            RenderSeconds = Math.Max(AudioSongOptions.Defaults.RenderSeconds, windowSeconds),
+            RenderSeconds = Math.Max(AudioSongOptions.Defaults.RenderSeconds, timing.WindowSeconds),
             UseCache = false,
         };
         options.Validate();

@@ -3,6 +3,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using MLNetAudio.Data;
+using MLNetAudio.Features;
 using MLNetAudio.Scoring;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -367,7 +368,10 @@ namespace MLNetAudio.Scoring
                     network.to(device);
                     new TrainingRun(_options, column, network, device, seed, channel).Run(input, label);
                     network.eval();
-                    return new TimeConvLstmScorer(network, _options.FeatureColumnName, _options.OutputColumnName, _options.SharedConvolutionScoring, device, _options.Device);
+                    return new TimeConvLstmScorer(network, _options.FeatureColumnName, _options.OutputColumnName, _options.SharedConvolutionScoring, device, _options.Device)
+                    {
+                        TrainingLayout = WindowLayout.TryFromColumn(input.Schema[_options.FeatureColumnName]),
+                    };
                 }
                 catch
                 {
@@ -964,6 +968,7 @@ namespace MLNetAudio.Scoring
     /// version 1: string featureColumn, string outputColumn, bool sharedConvolution, int32 devicePreference (TorchDevice),
     ///            int32 framesPerWindow, int32 coefficients, int32 convolutionForm, int32 head,
     ///            int32 convolutionLayers, int32 channels, int32 lstmHiddenSize,
+    ///            [version 2 and later: bool hasTrainingLayout, double framesPerSecond, double hopFrames (0 when absent)]
     ///            then the network's weights as a TorchModuleState block (int64 length + TorchSharp state dict:
     ///            convs.{i}.weight/bias, lstm.* (LSTM head only), output.weight/bias)
     /// </code>
@@ -972,7 +977,7 @@ namespace MLNetAudio.Scoring
     public sealed class TimeConvLstmScorer : RowMappingTransformer, IDisposable, IPersistableAudioTransformer
     {
         internal const string FormatName = "MLNetAudio.TimeConvLstmScorer";
-        internal const int CurrentVersion = 1;
+        internal const int CurrentVersion = 2;
         internal const int OldestReadableVersion = 1;
 
         // Windows per forward call: bounds memory on hour-long inputs.
@@ -1011,6 +1016,9 @@ namespace MLNetAudio.Scoring
             writer.Write(s.ConvolutionLayers);
             writer.Write(s.Channels);
             writer.Write(s.LstmHiddenSize);
+            writer.Write(TrainingLayout is not null);
+            writer.Write(TrainingLayout?.FramesPerSecond ?? 0);
+            writer.Write(TrainingLayout?.HopFrames ?? 0);
             TorchModuleState.Write(writer, Network);
         }
 
@@ -1030,6 +1038,19 @@ namespace MLNetAudio.Scoring
                 ConvolutionLayers: r.ReadInt32(),
                 Channels: r.ReadInt32(),
                 LstmHiddenSize: r.ReadInt32());
+            WindowLayout? layout = null;
+            if (stage.Version >= 2)
+            {
+                bool hasLayout = r.ReadBoolean();
+                double fps = r.ReadDouble(), hop = r.ReadDouble();
+                if (hasLayout && (!(fps > 0 && double.IsFinite(fps) && hop > 0 && double.IsFinite(hop)) || settings.FramesPerWindow <= 0 || settings.Coefficients <= 0))
+                {
+                    throw new InvalidDataException($"entry '{stage.EntryName}': the training window layout ({fps} frames/s, hop {hop} frames) is damaged.");
+                }
+
+                layout = hasLayout ? new WindowLayout(settings.FramesPerWindow, settings.Coefficients, fps, hop) : null;
+            }
+
             var errors = new OptionErrors($"entry '{stage.EntryName}': {nameof(TimeConvNetworkSettings)}");
             errors.Check(string.IsNullOrWhiteSpace(feature), nameof(FeatureColumnName), "is empty.")
                 .Check(string.IsNullOrWhiteSpace(output), nameof(OutputColumnName), "is empty.")
@@ -1062,7 +1083,7 @@ namespace MLNetAudio.Scoring
                 var device = TimeConvLstmTrainer.ResolveDevice(preference == TorchDevice.Cpu ? TorchDevice.Cpu : TorchDevice.Auto);
                 network.to(device);
                 network.eval();
-                return new TimeConvLstmScorer(network, feature, output, shared, device, preference);
+                return new TimeConvLstmScorer(network, feature, output, shared, device, preference) { TrainingLayout = layout };
             }
             catch
             {
@@ -1095,6 +1116,13 @@ namespace MLNetAudio.Scoring
 
         /// <summary>The window column read.</summary>
         public string FeatureColumnName { get; }
+
+        /// <summary>
+        /// The window layout of the training data (frames, coefficients, frames per second, hop), when its window column
+        /// said it (as <c>SegmentMfcc</c>'s does); windows of another layout are refused with both layouts named. Null for
+        /// scorers trained on windows without timing annotations, or saved before version 2 of the format.
+        /// </summary>
+        public WindowLayout? TrainingLayout { get; internal init; }
 
         /// <summary>The column written.</summary>
         public string OutputColumnName { get; }
@@ -1223,6 +1251,11 @@ namespace MLNetAudio.Scoring
                     $"Window column '{FeatureColumnName}' holds {column.FramesPerWindow} x {column.Coefficients} windows; this scorer was trained on "
                     + $"{s.FramesPerWindow} x {s.Coefficients}. Segment with the same settings as in training.",
                     nameof(inputSchema));
+            }
+
+            if (TrainingLayout is { } trained && WindowLayout.TryFromColumn(inputSchema[FeatureColumnName]) is { } given)
+            {
+                given.EnsureSameAs(trained, $"Window column '{FeatureColumnName}'", "this TimeConvLstm scorer");
             }
 
             return new Binding(this, inputSchema[FeatureColumnName].Index, column);
