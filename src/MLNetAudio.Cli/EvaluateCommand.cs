@@ -1,0 +1,162 @@
+using System.ComponentModel;
+using System.Globalization;
+using System.Text;
+using Microsoft.ML;
+using MLNetAudio.Recommendation;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace MLNetAudio.Cli;
+
+/// <summary>
+/// <c>evaluate</c>: trains the multi-user audio recommender and the baselines a user would compare it with on one
+/// play log, and ranks every catalog song for the listeners of another (all songs, and the songs without training
+/// plays alone: the cold songs only audio can rank).
+/// </summary>
+internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
+{
+    public sealed class Settings : CommandSettings
+    {
+        [CommandOption("--songs <CSV>")]
+        [Description("The catalog: SongId,Path.")]
+        public string? Songs { get; set; }
+
+        [CommandOption("--plays <CSV>")]
+        [Description("The training play log: UserId,SongId,Plays.")]
+        public string? Plays { get; set; }
+
+        [CommandOption("--test <CSV>")]
+        [Description("The held-out plays to rank: UserId,SongId,Plays (listeners of the training log).")]
+        public string? Test { get; set; }
+
+        [CommandOption("--out <MD>")]
+        [Description("Where to write the report (Markdown); default: only the table on stderr.")]
+        public string? Out { get; set; }
+
+        [CommandOption("-k|--top <N>")]
+        [Description("Cut-off of the ranking metrics. Default 10.")]
+        [DefaultValue(10)]
+        public int K { get; set; } = 10;
+
+        [CommandOption("--epochs <N>")]
+        [Description("Epochs of the audio model; default automatic.")]
+        public int? Epochs { get; set; }
+
+        [CommandOption("--seed <N>")]
+        [Description("Seed. Default 1.")]
+        [DefaultValue(1)]
+        public int Seed { get; set; } = 1;
+
+        [CommandOption("--max-seconds <S>")]
+        [Description("Read at most this many seconds of each song (default: whole songs).")]
+        public double? MaxSeconds { get; set; }
+
+        public override ValidationResult Validate() =>
+            Songs is null ? ValidationResult.Error("--songs is required.")
+            : Plays is null ? ValidationResult.Error("--plays is required.")
+            : Test is null ? ValidationResult.Error("--test is required.")
+            : K < 1 ? ValidationResult.Error("--k must be at least 1.")
+            : Epochs is <= 0 ? ValidationResult.Error("--epochs must be at least 1.")
+            : ValidationResult.Success();
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var ml = new MLContext(seed: settings.Seed);
+        var catalog = Catalog.Read(settings.Songs!);
+        var plays = PlayRow.Read(settings.Plays!, catalog);
+        var test = PlayRow.Read(settings.Test!, catalog);
+        var readable = Pipelines.Readable(ml, catalog.Songs, settings.MaxSeconds, cancellationToken);
+        var kept = readable.Select(s => s.SongId).ToHashSet(StringComparer.Ordinal);
+        plays.RemoveAll(p => !kept.Contains(p.SongId));
+        var trainUsers = plays.Select(p => p.UserId).ToHashSet(StringComparer.Ordinal);
+        int before = test.Count;
+        test.RemoveAll(p => !kept.Contains(p.SongId) || !trainUsers.Contains(p.UserId) || p.Plays <= 0);
+        if (test.Count < before)
+        {
+            Ui.Warn($"{before - test.Count} test rows left out (no plays, an unreadable song, or a listener absent from the training log).");
+        }
+
+        if (test.Count == 0)
+        {
+            throw new CliInputException($"{settings.Test}: no test play is left to rank.");
+        }
+
+        var catalogView = ml.Data.LoadFromEnumerable(readable);
+        var songKeys = ml.Transforms.Conversion.MapValueToKey("SongKey", "SongId").Fit(catalogView);
+        var keyed = songKeys.Transform(catalogView);
+        var songs = ml.Data.Cache(Pipelines.FrontEnd(ml, settings.MaxSeconds).Fit(keyed).Transform(keyed), "SongKey", "Windows");
+        var playView = ml.Data.LoadFromEnumerable(plays);
+        var userKeys = ml.Transforms.Conversion.MapValueToKey("UserKey", "UserId").Fit(playView);
+        var training = songKeys.Transform(userKeys.Transform(playView));
+        var testView = songKeys.Transform(userKeys.Transform(ml.Data.LoadFromEnumerable(test)));
+        int users = trainUsers.Count, songCount = readable.Count;
+        var playedSongs = plays.Where(p => p.Plays > 0).Select(p => p.SongId).ToHashSet(StringComparer.Ordinal);
+        uint[] coldKeys = [.. readable.Select((s, i) => (s, i)).Where(p => !playedSongs.Contains(p.s.SongId)).Select(p => (uint)p.i + 1)];
+
+        var models = Ui.WithProgress(ctx =>
+        {
+            var task = ctx.AddTask("training models", maxValue: 5);
+            var list = new List<(string Name, IUserSongScorer Scorer)>();
+            var audio = ml.Audio().Recommendation.Trainers.MultiUserAudio(songs, new MultiUserAudioOptions
+            {
+                MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = nameof(PlayRow.Plays),
+                Epochs = settings.Epochs, Seed = settings.Seed,
+                Progress = new Inline<(int Epoch, double Loss)>(_ => cancellationToken.ThrowIfCancellationRequested()),
+            }).Fit(training);
+            list.Add(($"multi-user audio (CNN + LSTM, {audio.Epochs} epochs)", audio));
+            task.Increment(1);
+            var mf = ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(nameof(PlayRow.Plays), "UserKey", "SongKey").Fit(training);
+            list.Add(("audio -> MF factors", AudioFactorRegressionModel.Fit(mf, audio)));
+            list.Add(("matrix factorization (no audio)", mf));
+            task.Increment(1);
+            list.Add(("song set (MFCC statistics)", ml.Audio().Recommendation.Trainers.SongSet(songs, new SongSetOptions { MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = nameof(PlayRow.Plays) }).Fit(training)));
+            task.Increment(1);
+            list.Add(("seed song (MFCC statistics)", ml.Audio().Recommendation.Trainers.SeedSong(songs, new SeedSongOptions { MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = nameof(PlayRow.Plays), Seed = settings.Seed }).Fit(training)));
+            task.Increment(1);
+            list.Add(("popularity", ml.Audio().Recommendation.Trainers.Popularity(nameof(PlayRow.Plays), "UserKey", "SongKey").Fit(training)));
+            list.Add(("random", new RandomScorer(users, songCount, settings.Seed)));
+            task.Increment(1);
+            return list;
+        });
+
+        var table = new StringBuilder();
+        table.AppendLine(CultureInfo.InvariantCulture, $"| model | NDCG@{settings.K} | P@{settings.K} | R@{settings.K} | AUC | cold NDCG@{settings.K} | cold AUC |");
+        table.AppendLine("|---|---|---|---|---|---|---|");
+        foreach (var (name, scorer) in models)
+        {
+            var options = new RecommendationEvaluationOptions { UserColumnName = "UserKey", SongColumnName = "SongKey", LabelColumnName = nameof(PlayRow.Plays), K = settings.K };
+            var all = ml.Audio().Recommendation.Evaluate(scorer, testView, training, options);
+            options.CandidateSongKeys = coldKeys;
+            var cold = ml.Audio().Recommendation.Evaluate(scorer, testView, training, options);
+            table.AppendLine(CultureInfo.InvariantCulture,
+                $"| {name} | {all.Format(nameof(all.NdcgAtK))} | {all.Format(nameof(all.PrecisionAtK))} | {all.Format(nameof(all.RecallAtK))} | {all.Format(nameof(all.Auc))} | {cold.Format(nameof(cold.NdcgAtK))} | {cold.Format(nameof(cold.Auc))} |");
+        }
+
+        foreach (var (_, scorer) in models)
+        {
+            (scorer as IDisposable)?.Dispose();
+        }
+
+        var report = new StringBuilder();
+        report.AppendLine("# mlnet-audio evaluate");
+        report.AppendLine();
+        report.AppendLine(CultureInfo.InvariantCulture, $"Catalog {settings.Songs}: {readable.Count} readable songs ({coldKeys.Length} without training plays: the cold songs). ");
+        report.AppendLine(CultureInfo.InvariantCulture, $"Training plays {settings.Plays}: {plays.Count} rows, {users} listeners. Test plays {settings.Test}: {test.Count} rows. Seed {settings.Seed}.");
+        report.AppendLine();
+        report.Append(table);
+        report.AppendLine();
+        report.AppendLine("Songs a listener played in training are not ranked for them. 'cold' ranks only the songs without training plays.");
+        Ui.Error.WriteLine(table.ToString());
+        if (settings.Out is string path)
+        {
+            string full = Path.GetFullPath(path);
+            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+            File.WriteAllText(full + ".tmp", report.ToString());
+            File.Move(full + ".tmp", full, overwrite: true);
+            Ui.Info($"report written to {full}");
+        }
+
+        return Cli.Ok;
+    }
+}

@@ -1,0 +1,35 @@
+using Microsoft.ML;
+
+namespace MLNetAudio.Cli;
+
+/// <summary>Loading models, with the stages of nested chains listed in order.</summary>
+internal static class Models
+{
+    public static ITransformer Load(MLContext ml, string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new CliInputException($"{path}: no such model file.");
+        }
+
+        return ml.Audio().Model.Load(path, out _);
+    }
+
+    public static IEnumerable<ITransformer> Flatten(ITransformer model)
+    {
+        if (model is IEnumerable<ITransformer> chain)
+        {
+            foreach (var stage in chain)
+            {
+                foreach (var inner in Flatten(stage))
+                {
+                    yield return inner;
+                }
+            }
+        }
+        else
+        {
+            yield return model;
+        }
+    }
+}

@@ -1,0 +1,204 @@
+using System.Diagnostics;
+using System.Globalization;
+using MLNetAudio.Tests.Scoring;
+
+namespace MLNetAudio.Tests.Cli;
+
+/// <summary>
+/// <c>mlnet-audio</c> run as a process, as DESIGN.md §9 writes its commands, on the built-in real clips: the taste
+/// model's train, score (with plots) and export-onnx; the recommender's train, recommend and evaluate; and bad input,
+/// which must exit with 2 and a message naming the file, line and column.
+/// </summary>
+public sealed class MlnetAudioCliTests : IDisposable
+{
+    private static readonly string[] Clips = ["flute-melody", "guitar-melody", "piano-chords", "marimba-melody", "strings-then-flute", "flute-then-guitar"];
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "MLNetAudio.Tests", "cli-" + Guid.NewGuid().ToString("N"));
+
+    public MlnetAudioCliTests()
+    {
+        Directory.CreateDirectory(_dir);
+        // Relative paths are relative to the CSV's folder: copy two clips beside it, name the rest absolutely.
+        File.Copy(Path.Combine(RealClipPipeline.ClipFolder, "flute-melody.ogg"), Path.Combine(_dir, "flute-melody.ogg"));
+        File.WriteAllLines(Path.Combine(_dir, "catalog.csv"), ["SongId,Path", .. Clips.Select(c => c == "flute-melody" ? $"{c},{c}.ogg" : $"{c},{Path.Combine(RealClipPipeline.ClipFolder, c + ".ogg")}")]);
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A leftover folder in the temp dir does no harm.
+        }
+    }
+
+    [Fact]
+    public void TasteModelTrainsScoresEverySongWithPlotsReportsBrokenOnesAndExportsToOnnx()
+    {
+        Write("labels.csv", "SongId,Label", "flute-melody,1", "guitar-melody,0", "piano-chords,false", "marimba-melody,0");
+        var train = Run("train", "--songs", "catalog.csv", "--labels", "labels.csv", "--model", "taste.zip", "--epochs", "3", "--max-seconds", "12");
+        Assert.True(train.ExitCode == 0, train.Describe());
+        Assert.True(File.Exists(Path.Combine(_dir, "taste.zip")));
+
+        // The catalog to score: the six clips, a truncated Ogg and a missing file.
+        File.WriteAllBytes(Path.Combine(_dir, "broken.ogg"), File.ReadAllBytes(Path.Combine(RealClipPipeline.ClipFolder, "piano-chords.ogg"))[..3000]);
+        File.WriteAllLines(Path.Combine(_dir, "all.csv"), [.. File.ReadAllLines(Path.Combine(_dir, "catalog.csv")), "broken,broken.ogg", "missing,nowhere.ogg"]);
+        var score = Run("score", "--model", "taste.zip", "--songs", "all.csv", "--out", "out/scores.csv", "--plots", "plots");
+        Assert.True(score.ExitCode == 0, score.Describe());
+        string[] lines = File.ReadAllLines(Path.Combine(_dir, "out", "scores.csv"));
+        Assert.Equal("SongId,Score,BestWindowStartSeconds,Error", lines[0]);
+        var rows = lines[1..].Select(l => l.Split(',', 4)).ToDictionary(f => f[0]);
+        Assert.Equal(Clips.Length + 2, rows.Count);
+        foreach (string clip in Clips)
+        {
+            float value = float.Parse(rows[clip][1], CultureInfo.InvariantCulture);
+            Assert.InRange(value, 0f, 1f);
+            Assert.True(float.Parse(rows[clip][2], CultureInfo.InvariantCulture) >= 0);
+            Assert.Equal(string.Empty, rows[clip][3]);
+            byte[] png = File.ReadAllBytes(Path.Combine(_dir, "plots", clip + ".png"));
+            Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
+        }
+
+        Assert.Equal(string.Empty, rows["broken"][1]);
+        Assert.Contains("broken.ogg", rows["broken"][3], StringComparison.Ordinal);
+        Assert.Contains("nowhere.ogg", rows["missing"][3], StringComparison.Ordinal);
+        Assert.Contains(score.Stderr, l => l.Contains("6 of 8 songs scored", StringComparison.Ordinal));
+
+        var export = Run("export-onnx", "--model", "taste.zip", "--out", "scorer.onnx");
+        Assert.True(export.ExitCode == 0, export.Describe());
+        Assert.True(new FileInfo(Path.Combine(_dir, "scorer.onnx")).Length > 10_000);
+
+        // A taste model cannot recommend, and says which command to use instead.
+        var wrong = Run("recommend", "--model", "taste.zip", "--user", "ana", "--out", "r.csv");
+        Assert.Equal(2, wrong.ExitCode);
+        Assert.Contains(wrong.Stderr, l => l.Contains("train --plays", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void RecommenderTrainsOnAPlayLogRecommendsByUserIdAndEvaluates()
+    {
+        Write("plays.csv", "UserId,SongId,Plays", "ana,flute-melody,3", "ana,strings-then-flute,1", "ben,guitar-melody,2", "ben,piano-chords,1", "cem,marimba-melody,4");
+        Write("test.csv", "UserId,SongId,Plays", "ana,flute-then-guitar,1", "ben,flute-then-guitar,1", "cem,piano-chords,1");
+        var train = Run("train", "--songs", "catalog.csv", "--plays", "plays.csv", "--model", "rec.zip", "--epochs", "2", "--max-seconds", "12");
+        Assert.True(train.ExitCode == 0, train.Describe());
+
+        var recommend = Run("recommend", "--model", "rec.zip", "--user", "ana", "--user", "cem", "--k", "3", "--out", "recs.csv");
+        Assert.True(recommend.ExitCode == 0, recommend.Describe());
+        string[] lines = File.ReadAllLines(Path.Combine(_dir, "recs.csv"));
+        Assert.Equal("UserId,Rank,SongId,Score,BestWindowStartSeconds", lines[0]);
+        var rows = lines[1..].Select(l => l.Split(',')).ToArray();
+        Assert.Equal(6, rows.Length);
+        Assert.Equal(["1", "2", "3", "1", "2", "3"], rows.Select(r => r[1]));
+        Assert.All(rows, r => Assert.Contains(r[2], Clips));
+        Assert.DoesNotContain(rows, r => r[0] == "ana" && r[2] is "flute-melody" or "strings-then-flute");
+        Assert.All(rows, r => Assert.InRange(float.Parse(r[3], CultureInfo.InvariantCulture), 0f, 1f));
+
+        var unknown = Run("recommend", "--model", "rec.zip", "--user", "zoe", "--out", "recs2.csv");
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Contains(unknown.Stderr, l => l.Contains("zoe", StringComparison.Ordinal));
+        Assert.False(File.Exists(Path.Combine(_dir, "recs2.csv")));
+
+        var evaluate = Run("evaluate", "--songs", "catalog.csv", "--plays", "plays.csv", "--test", "test.csv", "--out", "report.md", "--epochs", "2", "--max-seconds", "12");
+        Assert.True(evaluate.ExitCode == 0, evaluate.Describe());
+        string report = File.ReadAllText(Path.Combine(_dir, "report.md"));
+        Assert.Contains("| model | NDCG@10 |", report, StringComparison.Ordinal);
+        foreach (string model in new[] { "multi-user audio", "matrix factorization", "song set", "seed song", "popularity", "random" })
+        {
+            Assert.Contains($"| {model}", report, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void BadInputExitsWithTwoNamingFileLineAndColumn()
+    {
+        Write("labels.csv", "SongId,Label", "flute-melody,1", "guitar-melody,maybe");
+        AssertBad(Run("train", "--songs", "catalog.csv", "--labels", "labels.csv", "--model", "m.zip"), "labels.csv:3:2:", "maybe");
+
+        Write("unknown.csv", "SongId,Label", "flute-melody,1", "no-such-song,0");
+        AssertBad(Run("train", "--songs", "catalog.csv", "--labels", "unknown.csv", "--model", "m.zip"), "unknown.csv:3:1:", "no-such-song");
+
+        Write("nopath.csv", "SongId,File", "a,b.ogg");
+        AssertBad(Run("train", "--songs", "nopath.csv", "--labels", "labels.csv", "--model", "m.zip"), "nopath.csv:1:1:", "Path");
+
+        Write("twice.csv", "SongId,Path", "a,a.ogg", "b,b.ogg", "a,c.ogg");
+        AssertBad(Run("train", "--songs", "twice.csv", "--labels", "labels.csv", "--model", "m.zip"), "twice.csv:4:1:", "line 2");
+
+        Write("plays.csv", "UserId,SongId,Plays", "ana,flute-melody,3", "ben,guitar-melody,-1");
+        AssertBad(Run("train", "--songs", "catalog.csv", "--plays", "plays.csv", "--model", "m.zip"), "plays.csv:3:3:", "-1");
+
+        Write("short.csv", "UserId,SongId,Plays", "ana,flute-melody");
+        AssertBad(Run("train", "--songs", "catalog.csv", "--plays", "short.csv", "--model", "m.zip"), "short.csv:2:", "fields");
+
+        AssertBad(Run("score", "--model", "nothing.zip", "--songs", "catalog.csv", "--out", "s.csv"), "nothing.zip", "no such model file");
+        AssertBad(Run("train", "--songs", "catalog.csv", "--model", "m.zip"), "--labels", "--plays");
+        AssertBad(Run("frobnicate"), "frobnicate", "--help");
+        Assert.False(File.Exists(Path.Combine(_dir, "m.zip")));
+
+        // Every command documents itself.
+        foreach (string command in new[] { "train", "score", "recommend", "evaluate", "export-onnx" })
+        {
+            var help = Run(command, "--help");
+            Assert.True(help.ExitCode == 0, help.Describe());
+            Assert.Contains(help.Stdout.Concat(help.Stderr), l => l.Contains("--model", StringComparison.Ordinal) || l.Contains("--songs", StringComparison.Ordinal));
+        }
+    }
+
+    private static void AssertBad(CliRun run, params string[] fragments)
+    {
+        Assert.True(run.ExitCode == 2, run.Describe());
+        string message = string.Join('\n', run.Stderr);
+        foreach (string fragment in fragments)
+        {
+            Assert.Contains(fragment, message, StringComparison.Ordinal);
+        }
+    }
+
+    private void Write(string name, params string[] lines) => File.WriteAllLines(Path.Combine(_dir, name), lines);
+
+    private CliRun Run(params string[] args)
+    {
+        string tool = ToolPath();
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = _dir, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(tool);
+        foreach (string a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        start.Environment["OMP_WAIT_POLICY"] = "PASSIVE";
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"mlnet-audio {string.Join(' ', args)} ran over 5 minutes");
+        }
+
+        process.WaitForExit();
+        return new CliRun(args, process.ExitCode, stdout.Result.Split('\n'), stderr.Result.Split('\n'));
+    }
+
+    // The tool as built beside this test run (the test project references it, so it is built first).
+    private static string ToolPath()
+    {
+        string configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name; // bin/<Configuration>/net10.0/
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, "src", "MLNetAudio.Cli", "bin", configuration, "net10.0", "mlnet-audio.dll");
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        throw new InvalidOperationException($"mlnet-audio.dll ({configuration}) was not built beside {AppContext.BaseDirectory}.");
+    }
+
+    private sealed record CliRun(string[] Args, int ExitCode, string[] Stdout, string[] Stderr)
+    {
+        public string Describe() => $"mlnet-audio {string.Join(' ', Args)} exited with {ExitCode}:\n{string.Join('\n', Stderr.TakeLast(20))}";
+    }
+}
