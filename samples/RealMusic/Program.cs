@@ -9,7 +9,8 @@
 //
 //   sudo apt-get install drascula-music wesnoth-1.16-music hyperrogue-music asc-music
 //   dotnet run --project samples/RealMusic -c Release [-- --seconds 60 --users 60 --seed 1 --epochs N]
-//   (--epochs: default automatic, see MultiUserAudioOptions.Epochs)
+//   (--epochs: default automatic, see MultiUserAudioOptions.Epochs; --seconds 0 reads whole tracks; --store DIR
+//   streams the windows into an on-disk store; --catalog-only stops after the windows, to measure that stage)
 using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -42,7 +43,7 @@ if (tracks.Length < 2)
 }
 
 var allRows = tracks.SelectMany(s => s.Files.Select(f => new CatalogRow { SongId = $"{s.Name}/{Path.GetFileName(f)}", Path = f, Soundtrack = s.Name })).ToList();
-var loaderOptions = new AudioLoaderOptions { TargetSampleRate = 16000, MaxDuration = settings.Seconds, ErrorPolicy = AudioErrorPolicy.Report };
+var loaderOptions = new AudioLoaderOptions { TargetSampleRate = 16000, MaxDuration = settings.Seconds > 0 ? settings.Seconds : null, ErrorPolicy = AudioErrorPolicy.Report };
 
 // A first pass lists the files that do not decode (the Report policy names each in Audio.Error) and leaves them out
 // of the catalog, so one damaged file does not stop the other thousands.
@@ -61,12 +62,24 @@ var catalog = ml.Data.LoadFromEnumerable(catalogRows);
 var songKeys = ml.Transforms.Conversion.MapValueToKey("SongKey", "SongId").Fit(catalog);
 var keyed = songKeys.Transform(catalog);
 var watch = System.Diagnostics.Stopwatch.StartNew();
-var songs = ml.Data.Cache(ml.Transforms.LoadAudio("Audio", "Path", loaderOptions)
+var segmented = ml.Transforms.LoadAudio("Audio", "Path", loaderOptions)
     .Append(ml.Transforms.SegmentMfcc("Windows", "Audio"))
     .Fit(keyed)
-    .Transform(keyed), "SongKey", "Windows");
-var windows = AudioSongWindows.FromDataView(songs, "SongKey", "Windows");
-Console.WriteLine($"decoded and segmented in {watch.Elapsed.TotalSeconds:F1} s: {Enumerable.Range(0, windows.SongCount).Sum(windows.WindowCount)} windows of {windows.FramesPerWindow} frames x {windows.Coefficients} coefficients");
+    .Transform(keyed);
+
+// With --store DIR the windows stream into the on-disk store (a rerun decodes nothing); else they are cached in memory.
+using var windows = settings.Store is string storeDirectory
+    ? AudioSongWindows.FromDataView(segmented, "SongKey", "Windows", new AudioSongStoreOptions { Directory = storeDirectory })
+    : AudioSongWindows.FromDataView(segmented, "SongKey", "Windows");
+double seconds = watch.Elapsed.TotalSeconds;
+long peak = System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64;
+Console.WriteLine(FormattableString.Invariant($"windows of {windows.SongCount} songs in {seconds:F1} s ({windows.ComputedSongs} decoded, {windows.ComputedSongs / seconds:F2} songs/s; {(windows.IsStoredOnDisk ? "on-disk store" : "in memory")}): {Enumerable.Range(0, windows.SongCount).Sum(windows.WindowCount)} windows of {windows.FramesPerWindow} frames x {windows.Coefficients} coefficients; peak working set {peak / 1048576.0:F0} MiB"));
+if (settings.CatalogOnly)
+{
+    return 0;
+}
+
+var features = ContentSongFeatures.MfccStatistics(windows);
 
 // Listeners: a favourite soundtrack each (balanced), six training plays, 85% of them from the favourite.
 var rng = new Random(settings.Seed);
@@ -115,15 +128,15 @@ var results = new List<(string Name, RecommendationMetrics Metrics)>();
 void Evaluate(string name, IUserSongScorer scorer) => results.Add((name, ml.Audio().Recommendation.Evaluate(scorer, test, training, evaluation)));
 
 watch.Restart();
-using var audio = ml.Audio().Recommendation.Trainers.MultiUserAudio(songs, new MultiUserAudioOptions
+using var audio = ml.Audio().Recommendation.Trainers.MultiUserAudio(windows, new MultiUserAudioOptions
 {
     MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = "Plays",
     Epochs = settings.Epochs, Seed = settings.Seed,
 }).Fit(training);
 Console.WriteLine($"multi-user audio model trained in {watch.Elapsed.TotalSeconds:F1} s ({audio.Epochs} epochs{(settings.Epochs is null ? ", automatic" : string.Empty)})");
 var mf = ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization("Plays", "UserKey", "SongKey").Fit(training);
-var seedSong = ml.Audio().Recommendation.Trainers.SeedSong(songs, new SeedSongOptions { MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = "Plays", Seed = settings.Seed }).Fit(training);
-var songSet = ml.Audio().Recommendation.Trainers.SongSet(songs, new SongSetOptions { MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = "Plays" }).Fit(training);
+var seedSong = ml.Audio().Recommendation.Trainers.SeedSong(features, new SeedSongOptions { MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = "Plays", Seed = settings.Seed }).Fit(training);
+var songSet = ml.Audio().Recommendation.Trainers.SongSet(features, new SongSetOptions { MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = "Plays" }).Fit(training);
 var userOfKey = Enumerable.Range(0, settings.Users).ToDictionary(u => UserKey(u), u => u);
 Evaluate("oracle (the listener's soundtrack)", new Oracle(settings.Users, catalogRows.Count, (user, song) => favourite[userOfKey[(uint)user + 1]] == soundtrackOf[song] ? 1 : 0));
 Evaluate("multi-user audio (CNN + LSTM)", audio);
@@ -201,20 +214,33 @@ internal sealed class Oracle(int users, int songs, Func<int, int, float> score) 
     }
 }
 
-internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs)
+internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs, string? Store = null, bool CatalogOnly = false)
 {
     public static Settings Parse(string[] args)
     {
         var s = new Settings(60, 60, 1, null);
-        for (int i = 0; i + 1 < args.Length; i += 2)
+        for (int i = 0; i < args.Length; i += 2)
         {
+            if (args[i] == "--catalog-only")
+            {
+                s = s with { CatalogOnly = true };
+                i--;
+                continue;
+            }
+
+            if (i + 1 >= args.Length)
+            {
+                throw new ArgumentException($"{args[i]} needs a value.");
+            }
+
             s = args[i] switch
             {
+                "--store" => s with { Store = args[i + 1] },
                 "--seconds" => s with { Seconds = double.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--users" => s with { Users = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--seed" => s with { Seed = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--epochs" => s with { Epochs = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
-                _ => throw new ArgumentException($"Unknown option {args[i]}; known: --seconds, --users, --seed, --epochs."),
+                _ => throw new ArgumentException($"Unknown option {args[i]}; known: --seconds (0: whole tracks), --users, --seed, --epochs, --store DIR, --catalog-only."),
             };
         }
 

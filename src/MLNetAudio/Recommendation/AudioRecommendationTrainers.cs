@@ -28,7 +28,7 @@ public static class AudioRecommendationTrainers
     /// Songs without plays are cold songs: the model scores and recommends them from their audio.
     /// </summary>
     /// <param name="trainers">The catalog.</param>
-    /// <param name="songs">The catalog's songs (see <see cref="AudioSongWindows.FromDataView"/>).</param>
+    /// <param name="songs">The catalog's songs (see <see cref="AudioSongWindows.FromDataView(IDataView, string, string)"/>).</param>
     /// <param name="options">Columns, network shape and training settings; null for the defaults.</param>
     /// <exception cref="ArgumentException">An option, a column or a song of <paramref name="songs"/> is invalid; the message names it.</exception>
     public static MultiUserAudioTrainer MultiUserAudio(this RecommendationTrainers trainers, IDataView songs, MultiUserAudioOptions? options = null)

@@ -17,16 +17,30 @@ namespace MLNetAudio.Recommendation;
 /// window count, then windows x frames x coefficients Single values, little-endian. A file that does not read back
 /// whole is recomputed.
 /// </remarks>
-public sealed class AudioSongWindows
+public sealed class AudioSongWindows : IDisposable
 {
     private static readonly byte[] Magic = "MLNAWIN1"u8.ToArray();
     private readonly float[][]? _windows;
+    private readonly SongWindowStore? _store;
+    private readonly (long Offset, int Count)[]? _locations;
     private readonly int[] _windowCounts;
 
     private AudioSongWindows(float[][] windows, int framesPerWindow, int coefficients, AudioSongOptions options, int computed)
     {
         _windows = windows;
         _windowCounts = windows.Select(w => w.Length / (framesPerWindow * coefficients)).ToArray();
+        FramesPerWindow = framesPerWindow;
+        Coefficients = coefficients;
+        Options = options;
+        ComputedSongs = computed;
+    }
+
+    // Windows in an on-disk store (FromDataView with AudioSongStoreOptions): read through the memory-mapped file.
+    private AudioSongWindows(SongWindowStore store, (long Offset, int Count)[] locations, int framesPerWindow, int coefficients, AudioSongOptions options, int computed)
+    {
+        _store = store;
+        _locations = locations;
+        _windowCounts = locations.Select(l => l.Count).ToArray();
         FramesPerWindow = framesPerWindow;
         Coefficients = coefficients;
         Options = options;
@@ -62,7 +76,10 @@ public sealed class AudioSongWindows
     /// and timing (all that recommending and explaining need, since the model stores the window embeddings) but not
     /// the MFCC values, so <see cref="Windows"/> and <see cref="ToDataView"/> are unavailable there.
     /// </summary>
-    public bool HasWindowValues => _windows is not null;
+    public bool HasWindowValues => _windows is not null || _store is not null;
+
+    /// <summary>Whether the windows are read from an on-disk store (<see cref="FromDataView(IDataView, string, string, AudioSongStoreOptions)"/>) rather than memory.</summary>
+    public bool IsStoredOnDisk => _store is not null;
 
     /// <summary>Values in one window.</summary>
     public int WindowSize => FramesPerWindow * Coefficients;
@@ -78,7 +95,11 @@ public sealed class AudioSongWindows
 
     /// <summary>The windows of a song (0-based index), flattened [windows x frames x coefficients].</summary>
     /// <exception cref="InvalidOperationException">These are a loaded model's song windows, which keep no MFCC values (<see cref="HasWindowValues"/>).</exception>
-    public ReadOnlySpan<float> Windows(int song) => Values()[song];
+    public ReadOnlySpan<float> Windows(int song) =>
+        _store is not null ? _store.Read(_locations![song].Offset, _locations[song].Count) : Values()[song];
+
+    /// <summary>Closes the on-disk store, if any (spans from <see cref="Windows"/> are invalid afterwards).</summary>
+    public void Dispose() => _store?.Dispose();
 
     /// <summary>Start time in seconds of window <paramref name="window"/> of any song.</summary>
     public double WindowStartSeconds(int window) => window * Options.WindowHopSeconds;
@@ -187,7 +208,32 @@ public sealed class AudioSongWindows
     /// repeated or has no row, or a song has no window (an unreadable file under the loader's Report policy: the
     /// message gives the loader's error text); the message names the column, the rows and the keys.
     /// </exception>
-    public static AudioSongWindows FromDataView(IDataView songs, string songColumnName = "SongKey", string windowsColumnName = "Windows")
+    public static AudioSongWindows FromDataView(IDataView songs, string songColumnName = "SongKey", string windowsColumnName = "Windows") =>
+        FromDataViewCore(songs, songColumnName, windowsColumnName, null);
+
+    /// <summary>
+    /// As <see cref="FromDataView(IDataView, string, string)"/>, but the windows go to an on-disk store instead of memory
+    /// (a catalog of 10,000 three-minute songs holds about 55 GB of windows at the defaults): songs already in the store
+    /// are not decoded again (a killed run resumes where it stopped), the others are decoded one at a time and
+    /// appended, and readers get the windows from the memory-mapped store. A song's identity in the store is its key's
+    /// text (the SongId that MapValueToKey mapped): give a changed recording a new id. Dispose the result to close the
+    /// store.
+    /// </summary>
+    /// <param name="songs">The catalog, one row per song.</param>
+    /// <param name="songColumnName">The song key column (see <see cref="FromDataView(IDataView, string, string)"/>).</param>
+    /// <param name="windowsColumnName">The windows column made by <c>SegmentMfcc</c>.</param>
+    /// <param name="store">The store's folder and progress reporting.</param>
+    /// <exception cref="ArgumentException">
+    /// As <see cref="FromDataView(IDataView, string, string)"/>; also when the store holds windows of another layout.
+    /// </exception>
+    public static AudioSongWindows FromDataView(IDataView songs, string songColumnName, string windowsColumnName, AudioSongStoreOptions store)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        store.Validate();
+        return FromDataViewCore(songs, songColumnName, windowsColumnName, store);
+    }
+
+    private static AudioSongWindows FromDataViewCore(IDataView songs, string songColumnName, string windowsColumnName, AudioSongStoreOptions? storeOptions)
     {
         ArgumentNullException.ThrowIfNull(songs);
         ArgumentException.ThrowIfNullOrEmpty(songColumnName);
@@ -216,7 +262,20 @@ public sealed class AudioSongWindows
 
         int count = (int)((KeyDataViewType)keyColumn.Type).Count;
         var windows = new float[count][];
+        var seen = new bool[count];
+        var locations = new (long Offset, int Count)[count];
         var rowOf = new long[count];
+        string[]? keyTexts = null;
+        SongWindowStore? store = null;
+        if (storeOptions is not null)
+        {
+            keyTexts = KeyTexts(keyColumn, count);
+            store = SongWindowStore.Open(storeOptions.Directory, new WindowLayout(layout.FramesPerWindow, layout.Coefficients, timing.FramesPerSecond, timing.HopFrames));
+        }
+
+        int fromStore = 0, decoded = 0, done = 0;
+        try
+        {
         var errorColumn = songs.Schema.FirstOrDefault(c => c.Name.EndsWith(WindowColumns.ErrorColumnSuffix, StringComparison.Ordinal) && c.Type is TextDataViewType);
         var errors = new string?[count];
         var columns = new List<DataViewSchema.Column> { keyColumn, songs.Schema[windowsColumnName] };
@@ -248,26 +307,47 @@ public sealed class AudioSongWindows
                 }
 
                 int song = (int)key - 1;
-                if (windows[song] is not null)
+                if (seen[song])
                 {
                     throw new ArgumentException(
                         $"Song key {key} (column '{songColumnName}') appears in rows {rowOf[song]} and {row}: a catalog holds each song once.",
                         nameof(songs));
                 }
 
-                windowGetter(ref value);
-                int n = layout.DenseInto(value, windowsColumnName, row, ref scratch);
-                windows[song] = scratch.AsSpan(0, n * layout.WindowSize).ToArray();
+                seen[song] = true;
                 rowOf[song] = row;
-                if (errorGetter is not null)
+                if (store is not null && store.TryGet(SongWindowStore.IdentityOf(keyTexts![song]), out locations[song]))
                 {
-                    errorGetter(ref error);
-                    errors[song] = error.IsEmpty ? null : error.ToString();
+                    // In the store: the windows getter is never called, so the song is not decoded again.
+                    fromStore++;
                 }
+                else
+                {
+                    windowGetter(ref value);
+                    int n = layout.DenseInto(value, windowsColumnName, row, ref scratch);
+                    if (errorGetter is not null)
+                    {
+                        errorGetter(ref error);
+                        errors[song] = error.IsEmpty ? null : error.ToString();
+                    }
+
+                    if (store is null)
+                    {
+                        windows[song] = scratch.AsSpan(0, n * layout.WindowSize).ToArray();
+                    }
+                    else if (n > 0)
+                    {
+                        locations[song] = store.Append(SongWindowStore.IdentityOf(keyTexts![song]), scratch.AsSpan(0, n * layout.WindowSize));
+                        decoded++;
+                    }
+                }
+
+                done++;
+                storeOptions?.Progress?.Report(new AudioSongStoreProgress(done, count, fromStore, decoded, keyTexts![song]));
             }
         }
 
-        var absent = Enumerable.Range(0, count).Where(s => windows[s] is null).ToArray();
+        var absent = Enumerable.Range(0, count).Where(s => !seen[s]).ToArray();
         if (absent.Length > 0)
         {
             throw new ArgumentException(
@@ -277,7 +357,7 @@ public sealed class AudioSongWindows
                 nameof(songs));
         }
 
-        var empty = Enumerable.Range(0, count).Where(s => windows[s].Length == 0).ToArray();
+        var empty = Enumerable.Range(0, count).Where(s => store is null ? windows[s].Length == 0 : locations[s].Count == 0).ToArray();
         if (empty.Length > 0)
         {
             throw new ArgumentException(
@@ -288,7 +368,35 @@ public sealed class AudioSongWindows
                 nameof(songs));
         }
 
-        return new AudioSongWindows(windows, layout.FramesPerWindow, layout.Coefficients, options, 0);
+        store?.MapAll();
+        return store is null
+            ? new AudioSongWindows(windows, layout.FramesPerWindow, layout.Coefficients, options, 0)
+            : new AudioSongWindows(store, locations, layout.FramesPerWindow, layout.Coefficients, options, decoded);
+        }
+        catch
+        {
+            store?.Dispose();
+            throw;
+        }
+    }
+
+    // The text of every key (MapValueToKey's values, e.g. the SongId), the song's identity in a store; the key
+    // number when the key has no values.
+    private static string[] KeyTexts(DataViewSchema.Column keyColumn, int count)
+    {
+        var texts = Enumerable.Range(1, count).Select(k => "key:" + k.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        if (keyColumn.Annotations.Schema.GetColumnOrNull("KeyValues") is { Type: VectorDataViewType { ItemType: TextDataViewType } })
+        {
+            var values = default(VBuffer<ReadOnlyMemory<char>>);
+            keyColumn.GetKeyValues(ref values);
+            int i = 0;
+            foreach (var v in values.DenseValues().Take(count))
+            {
+                texts[i++] = "id:" + v.ToString();
+            }
+        }
+
+        return texts;
     }
 
     /// <summary>
@@ -302,8 +410,8 @@ public sealed class AudioSongWindows
     {
         ArgumentNullException.ThrowIfNull(mlContext);
         ArgumentNullException.ThrowIfNull(songsAndLabels);
-        var windows = Values();
-        var rows = songsAndLabels.Select(p => new WindowRow { Windows = windows[p.Song], Label = p.Label }).ToArray();
+        _ = HasWindowValues ? 0 : Values().Length; // throws the explanation for a loaded model's catalog
+        var rows = songsAndLabels.Select(p => new WindowRow { Windows = Windows(p.Song).ToArray(), Label = p.Label }).ToArray();
         var schema = SchemaDefinition.Create(typeof(WindowRow));
         var column = schema[nameof(WindowRow.Windows)];
         column.ColumnType = new VectorDataViewType(NumberDataViewType.Single, 0, FramesPerWindow, Coefficients);

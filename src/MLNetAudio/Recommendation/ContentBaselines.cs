@@ -220,7 +220,7 @@ public static class ContentRecommendationTrainers
 
     /// <summary>
     /// The "similar songs" baseline over a real catalog: songs as an IDataView (song key and <c>SegmentMfcc</c>
-    /// windows, see <see cref="AudioSongWindows.FromDataView"/>), compared by their MFCC statistics
+    /// windows, see <see cref="AudioSongWindows.FromDataView(IDataView, string, string)"/>), compared by their MFCC statistics
     /// (<see cref="ContentSongFeatures.MfccStatistics"/>).
     /// </summary>
     /// <param name="trainers">The catalog.</param>
