@@ -66,9 +66,9 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         var catalog = Catalog.Read(settings.Songs!);
         var plays = PlayRow.Read(settings.Plays!, catalog);
         var test = PlayRow.Read(settings.Test!, catalog);
-        var readable = Pipelines.Readable(ml, catalog.Songs, settings.MaxSeconds, cancellationToken);
-        var kept = readable.Select(s => s.SongId).ToHashSet(StringComparer.Ordinal);
-        plays.RemoveAll(p => !kept.Contains(p.SongId));
+        var data = Pipelines.PlayLog(ml, catalog, plays, settings.MaxSeconds, settings.Plays!, cancellationToken);
+        var readable = data.Readable;
+        var kept = data.ReadableIds;
         var trainUsers = plays.Select(p => p.UserId).ToHashSet(StringComparer.Ordinal);
         int before = test.Count;
         test.RemoveAll(p => !kept.Contains(p.SongId) || !trainUsers.Contains(p.UserId) || p.Plays <= 0);
@@ -82,14 +82,9 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
             throw new CliInputException($"{settings.Test}: no test play is left to rank.");
         }
 
-        var catalogView = ml.Data.LoadFromEnumerable(readable);
-        var songKeys = ml.Transforms.Conversion.MapValueToKey("SongKey", "SongId").Fit(catalogView);
-        var keyed = songKeys.Transform(catalogView);
-        var songs = ml.Data.Cache(Pipelines.FrontEnd(ml, settings.MaxSeconds).Fit(keyed).Transform(keyed), "SongKey", "Windows");
-        var playView = ml.Data.LoadFromEnumerable(plays);
-        var userKeys = ml.Transforms.Conversion.MapValueToKey("UserKey", "UserId").Fit(playView);
-        var training = songKeys.Transform(userKeys.Transform(playView));
-        var testView = songKeys.Transform(userKeys.Transform(ml.Data.LoadFromEnumerable(test)));
+        var songs = data.Songs;
+        var training = data.Training;
+        var testView = data.SongKeys.Transform(data.UserKeys.Transform(ml.Data.LoadFromEnumerable(test)));
         int users = trainUsers.Count, songCount = readable.Count;
         var playedSongs = plays.Where(p => p.Plays > 0).Select(p => p.SongId).ToHashSet(StringComparer.Ordinal);
         uint[] coldKeys = [.. readable.Select((s, i) => (s, i)).Where(p => !playedSongs.Contains(p.s.SongId)).Select(p => (uint)p.i + 1)];
@@ -98,12 +93,9 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         {
             var task = ctx.AddTask("training models", maxValue: 5);
             var list = new List<(string Name, IUserSongScorer Scorer)>();
-            var audio = ml.Audio().Recommendation.Trainers.MultiUserAudio(songs, new MultiUserAudioOptions
-            {
-                MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = nameof(PlayRow.Plays),
-                Epochs = settings.Epochs, Seed = settings.Seed,
-                Progress = new Inline<(int Epoch, double Loss)>(_ => cancellationToken.ThrowIfCancellationRequested()),
-            }).Fit(training);
+            var audioOptions = PlayLogData.AudioOptions(settings.Epochs, settings.Seed);
+            audioOptions.Progress = new Inline<(int Epoch, double Loss)>(_ => cancellationToken.ThrowIfCancellationRequested());
+            var audio = ml.Audio().Recommendation.Trainers.MultiUserAudio(songs, audioOptions).Fit(training);
             list.Add(($"multi-user audio (CNN + LSTM, {audio.Epochs} epochs)", audio));
             task.Increment(1);
             var mf = ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(nameof(PlayRow.Plays), "UserKey", "SongKey").Fit(training);

@@ -15,21 +15,5 @@ internal static class Models
         return ml.Audio().Model.Load(path, out _);
     }
 
-    public static IEnumerable<ITransformer> Flatten(ITransformer model)
-    {
-        if (model is IEnumerable<ITransformer> chain)
-        {
-            foreach (var stage in chain)
-            {
-                foreach (var inner in Flatten(stage))
-                {
-                    yield return inner;
-                }
-            }
-        }
-        else
-        {
-            yield return model;
-        }
-    }
+    public static IEnumerable<ITransformer> Flatten(ITransformer model) => MLNetAudio.Data.AudioModelCatalog.Flatten(model);
 }

@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetAudio.Audio;
 using MLNetAudio.Features;
+using MLNetAudio.Recommendation;
 using Spectre.Console;
 
 namespace MLNetAudio.Cli;
@@ -57,4 +58,53 @@ internal static class Pipelines
 
         return good;
     }
+
+    /// <summary>
+    /// A catalog and a play log made ready for the recommenders: unreadable songs left out (and their plays, with a
+    /// warning), song keys from the catalog, user keys from the plays, the songs' windows cached.
+    /// </summary>
+    public static PlayLogData PlayLog(MLContext ml, Catalog catalog, List<PlayRow> plays, double? maxSeconds, string playsPath, CancellationToken cancel)
+    {
+        var readable = Readable(ml, catalog.Songs, maxSeconds, cancel);
+        var kept = readable.Select(s => s.SongId).ToHashSet(StringComparer.Ordinal);
+        int dropped = plays.RemoveAll(p => !kept.Contains(p.SongId));
+        if (dropped > 0)
+        {
+            Ui.Warn($"{dropped} plays of unreadable songs were left out.");
+        }
+
+        if (plays.Count == 0)
+        {
+            throw new CliInputException($"{playsPath}: no play is left on a readable song.");
+        }
+
+        var catalogView = ml.Data.LoadFromEnumerable(readable);
+        var songKeys = ml.Transforms.Conversion.MapValueToKey("SongKey", "SongId").Fit(catalogView);
+        var keyed = songKeys.Transform(catalogView);
+        var songs = ml.Data.Cache(FrontEnd(ml, maxSeconds).Fit(keyed).Transform(keyed), "SongKey", "Windows");
+        var playView = ml.Data.LoadFromEnumerable(plays);
+        var userKeys = ml.Transforms.Conversion.MapValueToKey("UserKey", "UserId").Fit(playView);
+        return new PlayLogData(readable, kept, songKeys, userKeys, songs, playView, songKeys.Transform(userKeys.Transform(playView)));
+    }
+}
+
+/// <summary>What <see cref="Pipelines.PlayLog"/> prepares.</summary>
+internal sealed record PlayLogData(
+    List<CatalogSong> Readable,
+    HashSet<string> ReadableIds,
+    ITransformer SongKeys,
+    ITransformer UserKeys,
+    IDataView Songs,
+    IDataView Plays,
+    IDataView Training)
+{
+    /// <summary>The recommenders' column names, as the keyed views have them.</summary>
+    public static MultiUserAudioOptions AudioOptions(int? epochs, int seed) => new()
+    {
+        MatrixColumnIndexColumnName = "UserKey",
+        MatrixRowIndexColumnName = "SongKey",
+        LabelColumnName = nameof(PlayRow.Plays),
+        Epochs = epochs,
+        Seed = seed,
+    };
 }

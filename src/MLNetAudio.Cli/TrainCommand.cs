@@ -117,46 +117,21 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
     private static int TrainRecommender(MLContext ml, Catalog catalog, Settings settings, CancellationToken cancel)
     {
         var plays = PlayRow.Read(settings.Plays!, catalog);
-        var readable = Pipelines.Readable(ml, catalog.Songs, settings.MaxSeconds, cancel);
-        var kept = readable.Select(s => s.SongId).ToHashSet(StringComparer.Ordinal);
-        int dropped = plays.RemoveAll(p => !kept.Contains(p.SongId));
-        if (dropped > 0)
-        {
-            Ui.Warn($"{dropped} plays of unreadable songs were left out.");
-        }
-
-        if (plays.Count == 0)
-        {
-            throw new CliInputException($"{settings.Plays}: no play is left on a readable song.");
-        }
-
-        var catalogView = ml.Data.LoadFromEnumerable(readable);
-        var songKeys = ml.Transforms.Conversion.MapValueToKey("SongKey", "SongId").Fit(catalogView);
-        var keyed = songKeys.Transform(catalogView);
-        var songs = ml.Data.Cache(Pipelines.FrontEnd(ml, settings.MaxSeconds).Fit(keyed).Transform(keyed), "SongKey", "Windows");
-        var playView = ml.Data.LoadFromEnumerable(plays);
-        var userKeys = ml.Transforms.Conversion.MapValueToKey("UserKey", "UserId").Fit(playView);
-        var training = songKeys.Transform(userKeys.Transform(playView));
+        var data = Pipelines.PlayLog(ml, catalog, plays, settings.MaxSeconds, settings.Plays!, cancel);
+        var readable = data.Readable;
         int cold = readable.Count - plays.Select(p => p.SongId).Distinct().Count();
         Ui.Info($"training the multi-user recommender: {plays.Select(p => p.UserId).Distinct().Count()} listeners, {plays.Count} plays, {readable.Count} songs ({cold} without plays) ...");
         var model = Ui.WithProgress(ctx =>
         {
             var task = ctx.AddTask("training (epochs)", maxValue: settings.Epochs ?? 1);
-            var options = new MultiUserAudioOptions
+            var options = PlayLogData.AudioOptions(settings.Epochs, settings.Seed);
+            options.Progress = new Inline<(int Epoch, double Loss)>(p =>
             {
-                MatrixColumnIndexColumnName = "UserKey",
-                MatrixRowIndexColumnName = "SongKey",
-                LabelColumnName = nameof(PlayRow.Plays),
-                Epochs = settings.Epochs,
-                Seed = settings.Seed,
-                Progress = new Inline<(int Epoch, double Loss)>(p =>
-                {
-                    task.Value = Math.Min(p.Epoch, task.MaxValue);
-                    task.Description = FormattableString.Invariant($"training: epoch {p.Epoch}, loss {p.Loss:0.0000}");
-                    cancel.ThrowIfCancellationRequested();
-                }),
-            };
-            var fitted = ml.Audio().Recommendation.Trainers.MultiUserAudio(songs, options).Fit(training);
+                task.Value = Math.Min(p.Epoch, task.MaxValue);
+                task.Description = FormattableString.Invariant($"training: epoch {p.Epoch}, loss {p.Loss:0.0000}");
+                cancel.ThrowIfCancellationRequested();
+            });
+            var fitted = ml.Audio().Recommendation.Trainers.MultiUserAudio(data.Songs, options).Fit(data.Training);
             task.MaxValue = fitted.Epochs;
             task.Value = fitted.Epochs;
             return fitted;
@@ -165,7 +140,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         // The key mappings travel with the model, so recommend can take user ids and write song ids.
         using (model)
         {
-            Save(ml, new TransformerChain<ITransformer>(userKeys, songKeys, model), playView.Schema, settings.Model!);
+            Save(ml, new TransformerChain<ITransformer>(data.UserKeys, data.SongKeys, model), data.Plays.Schema, settings.Model!);
         }
 
         return Cli.Ok;

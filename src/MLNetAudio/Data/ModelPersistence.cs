@@ -236,8 +236,12 @@ namespace MLNetAudio.Data
             }
         }
 
-        /// <summary>The stages of <paramref name="model"/> in order, nested chains flattened.</summary>
-        internal static IEnumerable<ITransformer> Flatten(ITransformer model)
+        /// <summary>
+        /// The stages of <paramref name="model"/> in order, nested chains flattened: find a loaded model's parts with
+        /// <c>AudioModelCatalog.Flatten(model).OfType&lt;TimeConvLstmScorer&gt;()</c>.
+        /// </summary>
+        /// <param name="model">A model as <c>Load</c> returns it (a chain or a single transformer).</param>
+        public static IEnumerable<ITransformer> Flatten(ITransformer model)
         {
             if (model is IEnumerable<ITransformer> chain)
             {

@@ -148,36 +148,8 @@ public sealed record WindowLayout
         return missing is null ? new WindowLayout(frames, coefficients, fps!.Value, hop!.Value) : null;
     }
 
-    private static int? Int(DataViewSchema.Annotations annotations, string kind)
-    {
-        var column = annotations.Schema.GetColumnOrNull(kind);
-        if (column?.Type != NumberDataViewType.Int32)
-        {
-            return null;
-        }
+    private static int? Int(DataViewSchema.Annotations annotations, string kind) => Scoring.WindowColumn.GetInt(annotations, kind);
 
-        int value = 0;
-        annotations.GetValue(kind, ref value);
-        return value;
-    }
-
-    private static double? Real(DataViewSchema.Annotations annotations, string kind)
-    {
-        var column = annotations.Schema.GetColumnOrNull(kind);
-        if (column?.Type == NumberDataViewType.Double)
-        {
-            double value = 0;
-            annotations.GetValue(kind, ref value);
-            return double.IsFinite(value) ? value : null;
-        }
-
-        if (column?.Type == NumberDataViewType.Single)
-        {
-            float value = 0;
-            annotations.GetValue(kind, ref value);
-            return float.IsFinite(value) ? value : null;
-        }
-
-        return null;
-    }
+    private static double? Real(DataViewSchema.Annotations annotations, string kind) =>
+        Scoring.WindowColumn.GetDouble(annotations, kind) is double value && double.IsFinite(value) ? value : null;
 }
