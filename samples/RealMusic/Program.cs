@@ -33,7 +33,7 @@ var tracks = soundtracks
     .Select(s => (s.Name, Files: Directory.Exists(s.Folder)
         ? Directory.GetFiles(s.Folder).Where(f => f.EndsWith(".ogg", StringComparison.Ordinal) || f.EndsWith(".mp3", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToArray()
         : []))
-    .Where(s => s.Files.Length >= 3)
+    .Where(s => s.Files.Length >= 3 && (settings.Sources is null || settings.Sources.Contains(s.Name)))
     .ToArray();
 if (tracks.Length < 2)
 {
@@ -48,7 +48,9 @@ var loaderOptions = new AudioLoaderOptions { TargetSampleRate = 16000, MaxDurati
 // A first pass lists the files that do not decode (the Report policy names each in Audio.Error) and leaves them out
 // of the catalog, so one damaged file does not stop the other thousands.
 var all = ml.Data.LoadFromEnumerable(allRows);
-var errors = ml.Transforms.LoadAudio("Audio", "Path", loaderOptions).Fit(all).Transform(all).GetColumn<string>("Audio.Error").ToArray();
+var errors = settings.SkipCheck
+    ? new string[allRows.Count]
+    : ml.Transforms.LoadAudio("Audio", "Path", loaderOptions).Fit(all).Transform(all).GetColumn<string>("Audio.Error").ToArray();
 foreach (var (row, error) in allRows.Zip(errors).Where(p => !string.IsNullOrEmpty(p.Second)))
 {
     Console.WriteLine($"skipped {row.SongId}: {error}");
@@ -214,16 +216,16 @@ internal sealed class Oracle(int users, int songs, Func<int, int, float> score) 
     }
 }
 
-internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs, string? Store = null, bool CatalogOnly = false)
+internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs, string? Store = null, bool CatalogOnly = false, bool SkipCheck = false, string[]? Sources = null)
 {
     public static Settings Parse(string[] args)
     {
         var s = new Settings(60, 60, 1, null);
         for (int i = 0; i < args.Length; i += 2)
         {
-            if (args[i] == "--catalog-only")
+            if (args[i] is "--catalog-only" or "--no-check")
             {
-                s = s with { CatalogOnly = true };
+                s = args[i] == "--catalog-only" ? s with { CatalogOnly = true } : s with { SkipCheck = true };
                 i--;
                 continue;
             }
@@ -236,11 +238,12 @@ internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs
             s = args[i] switch
             {
                 "--store" => s with { Store = args[i + 1] },
+                "--sources" => s with { Sources = args[i + 1].Split(',') },
                 "--seconds" => s with { Seconds = double.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--users" => s with { Users = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--seed" => s with { Seed = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--epochs" => s with { Epochs = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
-                _ => throw new ArgumentException($"Unknown option {args[i]}; known: --seconds (0: whole tracks), --users, --seed, --epochs, --store DIR, --catalog-only."),
+                _ => throw new ArgumentException($"Unknown option {args[i]}; known: --seconds (0: whole tracks), --users, --seed, --epochs, --store DIR, --catalog-only, --no-check (skip the pass that finds unreadable files), --sources a,b."),
             };
         }
 

@@ -370,7 +370,7 @@ public sealed class AudioSongWindows : IDisposable
 
         store?.MapAll();
         return store is null
-            ? new AudioSongWindows(windows, layout.FramesPerWindow, layout.Coefficients, options, 0)
+            ? new AudioSongWindows(windows, layout.FramesPerWindow, layout.Coefficients, options, count)
             : new AudioSongWindows(store, locations, layout.FramesPerWindow, layout.Coefficients, options, decoded);
         }
         catch
