@@ -1,0 +1,1108 @@
+using System.Buffers.Binary;
+using System.Numerics;
+using System.Security.Cryptography;
+
+namespace MLNetAudio.Audio;
+
+/// <summary>
+/// Decodes native FLAC streams (and, through <see cref="OggReader"/>, Ogg FLAC) to mono floats. Hand-written because
+/// no library served to this project decodes FLAC (the NuGet mirror has no managed FLAC decoder; NAudio's FLAC
+/// support needs Windows' Media Foundation).
+/// </summary>
+/// <remarks>
+/// <para>Follows the FLAC format (RFC 9639): STREAMINFO; frame headers with their CRC-8; CONSTANT, VERBATIM, FIXED
+/// (orders 0-4) and LPC (orders 1-32) subframes; Rice-coded residuals with 4- and 5-bit parameters and escape codes;
+/// wasted bits; independent, left/side, right/side and mid/side channels; 4 to 32 bits per sample (the 33-bit side
+/// channel of 32-bit audio included); the frame CRC-16; and, when the whole stream was decoded, the MD5 of the
+/// samples against STREAMINFO's.</para>
+/// <para>Checks: every header value is bounded before anything is allocated (block size at most STREAMINFO's maximum
+/// and 65535, 1-8 channels, 4-32 bits, the rate through <see cref="AudioDecoder.CheckHeader"/>); a frame header that
+/// disagrees with STREAMINFO, a CRC or MD5 mismatch, a reserved code, or bytes that are not a frame where one should
+/// start are <see cref="AudioDataException"/>s. A stream that ends inside a frame, or before STREAMINFO's total
+/// sample count, is truncated: an error unless <see cref="DecodeRequest.AcceptTruncated"/>, which keeps the whole
+/// frames decoded. After the last sample STREAMINFO declares, anything that is not a frame (an ID3v1 tag, say) is
+/// ignored.</para>
+/// <para>Seeking uses the SEEKTABLE when there is one (the flac tool writes one point every 10 s by default): it jumps
+/// to the last point at or before the offset and decodes from there, discarding samples up to the offset. Without a
+/// seek table it decodes from the first frame and discards.</para>
+/// </remarks>
+internal static class FlacDecoder
+{
+    private const int MaxBlockSize = 65535;
+    private const int MaxChannels = 8;
+
+    /// <summary>What STREAMINFO declares.</summary>
+    internal sealed record StreamInfo(
+        int MinBlockSize, int MaxBlockSize, int SampleRate, int Channels, int BitsPerSample, long TotalSamples, byte[] Md5);
+
+    private readonly record struct SeekPoint(long Sample, long Offset);
+
+    public static DecodedAudio Decode(Stream stream, string path, DecodeRequest request, string format = "FLAC", FlacStats? stats = null)
+    {
+        var reader = new FlacBitReader(stream, path, format);
+        Span<byte> magic = stackalloc byte[4];
+        reader.ReadBytes(magic);
+        if (!magic.SequenceEqual("fLaC"u8))
+        {
+            throw new AudioDataException(path, $"the {format} stream does not start with 'fLaC'.");
+        }
+
+        StreamInfo info;
+        List<SeekPoint> seekTable;
+        try
+        {
+            (info, seekTable) = ReadMetadata(reader, path, format);
+        }
+        catch (FlacTruncatedException)
+        {
+            throw new AudioDataException(path, $"the {format} stream is truncated inside its metadata blocks.");
+        }
+
+        long firstFrame = reader.BytePosition;
+        return DecodeFrames(reader, path, format, info, seekTable, firstFrame, request, stats);
+    }
+
+    /// <summary>
+    /// Decodes Ogg FLAC (the FLAC-to-Ogg mapping): the first packet carries STREAMINFO, the next ones the other metadata
+    /// blocks, and every later packet one frame. The frames are put back into a native stream in memory and decoded as
+    /// one; so seeking decodes from the start.
+    /// </summary>
+    public static DecodedAudio DecodeOgg(Stream stream, string path, DecodeRequest request)
+    {
+        const string format = "Ogg FLAC";
+        var ogg = new OggReader(stream, path, format, request.AcceptTruncated);
+        var first = ogg.NextPacket();
+        if (first is null || first.Length < 13 + 4 + 34 || first[0] != 0x7F || !first.AsSpan(1, 4).SequenceEqual("FLAC"u8) || !first.AsSpan(9, 4).SequenceEqual("fLaC"u8))
+        {
+            throw new AudioDataException(path, "the Ogg FLAC file's first packet is not a FLAC mapping header with STREAMINFO.");
+        }
+
+        if (first[5] != 1)
+        {
+            throw new AudioFormatException(path, $"Ogg FLAC (mapping version {first[5]}.{first[6]})", $"the Ogg FLAC file uses mapping version {first[5]}.{first[6]}; version 1.x is decoded.");
+        }
+
+        int headers = BinaryPrimitives.ReadUInt16BigEndian(first.AsSpan(7));
+        var native = new MemoryStream(Math.Max(1024, (int)Math.Min(int.MaxValue, stream.Length)));
+        native.Write("fLaC"u8);
+        native.WriteByte((byte)(first[13] | 0x80)); // STREAMINFO becomes the last metadata block: the others are not needed
+        native.Write(first.AsSpan(14, 3 + 34));
+        for (int i = 0; i < headers; i++)
+        {
+            if (ogg.NextPacket() is null)
+            {
+                throw new AudioDataException(path, $"the Ogg FLAC file ends inside its {headers} metadata packets.");
+            }
+        }
+
+        while (ogg.NextPacket() is { } frame)
+        {
+            native.Write(frame);
+        }
+
+        if (ogg.EndedWithoutEos && !request.AcceptTruncated)
+        {
+            throw new AudioDataException(path, "the Ogg FLAC file is truncated: it ends without its end-of-stream page. Set AudioLoaderOptions.AcceptTruncatedFiles = true to decode what is there.");
+        }
+
+        native.Position = 0;
+        return Decode(native, path, request, format);
+    }
+
+    private static (StreamInfo Info, List<SeekPoint> SeekTable) ReadMetadata(FlacBitReader reader, string path, string format)
+    {
+        StreamInfo? info = null;
+        var seekTable = new List<SeekPoint>();
+        bool last;
+        do
+        {
+            reader.MarkFrameStart(); // lets the buffer drop the blocks already read
+            last = reader.ReadBits(1) == 1;
+            int type = (int)reader.ReadBits(7);
+            int length = (int)reader.ReadBits(24);
+            if (type == 127)
+            {
+                throw new AudioDataException(path, $"the {format} stream has a metadata block of the invalid type 127.");
+            }
+
+            if (info is null && type != 0)
+            {
+                throw new AudioDataException(path, $"the {format} stream's first metadata block is of type {type}, not STREAMINFO.");
+            }
+
+            if (type == 0)
+            {
+                if (info is not null)
+                {
+                    throw new AudioDataException(path, $"the {format} stream has two STREAMINFO blocks.");
+                }
+
+                if (length != 34)
+                {
+                    throw new AudioDataException(path, $"the {format} STREAMINFO block is {length} bytes; it must be 34.");
+                }
+
+                info = ReadStreamInfo(reader, path, format);
+            }
+            else if (type == 3 && length % 18 == 0)
+            {
+                for (int i = 0; i < length / 18; i++)
+                {
+                    long sample = (long)reader.ReadBits64(64);
+                    long offset = (long)reader.ReadBits64(64);
+                    reader.ReadBits(16);
+                    if (sample != -1 && offset >= 0)
+                    {
+                        seekTable.Add(new SeekPoint(sample, offset)); // placeholders (sample -1) are skipped
+                    }
+                }
+            }
+            else
+            {
+                reader.Skip(length); // VORBIS_COMMENT, PADDING, APPLICATION, CUESHEET, PICTURE, malformed SEEKTABLE
+            }
+        }
+        while (!last);
+
+        return (info!, seekTable);
+    }
+
+    private static StreamInfo ReadStreamInfo(FlacBitReader reader, string path, string format)
+    {
+        int minBlock = (int)reader.ReadBits(16);
+        int maxBlock = (int)reader.ReadBits(16);
+        reader.ReadBits(24); // minimum frame size: unused
+        reader.ReadBits(24); // maximum frame size: unused (frames are read until their CRC, whatever their size)
+        int rate = (int)reader.ReadBits(20);
+        int channels = (int)reader.ReadBits(3) + 1;
+        int bits = (int)reader.ReadBits(5) + 1;
+        long total = (long)reader.ReadBits64(36);
+        var md5 = new byte[16];
+        reader.ReadBytes(md5);
+        AudioDecoder.CheckHeader(path, format, channels, rate);
+        if (minBlock < 16 || maxBlock < minBlock)
+        {
+            throw new AudioDataException(path, $"the {format} STREAMINFO declares block sizes {minBlock} to {maxBlock}; a valid stream has 16 <= minimum <= maximum <= 65535.");
+        }
+
+        if (bits < 4)
+        {
+            throw new AudioDataException(path, $"the {format} STREAMINFO declares {bits} bits per sample; FLAC has 4 to 32.");
+        }
+
+        return new StreamInfo(minBlock, maxBlock, rate, channels, bits, total, md5);
+    }
+
+    private static DecodedAudio DecodeFrames(
+        FlacBitReader reader, string path, string format, StreamInfo info, List<SeekPoint> seekTable, long firstFrame, DecodeRequest request, FlacStats? stats)
+    {
+        int rate = info.SampleRate;
+        long start = request.StartFrame(rate);
+        long limit = request.FrameLimit(rate);
+        long total = info.TotalSamples; // 0: unknown
+        if (total > 0 && start >= total)
+        {
+            return new DecodedAudio([], rate);
+        }
+
+        long position = 0; // stream sample of the next frame's first sample
+        if (start > 0)
+        {
+            SeekPoint? best = null;
+            foreach (var p in seekTable)
+            {
+                if (p.Sample <= start && (best is null || p.Sample > best.Value.Sample) && firstFrame + p.Offset < reader.StreamLength)
+                {
+                    best = p;
+                }
+            }
+
+            if (best is { } point && point.Sample > 0)
+            {
+                reader.Seek(firstFrame + point.Offset);
+                position = point.Sample;
+            }
+        }
+
+        long expected = total > 0 ? Math.Min(limit, total - start) : limit;
+        var output = new MonoBuffer(path, limit, Math.Min(expected, rate * 300L));
+        var channels = new long[info.Channels][];
+        for (int c = 0; c < channels.Length; c++)
+        {
+            channels[c] = new long[info.MaxBlockSize];
+        }
+
+        var residualScratch = new long[info.MaxBlockSize];
+        bool complete = start == 0 && position == 0 && info.Md5.AsSpan().ContainsAnyExcept((byte)0);
+        using var md5 = complete ? IncrementalHash.CreateHash(HashAlgorithmName.MD5) : null;
+        var md5Bytes = md5 is null ? [] : new byte[info.MaxBlockSize * info.Channels * ((info.BitsPerSample + 7) / 8)];
+        double scale = 1.0 / (1L << (info.BitsPerSample - 1)) / info.Channels;
+        bool stoppedEarly = false;
+        while (true)
+        {
+            if (reader.AtEnd)
+            {
+                break;
+            }
+
+            if (total > 0 && position >= total && !reader.AtFrameSync())
+            {
+                break; // trailing bytes after the last frame (an ID3v1 tag, padding): not audio
+            }
+
+            long frameStart = reader.BytePosition;
+            int blockSize;
+            try
+            {
+                blockSize = DecodeFrame(reader, path, format, info, channels, residualScratch, position, stats);
+            }
+            catch (FlacTruncatedException)
+            {
+                if (!request.AcceptTruncated)
+                {
+                    throw new AudioDataException(
+                        path,
+                        $"the {format} stream is truncated: it ends inside the frame at byte {frameStart} ({(double)position / rate:F3} s){Declared(info)}. Set AudioLoaderOptions.AcceptTruncatedFiles = true to decode the whole frames present.");
+                }
+
+                complete = false;
+                break;
+            }
+
+            if (md5 is not null)
+            {
+                AppendMd5(md5, md5Bytes, channels, blockSize, info.BitsPerSample);
+            }
+
+            long from = Math.Max(0, start - position);
+            long take = Math.Min(blockSize - from, output.Remaining);
+            if (take > 0)
+            {
+                var dst = output.Reserve((int)take);
+                for (int i = 0; i < dst.Length; i++)
+                {
+                    long sum = 0;
+                    int k = (int)from + i;
+                    for (int c = 0; c < channels.Length; c++)
+                    {
+                        sum += channels[c][k];
+                    }
+
+                    dst[i] = (float)(sum * scale);
+                }
+            }
+
+            position += blockSize;
+            if (output.Remaining == 0)
+            {
+                stoppedEarly = total == 0 || position < total;
+                break;
+            }
+        }
+
+        if (!stoppedEarly && total > 0 && position < total && !request.AcceptTruncated)
+        {
+            throw new AudioDataException(
+                path,
+                $"the {format} stream is truncated: its frames end at {(double)position / rate:F3} s{Declared(info)}. Set AudioLoaderOptions.AcceptTruncatedFiles = true to decode the whole frames present.");
+        }
+
+        if (!stoppedEarly && total > 0 && position > total)
+        {
+            throw new AudioDataException(
+                path,
+                $"the {format} stream's frames hold {position} samples per channel but its STREAMINFO declares {total}: the header or the frames are damaged.");
+        }
+
+        if (md5 is not null && complete && !stoppedEarly && (total == 0 || position == total))
+        {
+            Span<byte> actual = stackalloc byte[16];
+            md5.GetHashAndReset(actual);
+            if (!actual.SequenceEqual(info.Md5))
+            {
+                throw new AudioDataException(
+                    path,
+                    $"the {format} stream's decoded samples do not match the MD5 in its STREAMINFO (expected {Convert.ToHexString(info.Md5)}, got {Convert.ToHexString(actual)}): the audio is damaged.");
+            }
+        }
+
+        return new DecodedAudio(output.ToArray(), rate);
+    }
+
+    private static string Declared(StreamInfo info) =>
+        info.TotalSamples > 0 ? $", but STREAMINFO declares {(double)info.TotalSamples / info.SampleRate:F3} s" : string.Empty;
+
+    /// <summary>MD5 input per RFC 9639: interleaved samples, little-endian, in whole bytes of the stream's bit depth.</summary>
+    private static void AppendMd5(IncrementalHash md5, byte[] buffer, long[][] channels, int blockSize, int bits)
+    {
+        int bytes = (bits + 7) / 8;
+        int p = 0;
+        for (int i = 0; i < blockSize; i++)
+        {
+            for (int c = 0; c < channels.Length; c++)
+            {
+                long v = channels[c][i];
+                for (int b = 0; b < bytes; b++)
+                {
+                    buffer[p++] = (byte)(v >> (8 * b));
+                }
+            }
+        }
+
+        md5.AppendData(buffer, 0, p);
+    }
+
+    private static readonly int[] FixedRates = [0, 88200, 176400, 192000, 8000, 16000, 22050, 24000, 32000, 44100, 48000, 96000];
+
+    /// <summary>Decodes one frame into <paramref name="channels"/>; returns its block size.</summary>
+    private static int DecodeFrame(FlacBitReader r, string path, string format, StreamInfo info, long[][] channels, long[] scratch, long position, FlacStats? stats)
+    {
+        long frameStart = r.BytePosition;
+        r.MarkFrameStart();
+        uint sync = r.ReadBits(15);
+        if (sync != 0x7FFC)
+        {
+            throw new AudioDataException(path, $"the {format} stream has no frame sync code at byte {frameStart} ({(double)position / info.SampleRate:F3} s): the data is damaged.");
+        }
+
+        r.ReadBits(1); // blocking strategy: fixed or variable; the coded number is not needed to decode in order
+        int blockCode = (int)r.ReadBits(4);
+        int rateCode = (int)r.ReadBits(4);
+        int channelCode = (int)r.ReadBits(4);
+        int sizeCode = (int)r.ReadBits(3);
+        if (r.ReadBits(1) != 0)
+        {
+            throw Damaged(path, format, frameStart, "a frame header's reserved bit is set");
+        }
+
+        ReadUtf8Number(r, path, format, frameStart);
+        int blockSize = blockCode switch
+        {
+            0 => throw Damaged(path, format, frameStart, "a frame header uses the reserved block size code 0"),
+            1 => 192,
+            <= 5 => 576 << (blockCode - 2),
+            6 => (int)r.ReadBits(8) + 1,
+            7 => (int)r.ReadBits(16) + 1,
+            _ => 256 << (blockCode - 8),
+        };
+        int rate = rateCode switch
+        {
+            0 => info.SampleRate,
+            <= 11 => FixedRates[rateCode],
+            12 => (int)r.ReadBits(8) * 1000,
+            13 => (int)r.ReadBits(16),
+            14 => (int)r.ReadBits(16) * 10,
+            _ => throw Damaged(path, format, frameStart, "a frame header uses the invalid sample rate code 15"),
+        };
+        int bits = sizeCode switch
+        {
+            0 => info.BitsPerSample,
+            1 => 8,
+            2 => 12,
+            4 => 16,
+            5 => 20,
+            6 => 24,
+            7 => 32,
+            _ => throw Damaged(path, format, frameStart, "a frame header uses the reserved sample size code 3"),
+        };
+        if (channelCode > 10)
+        {
+            throw Damaged(path, format, frameStart, $"a frame header uses the reserved channel assignment {channelCode}");
+        }
+
+        int channelCount = channelCode <= 7 ? channelCode + 1 : 2;
+        byte crc8 = r.FrameCrc8();
+        if (r.ReadBits(8) != crc8)
+        {
+            throw Damaged(path, format, frameStart, "a frame header fails its CRC-8");
+        }
+
+        // Checked after the CRC, so a damaged header is reported as damaged rather than as a disagreement.
+        if (blockSize > info.MaxBlockSize || rate != info.SampleRate || channelCount != info.Channels || bits != info.BitsPerSample)
+        {
+            throw Damaged(path, format, frameStart,
+                $"a frame declares {blockSize} samples, {rate} Hz, {channelCount} channel(s), {bits} bits, but STREAMINFO declares at most {info.MaxBlockSize} samples, {info.SampleRate} Hz, {info.Channels} channel(s), {info.BitsPerSample} bits");
+        }
+
+        for (int c = 0; c < channelCount; c++)
+        {
+            // The side channel carries one bit more than the samples.
+            bool side = (channelCode == 8 && c == 1) || (channelCode == 9 && c == 0) || (channelCode == 10 && c == 1);
+            DecodeSubframe(r, path, format, frameStart, channels[c].AsSpan(0, blockSize), bits + (side ? 1 : 0), scratch, stats);
+        }
+
+        r.AlignToByte();
+        ushort crc16 = r.FrameCrc16();
+        if (r.ReadBits(16) != crc16)
+        {
+            throw Damaged(path, format, frameStart, "a frame fails its CRC-16");
+        }
+
+        Decorrelate(channelCode, channels, blockSize);
+        stats?.Frame(channelCode, blockCode, rateCode, bits);
+        return blockSize;
+    }
+
+    private static void Decorrelate(int channelCode, long[][] channels, int n)
+    {
+        if (channelCode < 8)
+        {
+            return;
+        }
+
+        var a = channels[0];
+        var b = channels[1];
+        switch (channelCode)
+        {
+            case 8: // left, side: right = left - side
+                for (int i = 0; i < n; i++)
+                {
+                    b[i] = a[i] - b[i];
+                }
+
+                break;
+            case 9: // side, right: left = side + right
+                for (int i = 0; i < n; i++)
+                {
+                    a[i] += b[i];
+                }
+
+                break;
+            default: // mid, side
+                for (int i = 0; i < n; i++)
+                {
+                    long side = b[i];
+                    long mid = (a[i] << 1) | (side & 1);
+                    a[i] = (mid + side) >> 1;
+                    b[i] = (mid - side) >> 1;
+                }
+
+                break;
+        }
+    }
+
+    private static void ReadUtf8Number(FlacBitReader r, string path, string format, long frameStart)
+    {
+        uint first = r.ReadBits(8);
+        int extra = first switch
+        {
+            < 0x80 => 0,
+            >= 0xC0 and < 0xE0 => 1,
+            >= 0xE0 and < 0xF0 => 2,
+            >= 0xF0 and < 0xF8 => 3,
+            >= 0xF8 and < 0xFC => 4,
+            >= 0xFC and < 0xFE => 5,
+            0xFE => 6,
+            _ => -1,
+        };
+        if (extra < 0)
+        {
+            throw Damaged(path, format, frameStart, "a frame header's coded frame number is not valid UTF-8");
+        }
+
+        for (int i = 0; i < extra; i++)
+        {
+            if ((r.ReadBits(8) & 0xC0) != 0x80)
+            {
+                throw Damaged(path, format, frameStart, "a frame header's coded frame number is not valid UTF-8");
+            }
+        }
+    }
+
+    private static void DecodeSubframe(FlacBitReader r, string path, string format, long frameStart, Span<long> dst, int bits, long[] scratch, FlacStats? stats)
+    {
+        if (r.ReadBits(1) != 0)
+        {
+            throw Damaged(path, format, frameStart, "a subframe's padding bit is set");
+        }
+
+        int type = (int)r.ReadBits(6);
+        int wasted = 0;
+        if (r.ReadBits(1) == 1)
+        {
+            wasted = r.ReadUnary() + 1;
+            if (wasted >= bits)
+            {
+                throw Damaged(path, format, frameStart, $"a subframe declares {wasted} wasted bits of {bits}");
+            }
+
+            bits -= wasted;
+        }
+
+        stats?.Subframe(type, wasted);
+        switch (type)
+        {
+            case 0:
+                dst.Fill(r.ReadSigned(bits));
+                break;
+            case 1:
+                for (int i = 0; i < dst.Length; i++)
+                {
+                    dst[i] = r.ReadSigned(bits);
+                }
+
+                break;
+            case >= 8 and <= 12:
+                DecodeFixed(r, path, format, frameStart, dst, bits, type - 8, scratch, stats);
+                break;
+            case >= 32:
+                DecodeLpc(r, path, format, frameStart, dst, bits, type - 31, scratch, stats);
+                break;
+            default:
+                throw Damaged(path, format, frameStart, $"a subframe uses the reserved type {type}");
+        }
+
+        if (wasted > 0)
+        {
+            for (int i = 0; i < dst.Length; i++)
+            {
+                dst[i] <<= wasted;
+            }
+        }
+    }
+
+    private static void DecodeFixed(FlacBitReader r, string path, string format, long frameStart, Span<long> s, int bits, int order, long[] scratch, FlacStats? stats)
+    {
+        if (order > s.Length)
+        {
+            throw Damaged(path, format, frameStart, $"a FIXED subframe of order {order} is longer than its block of {s.Length} samples");
+        }
+
+        for (int i = 0; i < order; i++)
+        {
+            s[i] = r.ReadSigned(bits);
+        }
+
+        var res = scratch.AsSpan(0, s.Length);
+        ReadResidual(r, path, format, frameStart, res, order, stats);
+        switch (order)
+        {
+            case 0:
+                res.CopyTo(s);
+                break;
+            case 1:
+                for (int i = 1; i < s.Length; i++)
+                {
+                    s[i] = res[i] + s[i - 1];
+                }
+
+                break;
+            case 2:
+                for (int i = 2; i < s.Length; i++)
+                {
+                    s[i] = res[i] + (2 * s[i - 1]) - s[i - 2];
+                }
+
+                break;
+            case 3:
+                for (int i = 3; i < s.Length; i++)
+                {
+                    s[i] = res[i] + (3 * (s[i - 1] - s[i - 2])) + s[i - 3];
+                }
+
+                break;
+            default:
+                for (int i = 4; i < s.Length; i++)
+                {
+                    s[i] = res[i] + (4 * (s[i - 1] + s[i - 3])) - (6 * s[i - 2]) - s[i - 4];
+                }
+
+                break;
+        }
+    }
+
+    private static void DecodeLpc(FlacBitReader r, string path, string format, long frameStart, Span<long> s, int bits, int order, long[] scratch, FlacStats? stats)
+    {
+        if (order > s.Length)
+        {
+            throw Damaged(path, format, frameStart, $"an LPC subframe of order {order} is longer than its block of {s.Length} samples");
+        }
+
+        for (int i = 0; i < order; i++)
+        {
+            s[i] = r.ReadSigned(bits);
+        }
+
+        int precision = (int)r.ReadBits(4) + 1;
+        if (precision == 16)
+        {
+            throw Damaged(path, format, frameStart, "an LPC subframe uses the invalid coefficient precision code 15");
+        }
+
+        int shift = (int)r.ReadSigned(5);
+        if (shift < 0)
+        {
+            throw Damaged(path, format, frameStart, $"an LPC subframe declares the negative shift {shift}");
+        }
+
+        Span<long> coefs = stackalloc long[order];
+        for (int j = 0; j < order; j++)
+        {
+            coefs[j] = r.ReadSigned(precision);
+        }
+
+        var res = scratch.AsSpan(0, s.Length);
+        ReadResidual(r, path, format, frameStart, res, order, stats);
+        for (int i = order; i < s.Length; i++)
+        {
+            long sum = 0;
+            for (int j = 0; j < coefs.Length; j++)
+            {
+                sum += coefs[j] * s[i - 1 - j];
+            }
+
+            s[i] = res[i] + (sum >> shift);
+        }
+    }
+
+    /// <summary>Reads the partitioned Rice residual into <paramref name="res"/> from index <paramref name="order"/> on.</summary>
+    private static void ReadResidual(FlacBitReader r, string path, string format, long frameStart, Span<long> res, int order, FlacStats? stats)
+    {
+        int method = (int)r.ReadBits(2);
+        if (method > 1)
+        {
+            throw Damaged(path, format, frameStart, $"a residual uses the reserved coding method {method}");
+        }
+
+        int paramBits = method == 0 ? 4 : 5;
+        int escape = (1 << paramBits) - 1;
+        int partitionOrder = (int)r.ReadBits(4);
+        int partitions = 1 << partitionOrder;
+        int n = res.Length;
+        if (n % partitions != 0 || (n >> partitionOrder) < order)
+        {
+            throw Damaged(path, format, frameStart, $"a residual's partition order {partitionOrder} does not fit its block of {n} samples with predictor order {order}");
+        }
+
+        int i = order;
+        for (int p = 0; p < partitions; p++)
+        {
+            int end = (p + 1) * (n >> partitionOrder);
+            int k = (int)r.ReadBits(paramBits);
+            stats?.Partition(paramBits, k == escape);
+            if (k == escape)
+            {
+                int raw = (int)r.ReadBits(5);
+                for (; i < end; i++)
+                {
+                    res[i] = raw == 0 ? 0 : r.ReadSigned(raw);
+                }
+            }
+            else
+            {
+                r.ReadRice(res[i..end], k);
+                i = end;
+            }
+        }
+    }
+
+    private static AudioDataException Damaged(string path, string format, long frameStart, string what) =>
+        new(path, $"the {format} data is damaged: {what} (frame at byte {frameStart}).");
+}
+
+/// <summary>What a decode met: which coding features a file uses (the tests check that each fixture has the ones it
+/// is meant to cover).</summary>
+internal sealed class FlacStats
+{
+    /// <summary>Frames per channel assignment code: 0-7 independent (1-8 channels), 8 left/side, 9 right/side, 10 mid/side.</summary>
+    public int[] ChannelAssignments { get; } = new int[11];
+
+    /// <summary>Frames per block size code (6 and 7: the size is coded after the header).</summary>
+    public int[] BlockSizeCodes { get; } = new int[16];
+
+    /// <summary>Frames per sample rate code (12-14: the rate is coded after the header).</summary>
+    public int[] SampleRateCodes { get; } = new int[16];
+
+    public int Frames { get; private set; }
+
+    public int Constant { get; private set; }
+
+    public int Verbatim { get; private set; }
+
+    public int Fixed { get; private set; }
+
+    public int Lpc { get; private set; }
+
+    public int WastedBits { get; private set; }
+
+    public int Rice4 { get; private set; }
+
+    public int Rice5 { get; private set; }
+
+    public int Escaped { get; private set; }
+
+    public HashSet<int> BitsPerSample { get; } = [];
+
+    internal void Frame(int channelCode, int blockCode, int rateCode, int bits)
+    {
+        Frames++;
+        ChannelAssignments[channelCode]++;
+        BlockSizeCodes[blockCode]++;
+        SampleRateCodes[rateCode]++;
+        BitsPerSample.Add(bits);
+    }
+
+    internal void Subframe(int type, int wasted)
+    {
+        if (type == 0)
+        {
+            Constant++;
+        }
+        else if (type == 1)
+        {
+            Verbatim++;
+        }
+        else if (type < 32)
+        {
+            Fixed++;
+        }
+        else
+        {
+            Lpc++;
+        }
+
+        WastedBits += wasted > 0 ? 1 : 0;
+    }
+
+    internal void Partition(int parameterBits, bool escaped)
+    {
+        Rice4 += parameterBits == 4 ? 1 : 0;
+        Rice5 += parameterBits == 5 ? 1 : 0;
+        Escaped += escaped ? 1 : 0;
+    }
+}
+
+/// <summary>The stream ended inside a frame (caught by <see cref="FlacDecoder"/>, never escapes it).</summary>
+internal sealed class FlacTruncatedException : Exception
+{
+}
+
+/// <summary>
+/// Reads bits MSB-first from a stream through a 64-bit cache, keeping the current frame's bytes in its buffer so its
+/// CRC-8 and CRC-16 can be computed over exactly the bytes consumed.
+/// </summary>
+internal sealed class FlacBitReader
+{
+    private const int ReadSize = 8192;
+
+    private readonly Stream _stream;
+    private readonly string _path;
+    private readonly string _format;
+    private byte[] _buf = new byte[1 << 16];
+    private long _bufStart; // stream position of _buf[0]
+    private int _len;
+    private int _pos;       // next byte to move into the cache
+    private int _mark;      // start of the current frame in _buf; bytes before it may be dropped
+    private ulong _cache;   // left-aligned
+    private int _bits;      // valid bits in the cache
+    private bool _eof;
+
+    public FlacBitReader(Stream stream, string path, string format)
+    {
+        _stream = stream;
+        _path = path;
+        _format = format;
+        _bufStart = stream.Position;
+    }
+
+    public long StreamLength => _stream.Length;
+
+    /// <summary>Stream position of the next unread byte (on a byte boundary).</summary>
+    public long BytePosition => _bufStart + _pos - (_bits >> 3);
+
+    public bool AtEnd
+    {
+        get
+        {
+            if (_bits >= 8)
+            {
+                return false;
+            }
+
+            EnsureBuffered(1);
+            return _pos >= _len;
+        }
+    }
+
+    /// <summary>True when the next bytes are a frame sync code (0xFFF8 or 0xFFF9).</summary>
+    public bool AtFrameSync()
+    {
+        int p = (int)(BytePosition - _bufStart);
+        _mark = Math.Min(_mark, p);
+        EnsureBufferedAt(p, 2);
+        p = (int)(BytePosition - _bufStart);
+        return p + 2 <= _len && _buf[p] == 0xFF && (_buf[p + 1] & 0xFE) == 0xF8;
+    }
+
+    public void Seek(long position)
+    {
+        if (position >= _bufStart && position <= _bufStart + _len)
+        {
+            _pos = _mark = (int)(position - _bufStart); // already buffered: metadata blocks skipped, near seek points
+            _cache = 0;
+            _bits = 0;
+            return;
+        }
+
+        _stream.Position = position;
+        _bufStart = position;
+        _len = _pos = _mark = 0;
+        _cache = 0;
+        _bits = 0;
+        _eof = false;
+    }
+
+    public void MarkFrameStart() => _mark = (int)(BytePosition - _bufStart);
+
+    public byte FrameCrc8()
+    {
+        int end = (int)(BytePosition - _bufStart);
+        byte crc = 0;
+        foreach (byte b in _buf.AsSpan(_mark, end - _mark))
+        {
+            crc = Crc8Table[crc ^ b];
+        }
+
+        return crc;
+    }
+
+    public ushort FrameCrc16()
+    {
+        int end = (int)(BytePosition - _bufStart);
+        ushort crc = 0;
+        foreach (byte b in _buf.AsSpan(_mark, end - _mark))
+        {
+            crc = (ushort)((crc << 8) ^ Crc16Table[(crc >> 8) ^ b]);
+        }
+
+        return crc;
+    }
+
+    public void AlignToByte()
+    {
+        int drop = _bits & 7;
+        _cache <<= drop;
+        _bits -= drop;
+    }
+
+    public void ReadBytes(Span<byte> dst)
+    {
+        for (int i = 0; i < dst.Length; i++)
+        {
+            dst[i] = (byte)ReadBits(8);
+        }
+    }
+
+    public void Skip(long bytes)
+    {
+        AlignToByte();
+        long target = BytePosition + bytes;
+        if (target > _stream.Length)
+        {
+            throw new AudioDataException(_path, $"the {_format} stream is truncated inside a metadata block.");
+        }
+
+        Seek(target);
+    }
+
+    public uint ReadBits(int n)
+    {
+        if (n == 0)
+        {
+            return 0;
+        }
+
+        if (_bits < n)
+        {
+            Refill();
+            if (_bits < n)
+            {
+                throw new FlacTruncatedException();
+            }
+        }
+
+        uint v = (uint)(_cache >> (64 - n));
+        _cache <<= n;
+        _bits -= n;
+        return v;
+    }
+
+    public ulong ReadBits64(int n) => n <= 32 ? ReadBits(n) : ((ulong)ReadBits(n - 32) << 32) | ReadBits(32);
+
+    public long ReadSigned(int n)
+    {
+        if (n == 0)
+        {
+            return 0;
+        }
+
+        ulong v = ReadBits64(n);
+        int shift = 64 - n;
+        return (long)(v << shift) >> shift;
+    }
+
+    public int ReadUnary()
+    {
+        int count = 0;
+        while (true)
+        {
+            if (_bits == 0)
+            {
+                Refill();
+                if (_bits == 0)
+                {
+                    throw new FlacTruncatedException();
+                }
+            }
+
+            ulong visible = _cache & (ulong.MaxValue << (64 - _bits));
+            if (visible != 0)
+            {
+                int lz = BitOperations.LeadingZeroCount(visible);
+                _cache = lz == 63 ? 0 : _cache << (lz + 1); // C# masks shift counts: << 64 would shift by 0
+                _bits -= lz + 1;
+                return count + lz;
+            }
+
+            count += _bits;
+            _cache = 0;
+            _bits = 0;
+            if (count > (1 << 30))
+            {
+                throw new AudioDataException(_path, $"the {_format} data is damaged: a residual's unary code is longer than any valid sample.");
+            }
+        }
+    }
+
+    /// <summary>Rice-decodes <paramref name="dst"/>.Length values with parameter <paramref name="k"/> (zig-zag signed).</summary>
+    public void ReadRice(Span<long> dst, int k)
+    {
+        for (int i = 0; i < dst.Length; i++)
+        {
+            ulong q;
+            ulong visible = _bits == 0 ? 0 : _cache & (ulong.MaxValue << (64 - _bits));
+            int lz = BitOperations.LeadingZeroCount(visible); // 64 when visible is 0
+            if (lz + 1 + k <= _bits && lz < 63)
+            {
+                // Fast path: the whole code is in the cache (lz < 63 keeps every shift below 64).
+                _cache <<= lz + 1;
+                q = (ulong)lz;
+                ulong low = k == 0 ? 0 : _cache >> (64 - k);
+                _cache <<= k;
+                _bits -= lz + 1 + k;
+                q = (q << k) | low;
+            }
+            else
+            {
+                q = ((ulong)ReadUnary() << k) | ReadBits64(k);
+            }
+
+            dst[i] = (long)(q >> 1) ^ -(long)(q & 1);
+        }
+    }
+
+    private void Refill()
+    {
+        while (_bits <= 56)
+        {
+            if (_pos >= _len)
+            {
+                EnsureBuffered(1);
+                if (_pos >= _len)
+                {
+                    return;
+                }
+            }
+
+            _cache |= (ulong)_buf[_pos++] << (56 - _bits);
+            _bits += 8;
+        }
+    }
+
+    private void EnsureBuffered(int bytes) => EnsureBufferedAt(_pos, bytes);
+
+    /// <summary>Makes <paramref name="bytes"/> bytes from buffer index <paramref name="at"/> available if the stream has them.</summary>
+    private void EnsureBufferedAt(int at, int bytes)
+    {
+        if (at + bytes <= _len || _eof)
+        {
+            return;
+        }
+
+        // Keep the current frame (from _mark) for its CRC; drop what came before it.
+        int keep = Math.Min(_mark, at);
+        if (keep > 0)
+        {
+            Buffer.BlockCopy(_buf, keep, _buf, 0, _len - keep);
+            _len -= keep;
+            _pos -= keep;
+            _mark -= keep;
+            _bufStart += keep;
+        }
+
+        if (_len == _buf.Length)
+        {
+            // One frame larger than the buffer: worst case about 65535 x 8 channels x 33 bits, 2.2 MB.
+            if (_buf.Length >= 1 << 24)
+            {
+                throw new AudioDataException(_path, $"the {_format} data is damaged: a frame runs past 16 MB without ending.");
+            }
+
+            Array.Resize(ref _buf, _buf.Length * 2);
+        }
+
+        while (_len < _buf.Length)
+        {
+            // 8 KB at a time: reading 0.1 s after a seek should not read 64 KB.
+            int got = _stream.Read(_buf, _len, Math.Min(ReadSize, _buf.Length - _len));
+            if (got <= 0)
+            {
+                _eof = true;
+                break;
+            }
+
+            _len += got;
+            if (_len - (at - keep) >= bytes)
+            {
+                break;
+            }
+        }
+    }
+
+    private static readonly byte[] Crc8Table = MakeCrc8();
+    private static readonly ushort[] Crc16Table = MakeCrc16();
+
+    private static byte[] MakeCrc8()
+    {
+        var t = new byte[256];
+        for (int i = 0; i < 256; i++)
+        {
+            int c = i;
+            for (int b = 0; b < 8; b++)
+            {
+                c = (c & 0x80) != 0 ? (c << 1) ^ 0x07 : c << 1;
+            }
+
+            t[i] = (byte)c;
+        }
+
+        return t;
+    }
+
+    private static ushort[] MakeCrc16()
+    {
+        var t = new ushort[256];
+        for (int i = 0; i < 256; i++)
+        {
+            int c = i << 8;
+            for (int b = 0; b < 8; b++)
+            {
+                c = (c & 0x8000) != 0 ? (c << 1) ^ 0x8005 : c << 1;
+            }
+
+            t[i] = (ushort)c;
+        }
+
+        return t;
+    }
+}

@@ -1,0 +1,154 @@
+using MLNetAudio.Audio;
+using static MLNetAudio.Tests.Audio.AudioLoaderTests;
+using static MLNetAudio.Tests.Audio.ExternalTools;
+
+namespace MLNetAudio.Tests.Audio;
+
+/// <summary>The ffmpeg fallback for formats without a decoder here (AAC/M4A, AIFF, ADPCM WAV), and its absence.</summary>
+public class FfmpegDecoderTests
+{
+    private static DecodedAudio DecodeFile(string path, DecodeRequest request = default)
+    {
+        using var s = File.OpenRead(path);
+        return AudioDecoder.Decode(s, path, request);
+    }
+
+    /// <summary>What the ffmpeg command line decodes, every channel as float, averaged as the loader averages.</summary>
+    private static float[] FfmpegCli(string path, TempDir dir)
+    {
+        string wav = dir.File(Path.GetFileName(path) + ".ref.wav");
+        Run("ffmpeg", "ffmpeg", "-v", "error", "-y", "-i", path, "-f", "wav", "-c:a", "pcm_f32le", wav);
+        var channels = ReadFloatWav(wav);
+        var mono = new float[channels[0].Length];
+        float scale = 1f / channels.Length;
+        for (int i = 0; i < mono.Length; i++)
+        {
+            float sum = 0;
+            foreach (var c in channels)
+            {
+                sum += c[i];
+            }
+
+            mono[i] = channels.Length == 1 ? sum : sum * scale;
+        }
+
+        return mono;
+    }
+
+    [Theory]
+    [InlineData("aac-stereo.m4a", 44100, 89088)]       // 2 s encoded; ffmpeg 5.1 decodes 87 AAC frames of 1024
+    [InlineData("aiff-mono.aiff", 22050, 22050)]
+    [InlineData("adpcm-ima-stereo.wav", 22050, 22374)] // a WAV codec the WAV decoder refuses; the last ADPCM block is padded
+    public void A_format_without_a_decoder_here_decodes_through_ffmpeg_as_its_command_line_does(string name, int rate, int length)
+    {
+        Require("ffmpeg", "ffmpeg");
+        using var dir = new TempDir();
+        string path = Fixture(name);
+
+        var ours = DecodeFile(path);
+        var reference = FfmpegCli(path, dir);
+
+        Assert.Equal(rate, ours.SampleRate);
+        Assert.Equal(length, ours.Samples.Length);
+        Assert.Equal(reference, ours.Samples);
+    }
+
+    [Fact]
+    public void The_AAC_fixture_sounds_like_the_lossless_FLAC_of_the_same_source()
+    {
+        Require("ffmpeg", "ffmpeg");
+        var aac = DecodeFile(Fixture("aac-stereo.m4a")).Samples;          // the first 2 s of the same stereo source,
+        var flac = DecodeFile(Fixture("flac16-stereo-b1152-m.flac")).Samples; // AAC at 64 kbit/s
+
+        double signal = 0, noise = 0;
+        for (int i = 0; i < aac.Length; i++)
+        {
+            signal += (double)flac[i] * flac[i];
+            noise += (double)(aac[i] - flac[i]) * (aac[i] - flac[i]);
+        }
+
+        double snr = 10 * Math.Log10(signal / noise);
+        Assert.True(snr > 10, $"AAC vs FLAC of the same source: SNR {snr:F1} dB (a misaligned or wrong decode is near 0)");
+    }
+
+    [Fact]
+    public void Offset_and_MaxDuration_go_to_ffmpeg_as_ss_and_t()
+    {
+        Require("ffmpeg", "ffmpeg");
+        string path = Fixture("aiff-mono.aiff");
+        var full = DecodeFile(path).Samples;
+
+        var part = DecodeFile(path, new DecodeRequest(0.3, 0.5)).Samples;
+        var past = DecodeFile(path, new DecodeRequest(2)).Samples;
+
+        Assert.Equal(full.AsSpan(6615, 11025).ToArray(), part); // PCM: seeking is sample-exact
+        Assert.Empty(past);
+    }
+
+    [Fact]
+    public void The_loader_resamples_what_ffmpeg_decodes()
+    {
+        Require("ffmpeg", "ffmpeg");
+        string path = Fixture("aac-stereo.m4a");
+        var native = DecodeFile(path);
+
+        var row = Load(path, new AudioLoaderOptions { TargetSampleRate = 16000 });
+
+        Assert.Equal(Resampler.Resample(native.Samples, 44100, 16000), row.Samples);
+    }
+
+    [Fact]
+    public void Without_ffmpeg_an_M4A_is_a_typed_unsupported_format_error_saying_ffmpeg_would_add_it()
+    {
+        using var noFfmpeg = NoFfmpeg();
+        string path = Fixture("aac-stereo.m4a");
+
+        var e = Assert.Throws<AudioFormatException>(() => Load(path));
+        var rows = LoadAll([Fixture("flac8-mono.flac"), path], new AudioLoaderOptions { ErrorPolicy = AudioErrorPolicy.Report });
+
+        Assert.Equal("MP4/M4A (AAC or ALAC)", e.Format);
+        Assert.Equal(path, e.FilePath);
+        Assert.Contains("ffmpeg was not found", e.Message);
+        Assert.Contains("installing it", e.Message);
+        Assert.Equal(string.Empty, rows[0].Error);
+        Assert.Contains("ffmpeg was not found", rows[1].Error);
+        Assert.Empty(rows[1].Samples);
+    }
+
+    [Fact]
+    public void A_file_ffmpeg_cannot_decode_is_a_data_error_quoting_ffmpeg()
+    {
+        Require("ffmpeg", "ffmpeg");
+        using var dir = new TempDir();
+        var bytes = File.ReadAllBytes(Fixture("aac-stereo.m4a"));
+        string cut = dir.File("cut.m4a");
+        File.WriteAllBytes(cut, bytes[..(bytes.Length / 2)]); // ffmpeg writes the moov index last: cut, it is gone
+
+        var e = Assert.Throws<AudioDataException>(() => Load(cut));
+
+        Assert.Contains($"'{cut}'", e.Message);
+        Assert.Contains("ffmpeg could not decode the MP4/M4A (AAC or ALAC) file", e.Message);
+        Assert.Contains("moov atom not found", e.Message);
+    }
+
+    [Fact]
+    public void An_ffmpeg_that_fails_or_writes_errors_fails_the_row_with_its_message()
+    {
+        using var dir = new TempDir();
+        string failing = dir.File("ffmpeg-fails");
+        File.WriteAllText(failing, "#!/bin/sh\necho 'Invalid data found when processing input' >&2\nexit 3\n");
+        Assert.False(OperatingSystem.IsWindows(), "this test runs a POSIX shell script as ffmpeg");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(failing, UnixFileMode.UserRead | UnixFileMode.UserExecute);
+        }
+
+        string aiff = Fixture("aiff-mono.aiff");
+
+        var failed = Assert.Throws<AudioDataException>(() => FfmpegDecoder.Decode(failing, aiff, "AIFF", default));
+
+        Assert.Contains("exit code 3", failed.Message);
+        Assert.Contains("Invalid data found when processing input", failed.Message);
+        Assert.Contains($"'{aiff}'", failed.Message);
+    }
+}
