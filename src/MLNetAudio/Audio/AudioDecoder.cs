@@ -170,9 +170,10 @@ internal static class AudioDecoder
             return DetectOgg(head, path);
         }
 
-        if (Starts(head, "fLaC"))
+        stream.Position = 0;
+        if (Starts(head, "fLaC") || (Starts(head, "ID3") && FlacDecoder.Id3TagLength(stream) is > 0))
         {
-            return AudioContainer.Flac;
+            return AudioContainer.Flac; // some taggers put an ID3v2 tag before "fLaC"
         }
 
         if (Starts(head, "ID3") || IsMpegFrameStart(stream, 0))

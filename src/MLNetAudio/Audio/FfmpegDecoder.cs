@@ -15,14 +15,19 @@ namespace MLNetAudio.Audio;
 /// which), down-mixed here by averaging as the other decoders do. <c>-ss</c> before <c>-i</c> seeks in the input;
 /// ffmpeg then decodes and discards up to the exact offset.</para>
 /// <para>Bounds: the output is read as it comes and held as mono floats, so a song longer than one .NET array fails
-/// as for the other formats; ffmpeg is killed after <see cref="Timeout"/>. A non-zero exit is an
+/// as for the other formats; ffmpeg is killed after <see cref="DefaultTimeout"/>. A non-zero exit is an
 /// <see cref="AudioDataException"/> quoting ffmpeg's message; so is an exit of 0 with errors printed (ffmpeg carries on
 /// past damaged packets), unless truncated files are accepted.</para>
 /// </remarks>
 internal static class FfmpegDecoder
 {
     /// <summary>How long one file may take. Ten minutes: ffmpeg decodes an hour of AAC in well under a minute.</summary>
-    internal static readonly TimeSpan Timeout = TimeSpan.FromMinutes(10);
+    internal static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(10);
+
+    /// <summary>For tests: a shorter timeout in this async flow.</summary>
+    internal static readonly AsyncLocal<TimeSpan?> TimeoutOverride = new();
+
+    private static TimeSpan Timeout => TimeoutOverride.Value ?? DefaultTimeout;
 
     /// <summary>
     /// For tests: the ffmpeg executable to use in this async flow instead of searching PATH (a path that does not exist
@@ -117,11 +122,12 @@ internal static class FfmpegDecoder
             };
             process.BeginErrorReadLine();
             bool timedOut = false;
+            var timeout = Timeout;
             using var timer = new Timer(_ =>
             {
                 Volatile.Write(ref timedOut, true);
                 Kill(process);
-            }, null, Timeout, System.Threading.Timeout.InfiniteTimeSpan);
+            }, null, timeout, System.Threading.Timeout.InfiniteTimeSpan);
 
             DecodedAudio? audio = null;
             try
@@ -130,7 +136,7 @@ internal static class FfmpegDecoder
             }
             catch (Exception) when (Volatile.Read(ref timedOut))
             {
-                throw new AudioLoadException(path, $"ffmpeg did not finish decoding the {format} file within {Timeout.TotalSeconds:F0} s and was stopped.");
+                throw new AudioLoadException(path, $"ffmpeg did not finish decoding the {format} file within {timeout.TotalSeconds:F0} s and was stopped.");
             }
             catch (AudioLoadException)
             {
@@ -152,7 +158,7 @@ internal static class FfmpegDecoder
             process.WaitForExit();
             if (Volatile.Read(ref timedOut))
             {
-                throw new AudioLoadException(path, $"ffmpeg did not finish decoding the {format} file within {Timeout.TotalSeconds:F0} s and was stopped.");
+                throw new AudioLoadException(path, $"ffmpeg did not finish decoding the {format} file within {timeout.TotalSeconds:F0} s and was stopped.");
             }
 
             string message;

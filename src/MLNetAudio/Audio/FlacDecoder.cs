@@ -22,6 +22,7 @@ namespace MLNetAudio.Audio;
 /// sample count, is truncated: an error unless <see cref="DecodeRequest.AcceptTruncated"/>, which keeps the whole
 /// frames decoded. After the last sample STREAMINFO declares, anything that is not a frame (an ID3v1 tag, say) is
 /// ignored.</para>
+/// <para>An ID3v2 tag before "fLaC" (written by some taggers) is skipped.</para>
 /// <para>Seeking uses the SEEKTABLE when there is one (the flac tool writes one point every 10 s by default): it jumps
 /// to the last point at or before the offset and decodes from there, discarding samples up to the offset. Without a
 /// seek table it decodes from the first frame and discards.</para>
@@ -39,6 +40,12 @@ internal static class FlacDecoder
 
     public static DecodedAudio Decode(Stream stream, string path, DecodeRequest request, string format = "FLAC", FlacStats? stats = null)
     {
+        long start = stream.Position;
+        if (Id3TagLength(stream) is { } tag and > 0)
+        {
+            stream.Position = start + tag;
+        }
+
         var reader = new FlacBitReader(stream, path, format);
         Span<byte> magic = stackalloc byte[4];
         reader.ReadBytes(magic);
@@ -107,6 +114,33 @@ internal static class FlacDecoder
 
         native.Position = 0;
         return Decode(native, path, request, format);
+    }
+
+    /// <summary>
+    /// The length of an ID3v2 tag at the stream's position when "fLaC" follows it, else null; the position is left
+    /// where it was.
+    /// </summary>
+    internal static long? Id3TagLength(Stream stream)
+    {
+        long at = stream.Position;
+        try
+        {
+            Span<byte> h = stackalloc byte[10];
+            if (stream.ReadAtLeast(h, 10, throwOnEndOfStream: false) < 10 || !h[..3].SequenceEqual("ID3"u8)
+                || ((h[6] | h[7] | h[8] | h[9]) & 0x80) != 0)
+            {
+                return null;
+            }
+
+            long length = 10 + ((h[6] << 21) | (h[7] << 14) | (h[8] << 7) | h[9]) + ((h[5] & 0x10) != 0 ? 10 : 0);
+            Span<byte> magic = stackalloc byte[4];
+            stream.Position = at + length;
+            return stream.ReadAtLeast(magic, 4, throwOnEndOfStream: false) == 4 && magic.SequenceEqual("fLaC"u8) ? length : null;
+        }
+        finally
+        {
+            stream.Position = at;
+        }
     }
 
     private static (StreamInfo Info, List<SeekPoint> SeekTable) ReadMetadata(FlacBitReader reader, string path, string format)

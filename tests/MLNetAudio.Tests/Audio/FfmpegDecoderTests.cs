@@ -151,4 +151,30 @@ public class FfmpegDecoderTests
         Assert.Contains("Invalid data found when processing input", failed.Message);
         Assert.Contains($"'{aiff}'", failed.Message);
     }
+
+    [Fact]
+    public void An_ffmpeg_that_hangs_is_stopped_at_the_timeout()
+    {
+        using var dir = new TempDir();
+        string hanging = dir.File("ffmpeg-hangs");
+        File.WriteAllText(hanging, "#!/bin/sh\nsleep 60\n");
+        Assert.False(OperatingSystem.IsWindows(), "this test runs a POSIX shell script as ffmpeg");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(hanging, UnixFileMode.UserRead | UnixFileMode.UserExecute);
+        }
+
+        FfmpegDecoder.TimeoutOverride.Value = TimeSpan.FromSeconds(1);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        try
+        {
+            var e = Assert.Throws<AudioLoadException>(() => FfmpegDecoder.Decode(hanging, Fixture("aiff-mono.aiff"), "AIFF", default));
+            Assert.Contains("did not finish decoding the AIFF file within 1 s", e.Message);
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"took {watch.Elapsed}");
+        }
+        finally
+        {
+            FfmpegDecoder.TimeoutOverride.Value = null;
+        }
+    }
 }

@@ -135,6 +135,23 @@ public class FlacDecoderTests
     }
 
     [Fact]
+    public void A_FLAC_file_behind_an_ID3v2_tag_is_detected_and_decoded_as_without_it()
+    {
+        using var dir = new TempDir();
+        string plain = Fixture("flac8-mono.flac");
+        var tag = new byte[10 + 300];
+        "ID3"u8.CopyTo(tag);
+        tag[3] = 4;
+        tag[8] = 300 >> 7; // syncsafe size 300: 2 * 128 + 44
+        tag[9] = 300 & 0x7F;
+        string tagged = dir.File("tagged.flac");
+        File.WriteAllBytes(tagged, [.. tag, .. File.ReadAllBytes(plain)]);
+
+        Assert.Equal(DecodeFile(plain).Samples, DecodeFile(tagged).Samples);
+        Assert.Equal(DecodeFile(plain, new DecodeRequest(1.2, 0.5)).Samples, DecodeFile(tagged, new DecodeRequest(1.2, 0.5)).Samples);
+    }
+
+    [Fact]
     public void The_loader_resamples_FLAC_like_any_other_format()
     {
         string path = Fixture("flac24-stereo.flac");
