@@ -313,17 +313,7 @@ internal static class FlacDecoder
             if (take > 0)
             {
                 var dst = output.Reserve((int)take);
-                for (int i = 0; i < dst.Length; i++)
-                {
-                    long sum = 0;
-                    int k = (int)from + i;
-                    for (int c = 0; c < channels.Length; c++)
-                    {
-                        sum += channels[c][k];
-                    }
-
-                    dst[i] = (float)(sum * scale);
-                }
+                DownMix(channels, (int)from, dst, scale);
             }
 
             position += blockSize;
@@ -363,6 +353,40 @@ internal static class FlacDecoder
         return new DecodedAudio(output.ToArray(), rate);
     }
 
+    private static void DownMix(long[][] channels, int from, Span<float> dst, double scale)
+    {
+        if (channels.Length == 1)
+        {
+            var mono = channels[0].AsSpan(from, dst.Length);
+            for (int i = 0; i < dst.Length; i++)
+            {
+                dst[i] = (float)(mono[i] * scale);
+            }
+        }
+        else if (channels.Length == 2)
+        {
+            var left = channels[0].AsSpan(from, dst.Length);
+            var right = channels[1].AsSpan(from, dst.Length);
+            for (int i = 0; i < dst.Length; i++)
+            {
+                dst[i] = (float)((left[i] + right[i]) * scale);
+            }
+        }
+        else
+        {
+            for (int i = 0; i < dst.Length; i++)
+            {
+                long sum = 0;
+                for (int c = 0; c < channels.Length; c++)
+                {
+                    sum += channels[c][from + i];
+                }
+
+                dst[i] = (float)(sum * scale);
+            }
+        }
+    }
+
     private static string Declared(StreamInfo info) =>
         info.TotalSamples > 0 ? $", but STREAMINFO declares {(double)info.TotalSamples / info.SampleRate:F3} s" : string.Empty;
 
@@ -371,14 +395,28 @@ internal static class FlacDecoder
     {
         int bytes = (bits + 7) / 8;
         int p = 0;
-        for (int i = 0; i < blockSize; i++)
+        if (bytes == 2 && channels.Length == 2)
         {
-            for (int c = 0; c < channels.Length; c++)
+            // The common case (CD audio) without the per-byte loop.
+            var left = channels[0];
+            var right = channels[1];
+            for (int i = 0; i < blockSize; i++, p += 4)
             {
-                long v = channels[c][i];
-                for (int b = 0; b < bytes; b++)
+                BinaryPrimitives.WriteInt16LittleEndian(buffer.AsSpan(p), (short)left[i]);
+                BinaryPrimitives.WriteInt16LittleEndian(buffer.AsSpan(p + 2), (short)right[i]);
+            }
+        }
+        else
+        {
+            for (int i = 0; i < blockSize; i++)
+            {
+                for (int c = 0; c < channels.Length; c++)
                 {
-                    buffer[p++] = (byte)(v >> (8 * b));
+                    long v = channels[c][i];
+                    for (int b = 0; b < bytes; b++)
+                    {
+                        buffer[p++] = (byte)(v >> (8 * b));
+                    }
                 }
             }
         }
@@ -1011,28 +1049,46 @@ internal sealed class FlacBitReader
     /// <summary>Rice-decodes <paramref name="dst"/>.Length values with parameter <paramref name="k"/> (zig-zag signed).</summary>
     public void ReadRice(Span<long> dst, int k)
     {
+        // The cache in locals: this loop decodes most of a FLAC file's bits.
+        ulong cache = _cache;
+        int bits = _bits;
         for (int i = 0; i < dst.Length; i++)
         {
-            ulong q;
-            ulong visible = _bits == 0 ? 0 : _cache & (ulong.MaxValue << (64 - _bits));
-            int lz = BitOperations.LeadingZeroCount(visible); // 64 when visible is 0
-            if (lz + 1 + k <= _bits && lz < 63)
+            if (bits < 40)
             {
-                // Fast path: the whole code is in the cache (lz < 63 keeps every shift below 64).
-                _cache <<= lz + 1;
-                q = (ulong)lz;
-                ulong low = k == 0 ? 0 : _cache >> (64 - k);
-                _cache <<= k;
-                _bits -= lz + 1 + k;
-                q = (q << k) | low;
+                _cache = cache;
+                _bits = bits;
+                Refill();
+                cache = _cache;
+                bits = _bits;
+            }
+
+            // Bits past the valid ones are always zero, so lz >= bits means no 1 bit is in the cache.
+            int lz = BitOperations.LeadingZeroCount(cache);
+            int used = lz + 1 + k;
+            ulong q;
+            if (used <= bits && lz < 63)
+            {
+                cache <<= lz + 1;
+                ulong low = k == 0 ? 0 : cache >> (64 - k); // C# masks shift counts: >> 64 would shift by 0
+                cache <<= k;
+                bits -= used;
+                q = ((ulong)lz << k) | low;
             }
             else
             {
+                _cache = cache;
+                _bits = bits;
                 q = ((ulong)ReadUnary() << k) | ReadBits64(k);
+                cache = _cache;
+                bits = _bits;
             }
 
             dst[i] = (long)(q >> 1) ^ -(long)(q & 1);
         }
+
+        _cache = cache;
+        _bits = bits;
     }
 
     private void Refill()
