@@ -122,7 +122,8 @@ namespace MLNetAudio.Audio
     /// <para>Formats, detected from the content (not the extension): WAV (PCM 8/16/24/32-bit, IEEE float 32/64-bit,
     /// WAVE_FORMAT_EXTENSIBLE, any channel count), Ogg Vorbis (NVorbis), MP3 (NLayer), Ogg Opus (Concentus), FLAC and
     /// Ogg FLAC (hand-written); any other format it recognises (AAC/M4A, WMA, AIFF, ADPCM WAV, ...) through an
-    /// installed <c>ffmpeg</c> on PATH. Without ffmpeg those fail with <see cref="AudioFormatException"/>. Cursors decode one song at a time and keep only that song in memory.</para>
+    /// installed <c>ffmpeg</c> on PATH. Without ffmpeg those fail with <see cref="AudioFormatException"/>. Cursors
+    /// decode one song at a time and keep only that song in memory.</para>
     /// </remarks>
     public sealed class AudioLoadingEstimator : IEstimator<AudioLoadingTransformer>
     {

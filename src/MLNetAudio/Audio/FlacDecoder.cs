@@ -102,9 +102,15 @@ internal static class FlacDecoder
             }
         }
 
+        bool framesStarted = false;
         while (ogg.NextPacket() is { } frame)
         {
-            native.Write(frame);
+            // A header count of 0 means "unknown": metadata packets never start with 0xFF, frames always do.
+            framesStarted |= headers > 0 || (frame.Length > 0 && frame[0] == 0xFF);
+            if (framesStarted)
+            {
+                native.Write(frame);
+            }
         }
 
         if (ogg.EndedWithoutEos && !request.AcceptTruncated)

@@ -236,6 +236,27 @@ public class FlacDecoderTests
     }
 
     [Fact]
+    public void Ogg_FLAC_seeks_like_native_FLAC_and_a_cut_file_is_an_error_unless_accepted()
+    {
+        using var dir = new TempDir();
+        string path = Fixture("oggflac16-mono.oga");
+        var full = DecodeFile(path).Samples;
+        var bytes = File.ReadAllBytes(path);
+        string cut = dir.File("cut.oga");
+        File.WriteAllBytes(cut, bytes[..(bytes.Length * 9 / 10)]); // inside the last page; the pages before hold 4 frames
+
+        var part = DecodeFile(path, new DecodeRequest(0.4, 0.25)).Samples;
+        var e = Assert.Throws<AudioDataException>(() => Load(cut));
+        var accepted = Load(cut, new AudioLoaderOptions { TargetSampleRate = 22050, AcceptTruncatedFiles = true });
+
+        Assert.Equal(full.AsSpan(8820, 5512).ToArray(), part); // 0.25 s = 5512.5 samples, rounded to even
+        Assert.Contains("Ogg FLAC file is truncated", e.Message);
+        Assert.Contains($"'{cut}'", e.Message);
+        Assert.Equal(4 * 4096, accepted.Samples.Length);
+        Assert.Equal(full.AsSpan(0, accepted.Samples.Length).ToArray(), accepted.Samples);
+    }
+
+    [Fact]
     public void Under_Report_a_damaged_FLAC_row_fails_alone()
     {
         using var dir = new TempDir();
