@@ -25,7 +25,9 @@ namespace MLNetAudio.Audio;
 /// <para>An ID3v2 tag before "fLaC" (written by some taggers) is skipped.</para>
 /// <para>Seeking uses the SEEKTABLE when there is one (the flac tool writes one point every 10 s by default): it jumps
 /// to the last point at or before the offset and decodes from there, discarding samples up to the offset. Without a
-/// seek table it decodes from the first frame and discards.</para>
+/// seek table it bisects the file on frame headers (sync code, CRC-8, agreement with STREAMINFO, coded frame or sample
+/// number) to within 32 KB, then decodes from there; should the frame found be a false match, it decodes from the
+/// first frame instead.</para>
 /// </remarks>
 internal static class FlacDecoder
 {
@@ -246,6 +248,7 @@ internal static class FlacDecoder
         }
 
         long position = 0; // stream sample of the next frame's first sample
+        bool scanned = false; // the position came from a frame header found by scanning, not from the seek table
         if (start > 0)
         {
             SeekPoint? best = null;
@@ -261,6 +264,12 @@ internal static class FlacDecoder
             {
                 reader.Seek(firstFrame + point.Offset);
                 position = point.Sample;
+            }
+            else if (FindFrameBefore(reader.BaseStream, info, firstFrame, start) is { Sample: > 0 } found)
+            {
+                reader.Seek(found.Offset);
+                position = found.Sample;
+                scanned = true;
             }
         }
 
@@ -296,6 +305,15 @@ internal static class FlacDecoder
             {
                 blockSize = DecodeFrame(reader, path, format, info, channels, residualScratch, position, stats);
             }
+            catch (AudioDataException) when (scanned)
+            {
+                // The scan landed on bytes that only looked like a frame header (its CRC-8 matched by chance):
+                // decode from the first frame instead.
+                reader.Seek(firstFrame);
+                position = 0;
+                scanned = false;
+                continue;
+            }
             catch (FlacTruncatedException)
             {
                 if (!request.AcceptTruncated)
@@ -323,6 +341,7 @@ internal static class FlacDecoder
             }
 
             position += blockSize;
+            scanned = false;
             if (output.Remaining == 0)
             {
                 stoppedEarly = total == 0 || position < total;
@@ -391,6 +410,108 @@ internal static class FlacDecoder
                 dst[i] = (float)(sum * scale);
             }
         }
+    }
+
+    /// <summary>
+    /// Without a seek table: bisects the file for the last frame starting at or before <paramref name="target"/>,
+    /// reading frame headers only (found by their sync code, checked by their CRC-8 and against STREAMINFO; 16 KB per
+    /// probe). Stops when the range is under 32 KB, so about that much is decoded and discarded. Null when no header
+    /// is found.
+    /// </summary>
+    private static (long Offset, long Sample)? FindFrameBefore(Stream stream, StreamInfo info, long firstFrame, long target)
+    {
+        long saved = stream.Position; // the bit reader expects the stream where it left it
+        try
+        {
+            long lo = firstFrame, loSample = 0, hi = stream.Length;
+            var window = new byte[16384 + 16];
+            while (hi - lo > 32768)
+            {
+                long mid = lo + ((hi - lo) / 2);
+                var next = NextFrameHeader(stream, info, mid, hi, window);
+                if (next is not { } f || f.Sample > target)
+                {
+                    hi = mid;
+                }
+                else
+                {
+                    lo = f.Offset;
+                    loSample = f.Sample;
+                }
+            }
+
+            return loSample > 0 ? (lo, loSample) : null;
+        }
+        finally
+        {
+            stream.Position = saved;
+        }
+    }
+
+    private static (long Offset, long Sample)? NextFrameHeader(Stream stream, StreamInfo info, long from, long to, byte[] window)
+    {
+        stream.Position = from;
+        int n = stream.ReadAtLeast(window, (int)Math.Min(window.Length, stream.Length - from), throwOnEndOfStream: false);
+        for (int i = 0; i + 16 <= n && from + i < to; i++)
+        {
+            if (window[i] == 0xFF && (window[i + 1] & 0xFE) == 0xF8 && HeaderSample(window.AsSpan(i, 16), info) is { } sample)
+            {
+                return (from + i, sample);
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The first sample of the frame whose header starts <paramref name="h"/>, or null when it is not a valid
+    /// header of this stream.</summary>
+    private static long? HeaderSample(ReadOnlySpan<byte> h, StreamInfo info)
+    {
+        bool variable = (h[1] & 1) != 0;
+        int blockCode = h[2] >> 4, rateCode = h[2] & 15, channelCode = h[3] >> 4, sizeCode = (h[3] >> 1) & 7;
+        if (blockCode == 0 || rateCode == 15 || channelCode > 10 || sizeCode == 3 || (h[3] & 1) != 0
+            || (channelCode <= 7 ? channelCode + 1 : 2) != info.Channels
+            || (rateCode is >= 1 and <= 11 && FixedRates[rateCode] != info.SampleRate)
+            || (sizeCode != 0 && new[] { 0, 8, 12, 0, 16, 20, 24, 32 }[sizeCode] != info.BitsPerSample))
+        {
+            return null;
+        }
+
+        int p = 4;
+        int first = h[p++];
+        int extra = first switch { < 0x80 => 0, >= 0xC0 and < 0xE0 => 1, >= 0xE0 and < 0xF0 => 2, >= 0xF0 and < 0xF8 => 3, >= 0xF8 and < 0xFC => 4, >= 0xFC and < 0xFE => 5, 0xFE => 6, _ => -1 };
+        if (extra < 0)
+        {
+            return null;
+        }
+
+        long number = extra == 0 ? first : first & (0x3F >> extra);
+        for (int i = 0; i < extra; i++)
+        {
+            if ((h[p] & 0xC0) != 0x80)
+            {
+                return null;
+            }
+
+            number = (number << 6) | (long)(h[p++] & 0x3F);
+        }
+
+        p += blockCode == 6 ? 1 : blockCode == 7 ? 2 : 0;
+        p += rateCode == 12 ? 1 : rateCode is 13 or 14 ? 2 : 0;
+        byte crc = 0;
+        foreach (byte b in h[..p])
+        {
+            crc = FlacBitReader.Crc8(crc, b);
+        }
+
+        if (crc != h[p])
+        {
+            return null;
+        }
+
+        // A fixed-block-size stream numbers frames; a variable one numbers samples.
+        long sample = variable ? number : info.MinBlockSize == info.MaxBlockSize ? number * info.MaxBlockSize : -1;
+        return sample >= 0 && (info.TotalSamples == 0 || sample < info.TotalSamples) ? sample : null;
     }
 
     private static string Declared(StreamInfo info) =>
@@ -884,6 +1005,12 @@ internal sealed class FlacBitReader
     }
 
     public long StreamLength => _stream.Length;
+
+    /// <summary>The stream read (for the seek scan, which reads frame headers directly).</summary>
+    public Stream BaseStream => _stream;
+
+    /// <summary>One step of FLAC's CRC-8 (polynomial 0x07).</summary>
+    public static byte Crc8(byte crc, byte b) => Crc8Table[crc ^ b];
 
     /// <summary>Stream position of the next unread byte (on a byte boundary).</summary>
     public long BytePosition => _bufStart + _pos - (_bits >> 3);

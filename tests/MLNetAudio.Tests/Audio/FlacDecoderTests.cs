@@ -135,6 +135,27 @@ public class FlacDecoderTests
     }
 
     [Fact]
+    public void Without_a_usable_seek_table_Offset_bisects_on_frame_headers_and_returns_exactly_that_part()
+    {
+        string path = Fixture("flac16-fixed-only-b576.flac"); // 3 s: its seek table holds only the point at 0
+        var full = DecodeFile(path).Samples;
+        long length = new FileInfo(path).Length;
+        var parts = new List<(double Offset, float[] Samples, long BytesRead)>();
+        foreach (double offset in new[] { 0.7, 1.5, 2.5, 2.99 })
+        {
+            using var counting = new CountingStream(File.OpenRead(path));
+            parts.Add((offset, AudioDecoder.Decode(counting, path, new DecodeRequest(offset, 0.25)).Samples, counting.BytesRead));
+        }
+
+        foreach (var (offset, samples, bytesRead) in parts)
+        {
+            int start = (int)Math.Round(offset * 44100);
+            Assert.Equal(full.AsSpan(start, Math.Min(11025, full.Length - start)).ToArray(), samples);
+            Assert.True(bytesRead < length * 2 / 3, $"offset {offset}: read {bytesRead} of {length} bytes");
+        }
+    }
+
+    [Fact]
     public void A_FLAC_file_behind_an_ID3v2_tag_is_detected_and_decoded_as_without_it()
     {
         using var dir = new TempDir();
