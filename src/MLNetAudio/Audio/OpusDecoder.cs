@@ -12,10 +12,10 @@ namespace MLNetAudio.Audio;
 /// ends at the granule position of the stream's last page (so the length is exact, not a multiple of the 20 ms
 /// frame). Channel mapping families 0 (mono, stereo), 1 (Vorbis order, up to 8) and 255 (unordered) are decoded;
 /// every channel is averaged to mono.</para>
-/// <para>Seeking reads page headers only up to the last page that ends at least 80 ms (RFC 7845's pre-roll) before
-/// the offset, starts a fresh decoder at the first packet after it and discards the pre-roll, so nothing before it
-/// is decoded. The pre-roll lets the decoder converge: seeked samples match a full decode to within a few 1e-4
-/// (see the tests), not bit for bit.</para>
+/// <para>Seeking reads page headers only up to the last page that ends at least 500 ms before the offset (RFC 7845
+/// asks for at least 80 ms of pre-roll), starts a fresh decoder at the first packet after it and discards the
+/// pre-roll, so nothing before it is decoded. The pre-roll lets the decoder's state converge: in 120 random seeks
+/// on real music the samples were identical to a full decode's; nothing guarantees that, and the tests allow 1e-4.</para>
 /// <para>A file that ends without an end-of-stream page, or inside a page, is truncated: an error unless
 /// <see cref="DecodeRequest.AcceptTruncated"/>.</para>
 /// </remarks>
@@ -25,7 +25,9 @@ internal static class OpusDecoder
     public const int SampleRate = 48000;
 
     private const int MaxFrame = 5760; // 120 ms at 48 kHz: the longest packet
-    private const int PreRoll = 3840;  // 80 ms
+    // 500 ms. RFC 7845 asks for at least 80 ms; measured after seeks on three warzone2100 tracks (40 random offsets
+    // each), 80 ms left differences from a full decode of up to 0.076, 200 ms up to 5e-4, 500 ms none at all.
+    private const int PreRoll = 24000;
 
     private sealed record Head(int Channels, int PreSkip, float Gain, int Streams, int Coupled, byte[] Mapping);
 
