@@ -173,11 +173,18 @@ public class OpusDecoderTests
         var ours = DecodeFile(path);
         var reference = Libopus(path, dir);
         var part = DecodeFile(path, new DecodeRequest(61.25, 2)).Samples;
+        long bytesRead;
+        using (var counting = new CountingStream(File.OpenRead(path)))
+        {
+            Assert.Equal(96000, AudioDecoder.Decode(counting, path, new DecodeRequest(61.25, 2)).Samples.Length);
+            bytesRead = counting.BytesRead;
+        }
 
         Assert.Equal(reference.Length, ours.Samples.Length);
         var (max, snr) = Compare(reference, ours.Samples);
         Assert.True(max < LibopusTolerance && snr > 50, $"largest difference from opusdec {max:E2}, SNR {snr:F1} dB");
         var (seekMax, _) = Compare(ours.Samples.AsSpan(61 * 48000 + 12000, 96000).ToArray(), part);
         Assert.True(seekMax <= 1e-4f, $"seeked samples differ from the full decode by up to {seekMax:E2}");
+        Assert.True(bytesRead < new FileInfo(path).Length / 5, $"2 s from 61.25 s read {bytesRead} of {new FileInfo(path).Length} bytes");
     }
 }
