@@ -17,6 +17,9 @@ internal sealed class OggReader
 {
     private const int HeaderSize = 27;
 
+    /// <summary>Longest packet accepted: a FLAC frame is at most about 2.2 MB, an Opus packet far less.</summary>
+    private const int MaxPacket = 16 << 20;
+
     private readonly Stream _stream;
     private readonly string _path;
     private readonly string _format;
@@ -162,6 +165,10 @@ internal sealed class OggReader
                 if (!drop)
                 {
                     _partial.AddRange(_body.AsSpan(offset, lace));
+                    if (_partial.Count > MaxPacket)
+                    {
+                        throw new AudioDataException(_path, $"the {_format} file holds an Ogg packet longer than {MaxPacket >> 20} MB (at the page at byte {pageStart}); no Opus packet or FLAC frame is that long, so the data is damaged.");
+                    }
                 }
 
                 offset += lace;

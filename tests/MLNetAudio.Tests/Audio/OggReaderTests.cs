@@ -67,7 +67,7 @@ public class OggReaderTests
     }
 
     [Fact]
-    public void A_missing_continuation_page_a_bad_CRC_and_a_cut_page_are_data_errors_naming_the_file()
+    public void A_missing_continuation_page_a_bad_CRC_a_cut_page_and_an_endless_packet_are_data_errors_naming_the_file()
     {
         var p1 = Page(7, 0, 2, -1, [255], Filled(255, 1));
         var fresh = Page(7, 2, 4, 10, [5], Filled(5, 3)); // not a continuation, while packet A is still open
@@ -86,7 +86,10 @@ public class OggReaderTests
             });
         }
 
+        var endless = Enumerable.Range(0, 300).SelectMany(i => Page(7, i, (byte)(i == 0 ? 2 : 1), -1, Filled(255, 255), Filled(255 * 255, 0))).ToArray();
+
         Assert.Contains("a page is missing", Read([.. p1, .. fresh]).Message);
+        Assert.Contains("longer than 16 MB", Read(endless).Message); // 300 pages of one unending packet: 19.5 MB
         Assert.Contains("fails its CRC check", Read(damaged).Message);
         var cut = Read(p1[..100]);
         Assert.Contains("truncated inside the Ogg page at byte 0", cut.Message);
