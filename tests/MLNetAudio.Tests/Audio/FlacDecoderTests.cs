@@ -19,7 +19,7 @@ public class FlacDecoderTests
         "flac16-stereo-b1152-m.flac", "flac24-stereo.flac", "flac24-wasted-bits.flac", "flac8-mono.flac",
         "flac16-fixed-only-b576.flac", "flac16-verbatim.flac", "flac16-11025-b200.flac", "flac32-stereo.flac",
         "oggflac16-mono.oga", "flac16-stereo-modes.flac",
-        "flac24-pink-noise.flac",
+        "flac24-pink-noise.flac", "flac16-5.1.flac",
     ];
 
     private static DecodedAudio DecodeFile(string path, DecodeRequest request = default, FlacStats? stats = null)
@@ -89,6 +89,7 @@ public class FlacDecoderTests
         Assert.Equal([32], widest.BitsPerSample);
         Assert.True(widest.ChannelAssignments[8] + widest.ChannelAssignments[9] + widest.ChannelAssignments[10] > 0, "a 33-bit side channel");
         Assert.True(exhaustive.Rice4 > 0);
+        Assert.True(Stats("flac16-5.1.flac").ChannelAssignments[5] > 0, "six independent channels");
     }
 
     [Fact]

@@ -44,6 +44,8 @@ f --ogg -o oggflac16-mono.oga $T/mono16_1s.wav
 opusenc --quiet --bitrate 64 $T/st16.wav opus-stereo.opus
 q -i $T/st16.wav -t 1 -filter_complex "pan=5.1|FL=c0|FR=c1|FC=0.5*c0+0.5*c1|LFE=0.1*c0|BL=0.5*c0|BR=0.5*c1" -c:a pcm_s16le $T/six.wav
 opusenc --quiet --bitrate 96 $T/six.wav opus-5.1.opus
+q -i $T/six.wav -t 0.5 -c:a pcm_s16le $T/six05.wav
+f -o flac16-5.1.flac $T/six05.wav
 q -i $T/st16.wav -t 1 -ac 1 $T/mono44_1s.wav
 opusenc --quiet --bitrate 48 $T/mono44_1s.wav $T/m.opus
 python3 patch_opus_gain.py $T/m.opus opus-mono-gain-6db.opus 6
