@@ -14,9 +14,10 @@ public class OpusDecoderTests
 
     /// <summary>
     /// Largest difference allowed from libopus' float decoder. Concentus is a port of libopus' fixed-point build, so
-    /// it does not match the float build bit for bit; measured on these files: see the tests' messages.
+    /// it does not match the float build bit for bit. Measured: 2.2e-5 to 9.5e-5 on the fixtures (SNR 68-72 dB),
+    /// 6.9e-4 on warzone2100's track19 (SNR 69.7 dB).
     /// </summary>
-    private const float LibopusTolerance = 2e-3f;
+    private const float LibopusTolerance = 1e-3f;
 
     private static DecodedAudio DecodeFile(string path, DecodeRequest request = default)
     {
@@ -79,7 +80,7 @@ public class OpusDecoderTests
         Assert.Equal(length, reference.Length);
         Assert.Equal(length, ours.Samples.Length);
         var (max, snr) = Compare(reference, ours.Samples);
-        Assert.True(max < LibopusTolerance && snr > 50, $"{name}: largest difference from opusdec {max:E2}, SNR {snr:F1} dB");
+        Assert.True(max < LibopusTolerance && snr > 60, $"{name}: largest difference from opusdec {max:E2}, SNR {snr:F1} dB");
     }
 
     [Fact]
@@ -182,7 +183,7 @@ public class OpusDecoderTests
 
         Assert.Equal(reference.Length, ours.Samples.Length);
         var (max, snr) = Compare(reference, ours.Samples);
-        Assert.True(max < LibopusTolerance && snr > 50, $"largest difference from opusdec {max:E2}, SNR {snr:F1} dB");
+        Assert.True(max < LibopusTolerance && snr > 60, $"largest difference from opusdec {max:E2}, SNR {snr:F1} dB");
         var (seekMax, _) = Compare(ours.Samples.AsSpan(61 * 48000 + 12000, 96000).ToArray(), part);
         Assert.True(seekMax <= 1e-4f, $"seeked samples differ from the full decode by up to {seekMax:E2}");
         Assert.True(bytesRead < new FileInfo(path).Length / 5, $"2 s from 61.25 s read {bytesRead} of {new FileInfo(path).Length} bytes");
