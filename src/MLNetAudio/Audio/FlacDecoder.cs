@@ -842,12 +842,34 @@ internal static class FlacDecoder
 
         var res = scratch.AsSpan(0, s.Length);
         ReadResidual(r, path, format, frameStart, res, order, stats);
+        // Coefficients reversed so both spans run forwards: sum over k of reversed[k] * s[i - order + k].
+        Span<long> reversed = stackalloc long[order];
+        for (int j = 0; j < order; j++)
+        {
+            reversed[order - 1 - j] = coefs[j];
+        }
+
+        if (order == 8)
+        {
+            // The common case (flac -5 and below use orders up to 8) unrolled.
+            long c0 = reversed[0], c1 = reversed[1], c2 = reversed[2], c3 = reversed[3], c4 = reversed[4], c5 = reversed[5], c6 = reversed[6], c7 = reversed[7];
+            for (int i = 8; i < s.Length; i++)
+            {
+                var h = s.Slice(i - 8, 8);
+                long sum = (c0 * h[0]) + (c1 * h[1]) + (c2 * h[2]) + (c3 * h[3]) + (c4 * h[4]) + (c5 * h[5]) + (c6 * h[6]) + (c7 * h[7]);
+                s[i] = res[i] + (sum >> shift);
+            }
+
+            return;
+        }
+
         for (int i = order; i < s.Length; i++)
         {
+            var h = s.Slice(i - order, order);
             long sum = 0;
-            for (int j = 0; j < coefs.Length; j++)
+            for (int k = 0; k < h.Length; k++)
             {
-                sum += coefs[j] * s[i - 1 - j];
+                sum += reversed[k] * h[k];
             }
 
             s[i] = res[i] + (sum >> shift);
