@@ -132,7 +132,7 @@ public class FfmpegDecoderTests
     }
 
     [Fact]
-    public void An_ffmpeg_that_fails_or_writes_errors_fails_the_row_with_its_message()
+    public void An_ffmpeg_that_fails_is_a_data_error_quoting_its_message()
     {
         using var dir = new TempDir();
         string failing = dir.File("ffmpeg-fails");
@@ -150,6 +150,34 @@ public class FfmpegDecoderTests
         Assert.Contains("exit code 3", failed.Message);
         Assert.Contains("Invalid data found when processing input", failed.Message);
         Assert.Contains($"'{aiff}'", failed.Message);
+    }
+
+    [Fact]
+    public void Errors_printed_by_an_ffmpeg_that_exits_0_fail_the_file_unless_truncation_is_accepted()
+    {
+        using var dir = new TempDir();
+        string noisy = dir.File("ffmpeg-noisy");
+        // A float WAV header (mono, 44100 Hz, sizes unknown), no samples, an error on stderr, exit 0.
+        File.WriteAllText(noisy,
+            "#!/bin/sh\n" +
+            "printf 'RIFF\\377\\377\\377\\377WAVEfmt \\020\\000\\000\\000\\003\\000\\001\\000\\104\\254\\000\\000\\020\\261\\002\\000\\004\\000\\040\\000data\\377\\377\\377\\377'\n" +
+            "echo 'Error while decoding stream #0:0: Invalid data found when processing input' >&2\n" +
+            "exit 0\n");
+        Assert.False(OperatingSystem.IsWindows(), "this test runs a POSIX shell script as ffmpeg");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(noisy, UnixFileMode.UserRead | UnixFileMode.UserExecute);
+        }
+
+        string aiff = Fixture("aiff-mono.aiff");
+
+        var e = Assert.Throws<AudioDataException>(() => FfmpegDecoder.Decode(noisy, aiff, "AIFF", default));
+        var kept = FfmpegDecoder.Decode(noisy, aiff, "AIFF", new DecodeRequest(AcceptTruncated: true));
+
+        Assert.Contains("ffmpeg reported errors decoding the AIFF file", e.Message);
+        Assert.Contains("Invalid data found", e.Message);
+        Assert.Equal(44100, kept.SampleRate);
+        Assert.Empty(kept.Samples);
     }
 
     [Fact]
