@@ -10,6 +10,9 @@ internal enum AudioContainer
     Wav,
     OggVorbis,
     Mpeg,
+    Flac,
+    OggFlac,
+    OggOpus,
 }
 
 /// <summary>Which part of a song to decode.</summary>
@@ -28,7 +31,8 @@ internal readonly record struct DecodeRequest(double OffsetSeconds = 0, double? 
 internal sealed record DecodedAudio(float[] Samples, int SampleRate);
 
 /// <summary>
-/// Decodes WAV (by hand), Ogg Vorbis (NVorbis) and MPEG audio (NLayer) to mono floats at the file's own rate.
+/// Decodes WAV (by hand), Ogg Vorbis (NVorbis), MPEG audio (NLayer), Ogg Opus (Concentus), FLAC and Ogg FLAC (by
+/// hand) to mono floats at the file's own rate; any other format it recognises through ffmpeg when one is on PATH.
 /// </summary>
 /// <remarks>
 /// The format is detected from magic bytes, so a FLAC file named <c>.wav</c> is reported as FLAC. Every failure is an
@@ -38,7 +42,7 @@ internal sealed record DecodedAudio(float[] Samples, int SampleRate);
 internal static class AudioDecoder
 {
     /// <summary>What the loader supports, for error messages.</summary>
-    public const string SupportedFormats = "WAV (PCM 8/16/24/32-bit, IEEE float 32/64-bit, WAVE_FORMAT_EXTENSIBLE), Ogg Vorbis, MP3";
+    public const string SupportedFormats = "WAV (PCM 8/16/24/32-bit, IEEE float 32/64-bit, WAVE_FORMAT_EXTENSIBLE), Ogg Vorbis, Ogg Opus, FLAC (native and Ogg), MP3";
 
     public static DecodedAudio Decode(string path, DecodeRequest request)
     {
@@ -75,17 +79,28 @@ internal static class AudioDecoder
             throw new AudioDataException(path, "the file is empty (0 bytes).");
         }
 
-        var container = Detect(stream, path);
-        stream.Position = 0;
+        var container = AudioContainer.Wav;
         DecodedAudio audio;
         try
         {
+            container = Detect(stream, path);
+            stream.Position = 0;
             audio = container switch
             {
                 AudioContainer.Wav => WavDecoder.Decode(stream, path, request),
                 AudioContainer.OggVorbis => DecodeVorbis(stream, path, request),
+                AudioContainer.Flac => FlacDecoder.Decode(stream, path, request),
+                AudioContainer.OggFlac => FlacDecoder.DecodeOgg(stream, path, request),
+                AudioContainer.OggOpus => OpusDecoder.Decode(stream, path, request),
                 _ => DecodeMpeg(stream, path, request),
             };
+        }
+        catch (AudioFormatException e) when (ViaFfmpeg(e))
+        {
+            // A format recognised but not decoded here (AAC, ADPCM WAV, AIFF, ...): ffmpeg, or say how to get it.
+            audio = FfmpegDecoder.Find() is { } ffmpeg
+                ? FfmpegDecoder.Decode(ffmpeg, stream is FileStream file ? file.Name : path, e.Format, request)
+                : throw new AudioFormatException(path, e.Format, $"{e.Reason} {FfmpegDecoder.MissingHint}");
         }
         catch (AudioLoadException)
         {
@@ -105,8 +120,16 @@ internal static class AudioDecoder
     {
         AudioContainer.Wav => "WAV",
         AudioContainer.OggVorbis => "Ogg Vorbis",
+        AudioContainer.Flac => "FLAC",
+        AudioContainer.OggFlac => "Ogg FLAC",
+        AudioContainer.OggOpus => "Ogg Opus",
         _ => "MP3",
     };
+
+    /// <summary>True for an unsupported format that ffmpeg may decode: one recognised, and audio.</summary>
+    private static bool ViaFfmpeg(AudioFormatException e) => e.Format is not ("unknown" or MidiFormat);
+
+    private const string MidiFormat = "MIDI (notes, not audio)";
 
     private static void CheckFinite(DecodedAudio audio, string path, DecodeRequest request)
     {
@@ -147,22 +170,28 @@ internal static class AudioDecoder
             return DetectOgg(head, path);
         }
 
+        stream.Position = 0;
+        if (Starts(head, "fLaC") || (Starts(head, "ID3") && FlacDecoder.Id3TagLength(stream) is > 0))
+        {
+            return AudioContainer.Flac; // some taggers put an ID3v2 tag before "fLaC"
+        }
+
         if (Starts(head, "ID3") || IsMpegFrameStart(stream, 0))
         {
             return AudioContainer.Mpeg;
         }
 
         string? known =
-            Starts(head, "fLaC") ? "FLAC"
-            : Starts(head, "RF64") || Starts(head, "BW64") ? "RF64/BW64 (64-bit WAV)"
+            Starts(head, "RF64") || Starts(head, "BW64") ? "RF64/BW64 (64-bit WAV)"
             : Starts(head, "riff") ? "Sony Wave64"
             : Starts(head, "FORM") && n >= 12 && (Ascii(head, 8, 4) == "AIFF" || Ascii(head, 8, 4) == "AIFC") ? "AIFF"
             : Starts(head, "caff") ? "Core Audio Format (CAF)"
             : Starts(head, ".snd") ? "Sun/NeXT AU"
             : n >= 8 && Ascii(head, 4, 4) == "ftyp" ? "MP4/M4A (AAC or ALAC)"
             : Starts(head, "#!AMR") ? "AMR"
-            : Starts(head, "MThd") ? "MIDI (notes, not audio)"
+            : Starts(head, "MThd") ? MidiFormat
             : Starts(head, "wvpk") ? "WavPack"
+            : n >= 4 && head[0] == 0x1A && head[1] == 0x45 && head[2] == 0xDF && head[3] == 0xA3 ? "Matroska/WebM"
             : Starts(head, "MAC ") ? "Monkey's Audio"
             : n >= 4 && head[0] == 0x30 && head[1] == 0x26 && head[2] == 0xB2 && head[3] == 0x75 ? "ASF/WMA"
             : n >= 2 && head[0] == 0xFF && (head[1] & 0xF6) == 0xF0 ? "AAC (ADTS)"
@@ -177,7 +206,7 @@ internal static class AudioDecoder
     }
 
     private static AudioFormatException Unsupported(string path, string format, string reason) =>
-        new(path, format, $"{reason} Supported: {SupportedFormats}. Convert it first, e.g. `ffmpeg -i in out.wav`.");
+        new(path, format, $"{reason} Decoded here: {SupportedFormats}; other audio formats through ffmpeg when it is on PATH.");
 
     private static AudioContainer DetectOgg(ReadOnlySpan<byte> head, string path)
     {
@@ -194,13 +223,21 @@ internal static class AudioDecoder
             return AudioContainer.OggVorbis;
         }
 
+        if (Starts(body, "OpusHead"))
+        {
+            return AudioContainer.OggOpus;
+        }
+
+        if (body.Length >= 5 && body[0] == 0x7F && Ascii(body, 1, 4) == "FLAC")
+        {
+            return AudioContainer.OggFlac;
+        }
+
         string codec =
-            Starts(body, "OpusHead") ? "Opus"
-            : body.Length >= 5 && body[0] == 0x7F && Ascii(body, 1, 4) == "FLAC" ? "FLAC"
-            : Starts(body, "Speex") ? "Speex"
+            Starts(body, "Speex") ? "Speex"
             : body.Length >= 7 && body[0] == 0x80 && Ascii(body, 1, 6) == "theora" ? "Theora (video)"
             : "an unknown codec";
-        throw Unsupported(path, $"Ogg {codec}", $"the Ogg file holds {codec}; only Vorbis is decoded from Ogg.");
+        throw Unsupported(path, $"Ogg {codec}", $"the Ogg file holds {codec}; Vorbis, Opus and FLAC are decoded from Ogg.");
     }
 
     /// <summary>True when a valid MPEG audio frame header starts at <paramref name="offset"/> and another follows it

@@ -44,8 +44,9 @@ public class AudioLoadException : Exception
 }
 
 /// <summary>
-/// The file is in a format MLNetAudio does not decode (FLAC, Opus, ADPCM WAV, AIFF, ...) or in no audio format it
-/// recognises. The message names the format found and the formats supported.
+/// The file is in a format MLNetAudio does not decode itself (AAC/M4A, WMA, AIFF, ADPCM WAV, ...) and no ffmpeg is on
+/// PATH to decode it, or in no audio format it recognises. The message names the format found and the formats
+/// supported.
 /// </summary>
 public class AudioFormatException : AudioLoadException
 {
@@ -75,7 +76,7 @@ public class AudioFormatException : AudioLoadException
         Format = "unknown";
     }
 
-    /// <summary>The format that was detected, e.g. "FLAC" or "WAV (IMA ADPCM, format tag 0x0011)".</summary>
+    /// <summary>The format that was detected, e.g. "MP4/M4A (AAC or ALAC)" or "WAV (IMA ADPCM, format tag 0x0011)".</summary>
     public string Format { get; }
 }
 

@@ -64,9 +64,10 @@ namespace MLNetAudio.Audio
         public AudioErrorPolicy ErrorPolicy = Defaults.ErrorPolicy;
 
         /// <summary>
-        /// Decode the frames present when a WAV file is shorter than its header declares, or an MP3 shorter than its
-        /// LAME/Xing tag declares (a download cut short). Default false: such a file is an error, so a damaged song
-        /// is never silently shortened.
+        /// Decode the frames present when a WAV file is shorter than its header declares, an MP3 shorter than its
+        /// LAME/Xing tag declares, a FLAC stream shorter than its STREAMINFO declares or cut inside a frame, an Ogg
+        /// Opus/FLAC file without its end-of-stream page (a download cut short), or keep what ffmpeg decoded when it
+        /// reported errors. Default false: such a file is an error, so a damaged song is never silently shortened.
         /// </summary>
         public bool AcceptTruncatedFiles = Defaults.AcceptTruncatedFiles;
 
@@ -119,8 +120,10 @@ namespace MLNetAudio.Audio
     /// <item><term>Exportable to ONNX</term><description>No</description></item>
     /// </list>
     /// <para>Formats, detected from the content (not the extension): WAV (PCM 8/16/24/32-bit, IEEE float 32/64-bit,
-    /// WAVE_FORMAT_EXTENSIBLE, any channel count), Ogg Vorbis (NVorbis), MP3 (NLayer). Others fail with
-    /// <see cref="AudioFormatException"/>. Cursors decode one song at a time and keep only that song in memory.</para>
+    /// WAVE_FORMAT_EXTENSIBLE, any channel count), Ogg Vorbis (NVorbis), MP3 (NLayer), Ogg Opus (Concentus), FLAC and
+    /// Ogg FLAC (hand-written); any other format it recognises (AAC/M4A, WMA, AIFF, ADPCM WAV, ...) through an
+    /// installed <c>ffmpeg</c> on PATH. Without ffmpeg those fail with <see cref="AudioFormatException"/>. Cursors
+    /// decode one song at a time and keep only that song in memory.</para>
     /// </remarks>
     public sealed class AudioLoadingEstimator : IEstimator<AudioLoadingTransformer>
     {
