@@ -22,19 +22,18 @@ public static class WebApiApp
             WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot"),
         });
         configure?.Invoke(builder);
-        var options = builder.Configuration.GetSection(WebApiOptions.Section).Get<WebApiOptions>() ?? new WebApiOptions();
+
+        // Options and models are read from the final configuration (a test host may add settings after this method).
+        builder.Services.AddSingleton(sp => sp.GetRequiredService<IConfiguration>().GetSection(WebApiOptions.Section).Get<WebApiOptions>() ?? new WebApiOptions());
+        builder.Services.AddSingleton(_ => new MLContext(seed: 1));
+        builder.Services.AddSingleton(sp => WebApi.TasteModel.Load(sp.GetRequiredService<MLContext>(), WebApiOptions.Resolve(sp.GetRequiredService<WebApiOptions>().TasteModelPath)));
+        builder.Services.AddSingleton(sp => SongRecommender.Load(sp.GetRequiredService<MLContext>(), WebApiOptions.Resolve(sp.GetRequiredService<WebApiOptions>().RecommenderModelPath)));
+        builder.Services.AddSingleton(sp => new PlayStore(WebApiOptions.Resolve(sp.GetRequiredService<WebApiOptions>().PlaysDatabasePath)));
 
         // Room for the multipart framing around a file of the largest size; the endpoint checks the file itself.
-        long bodyLimit = options.MaxUploadBytes + (64 << 10);
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = bodyLimit);
-        builder.Services.Configure<FormOptions>(f => f.MultipartBodyLengthLimit = bodyLimit);
-
-        var ml = new MLContext(seed: 1);
-        builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton(ml);
-        builder.Services.AddSingleton(WebApi.TasteModel.Load(ml, WebApiOptions.Resolve(options.TasteModelPath)));
-        builder.Services.AddSingleton(SongRecommender.Load(ml, WebApiOptions.Resolve(options.RecommenderModelPath)));
-        builder.Services.AddSingleton(new PlayStore(WebApiOptions.Resolve(options.PlaysDatabasePath)));
+        builder.WebHost.ConfigureKestrel((context, kestrel) =>
+            kestrel.Limits.MaxRequestBodySize = BodyLimit(context.Configuration.GetSection(WebApiOptions.Section).Get<WebApiOptions>() ?? new WebApiOptions()));
+        builder.Services.AddOptions<FormOptions>().Configure<WebApiOptions>((form, options) => form.MultipartBodyLengthLimit = BodyLimit(options));
 
         var app = builder.Build();
         app.UseDefaultFiles();
@@ -44,8 +43,15 @@ public static class WebApiApp
         app.MapPost("/users/{id}/plays", AddPlaysAsync);
         app.MapGet("/users/{id}/plays", async (string id, PlayStore store, CancellationToken ct) =>
             Results.Ok(new { userId = id, plays = await store.GetAsync(id, ct) }));
+
+        // Load the models and create the database now, so a bad path fails at start rather than at the first request.
+        app.Services.GetRequiredService<WebApi.TasteModel>();
+        app.Services.GetRequiredService<SongRecommender>();
+        app.Services.GetRequiredService<PlayStore>();
         return app;
     }
+
+    private static long BodyLimit(WebApiOptions options) => options.MaxUploadBytes + (64 << 10);
 
     /// <summary>An error as every endpoint reports it: a status code and one sentence saying what to fix.</summary>
     private static IResult Error(int status, string message) => Results.Json(new { error = message }, statusCode: status);
@@ -58,7 +64,7 @@ public static class WebApiApp
             return Error(StatusCodes.Status400BadRequest, "Send the song as multipart/form-data with the audio file in the field 'file'.");
         }
 
-        if (request.ContentLength > options.MaxUploadBytes + (64 << 10))
+        if (request.ContentLength > BodyLimit(options))
         {
             return Error(StatusCodes.Status413PayloadTooLarge, $"The upload is {request.ContentLength} bytes; the limit is {limit} (WebApi:MaxUploadBytes).");
         }
