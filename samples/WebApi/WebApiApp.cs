@@ -51,6 +51,10 @@ public static class WebApiApp
         return app;
     }
 
+    // Bounds that keep the database's sums far from overflow and its keys short.
+    private const long MaxPlaysPerItem = 1_000_000;
+    private const int MaxUserIdLength = 200;
+
     private static long BodyLimit(WebApiOptions options) => options.MaxUploadBytes + (64 << 10);
 
     /// <summary>An error as every endpoint reports it: a status code and one sentence saying what to fix.</summary>
@@ -170,6 +174,11 @@ public static class WebApiApp
 
     private static async Task<IResult> AddPlaysAsync(string id, HttpRequest request, SongRecommender recommender, PlayStore store, CancellationToken ct)
     {
+        if (id.Length > MaxUserIdLength)
+        {
+            return Error(StatusCodes.Status400BadRequest, $"A user id has at most {MaxUserIdLength} characters; this one has {id.Length}.");
+        }
+
         List<PlayRequest>? body;
         try
         {
@@ -189,7 +198,7 @@ public static class WebApiApp
             p is null ? $"item {i} is null"
             : string.IsNullOrEmpty(p.SongId) ? $"item {i} has no songId"
             : !recommender.IsSong(p.SongId) ? $"item {i}: no song '{p.SongId}' in the catalog"
-            : p.Plays < 1 ? $"item {i} ('{p.SongId}'): plays must be at least 1, got {p.Plays}"
+            : p.Plays is < 1 or > MaxPlaysPerItem ? $"item {i} ('{p.SongId}'): plays must be from 1 to {MaxPlaysPerItem}, got {p.Plays}"
             : null).OfType<string>().ToList();
         if (problems.Count > 0)
         {

@@ -82,7 +82,7 @@ async function recommend() {
   }
   const result = await response.json();
   status.textContent = result.source === "fold-in"
-    ? `From ${user}'s ${result.recordedSongs} recorded songs (fold-in, no retraining).`
+    ? `From ${user}'s ${result.recordedSongs} recorded song${result.recordedSongs === 1 ? "" : "s"} (fold-in, no retraining).`
     : `From ${user}'s vector in the model.`;
   const rows = result.recommendations.map(r => {
     const row = document.createElement("tr");

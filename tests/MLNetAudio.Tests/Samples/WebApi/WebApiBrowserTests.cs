@@ -53,6 +53,14 @@ public sealed class WebApiBrowserTests
             Assert.Equal(4, await page.Locator("#recommendations tbody tr").CountAsync());
             Assert.Contains("strings-then-flute", await page.InnerTextAsync("#recommendations"), StringComparison.Ordinal);
 
+            // "I played this" on the first song records a play; the list is then folded in and leaves that song out.
+            string first = await page.InnerTextAsync("#recommendations tbody tr:first-child td:first-child");
+            await page.ClickAsync("#recommendations tbody tr:first-child button");
+            await page.WaitForSelectorAsync("#user-status:has-text('fold-in')");
+            Assert.Equal(3, await page.Locator("#recommendations tbody tr").CountAsync());
+            Assert.DoesNotContain(first, await page.InnerTextAsync("#recommendations"), StringComparison.Ordinal);
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(AppContext.BaseDirectory, "webapi-page.png"), FullPage = true });
+
             await app.StopAsync();
         }
 

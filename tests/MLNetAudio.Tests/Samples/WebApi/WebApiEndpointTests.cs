@@ -201,7 +201,9 @@ public sealed class WebApiEndpointTests : IDisposable
     [InlineData("[]", "non-empty")]
     [InlineData("", "JSON array")]
     [InlineData("[{\"songId\": \"no-such-song\", \"plays\": 1}]", "no song 'no-such-song'")]
-    [InlineData("[{\"songId\": \"flute-melody\", \"plays\": 0}]", "at least 1")]
+    [InlineData("[{\"songId\": \"flute-melody\", \"plays\": 0}]", "from 1 to 1000000")]
+    [InlineData("[{\"songId\": \"flute-melody\", \"plays\": 1000001}]", "from 1 to 1000000")]
+    [InlineData("[null]", "item 0 is null")]
     [InlineData("[{\"plays\": 2}]", "no songId")]
     [InlineData("[{\"songId\": \"flute-melody\", \"plays\": \"many\"}]", "JSON array")]
     public async Task Plays_with_a_bad_body_are_400_and_record_nothing(string body, string message)
@@ -210,6 +212,13 @@ public sealed class WebApiEndpointTests : IDisposable
         await AssertErrorAsync(response, HttpStatusCode.BadRequest, message);
         using var plays = await _client.GetAsync("/users/yan/plays");
         Assert.Equal(0, (await WebApiHost.JsonAsync(plays)).GetProperty("plays").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Plays_of_an_overlong_user_id_are_400()
+    {
+        using var response = await _client.PostAsync($"/users/{new string('u', 201)}/plays", new StringContent("[{\"songId\": \"flute-melody\", \"plays\": 1}]", Encoding.UTF8, "application/json"));
+        await AssertErrorAsync(response, HttpStatusCode.BadRequest, "at most 200 characters");
     }
 
     [Fact]
