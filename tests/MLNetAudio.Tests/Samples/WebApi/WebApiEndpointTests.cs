@@ -58,6 +58,18 @@ public sealed class WebApiEndpointTests : IDisposable
     }
 
     [Fact]
+    public async Task Score_reads_an_mp3_upload_whatever_its_name()
+    {
+        // A 2 s 440 Hz sine at 44.1 kHz (Fixtures/README.md), uploaded under a misleading name: the format comes from the bytes.
+        var bytes = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Fixtures", "sine440_2s_44100.mp3"));
+        using var response = await _client.PostAsync("/score", WebApiHost.Upload(bytes, "song.wav"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var json = await WebApiHost.JsonAsync(response);
+        Assert.Equal(2, json.GetProperty("durationSeconds").GetDouble(), 0.05);
+        Assert.Equal(1, json.GetProperty("timeline").GetArrayLength());
+    }
+
+    [Fact]
     public async Task Score_without_a_file_field_is_400_naming_the_field()
     {
         using var response = await _client.PostAsync("/score", WebApiHost.Upload([1, 2, 3], "x.wav", field: "song"));
