@@ -44,13 +44,14 @@ public sealed class ModelCardTests
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
-            if (File.Exists(Path.Combine(dir.FullName, "models", "flute-taste.zip")))
+            // The repository's models/, with the cards: samples/WebApi copies the zips alone into build outputs.
+            if (File.Exists(Path.Combine(dir.FullName, "models", "flute-taste.zip")) && File.Exists(Path.Combine(dir.FullName, "models", "flute-taste.md")))
             {
                 return Path.Combine(dir.FullName, "models");
             }
         }
 
-        throw new InvalidOperationException($"No models/flute-taste.zip above {AppContext.BaseDirectory}.");
+        throw new InvalidOperationException($"No models/flute-taste.zip with its card above {AppContext.BaseDirectory}.");
     }
 
     private sealed class Song
