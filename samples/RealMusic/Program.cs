@@ -43,37 +43,29 @@ if (tracks.Length < 2)
 }
 
 var allRows = tracks.SelectMany(s => s.Files.Select(f => new CatalogRow { SongId = $"{s.Name}/{Path.GetFileName(f)}", Path = f, Soundtrack = s.Name })).ToList();
-var loaderOptions = new AudioLoaderOptions { TargetSampleRate = 16000, MaxDuration = settings.Seconds > 0 ? settings.Seconds : null, ErrorPolicy = AudioErrorPolicy.Report };
+var loaderOptions = new AudioLoaderOptions { TargetSampleRate = 16000, MaxDuration = settings.Seconds > 0 ? settings.Seconds : null };
 
-// A first pass lists the files that do not decode (the Report policy names each in Audio.Error) and leaves them out
-// of the catalog, so one damaged file does not stop the other thousands.
-var all = ml.Data.LoadFromEnumerable(allRows);
-var errors = settings.SkipCheck
-    ? new string[allRows.Count]
-    : ml.Transforms.LoadAudio("Audio", "Path", loaderOptions).Fit(all).Transform(all).GetColumn<string>("Audio.Error").ToArray();
-foreach (var (row, error) in allRows.Zip(errors).Where(p => !string.IsNullOrEmpty(p.Second)))
+// The catalog in one pass over its files: each decoded once (with --store DIR into an on-disk store, so a rerun
+// decodes nothing), the files that do not decode listed and left out (one damaged file does not stop the others),
+// song keys mapped over the rest in catalog order.
+var watch = System.Diagnostics.Stopwatch.StartNew();
+using var catalog = AudioSongCatalog.Build(ml, ml.Data.LoadFromEnumerable(allRows), new AudioSongCatalogOptions
 {
-    Console.WriteLine($"skipped {row.SongId}: {error}");
+    Loader = loaderOptions,
+    Store = settings.Store is string storeDirectory ? new AudioSongStoreOptions { Directory = storeDirectory } : null,
+    SkipUnreadableSongs = true,
+});
+double seconds = watch.Elapsed.TotalSeconds;
+foreach (var bad in catalog.Unreadable)
+{
+    Console.WriteLine($"skipped {bad.SongId}: {bad.Reason}");
 }
 
-var catalogRows = allRows.Where((_, i) => string.IsNullOrEmpty(errors[i])).ToList();
-Console.WriteLine($"catalog: {catalogRows.Count} tracks ({string.Join(", ", tracks.Select(s => $"{s.Name} {s.Files.Length}"))}), first {settings.Seconds} s of each");
-
-// The catalog through ML.NET: song keys, audio, MFCC windows (cached: every trainer reads the same windows).
-var catalog = ml.Data.LoadFromEnumerable(catalogRows);
-var songKeys = ml.Transforms.Conversion.MapValueToKey("SongKey", "SongId").Fit(catalog);
-var keyed = songKeys.Transform(catalog);
-var watch = System.Diagnostics.Stopwatch.StartNew();
-var segmented = ml.Transforms.LoadAudio("Audio", "Path", loaderOptions)
-    .Append(ml.Transforms.SegmentMfcc("Windows", "Audio"))
-    .Fit(keyed)
-    .Transform(keyed);
-
-// With --store DIR the windows stream into the on-disk store (a rerun decodes nothing); else they are cached in memory.
-using var windows = settings.Store is string storeDirectory
-    ? AudioSongWindows.FromDataView(segmented, "SongKey", "Windows", new AudioSongStoreOptions { Directory = storeDirectory })
-    : AudioSongWindows.FromDataView(segmented, "SongKey", "Windows");
-double seconds = watch.Elapsed.TotalSeconds;
+var windows = catalog.Windows;
+var songKeys = catalog.SongKeys;
+var readableIds = catalog.Songs.GetColumn<string>("SongId").ToHashSet(StringComparer.Ordinal);
+var catalogRows = allRows.Where(r => readableIds.Contains(r.SongId)).ToList();
+Console.WriteLine($"catalog: {catalogRows.Count} tracks ({string.Join(", ", tracks.Select(s => $"{s.Name} {s.Files.Length}"))}), {(settings.Seconds > 0 ? $"first {settings.Seconds} s of each" : "whole tracks")}");
 long peak = System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64;
 Console.WriteLine(FormattableString.Invariant($"windows of {windows.SongCount} songs in {seconds:F1} s ({windows.ComputedSongs} decoded, {windows.ComputedSongs / seconds:F2} songs/s; {(windows.IsStoredOnDisk ? "on-disk store" : "in memory")}): {Enumerable.Range(0, windows.SongCount).Sum(windows.WindowCount)} windows of {windows.FramesPerWindow} frames x {windows.Coefficients} coefficients; peak working set {peak / 1048576.0:F0} MiB"));
 if (settings.CatalogOnly)
@@ -243,7 +235,7 @@ internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs
                 "--users" => s with { Users = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--seed" => s with { Seed = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--epochs" => s with { Epochs = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
-                _ => throw new ArgumentException($"Unknown option {args[i]}; known: --seconds (0: whole tracks), --users, --seed, --epochs, --store DIR, --catalog-only, --no-check (skip the pass that finds unreadable files), --sources a,b."),
+                _ => throw new ArgumentException($"Unknown option {args[i]}; known: --seconds (0: whole tracks), --users, --seed, --epochs, --store DIR, --catalog-only, --no-check (no effect: unreadable files are found in the same pass now), --sources a,b."),
             };
         }
 

@@ -427,9 +427,13 @@ public sealed class AudioSongWindows : IDisposable
     internal static AudioSongWindows LayoutOnly(int[] windowCounts, int framesPerWindow, int coefficients, AudioSongOptions options) =>
         new(windowCounts, framesPerWindow, coefficients, options);
 
-    // Windows given directly (tests: small synthetic catalogs, no rendering).
-    internal static AudioSongWindows FromValues(float[][] windows, int framesPerWindow, int coefficients, AudioSongOptions options) =>
-        new(windows, framesPerWindow, coefficients, options, 0);
+    // Windows given directly (tests: small synthetic catalogs, no rendering; AudioSongCatalog in memory).
+    internal static AudioSongWindows FromValues(float[][] windows, int framesPerWindow, int coefficients, AudioSongOptions options, int computed = 0) =>
+        new(windows, framesPerWindow, coefficients, options, computed);
+
+    // Windows in a store, in key order (AudioSongCatalog).
+    internal static AudioSongWindows Stored(SongWindowStore store, (long Offset, int Count)[] locations, int framesPerWindow, int coefficients, AudioSongOptions options, int computed) =>
+        new(store, locations, framesPerWindow, coefficients, options, computed);
 
     private float[][] Values() =>
         _windows ?? throw new InvalidOperationException(
