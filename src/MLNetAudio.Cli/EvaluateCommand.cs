@@ -102,9 +102,9 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
             list.Add(("audio -> MF factors", AudioFactorRegressionModel.Fit(mf, audio)));
             list.Add(("matrix factorization (no audio)", mf));
             task.Increment(1);
-            list.Add(("song set (MFCC statistics)", ml.Audio().Recommendation.Trainers.SongSet(songs, new SongSetOptions { MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = nameof(PlayRow.Plays) }).Fit(training)));
+            list.Add(("song set (MFCC statistics)", ml.Audio().Recommendation.Trainers.SongSet(ContentSongFeatures.MfccStatistics(songs), new SongSetOptions { MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = nameof(PlayRow.Plays) }).Fit(training)));
             task.Increment(1);
-            list.Add(("seed song (MFCC statistics)", ml.Audio().Recommendation.Trainers.SeedSong(songs, new SeedSongOptions { MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = nameof(PlayRow.Plays), Seed = settings.Seed }).Fit(training)));
+            list.Add(("seed song (MFCC statistics)", ml.Audio().Recommendation.Trainers.SeedSong(ContentSongFeatures.MfccStatistics(songs), new SeedSongOptions { MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = nameof(PlayRow.Plays), Seed = settings.Seed }).Fit(training)));
             task.Increment(1);
             list.Add(("popularity", ml.Audio().Recommendation.Trainers.Popularity(nameof(PlayRow.Plays), "UserKey", "SongKey").Fit(training)));
             list.Add(("random", new RandomScorer(users, songCount, settings.Seed)));

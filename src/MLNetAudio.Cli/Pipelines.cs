@@ -65,8 +65,20 @@ internal static class Pipelines
     /// </summary>
     public static PlayLogData PlayLog(MLContext ml, Catalog catalog, List<PlayRow> plays, double? maxSeconds, string playsPath, CancellationToken cancel)
     {
-        var readable = Readable(ml, catalog.Songs, maxSeconds, cancel);
-        var kept = readable.Select(s => s.SongId).ToHashSet(StringComparer.Ordinal);
+        // One pass over the files: each song decoded once, the unreadable ones listed and left out.
+        AudioSongCatalog songs = WithProgress(catalog.Songs.Count, "decoding songs", (task) => AudioSongCatalog.Build(ml, ml.Data.LoadFromEnumerable(catalog.Songs), new AudioSongCatalogOptions
+        {
+            Loader = Loader(maxSeconds),
+            SkipUnreadableSongs = true,
+            Store = null,
+        }));
+        foreach (var bad in songs.Unreadable)
+        {
+            Ui.Warn($"skipped {bad.SongId} (catalog row {bad.Row + 1}): {bad.Reason}");
+        }
+
+        cancel.ThrowIfCancellationRequested();
+        var kept = songs.Songs.GetColumn<string>("SongId").ToHashSet(StringComparer.Ordinal);
         int dropped = plays.RemoveAll(p => !kept.Contains(p.SongId));
         if (dropped > 0)
         {
@@ -75,17 +87,24 @@ internal static class Pipelines
 
         if (plays.Count == 0)
         {
+            songs.Dispose();
             throw new CliInputException($"{playsPath}: no play is left on a readable song.");
         }
 
-        var catalogView = ml.Data.LoadFromEnumerable(readable);
-        var songKeys = ml.Transforms.Conversion.MapValueToKey("SongKey", "SongId").Fit(catalogView);
-        var keyed = songKeys.Transform(catalogView);
-        var songs = ml.Data.Cache(FrontEnd(ml, maxSeconds).Fit(keyed).Transform(keyed), "SongKey", "Windows");
+        var readable = catalog.Songs.Where(s => kept.Contains(s.SongId)).ToList();
         var playView = ml.Data.LoadFromEnumerable(plays);
         var userKeys = ml.Transforms.Conversion.MapValueToKey("UserKey", "UserId").Fit(playView);
-        return new PlayLogData(readable, kept, songKeys, userKeys, songs, playView, songKeys.Transform(userKeys.Transform(playView)));
+        return new PlayLogData(readable, kept, songs.SongKeys, userKeys, songs.Windows, playView, songs.SongKeys.Transform(userKeys.Transform(playView)));
     }
+
+    private static T WithProgress<T>(int total, string what, Func<ProgressTask, T> work) =>
+        Ui.WithProgress(ctx =>
+        {
+            var task = ctx.AddTask(what, maxValue: total);
+            var result = work(task);
+            task.Value = total;
+            return result;
+        });
 }
 
 /// <summary>What <see cref="Pipelines.PlayLog"/> prepares.</summary>
@@ -94,7 +113,7 @@ internal sealed record PlayLogData(
     HashSet<string> ReadableIds,
     ITransformer SongKeys,
     ITransformer UserKeys,
-    IDataView Songs,
+    AudioSongWindows Songs,
     IDataView Plays,
     IDataView Training)
 {
