@@ -47,6 +47,19 @@ internal static class AudioDecoder
             throw new AudioLoadException(path, "the path is empty. Put a file path in every row of the path column.");
         }
 
+        if (Directory.Exists(path))
+        {
+            throw new AudioLoadException(path, "it is a folder, not a file. Put a file path in every row of the path column.");
+        }
+
+        // Checked before opening: opening a FIFO waits for a writer, forever if none comes, and a device such as
+        // /dev/zero never ends. Both (and sockets, and block devices) report a length of 0; so does an empty file.
+        var info = new FileInfo(path);
+        if (info.Exists && info.Length == 0)
+        {
+            throw new AudioDataException(path, "the file is empty (0 bytes) or not a regular file (a FIFO, device or socket); only regular files are read.");
+        }
+
         FileStream stream;
         try
         {
@@ -70,6 +83,11 @@ internal static class AudioDecoder
     /// <summary>Decodes from a seekable <paramref name="stream"/>; <paramref name="path"/> names it in errors.</summary>
     public static DecodedAudio Decode(Stream stream, string path, DecodeRequest request)
     {
+        if (!stream.CanSeek)
+        {
+            throw new AudioDataException(path, "the file cannot be read by seeking (a pipe, FIFO or device?); only regular files are read.");
+        }
+
         if (stream.Length == 0)
         {
             throw new AudioDataException(path, "the file is empty (0 bytes).");
@@ -113,12 +131,14 @@ internal static class AudioDecoder
         var s = audio.Samples;
         for (int i = 0; i < s.Length; i++)
         {
-            if (!float.IsFinite(s[i]))
+            // One comparison catches NaN (every comparison with it is false), infinities and absurd magnitudes.
+            if (!(Math.Abs(s[i]) <= AudioLimits.MaxFloatSampleMagnitude))
             {
                 double t = request.OffsetSeconds + ((double)i / audio.SampleRate);
+                string what = float.IsNaN(s[i]) ? "a NaN sample" : float.IsInfinity(s[i]) ? "an infinite sample" : $"a sample of {s[i]:G4}, beyond ±{AudioLimits.MaxFloatSampleMagnitude} (full scale is ±1),";
                 throw new AudioDataException(
                     path,
-                    $"the audio holds a {(float.IsNaN(s[i]) ? "NaN" : "infinite")} sample at {t:F3} s (mono sample {i} after the offset). Re-export the file; a float WAV written from unchecked data can hold NaN.");
+                    $"the audio holds {what} at {t:F3} s (mono sample {i} after the offset). Re-export the file; a float WAV written from unchecked data can hold such values.");
             }
         }
     }
@@ -275,6 +295,8 @@ internal static class AudioDecoder
 
     private static DecodedAudio DecodeVorbis(Stream stream, string path, DecodeRequest request)
     {
+        var scan = OggVorbisCheck.Scan(stream, path, request);
+        stream.Position = 0;
         using var reader = new VorbisReader(stream, closeOnDispose: false);
         int channels = reader.Channels;
         int rate = reader.SampleRate;
@@ -294,7 +316,8 @@ internal static class AudioDecoder
         // TotalSamples is read only when needed: NVorbis finds it by scanning every page to the end of the file, which
         // would defeat reading just the first MaxDuration seconds.
         long limit = request.FrameLimit(rate);
-        var output = new MonoBuffer(path, limit, Math.Min(limit, rate * 300L));
+        // Grown by doubling from a minute: a header cannot make this allocate more than the decoded audio needs.
+        var output = new MonoBuffer(path, limit, Math.Min(limit, rate * 60L), rate);
         var buffer = new float[4096 * channels];
         bool reachedEnd = false;
         while (output.Remaining > 0)
@@ -317,6 +340,14 @@ internal static class AudioDecoder
             // fewer (frozen-bubble's introzik.ogg: 0.17 s short of 195.5 s); nothing here can recover those, and the
             // tests document the difference.
             output.Truncate(Math.Max(0, reader.TotalSamples - start));
+            long shortfall = scan.DeclaredSamples is { } declared ? declared - (start + output.Count) : 0;
+            if (shortfall > AudioLimits.VorbisShortfallSeconds * rate && !request.AcceptTruncated)
+            {
+                // Every page passed its CRC, yet packets did not decode: never hand back a silently shorter song.
+                throw new AudioDataException(
+                    path,
+                    $"the Ogg Vorbis stream decodes to {(double)(start + output.Count) / rate:F3} s but its last granule position declares {(double)scan.DeclaredSamples!.Value / rate:F3} s: packets are damaged. Set AudioLoaderOptions.AcceptTruncatedFiles = true to keep what decodes.");
+            }
         }
 
         return new DecodedAudio(output.ToArray(), rate);
@@ -359,7 +390,7 @@ internal static class AudioDecoder
             position += got / channels;
         }
 
-        var output = new MonoBuffer(path, limit, Math.Min(limit, rate * 300L));
+        var output = new MonoBuffer(path, limit, Math.Min(limit, rate * 60L), rate);
         while (output.Remaining > 0)
         {
             int want = (int)Math.Min(4608, output.Remaining) * channels;
@@ -385,17 +416,28 @@ internal static class AudioDecoder
         return new DecodedAudio(output.ToArray(), rate);
     }
 
-    internal static void CheckHeader(string path, string format, int channels, int rate)
+    /// <summary>
+    /// Checks a header's channel count and sample rate against <see cref="AudioLimits"/>; every decoder calls it before
+    /// allocating anything sized by them.
+    /// </summary>
+    internal static void CheckHeader(string path, string format, int channels, long rate)
     {
         if (channels <= 0)
         {
             throw new AudioDataException(path, $"the {format} header declares {channels} channels; a playable file has at least one.");
         }
 
+        if (channels > AudioLimits.MaxChannels)
+        {
+            throw new AudioDataException(path, $"the {format} header declares {channels} channels; at most {AudioLimits.MaxChannels} are accepted.");
+        }
+
         if (rate <= 0)
         {
             throw new AudioDataException(path, $"the {format} header declares a sample rate of {rate} Hz; a playable file has a positive rate.");
         }
+
+        AudioLimits.CheckSampleRate(path, format, rate);
     }
 }
 
@@ -404,32 +446,35 @@ internal sealed class MonoBuffer
 {
     private readonly string _path;
     private readonly long _limit;
+    private readonly int _rate;
     private float[] _data;
     private int _count;
 
-    /// <param name="path">The file, named when the song is too long for one array.</param>
+    /// <param name="path">The file, named when the song is too long for one row.</param>
     /// <param name="limit">Frames to keep at most (<see cref="long.MaxValue"/>: no limit).</param>
-    /// <param name="capacity">Frames to allocate up front (the expected length, when known).</param>
-    public MonoBuffer(string path, long limit, long capacity)
+    /// <param name="capacity">Frames to allocate up front (the expected length, when known; the caller has checked
+    /// it against the file's size or <see cref="AudioLimits.MaxSamplesPerSong"/>).</param>
+    /// <param name="rate">The file's sample rate, for messages.</param>
+    public MonoBuffer(string path, long limit, long capacity, int rate)
     {
         _path = path;
         _limit = limit;
-        _data = new float[(int)Math.Clamp(Math.Min(limit, capacity), 0, Array.MaxLength)];
+        _rate = rate;
+        _data = new float[(int)Math.Clamp(Math.Min(limit, capacity), 0, AudioLimits.MaxSamplesPerSong)];
     }
 
     public long Remaining => _limit - _count;
 
+    /// <summary>Frames held.</summary>
+    public int Count => _count;
+
     public Span<float> Reserve(int frames)
     {
         long needed = (long)_count + frames;
-        if (needed > Array.MaxLength)
-        {
-            throw new AudioDataException(_path, $"the song is too long to hold in memory as one vector (over {Array.MaxLength} samples). Set AudioLoaderOptions.MaxDuration to read part of it.");
-        }
-
+        AudioLimits.CheckSongLength(_path, needed, _rate, "the song decodes to at least");
         if (needed > _data.Length)
         {
-            Array.Resize(ref _data, (int)Math.Min(Array.MaxLength, Math.Max(needed, (long)_data.Length * 2)));
+            Array.Resize(ref _data, (int)Math.Min(AudioLimits.MaxSamplesPerSong, Math.Max(needed, (long)_data.Length * 2)));
         }
 
         var span = _data.AsSpan(_count, frames);

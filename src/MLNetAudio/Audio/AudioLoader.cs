@@ -93,7 +93,7 @@ namespace MLNetAudio.Audio
         public void Validate()
         {
             new OptionErrors(nameof(AudioLoaderOptions))
-                .Check(TargetSampleRate is < 1000 or > 768_000, nameof(TargetSampleRate), $"must be between 1000 and 768000 Hz; got {TargetSampleRate}.")
+                .Check(TargetSampleRate is < AudioLimits.MinSampleRate or > AudioLimits.MaxSampleRate, nameof(TargetSampleRate), $"must be between {AudioLimits.MinSampleRate} and {AudioLimits.MaxSampleRate} Hz; got {TargetSampleRate}.")
                 .Check(!double.IsFinite(Offset) || Offset < 0, nameof(Offset), $"must be a finite number of seconds >= 0; got {Offset}.")
                 .Check(MaxDuration is { } d && (!double.IsFinite(d) || d <= 0), nameof(MaxDuration), $"must be null (to the end) or a finite number of seconds > 0; got {MaxDuration}.")
                 .Check(!Enum.IsDefined(ErrorPolicy), nameof(ErrorPolicy), $"must be Throw or Report; got {(int)ErrorPolicy}.")
@@ -288,15 +288,40 @@ namespace MLNetAudio.Audio
         /// <summary>How many files this transformer has decoded (tests check that each row is decoded once).</summary>
         internal int LoadCount => Volatile.Read(ref _loadCount);
 
-        /// <summary>Loads one file with this transformer's options (what a cursor does for each row).</summary>
+        /// <summary>
+        /// Loads one file with this transformer's options (what a cursor does for each row). Every failure is an
+        /// <see cref="AudioLoadException"/> naming the file, whatever its cause, so that under
+        /// <see cref="AudioErrorPolicy.Report"/> only this row fails.
+        /// </summary>
         internal DecodedAudio LoadFile(string path)
         {
             Interlocked.Increment(ref _loadCount);
-            string full = _options.BaseDirectory is { } dir && path.Length > 0 ? Path.Combine(dir, path) : path;
-            var decoded = AudioDecoder.Decode(full, new DecodeRequest(_options.Offset, _options.MaxDuration, _options.AcceptTruncatedFiles));
-            return new DecodedAudio(
-                Resampler.Resample(decoded.Samples, decoded.SampleRate, _options.TargetSampleRate),
-                _options.TargetSampleRate);
+            string full = string.Empty;
+            try
+            {
+                full = _options.BaseDirectory is { } dir && path.Length > 0 ? Path.Combine(dir, path) : path;
+                var decoded = AudioDecoder.Decode(full, new DecodeRequest(_options.Offset, _options.MaxDuration, _options.AcceptTruncatedFiles));
+                int target = _options.TargetSampleRate;
+                if (decoded.SampleRate != target)
+                {
+                    long outLength = Resampler.For(decoded.SampleRate, target).OutputLength(decoded.Samples.Length);
+                    AudioLimits.CheckSongLength(full, outLength, target, $"resampled to {target} Hz, the song holds");
+                }
+
+                return new DecodedAudio(Resampler.Resample(decoded.Samples, decoded.SampleRate, target), target);
+            }
+            catch (AudioLoadException)
+            {
+                throw;
+            }
+            catch (Exception e)
+            {
+                // A decoder or library bug must fail this row with the file named, not abort the whole data view.
+                throw new AudioLoadException(
+                    full.Length > 0 ? full : path,
+                    $"loading failed unexpectedly ({e.GetType().Name}: {e.Message}). The file is probably damaged; please report it if it plays elsewhere.",
+                    e);
+            }
         }
 
         private sealed class Binding : SchemaBinding
