@@ -316,8 +316,8 @@ internal static class AudioDecoder
         // TotalSamples is read only when needed: NVorbis finds it by scanning every page to the end of the file, which
         // would defeat reading just the first MaxDuration seconds.
         long limit = request.FrameLimit(rate);
-        // Grown by doubling from a minute: a header cannot make this allocate more than the decoded audio needs.
-        var output = new MonoBuffer(path, limit, Math.Min(limit, rate * 60L), rate);
+        // Grown by doubling from an estimate: a header cannot make this allocate more than the decoded audio needs.
+        var output = new MonoBuffer(path, limit, InitialFrames(stream, rate, limit), rate);
         var buffer = new float[4096 * channels];
         bool reachedEnd = false;
         while (output.Remaining > 0)
@@ -353,8 +353,39 @@ internal static class AudioDecoder
         return new DecodedAudio(output.ToArray(), rate);
     }
 
+    /// <summary>
+    /// NLayer reads an ID3v2 tag into memory by its declared size (up to 256 MiB): one changed byte of an 8 KB file cost
+    /// 64 MB. A tag that claims more bytes than the file holds is refused here.
+    /// </summary>
+    private static void CheckId3Size(Stream stream, string path)
+    {
+        Span<byte> h = stackalloc byte[10];
+        stream.Position = 0;
+        if (stream.ReadAtLeast(h, 10, throwOnEndOfStream: false) < 10 || !h[..3].SequenceEqual("ID3"u8))
+        {
+            stream.Position = 0;
+            return;
+        }
+
+        long size = 10 + ((h[6] & 0x7F) << 21 | (h[7] & 0x7F) << 14 | (h[8] & 0x7F) << 7 | (h[9] & 0x7F)) + ((h[5] & 0x10) != 0 ? 10 : 0);
+        if (size > stream.Length)
+        {
+            throw new AudioDataException(path, $"the MP3 file's ID3v2 tag declares {size} bytes but the whole file is {stream.Length} bytes; the tag is damaged or the file truncated.");
+        }
+
+        stream.Position = 0;
+    }
+
+    /// <summary>
+    /// Frames to allocate before decoding a compressed file: 8 per byte of file (Vorbis and MP3 at 32 kbit/s and up
+    /// hold fewer), at most a minute; the buffer doubles if the file holds more.
+    /// </summary>
+    private static long InitialFrames(Stream stream, int rate, long limit) =>
+        Math.Min(limit, Math.Min(rate * 60L, 4096 + (stream.Length * 8)));
+
     private static DecodedAudio DecodeMpeg(Stream stream, string path, DecodeRequest request)
     {
+        CheckId3Size(stream, path);
         var gapless = Mp3Gapless.Read(stream);
         stream.Position = 0;
         using var mpeg = new MpegFile(stream);
@@ -390,7 +421,7 @@ internal static class AudioDecoder
             position += got / channels;
         }
 
-        var output = new MonoBuffer(path, limit, Math.Min(limit, rate * 60L), rate);
+        var output = new MonoBuffer(path, limit, InitialFrames(stream, rate, limit), rate);
         while (output.Remaining > 0)
         {
             int want = (int)Math.Min(4608, output.Remaining) * channels;

@@ -145,11 +145,7 @@ internal static class OggVorbisCheck
                             CheckComments(p, path);
                             break;
                         default:
-                            if (p.Length < 7 || p[0] != 5 || !p[1..7].SequenceEqual("vorbis"u8))
-                            {
-                                throw new AudioDataException(path, "the Ogg Vorbis setup header (third packet) is missing or damaged.");
-                            }
-
+                            CheckCodebooks(p, path);
                             break;
                     }
 
@@ -260,6 +256,149 @@ internal static class OggVorbisCheck
         {
             throw new AudioDataException(path, "the Ogg Vorbis comment header is damaged: its last comment runs past its end.");
         }
+    }
+
+    /// <summary>
+    /// Walks the setup header's codebooks (Vorbis I §3.2.1) and bounds what NVorbis would allocate for them: an
+    /// "ordered" codebook declares up to 2^24 entries in a few bits, and NVorbis allocates per entry and entries times
+    /// dimensions floats for a lookup table, so one byte changed there cost 64 MB, and a crafted header could cost
+    /// gigabytes. Real encoders' codebooks hold a few thousand entries in all.
+    /// </summary>
+    private static void CheckCodebooks(ReadOnlySpan<byte> p, string path)
+    {
+        if (p.Length < 8 || p[0] != 5 || !p[1..7].SequenceEqual("vorbis"u8))
+        {
+            throw new AudioDataException(path, "the Ogg Vorbis setup header (third packet) is missing or damaged.");
+        }
+
+        var bits = new BitReader(p[7..]);
+        int count = (int)bits.Read(8) + 1;
+        long entriesInAll = 0, lookupInAll = 0;
+        for (int book = 0; book < count; book++)
+        {
+            if (bits.Read(24) != 0x564342)
+            {
+                throw new AudioDataException(path, $"the Ogg Vorbis setup header is damaged: codebook {book} lacks its sync pattern.");
+            }
+
+            long dimensions = bits.Read(16), entries = bits.Read(24);
+            entriesInAll += entries;
+            if (entriesInAll > MaxCodebookEntries)
+            {
+                throw new AudioDataException(path,
+                    $"the Ogg Vorbis setup header declares over {MaxCodebookEntries} codebook entries (codebook {book} alone: {entries}); real encoders use a few thousand, so it is damaged.");
+            }
+
+            if (bits.Read(1) == 1)
+            {
+                // Ordered: lengths in runs; each run's size takes ilog(entries left) bits.
+                long current = 0;
+                bits.Read(5);
+                while (current < entries)
+                {
+                    current += bits.Read(ILog(entries - current));
+                    if (current > entries || bits.Overrun)
+                    {
+                        throw new AudioDataException(path, $"the Ogg Vorbis setup header is damaged: codebook {book}'s length runs overshoot its {entries} entries.");
+                    }
+                }
+            }
+            else
+            {
+                bool sparse = bits.Read(1) == 1;
+                for (long e = 0; e < entries && !bits.Overrun; e++)
+                {
+                    if (!sparse || bits.Read(1) == 1)
+                    {
+                        bits.Read(5);
+                    }
+                }
+            }
+
+            long lookupType = bits.Read(4);
+            if (lookupType is 1 or 2)
+            {
+                bits.Read(32);
+                bits.Read(32);
+                int valueBits = (int)bits.Read(4) + 1;
+                bits.Read(1);
+                long values = dimensions == 0 ? 0 : lookupType == 1 ? Lookup1Values(entries, dimensions) : entries * dimensions;
+                lookupInAll += entries * dimensions;
+                if (dimensions == 0 || lookupInAll > MaxCodebookEntries * 4)
+                {
+                    throw new AudioDataException(path,
+                        $"the Ogg Vorbis setup header is damaged: codebook {book} declares a lookup table of {entries} entries by {dimensions} dimensions.");
+                }
+
+                bits.Skip(values * valueBits);
+            }
+            else if (lookupType != 0)
+            {
+                throw new AudioDataException(path, $"the Ogg Vorbis setup header is damaged: codebook {book} has lookup type {lookupType}.");
+            }
+
+            if (bits.Overrun)
+            {
+                throw new AudioDataException(path, $"the Ogg Vorbis setup header is damaged: it ends inside codebook {book} of {count}.");
+            }
+        }
+    }
+
+    /// <summary>Most codebook entries accepted in one setup header (2^20; lookup values: four times that).</summary>
+    public const long MaxCodebookEntries = 1 << 20;
+
+    private static int ILog(long x)
+    {
+        int n = 0;
+        for (; x > 0; x >>= 1)
+        {
+            n++;
+        }
+
+        return n;
+    }
+
+    /// <summary>The largest r with r^dimensions ≤ entries (Vorbis I §9.2.3).</summary>
+    private static long Lookup1Values(long entries, long dimensions)
+    {
+        long r = (long)Math.Floor(Math.Exp(Math.Log(Math.Max(entries, 1)) / dimensions));
+        while (r > 0 && Math.Pow(r, dimensions) > entries)
+        {
+            r--;
+        }
+
+        while (Math.Pow(r + 1, dimensions) <= entries)
+        {
+            r++;
+        }
+
+        return r;
+    }
+
+    /// <summary>Vorbis bit packing: least significant bit first; reading past the end sets <see cref="Overrun"/>.</summary>
+    private ref struct BitReader(ReadOnlySpan<byte> data)
+    {
+        private readonly ReadOnlySpan<byte> _data = data;
+        private long _bit;
+
+        public readonly bool Overrun => _bit > (long)_data.Length * 8;
+
+        public long Read(int count)
+        {
+            long value = 0;
+            for (int i = 0; i < count; i++, _bit++)
+            {
+                long at = _bit >> 3;
+                if (at < _data.Length && ((_data[(int)at] >> (int)(_bit & 7)) & 1) != 0)
+                {
+                    value |= 1L << i;
+                }
+            }
+
+            return value;
+        }
+
+        public void Skip(long count) => _bit += Math.Max(0, Math.Min(count, ((long)_data.Length * 8) + 1));
     }
 
     /// <summary>Reads a 32-bit length at <paramref name="at"/> and checks the bytes it counts are in the packet.</summary>

@@ -145,6 +145,22 @@ public class AudioLimitsTests
         Assert.Equal(768_000, Load(path, new AudioLoaderOptions { TargetSampleRate = 768_000, MaxDuration = 1 }).Samples.Length);
     }
 
+    [Fact]
+    public void An_MP3_whose_ID3_tag_claims_more_than_the_file_is_refused_before_NLayer_reads_it()
+    {
+        // Found by AudioMutationTests (seed 13, MP3 mutant 654): one byte of the ID3 size made NLayer allocate 64 MB.
+        using var dir = new TempDir();
+        var mp3 = File.ReadAllBytes(Fixture("sine440_2s_44100.mp3"));
+        mp3[6] = 0x10; // syncsafe size 2^25 + 35 bytes (+ 10 of header), in an 8 KB file
+        string path = dir.File("id3.mp3");
+        File.WriteAllBytes(path, mp3);
+
+        var (error, _, allocated) = Measure(() => Load(path));
+
+        Assert.Contains("ID3v2 tag declares 33554477 bytes but the whole file is 8377 bytes", Assert.IsType<AudioDataException>(error).Message);
+        Assert.True(allocated < 16 << 20, $"refusing allocated {allocated >> 20} MB");
+    }
+
     [Theory]
     [InlineData(22050)]
     [InlineData(44100)] // before: InvalidDataException from SegmentMfcc, without the file name

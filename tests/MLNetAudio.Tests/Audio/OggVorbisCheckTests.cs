@@ -49,6 +49,24 @@ public class OggVorbisCheckTests
     }
 
     [Fact]
+    public void A_setup_header_codebook_of_16_million_entries_is_refused_before_NVorbis_allocates_it()
+    {
+        // Found by AudioMutationTests (seed 13, Ogg mutant 952): four bytes set to FF in the first codebook's entry
+        // count cost 64 MB inside NVorbis; a crafted header with 256 such codebooks would cost gigabytes.
+        using var dir = new TempDir();
+        var ogg = Stereo();
+        int setup = Find(ogg, "\u0005vorbis"u8);
+        BinaryPrimitives.WriteUInt32LittleEndian(ogg.AsSpan(setup + 14), uint.MaxValue);
+        FixOggCrc(ogg, OggPages(ogg).Last(p => p < setup));
+        string path = dir.File("codebook.ogg");
+        File.WriteAllBytes(path, ogg);
+
+        AssertRefused(path, "codebook entries", () => Load(path), seconds: 2);
+        var (_, _, allocated) = Measure(() => LoadAll([path], new AudioLoaderOptions { ErrorPolicy = AudioErrorPolicy.Report }));
+        Assert.True(allocated < 16 << 20, $"refusing allocated {allocated >> 20} MB");
+    }
+
+    [Fact]
     public void A_last_granule_of_2_to_the_62_is_refused_in_bounded_time()
     {
         // Before: ran past 300 s.
