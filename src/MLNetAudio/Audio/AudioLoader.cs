@@ -64,9 +64,11 @@ namespace MLNetAudio.Audio
         public AudioErrorPolicy ErrorPolicy = Defaults.ErrorPolicy;
 
         /// <summary>
-        /// Decode the frames present when a WAV file is shorter than its header declares, or an MP3 shorter than its
-        /// LAME/Xing tag declares (a download cut short). Default false: such a file is an error, so a damaged song
-        /// is never silently shortened.
+        /// Decode the frames present when a WAV file is shorter than its header declares, an MP3 shorter than its
+        /// LAME/Xing tag declares, or an Ogg Vorbis file ends without its end-of-stream page or decodes shorter than
+        /// its last granule position (a download cut short). Default false: such a file is an error, so a damaged
+        /// song is never silently shortened. Damage that is not a cut (an Ogg page failing its CRC, a missing page)
+        /// is an error either way.
         /// </summary>
         public bool AcceptTruncatedFiles = Defaults.AcceptTruncatedFiles;
 
@@ -121,6 +123,12 @@ namespace MLNetAudio.Audio
     /// <para>Formats, detected from the content (not the extension): WAV (PCM 8/16/24/32-bit, IEEE float 32/64-bit,
     /// WAVE_FORMAT_EXTENSIBLE, any channel count), Ogg Vorbis (NVorbis), MP3 (NLayer). Others fail with
     /// <see cref="AudioFormatException"/>. Cursors decode one song at a time and keep only that song in memory.</para>
+    /// <para>Limits (checked before anything sized by a header is allocated): sample rates 1 kHz to 768 kHz, at most
+    /// 255 channels, at most 2^28 mono samples (1 GiB of floats) per song both at the file's rate and after
+    /// resampling (set <see cref="AudioLoaderOptions.MaxDuration"/> to read part of a longer one), float samples
+    /// within ±1000; only regular files are read (FIFOs, devices and folders are refused before opening). Under
+    /// <see cref="AudioErrorPolicy.Report"/> any failure while loading a row, whatever its cause, fails that row only,
+    /// naming the file. See docs/reliability.md.</para>
     /// </remarks>
     public sealed class AudioLoadingEstimator : IEstimator<AudioLoadingTransformer>
     {

@@ -19,8 +19,8 @@ internal sealed record OggVorbisScan(int Channels, int SampleRate, long? Declare
 /// stream's page sequence numbers have no gap; the identification header's channels, rate and block sizes are
 /// valid (<see cref="AudioDecoder.CheckHeader"/>); the comment header's vendor string and each comment fit in the
 /// packet (so its comment count cannot exceed a quarter of the packet's bytes); the three header packets are at most
-/// <see cref="MaxHeaderPacketBytes"/>; no granule position is negative (other than -1, "no packet ends here");
-/// the last granule position is no more than the audio packets present can produce (each yields at most half the
+/// <see cref="MaxHeaderPacketBytes"/>; the codebooks of the setup header hold at most
+/// <see cref="MaxCodebookEntries"/> entries in all; the last granule position is no more than the audio packets present can produce (each yields at most half the
 /// long block size); and the stream ends with an end-of-stream page. A failed CRC, a missing page or impossible header
 /// values are <see cref="AudioDataException"/>s; a file cut short (a partial last page, no end-of-stream page) is too,
 /// unless the caller accepts truncated files.
@@ -109,11 +109,9 @@ internal static class OggVorbisCheck
                     $"the Ogg file is damaged: {where} has sequence number {sequence} where {expectedSequence} was expected, so pages are missing.");
             }
 
+            // A negative granule position other than -1 is legal: encoders (ffmpeg's Ogg muxer) write it on the first
+            // pages to mark samples before the song's start, e.g. hyperrogue's music (-104).
             expectedSequence++;
-            if (granule < -1)
-            {
-                throw new AudioDataException(path, $"the Ogg file is damaged: {where} has a negative granule position ({granule}).");
-            }
 
             // Packets: a lacing value under 255 ends one. The first three are the headers, checked here.
             for (int i = 0, offset = 0; i < count; offset += segments[i], i++)

@@ -116,6 +116,21 @@ public class OggVorbisCheckTests
     }
 
     [Fact]
+    public void A_negative_granule_position_on_an_early_page_is_accepted()
+    {
+        // Legal, and written by ffmpeg's Ogg muxer (hyperrogue's music has -104 on its first audio page).
+        var ogg = File.ReadAllBytes(SampleClip("flute-melody.ogg"));
+        int page = OggPages(ogg)[2];
+        BinaryPrimitives.WriteInt64LittleEndian(ogg.AsSpan(page + 6), -104);
+        FixOggCrc(ogg, page);
+
+        // NVorbis itself refuses this edit ("Granule Position regressed"), so the check is tested on its own.
+        var scan = OggVorbisCheck.Scan(new MemoryStream(ogg), "negative.ogg", default);
+
+        Assert.Equal(24.0, (double)scan.DeclaredSamples!.Value / scan.SampleRate, 0.05);
+    }
+
+    [Fact]
     public void A_missing_page_is_an_error()
     {
         using var dir = new TempDir();
