@@ -134,6 +134,24 @@ public class AudioLimitsTests
     }
 
     [Fact]
+    public void A_WAV_holding_more_than_2_to_the_28_frames_is_refused_before_its_buffer_is_allocated()
+    {
+        // 300 million 8-bit mono frames (a sparse file: nothing is written to disk): over the 2^28 a row may hold.
+        using var dir = new TempDir();
+        string path = dir.File("long.wav");
+        var header = WavBytes([], 8000, format: WavSampleFormat.Pcm8);
+        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(FindChunk(header, "data") + 4), 300_000_000);
+        using (var file = File.Create(path))
+        {
+            file.Write(header);
+            file.SetLength(header.Length + 300_000_000L);
+        }
+
+        AssertRefused(path, "the WAV data chunk holds 300000000 samples (37500.0 s at 8000 Hz), over the 268435456 samples (1 GiB) one row may hold", () => Load(path));
+        Assert.Equal(8000, Load(path, new AudioLoaderOptions { TargetSampleRate = 8000, MaxDuration = 1 }).Samples.Length);
+    }
+
+    [Fact]
     public void A_song_that_would_resample_past_the_row_limit_is_refused_before_resampling()
     {
         // 360,000 samples at 1 kHz become 276 million at 768 kHz: over 2^28, so refused before the 1.1 GB array.
