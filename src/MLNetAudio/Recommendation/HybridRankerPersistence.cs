@@ -109,6 +109,19 @@ namespace MLNetAudio.Data
         public HybridRankerModel LoadHybridRanker(string path)
         {
             ArgumentException.ThrowIfNullOrEmpty(path);
+            try
+            {
+                return LoadHybridRankerChecked(path);
+            }
+            catch (Exception e) when (e is not (AudioModelFileException or FileNotFoundException))
+            {
+                // Whatever a damaged or hostile file triggers (out of memory included) is reported as this file's problem.
+                throw new AudioModelFileException(path, AudioModelFileProblem.Corrupt, $"it could not be read ({e.GetType().Name}: {e.Message})", e);
+            }
+        }
+
+        private HybridRankerModel LoadHybridRankerChecked(string path)
+        {
             using var file = ModelZip.OpenModelFile(path);
             ZipArchive zip;
             try
