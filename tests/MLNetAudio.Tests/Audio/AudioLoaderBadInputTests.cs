@@ -277,6 +277,24 @@ public class AudioLoaderBadInputTests
     }
 
     [Fact]
+    public void An_exception_no_check_anticipated_fails_only_its_row_naming_the_file()
+    {
+        // A NUL in a path makes FileInfo throw ArgumentException, which no decoder check catches: before, such an
+        // untyped exception (OverflowException, ArgumentException from the resampler, ...) aborted the whole view.
+        using var dir = new TempDir();
+        string good = dir.File("good.wav"), bad = dir.File("bad\0name.wav");
+        WavWriter.Write(good, Sine(440, 22050, 0.5), 22050);
+
+        var rows = LoadAll([good, bad, good], new AudioLoaderOptions { ErrorPolicy = AudioErrorPolicy.Report });
+        var e = Assert.ThrowsAny<AudioLoadException>(() => Load(bad));
+
+        Assert.Equal(["", rows[1].Error, ""], rows.Select(r => r.Error));
+        Assert.Contains("loading failed unexpectedly (ArgumentException", rows[1].Error);
+        Assert.Equal(bad, e.FilePath);
+        Assert.IsType<ArgumentException>(e.InnerException);
+    }
+
+    [Fact]
     public void A_non_seekable_stream_is_a_typed_error_not_NotSupportedException()
     {
         using var pipe = new System.IO.Pipes.AnonymousPipeServerStream(System.IO.Pipes.PipeDirection.In);
