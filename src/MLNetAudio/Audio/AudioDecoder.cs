@@ -354,26 +354,100 @@ internal static class AudioDecoder
     }
 
     /// <summary>
-    /// NLayer reads an ID3v2 tag into memory by its declared size (up to 256 MiB): one changed byte of an 8 KB file cost
-    /// 64 MB. A tag that claims more bytes than the file holds is refused here.
+    /// NLayer looks for an ID3v2 tag ("ID3") and a RIFF/WAVE header ("RIFF") at every byte where it hunts for a frame,
+    /// and buffers up to the end each one declares before checking the file holds it: one changed byte of an 8 KB
+    /// file cost 64 MB, a 32-byte file found by fuzzing 512 MB, and a negative RIFF chunk size would loop forever.
+    /// Every such header in the file is walked here, as NLayer would, and refused if it reaches past the file's end.
     /// </summary>
-    private static void CheckId3Size(Stream stream, string path)
+    private static void CheckMpegSideHeaders(Stream stream, string path)
     {
-        Span<byte> h = stackalloc byte[10];
-        stream.Position = 0;
-        if (stream.ReadAtLeast(h, 10, throwOnEndOfStream: false) < 10 || !h[..3].SequenceEqual("ID3"u8))
+        long length = stream.Length;
+        var block = new byte[1 << 16];
+        for (long start = 0; start < length;)
         {
-            stream.Position = 0;
+            stream.Position = start;
+            int n = stream.ReadAtLeast(block, block.Length, throwOnEndOfStream: false);
+            var span = block.AsSpan(0, n);
+            foreach (var marker in new[] { "ID3"u8.ToArray(), "RIFF"u8.ToArray() })
+            {
+                for (int from = 0, k; (k = span[from..].IndexOf(marker)) >= 0; from += k + 1)
+                {
+                    CheckSideHeader(stream, path, start + from + k, marker[0] == 'I');
+                }
+            }
+
+            if (n < block.Length)
+            {
+                break;
+            }
+
+            start += n - 3; // a marker across the block boundary is found in the next block
+        }
+
+        stream.Position = 0;
+    }
+
+    private static void CheckSideHeader(Stream stream, string path, long at, bool id3)
+    {
+        long length = stream.Length;
+        Span<byte> h = stackalloc byte[16];
+        stream.Position = at;
+        int n = stream.ReadAtLeast(h, h.Length, throwOnEndOfStream: false);
+        if (id3)
+        {
+            // NLayer's test for a v2 tag: version 2-4, revision not 0xFF, unused flag bits and size bits clear.
+            if (n < 10 || h[3] is < 2 or > 4 || h[4] == 0xFF
+                || (h[5] & (h[3] == 2 ? 0x3F : h[3] == 3 ? 0x1F : 0x0F)) != 0 || ((h[6] | h[7] | h[8] | h[9]) & 0x80) != 0)
+            {
+                return;
+            }
+
+            long size = 10 + ((h[6] << 21) | (h[7] << 14) | (h[8] << 7) | h[9]);
+            if (at + size > length)
+            {
+                throw new AudioDataException(path,
+                    $"the MP3 file's ID3v2 tag at byte {at} declares {size} bytes but the file ends {length - at} bytes after it; the tag is damaged or the file truncated.");
+            }
+
             return;
         }
 
-        long size = 10 + ((h[6] & 0x7F) << 21 | (h[7] & 0x7F) << 14 | (h[8] & 0x7F) << 7 | (h[9] & 0x7F)) + ((h[5] & 0x10) != 0 ? 10 : 0);
-        if (size > stream.Length)
+        if (n < 16 || !h[8..12].SequenceEqual("WAVE"u8) || !h[12..16].SequenceEqual("fmt "u8))
         {
-            throw new AudioDataException(path, $"the MP3 file's ID3v2 tag declares {size} bytes but the whole file is {stream.Length} bytes; the tag is damaged or the file truncated.");
+            return;
         }
 
-        stream.Position = 0;
+        // NLayer's walk: a length at 16, skip it, a chunk id, until "data"; each read must be inside the file.
+        Span<byte> word = stackalloc byte[4];
+        for (long offset = 16; ;)
+        {
+            if (at + offset + 4 > length)
+            {
+                throw new AudioDataException(path, $"the MP3 file holds a RIFF/WAVE header at byte {at} whose chunks run past the end of the file; it is damaged.");
+            }
+
+            stream.Position = at + offset;
+            stream.ReadExactly(word);
+            int chunk = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(word);
+            if (chunk < 0)
+            {
+                throw new AudioDataException(path, $"the MP3 file holds a RIFF/WAVE header at byte {at} with a negative chunk size ({chunk}); it is damaged.");
+            }
+
+            offset += 4 + (long)chunk;
+            if (at + offset + 4 > length)
+            {
+                throw new AudioDataException(path, $"the MP3 file holds a RIFF/WAVE header at byte {at} whose chunks run past the end of the file; it is damaged.");
+            }
+
+            stream.Position = at + offset;
+            stream.ReadExactly(word);
+            offset += 4;
+            if (word.SequenceEqual("data"u8))
+            {
+                return;
+            }
+        }
     }
 
     /// <summary>
@@ -385,7 +459,7 @@ internal static class AudioDecoder
 
     private static DecodedAudio DecodeMpeg(Stream stream, string path, DecodeRequest request)
     {
-        CheckId3Size(stream, path);
+        CheckMpegSideHeaders(stream, path);
         var gapless = Mp3Gapless.Read(stream);
         stream.Position = 0;
         using var mpeg = new MpegFile(stream);

@@ -175,8 +175,38 @@ public class AudioLimitsTests
 
         var (error, _, allocated) = Measure(() => Load(path));
 
-        Assert.Contains("ID3v2 tag declares 33554477 bytes but the whole file is 8377 bytes", Assert.IsType<AudioDataException>(error).Message);
+        Assert.Contains("ID3v2 tag at byte 0 declares 33554477 bytes but the file ends 8377 bytes after it", Assert.IsType<AudioDataException>(error).Message);
         Assert.True(allocated < 16 << 20, $"refusing allocated {allocated >> 20} MB");
+    }
+
+    [Theory]
+    [InlineData("fff214e3be04cb46dfff05524946467f0014e3be14cb46dffff214e3be04cb46dfff05524946467f0014f3524946465e11000057415645666d7420000000000100010056000034ac000000")]
+    [InlineData("ffff14ff150055ff524946465e11000057415645666d7420fc00001601000000")]
+    public void MP3s_holding_a_RIFF_header_whose_chunks_run_past_the_end_are_refused_before_NLayer_buffers_them(string hex)
+    {
+        // Found by fuzz/run.sh audio (AFL++ + SharpFuzz, 60 s): 75 and 32 bytes on which NLayer allocated 1 GB and
+        // 512 MB (it buffers up to the end of a RIFF chunk it finds while hunting for frames, before reading it).
+        using var dir = new TempDir();
+        string path = dir.File("riff-in-mp3.mp3");
+        File.WriteAllBytes(path, Convert.FromHexString(hex));
+
+        var (error, seconds, allocated) = Measure(() => Load(path));
+
+        Assert.Contains("RIFF/WAVE header at byte", Assert.IsType<AudioDataException>(error).Message);
+        Assert.True(allocated < 16 << 20 && seconds < 2, $"refusing allocated {allocated >> 20} MB in {seconds:F1} s");
+    }
+
+    [Fact]
+    public void An_MP3_holding_a_RIFF_header_with_a_negative_chunk_size_is_refused_rather_than_looping()
+    {
+        // NLayer's RIFF walk adds the chunk size to its offset: -8 would read the same 4 bytes forever.
+        using var dir = new TempDir();
+        var mp3 = File.ReadAllBytes(Fixture("sine440_2s_44100.mp3"));
+        byte[] riff = [.. "RIFF"u8, 0, 0, 0, 0, .. "WAVEfmt "u8, 0xF8, 0xFF, 0xFF, 0xFF];
+        string path = dir.File("negative-riff.mp3");
+        File.WriteAllBytes(path, [.. mp3, .. riff]);
+
+        AssertRefused(path, "negative chunk size (-8)", () => Load(path), seconds: 2);
     }
 
     [Theory]
