@@ -9,11 +9,13 @@ target=${1:-audio}
 seconds=${2:-300}
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=$root/fuzz/out
+rm -rf "$out" # a fresh build each run: sharpfuzz instruments in place and refuses an instrumented assembly
 dotnet build -c Release "$root/fuzz/MLNetAudio.Fuzz" -o "$out" -v q
 for dll in MLNetAudio.dll NVorbis.dll NLayer.dll; do
-  # Instrument once; sharpfuzz refuses an already instrumented assembly.
-  if [ ! -e "$out/$dll.instrumented" ]; then "${HOME}/.dotnet/tools/sharpfuzz" "$out/$dll" && touch "$out/$dll.instrumented"; fi
+  "${HOME}/.dotnet/tools/sharpfuzz" "$out/$dll"
 done
+findings=$root/fuzz/findings/$target
+if [ -d "$findings" ]; then mv "$findings" "$findings.$(date +%Y%m%dT%H%M%S)"; fi
 seeds=$root/fuzz/findings/$target-seeds
 mkdir -p "$seeds"
 if [ "$target" = audio ]; then
@@ -30,7 +32,7 @@ else
 fi
 export AFL_SKIP_BIN_CHECK=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1
 export DOTNET_GCHeapHardLimit=0x20000000 OMP_WAIT_POLICY=PASSIVE
-timeout --preserve-status "$seconds" afl-fuzz -i "$seeds" -o "$root/fuzz/findings/$target" -t 5000 -m none \
+timeout --preserve-status "$seconds" afl-fuzz -i "$seeds" -o "$findings" -t 5000 -m none \
   -- dotnet "$out/MLNetAudio.Fuzz.dll" "$target" || true
-stats=$root/fuzz/findings/$target/default/fuzzer_stats
+stats=$findings/default/fuzzer_stats
 grep -E '^(execs_done|execs_per_sec|corpus_count|saved_crashes|saved_hangs|bitmap_cvg|run_time)' "$stats" || true
