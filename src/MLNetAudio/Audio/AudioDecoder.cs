@@ -317,7 +317,8 @@ internal static class AudioDecoder
         // would defeat reading just the first MaxDuration seconds.
         long limit = request.FrameLimit(rate);
         // Grown by doubling from an estimate: a header cannot make this allocate more than the decoded audio needs.
-        var output = new MonoBuffer(path, limit, InitialFrames(stream, rate, limit), rate);
+        long expected = scan.DeclaredSamples is { } total ? Math.Max(0, total - start) : long.MaxValue;
+        var output = new MonoBuffer(path, limit, InitialFrames(stream, rate, Math.Min(limit, expected)), rate);
         var buffer = new float[4096 * channels];
         bool reachedEnd = false;
         while (output.Remaining > 0)
@@ -451,11 +452,13 @@ internal static class AudioDecoder
     }
 
     /// <summary>
-    /// Frames to allocate before decoding a compressed file: 8 per byte of file (Vorbis and MP3 at 32 kbit/s and up
-    /// hold fewer), at most a minute; the buffer doubles if the file holds more.
+    /// Frames to allocate before decoding a compressed file: the expected length (the request's limit, or what the
+    /// stream declares) but never more than a minute at its rate or 16 frames per byte of file, whichever is more
+    /// (Vorbis and MP3 at 32 kbit/s and up hold fewer), so a header's claim cannot make this allocation large; the
+    /// buffer doubles if the file holds more.
     /// </summary>
-    private static long InitialFrames(Stream stream, int rate, long limit) =>
-        Math.Min(limit, Math.Min(rate * 60L, 4096 + (stream.Length * 8)));
+    private static long InitialFrames(Stream stream, int rate, long expected) =>
+        Math.Min(expected, Math.Max(rate * 60L, 4096 + (stream.Length * 16)));
 
     private static DecodedAudio DecodeMpeg(Stream stream, string path, DecodeRequest request)
     {
