@@ -51,6 +51,19 @@ internal static class AudioDecoder
             throw new AudioLoadException(path, "the path is empty. Put a file path in every row of the path column.");
         }
 
+        if (Directory.Exists(path))
+        {
+            throw new AudioLoadException(path, "it is a folder, not a file. Put a file path in every row of the path column.");
+        }
+
+        // Checked before opening: opening a FIFO waits for a writer, forever if none comes, and a device such as
+        // /dev/zero never ends. Both (and sockets, and block devices) report a length of 0; so does an empty file.
+        var info = new FileInfo(path);
+        if (info.Exists && info.Length == 0)
+        {
+            throw new AudioDataException(path, "the file is empty (0 bytes) or not a regular file (a FIFO, device or socket); only regular files are read.");
+        }
+
         FileStream stream;
         try
         {
@@ -74,6 +87,11 @@ internal static class AudioDecoder
     /// <summary>Decodes from a seekable <paramref name="stream"/>; <paramref name="path"/> names it in errors.</summary>
     public static DecodedAudio Decode(Stream stream, string path, DecodeRequest request)
     {
+        if (!stream.CanSeek)
+        {
+            throw new AudioDataException(path, "the file cannot be read by seeking (a pipe, FIFO or device?); only regular files are read.");
+        }
+
         if (stream.Length == 0)
         {
             throw new AudioDataException(path, "the file is empty (0 bytes).");
@@ -136,12 +154,14 @@ internal static class AudioDecoder
         var s = audio.Samples;
         for (int i = 0; i < s.Length; i++)
         {
-            if (!float.IsFinite(s[i]))
+            // One comparison catches NaN (every comparison with it is false), infinities and absurd magnitudes.
+            if (!(Math.Abs(s[i]) <= AudioLimits.MaxFloatSampleMagnitude))
             {
                 double t = request.OffsetSeconds + ((double)i / audio.SampleRate);
+                string what = float.IsNaN(s[i]) ? "a NaN sample" : float.IsInfinity(s[i]) ? "an infinite sample" : $"a sample of {s[i]:G4}, beyond ±{AudioLimits.MaxFloatSampleMagnitude} (full scale is ±1),";
                 throw new AudioDataException(
                     path,
-                    $"the audio holds a {(float.IsNaN(s[i]) ? "NaN" : "infinite")} sample at {t:F3} s (mono sample {i} after the offset). Re-export the file; a float WAV written from unchecked data can hold NaN.");
+                    $"the audio holds {what} at {t:F3} s (mono sample {i} after the offset). Re-export the file; a float WAV written from unchecked data can hold such values.");
             }
         }
     }
@@ -312,6 +332,8 @@ internal static class AudioDecoder
 
     private static DecodedAudio DecodeVorbis(Stream stream, string path, DecodeRequest request)
     {
+        var scan = OggVorbisCheck.Scan(stream, path, request);
+        stream.Position = 0;
         using var reader = new VorbisReader(stream, closeOnDispose: false);
         int channels = reader.Channels;
         int rate = reader.SampleRate;
@@ -331,7 +353,9 @@ internal static class AudioDecoder
         // TotalSamples is read only when needed: NVorbis finds it by scanning every page to the end of the file, which
         // would defeat reading just the first MaxDuration seconds.
         long limit = request.FrameLimit(rate);
-        var output = new MonoBuffer(path, limit, Math.Min(limit, rate * 300L));
+        // Grown by doubling from an estimate: a header cannot make this allocate more than the decoded audio needs.
+        long expected = scan.DeclaredSamples is { } total ? Math.Max(0, total - start) : long.MaxValue;
+        var output = new MonoBuffer(path, limit, InitialFrames(stream, rate, Math.Min(limit, expected)), rate);
         var buffer = new float[4096 * channels];
         bool reachedEnd = false;
         while (output.Remaining > 0)
@@ -354,13 +378,128 @@ internal static class AudioDecoder
             // fewer (frozen-bubble's introzik.ogg: 0.17 s short of 195.5 s); nothing here can recover those, and the
             // tests document the difference.
             output.Truncate(Math.Max(0, reader.TotalSamples - start));
+            long shortfall = scan.DeclaredSamples is { } declared ? declared - (start + output.Count) : 0;
+            if (shortfall > AudioLimits.VorbisShortfallSeconds * rate && !request.AcceptTruncated)
+            {
+                // Every page passed its CRC, yet packets did not decode: never hand back a silently shorter song.
+                throw new AudioDataException(
+                    path,
+                    $"the Ogg Vorbis stream decodes to {(double)(start + output.Count) / rate:F3} s but its last granule position declares {(double)scan.DeclaredSamples!.Value / rate:F3} s: packets are damaged. Set AudioLoaderOptions.AcceptTruncatedFiles = true to keep what decodes.");
+            }
         }
 
         return new DecodedAudio(output.ToArray(), rate);
     }
 
+    /// <summary>
+    /// NLayer looks for an ID3v2 tag ("ID3") and a RIFF/WAVE header ("RIFF") at every byte where it hunts for a frame,
+    /// and buffers up to the end each one declares before checking the file holds it: one changed byte of an 8 KB
+    /// file cost 64 MB, a 32-byte file found by fuzzing 512 MB, and a negative RIFF chunk size would loop forever.
+    /// Every such header in the file is walked here, as NLayer would, and refused if it reaches past the file's end.
+    /// </summary>
+    private static void CheckMpegSideHeaders(Stream stream, string path)
+    {
+        long length = stream.Length;
+        var block = new byte[1 << 16];
+        for (long start = 0; start < length;)
+        {
+            stream.Position = start;
+            int n = stream.ReadAtLeast(block, block.Length, throwOnEndOfStream: false);
+            var span = block.AsSpan(0, n);
+            foreach (var marker in new[] { "ID3"u8.ToArray(), "RIFF"u8.ToArray() })
+            {
+                for (int from = 0, k; (k = span[from..].IndexOf(marker)) >= 0; from += k + 1)
+                {
+                    CheckSideHeader(stream, path, start + from + k, marker[0] == 'I');
+                }
+            }
+
+            if (n < block.Length)
+            {
+                break;
+            }
+
+            start += n - 3; // a marker across the block boundary is found in the next block
+        }
+
+        stream.Position = 0;
+    }
+
+    private static void CheckSideHeader(Stream stream, string path, long at, bool id3)
+    {
+        long length = stream.Length;
+        Span<byte> h = stackalloc byte[16];
+        stream.Position = at;
+        int n = stream.ReadAtLeast(h, h.Length, throwOnEndOfStream: false);
+        if (id3)
+        {
+            // NLayer's test for a v2 tag: version 2-4, revision not 0xFF, unused flag bits and size bits clear.
+            if (n < 10 || h[3] is < 2 or > 4 || h[4] == 0xFF
+                || (h[5] & (h[3] == 2 ? 0x3F : h[3] == 3 ? 0x1F : 0x0F)) != 0 || ((h[6] | h[7] | h[8] | h[9]) & 0x80) != 0)
+            {
+                return;
+            }
+
+            long size = 10 + ((h[6] << 21) | (h[7] << 14) | (h[8] << 7) | h[9]);
+            if (at + size > length)
+            {
+                throw new AudioDataException(path,
+                    $"the MP3 file's ID3v2 tag at byte {at} declares {size} bytes but the file ends {length - at} bytes after it; the tag is damaged or the file truncated.");
+            }
+
+            return;
+        }
+
+        if (n < 16 || !h[8..12].SequenceEqual("WAVE"u8) || !h[12..16].SequenceEqual("fmt "u8))
+        {
+            return;
+        }
+
+        // NLayer's walk: a length at 16, skip it, a chunk id, until "data"; each read must be inside the file.
+        Span<byte> word = stackalloc byte[4];
+        for (long offset = 16; ;)
+        {
+            if (at + offset + 4 > length)
+            {
+                throw new AudioDataException(path, $"the MP3 file holds a RIFF/WAVE header at byte {at} whose chunks run past the end of the file; it is damaged.");
+            }
+
+            stream.Position = at + offset;
+            stream.ReadExactly(word);
+            int chunk = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(word);
+            if (chunk < 0)
+            {
+                throw new AudioDataException(path, $"the MP3 file holds a RIFF/WAVE header at byte {at} with a negative chunk size ({chunk}); it is damaged.");
+            }
+
+            offset += 4 + (long)chunk;
+            if (at + offset + 4 > length)
+            {
+                throw new AudioDataException(path, $"the MP3 file holds a RIFF/WAVE header at byte {at} whose chunks run past the end of the file; it is damaged.");
+            }
+
+            stream.Position = at + offset;
+            stream.ReadExactly(word);
+            offset += 4;
+            if (word.SequenceEqual("data"u8))
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Frames to allocate before decoding a compressed file: the expected length (the request's limit, or what the
+    /// stream declares) but never more than a minute at its rate or 16 frames per byte of file, whichever is more
+    /// (Vorbis and MP3 at 32 kbit/s and up hold fewer), so a header's claim cannot make this allocation large; the
+    /// buffer doubles if the file holds more.
+    /// </summary>
+    private static long InitialFrames(Stream stream, int rate, long expected) =>
+        Math.Min(expected, Math.Max(rate * 60L, 4096 + (stream.Length * 16)));
+
     private static DecodedAudio DecodeMpeg(Stream stream, string path, DecodeRequest request)
     {
+        CheckMpegSideHeaders(stream, path);
         var gapless = Mp3Gapless.Read(stream);
         stream.Position = 0;
         using var mpeg = new MpegFile(stream);
@@ -396,7 +535,7 @@ internal static class AudioDecoder
             position += got / channels;
         }
 
-        var output = new MonoBuffer(path, limit, Math.Min(limit, rate * 300L));
+        var output = new MonoBuffer(path, limit, InitialFrames(stream, rate, limit), rate);
         while (output.Remaining > 0)
         {
             int want = (int)Math.Min(4608, output.Remaining) * channels;
@@ -422,17 +561,28 @@ internal static class AudioDecoder
         return new DecodedAudio(output.ToArray(), rate);
     }
 
-    internal static void CheckHeader(string path, string format, int channels, int rate)
+    /// <summary>
+    /// Checks a header's channel count and sample rate against <see cref="AudioLimits"/>; every decoder calls it before
+    /// allocating anything sized by them.
+    /// </summary>
+    internal static void CheckHeader(string path, string format, int channels, long rate)
     {
         if (channels <= 0)
         {
             throw new AudioDataException(path, $"the {format} header declares {channels} channels; a playable file has at least one.");
         }
 
+        if (channels > AudioLimits.MaxChannels)
+        {
+            throw new AudioDataException(path, $"the {format} header declares {channels} channels; at most {AudioLimits.MaxChannels} are accepted.");
+        }
+
         if (rate <= 0)
         {
             throw new AudioDataException(path, $"the {format} header declares a sample rate of {rate} Hz; a playable file has a positive rate.");
         }
+
+        AudioLimits.CheckSampleRate(path, format, rate);
     }
 }
 
@@ -441,32 +591,35 @@ internal sealed class MonoBuffer
 {
     private readonly string _path;
     private readonly long _limit;
+    private readonly int _rate;
     private float[] _data;
     private int _count;
 
-    /// <param name="path">The file, named when the song is too long for one array.</param>
+    /// <param name="path">The file, named when the song is too long for one row.</param>
     /// <param name="limit">Frames to keep at most (<see cref="long.MaxValue"/>: no limit).</param>
-    /// <param name="capacity">Frames to allocate up front (the expected length, when known).</param>
-    public MonoBuffer(string path, long limit, long capacity)
+    /// <param name="capacity">Frames to allocate up front (the expected length, when known; the caller has checked
+    /// it against the file's size or <see cref="AudioLimits.MaxSamplesPerSong"/>).</param>
+    /// <param name="rate">The file's sample rate, for messages.</param>
+    public MonoBuffer(string path, long limit, long capacity, int rate)
     {
         _path = path;
         _limit = limit;
-        _data = new float[(int)Math.Clamp(Math.Min(limit, capacity), 0, Array.MaxLength)];
+        _rate = rate;
+        _data = new float[(int)Math.Clamp(Math.Min(limit, capacity), 0, AudioLimits.MaxSamplesPerSong)];
     }
 
     public long Remaining => _limit - _count;
 
+    /// <summary>Frames held.</summary>
+    public int Count => _count;
+
     public Span<float> Reserve(int frames)
     {
         long needed = (long)_count + frames;
-        if (needed > Array.MaxLength)
-        {
-            throw new AudioDataException(_path, $"the song is too long to hold in memory as one vector (over {Array.MaxLength} samples). Set AudioLoaderOptions.MaxDuration to read part of it.");
-        }
-
+        AudioLimits.CheckSongLength(_path, needed, _rate, "the song decodes to at least");
         if (needed > _data.Length)
         {
-            Array.Resize(ref _data, (int)Math.Min(Array.MaxLength, Math.Max(needed, (long)_data.Length * 2)));
+            Array.Resize(ref _data, (int)Math.Min(AudioLimits.MaxSamplesPerSong, Math.Max(needed, (long)_data.Length * 2)));
         }
 
         var span = _data.AsSpan(_count, frames);

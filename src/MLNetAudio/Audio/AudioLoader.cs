@@ -66,8 +66,10 @@ namespace MLNetAudio.Audio
         /// <summary>
         /// Decode the frames present when a WAV file is shorter than its header declares, an MP3 shorter than its
         /// LAME/Xing tag declares, a FLAC stream shorter than its STREAMINFO declares or cut inside a frame, an Ogg
-        /// Opus/FLAC file without its end-of-stream page (a download cut short), or keep what ffmpeg decoded when it
-        /// reported errors. Default false: such a file is an error, so a damaged song is never silently shortened.
+        /// file (Vorbis, Opus, FLAC) without its end-of-stream page or shorter than its last granule position (a
+        /// download cut short), or keep what ffmpeg decoded when it reported errors. Default false: such a file is an
+        /// error, so a damaged song is never silently shortened. Damage that is not a cut (an Ogg page failing its
+        /// CRC, a missing page) is an error either way.
         /// </summary>
         public bool AcceptTruncatedFiles = Defaults.AcceptTruncatedFiles;
 
@@ -94,7 +96,7 @@ namespace MLNetAudio.Audio
         public void Validate()
         {
             new OptionErrors(nameof(AudioLoaderOptions))
-                .Check(TargetSampleRate is < 1000 or > 768_000, nameof(TargetSampleRate), $"must be between 1000 and 768000 Hz; got {TargetSampleRate}.")
+                .Check(TargetSampleRate is < AudioLimits.MinSampleRate or > AudioLimits.MaxSampleRate, nameof(TargetSampleRate), $"must be between {AudioLimits.MinSampleRate} and {AudioLimits.MaxSampleRate} Hz; got {TargetSampleRate}.")
                 .Check(!double.IsFinite(Offset) || Offset < 0, nameof(Offset), $"must be a finite number of seconds >= 0; got {Offset}.")
                 .Check(MaxDuration is { } d && (!double.IsFinite(d) || d <= 0), nameof(MaxDuration), $"must be null (to the end) or a finite number of seconds > 0; got {MaxDuration}.")
                 .Check(!Enum.IsDefined(ErrorPolicy), nameof(ErrorPolicy), $"must be Throw or Report; got {(int)ErrorPolicy}.")
@@ -124,6 +126,12 @@ namespace MLNetAudio.Audio
     /// Ogg FLAC (hand-written); any other format it recognises (AAC/M4A, WMA, AIFF, ADPCM WAV, ...) through an
     /// installed <c>ffmpeg</c> on PATH. Without ffmpeg those fail with <see cref="AudioFormatException"/>. Cursors
     /// decode one song at a time and keep only that song in memory.</para>
+    /// <para>Limits (checked before anything sized by a header is allocated): sample rates 1 kHz to 768 kHz, at most
+    /// 255 channels, at most 2^28 mono samples (1 GiB of floats) per song both at the file's rate and after
+    /// resampling (set <see cref="AudioLoaderOptions.MaxDuration"/> to read part of a longer one), float samples
+    /// within ±1000; only regular files are read (FIFOs, devices and folders are refused before opening). Under
+    /// <see cref="AudioErrorPolicy.Report"/> any failure while loading a row, whatever its cause, fails that row only,
+    /// naming the file. See docs/reliability.md.</para>
     /// </remarks>
     public sealed class AudioLoadingEstimator : IEstimator<AudioLoadingTransformer>
     {
@@ -291,15 +299,40 @@ namespace MLNetAudio.Audio
         /// <summary>How many files this transformer has decoded (tests check that each row is decoded once).</summary>
         internal int LoadCount => Volatile.Read(ref _loadCount);
 
-        /// <summary>Loads one file with this transformer's options (what a cursor does for each row).</summary>
+        /// <summary>
+        /// Loads one file with this transformer's options (what a cursor does for each row). Every failure is an
+        /// <see cref="AudioLoadException"/> naming the file, whatever its cause, so that under
+        /// <see cref="AudioErrorPolicy.Report"/> only this row fails.
+        /// </summary>
         internal DecodedAudio LoadFile(string path)
         {
             Interlocked.Increment(ref _loadCount);
-            string full = _options.BaseDirectory is { } dir && path.Length > 0 ? Path.Combine(dir, path) : path;
-            var decoded = AudioDecoder.Decode(full, new DecodeRequest(_options.Offset, _options.MaxDuration, _options.AcceptTruncatedFiles));
-            return new DecodedAudio(
-                Resampler.Resample(decoded.Samples, decoded.SampleRate, _options.TargetSampleRate),
-                _options.TargetSampleRate);
+            string full = string.Empty;
+            try
+            {
+                full = _options.BaseDirectory is { } dir && path.Length > 0 ? Path.Combine(dir, path) : path;
+                var decoded = AudioDecoder.Decode(full, new DecodeRequest(_options.Offset, _options.MaxDuration, _options.AcceptTruncatedFiles));
+                int target = _options.TargetSampleRate;
+                if (decoded.SampleRate != target)
+                {
+                    long outLength = Resampler.For(decoded.SampleRate, target).OutputLength(decoded.Samples.Length);
+                    AudioLimits.CheckSongLength(full, outLength, target, $"resampled to {target} Hz, the song holds");
+                }
+
+                return new DecodedAudio(Resampler.Resample(decoded.Samples, decoded.SampleRate, target), target);
+            }
+            catch (AudioLoadException)
+            {
+                throw;
+            }
+            catch (Exception e)
+            {
+                // A decoder or library bug must fail this row with the file named, not abort the whole data view.
+                throw new AudioLoadException(
+                    full.Length > 0 ? full : path,
+                    $"loading failed unexpectedly ({e.GetType().Name}: {e.Message}). The file is probably damaged; please report it if it plays elsewhere.",
+                    e);
+            }
         }
 
         private sealed class Binding : SchemaBinding

@@ -26,7 +26,9 @@ internal sealed class Resampler
     private const int ZeroCrossings = 16;
     private const double KaiserBeta = 8.0;
 
-    private static readonly Dictionary<(int, int), Resampler> Cache = [];
+    // Least recently used first; at most AudioLimits.MaxCachedResamplers tables, so the cache cannot grow with the
+    // rates files claim.
+    private static readonly LinkedList<Resampler> Cache = [];
 
     private readonly long _up;    // L: output samples per M input samples
     private readonly long _down;  // M
@@ -42,13 +44,16 @@ internal sealed class Resampler
         long g = Gcd(fromRate, toRate);
         _up = toRate / g;
         _down = fromRate / g;
-        _phases = (int)Math.Min(_up, MaxPhases);
 
         // Cut-off as a fraction of the input rate, and the filter's half length in input samples.
         double cutoff = Rolloff * 0.5 * Math.Min(1.0, (double)toRate / fromRate);
         double halfWidth = ZeroCrossings / (2 * cutoff);
         _half = (int)Math.Ceiling(halfWidth);
         _taps = 2 * _half;
+
+        // Long filters (steep down-sampling) get fewer phases so the table stays under its limit; the timing error
+        // that costs is under 1/(2 * phases) of an input sample, far below the output's own sample period there.
+        _phases = (int)Math.Min(Math.Min(_up, MaxPhases), Math.Max(1, AudioLimits.MaxResamplerTableFloats / _taps));
         _table = new float[_phases * _taps];
         double i0Beta = BesselI0(KaiserBeta);
         for (int p = 0; p < _phases; p++)
@@ -87,21 +92,56 @@ internal sealed class Resampler
     /// <summary>The rate of the output samples.</summary>
     public int ToRate { get; }
 
-    /// <summary>Returns the (shared, immutable) resampler for a rate pair; its filter table is built once.</summary>
+    /// <summary>Filter coefficients this resampler holds (phases times taps).</summary>
+    internal int TableLength => _table.Length;
+
+    /// <summary>Resamplers currently cached (tests check the cache stays bounded).</summary>
+    internal static int CachedCount
+    {
+        get
+        {
+            lock (Cache)
+            {
+                return Cache.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Returns the (shared, immutable) resampler for a rate pair, both within <see cref="AudioLimits"/>' rates; its
+    /// filter table is built once and kept while it is among the <see cref="AudioLimits.MaxCachedResamplers"/> most
+    /// recently used.
+    /// </summary>
     public static Resampler For(int fromRate, int toRate)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(fromRate);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(toRate);
+        ArgumentOutOfRangeException.ThrowIfLessThan(fromRate, AudioLimits.MinSampleRate);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(fromRate, AudioLimits.MaxSampleRate);
+        ArgumentOutOfRangeException.ThrowIfLessThan(toRate, AudioLimits.MinSampleRate);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(toRate, AudioLimits.MaxSampleRate);
         lock (Cache)
         {
-            if (!Cache.TryGetValue((fromRate, toRate), out var r))
+            for (var node = Cache.First; node is not null; node = node.Next)
             {
-                r = new Resampler(fromRate, toRate);
-                Cache[(fromRate, toRate)] = r;
+                if (node.Value.FromRate == fromRate && node.Value.ToRate == toRate)
+                {
+                    Cache.Remove(node);
+                    Cache.AddLast(node);
+                    return node.Value;
+                }
             }
-
-            return r;
         }
+
+        var r = new Resampler(fromRate, toRate); // built outside the lock: a large table takes milliseconds
+        lock (Cache)
+        {
+            Cache.AddLast(r);
+            while (Cache.Count > AudioLimits.MaxCachedResamplers)
+            {
+                Cache.RemoveFirst();
+            }
+        }
+
+        return r;
     }
 
     /// <summary>Resamples <paramref name="input"/> from <paramref name="fromRate"/> to <paramref name="toRate"/>.</summary>

@@ -144,7 +144,7 @@ internal static class WavDecoder
                 $"the WAV file is encoded with {codec} ({tagName}); only integer PCM and IEEE float WAV are decoded. Convert it, e.g. `ffmpeg -i in.wav -c:a pcm_s16le out.wav`.");
         }
 
-        AudioDecoder.CheckHeader(path, "WAV", channels, rate > int.MaxValue ? -1 : (int)rate);
+        AudioDecoder.CheckHeader(path, "WAV", channels, rate);
         SampleKind? kind = (tag, bits) switch
         {
             (1, 8) => SampleKind.UInt8,
@@ -176,7 +176,8 @@ internal static class WavDecoder
     {
         long start = Math.Min(request.StartFrame(f.SampleRate), totalFrames);
         long frames = Math.Min(totalFrames - start, request.FrameLimit(f.SampleRate));
-        var output = new MonoBuffer(path, frames, frames);
+        AudioLimits.CheckSongLength(path, frames, f.SampleRate, "the WAV data chunk holds");
+        var output = new MonoBuffer(path, frames, frames, f.SampleRate);
         stream.Position = dataStart + (start * f.BlockAlign);
         var block = new byte[FramesPerBlock * f.BlockAlign];
         while (output.Remaining > 0)

@@ -94,6 +94,11 @@ namespace MLNetAudio.Data
 
             var schema = inputSchema;
             var stages = Flatten(model).ToList();
+            if (stages.Count > ModelFile.MaxStages)
+            {
+                throw new NotSupportedException($"The pipeline has {stages.Count} stages; a model file holds at most {ModelFile.MaxStages}.");
+            }
+
             for (int i = 0; i < stages.Count; i++)
             {
                 var stage = stages[i];
@@ -151,12 +156,7 @@ namespace MLNetAudio.Data
         public ITransformer Load(string path, out DataViewSchema inputSchema)
         {
             ArgumentException.ThrowIfNullOrEmpty(path);
-            if (!File.Exists(path))
-            {
-                throw new FileNotFoundException($"No model file at '{path}'.", path);
-            }
-
-            using var file = File.OpenRead(path);
+            using var file = ModelZip.OpenModelFile(path);
             return Load(file, path, out inputSchema);
         }
 
@@ -173,8 +173,25 @@ namespace MLNetAudio.Data
 
         private TransformerChain<ITransformer> Load(Stream stream, string? path, out DataViewSchema inputSchema)
         {
-            var bytes = ReadAll(stream);
-            if (bytes.Length < 4 || bytes[0] != 'P' || bytes[1] != 'K' || bytes[2] != 3 || bytes[3] != 4)
+            try
+            {
+                return LoadChecked(stream, path, out inputSchema);
+            }
+            catch (AudioModelFileException)
+            {
+                throw;
+            }
+            catch (Exception e)
+            {
+                // Whatever a damaged or hostile file triggers (out of memory included) is reported as this file's problem.
+                throw new AudioModelFileException(path, AudioModelFileProblem.Corrupt, $"it could not be read ({e.GetType().Name}: {e.Message})", e);
+            }
+        }
+
+        private TransformerChain<ITransformer> LoadChecked(Stream stream, string? path, out DataViewSchema inputSchema)
+        {
+            var source = ModelZip.Seekable(stream, path);
+            if (!ModelZip.StartsAsZip(source))
             {
                 throw new AudioModelFileException(path, AudioModelFileProblem.NotAModelFile,
                     "it is not a zip archive, so not an MLNetAudio model (those are written by ml.Audio().Model.Save)");
@@ -183,7 +200,7 @@ namespace MLNetAudio.Data
             ZipArchive zip;
             try
             {
-                zip = new ZipArchive(new MemoryStream(bytes, writable: false), ZipArchiveMode.Read);
+                zip = new ZipArchive(source, ZipArchiveMode.Read, leaveOpen: true);
             }
             catch (InvalidDataException e)
             {
@@ -199,7 +216,7 @@ namespace MLNetAudio.Data
                         + (zip.Entries.Any(e => e.FullName.EndsWith("Model.key", StringComparison.Ordinal))
                             ? "; it looks like a plain ML.NET model: load it with ml.Model.Load"
                             : string.Empty));
-                var manifest = ReadManifest(path, Read(path, manifestEntry, null));
+                var manifest = ReadManifest(path, ModelZip.ReadEntry(path, manifestEntry, null, null, ModelZip.MaxManifestBytes));
                 if (manifest.FormatVersion > ModelFile.ContainerVersion)
                 {
                     throw new AudioModelFileException(path, AudioModelFileProblem.NewerFormatVersion,
@@ -207,13 +224,13 @@ namespace MLNetAudio.Data
                         + $"this MLNetAudio ({ModelFile.LibraryVersion}) reads up to version {ModelFile.ContainerVersion}: update MLNetAudio");
                 }
 
+                var zipEntries = CheckEntries(path, zip, manifest);
                 var stages = new List<ITransformer>();
                 DataViewSchema? schema = null;
-                foreach (var entry in manifest.Entries)
+                for (int i = 0; i < manifest.Entries.Count; i++)
                 {
-                    var zipEntry = zip.GetEntry(entry.Name)
-                        ?? throw new AudioModelFileException(path, AudioModelFileProblem.Corrupt, $"the manifest lists '{entry.Name}' but the archive lacks it");
-                    byte[] data = Read(path, zipEntry, entry);
+                    var entry = manifest.Entries[i];
+                    byte[] data = ModelZip.ReadEntry(path, zipEntries[i], entry.Length, entry.Sha256, ModelZip.MaxEntryBytes);
                     switch (entry.Kind)
                     {
                         case ModelFile.KindSchema:
@@ -355,29 +372,63 @@ namespace MLNetAudio.Data
             s.Write(bytes);
         }
 
-        private static byte[] Read(string? path, ZipArchiveEntry zipEntry, ManifestEntry? expected)
+        /// <summary>
+        /// Checks what the manifest lists against the zip's directory before anything is decompressed: at most one
+        /// schema entry and <see cref="ModelFile.MaxStages"/> stage entries (the writer numbers stages with three
+        /// digits), each stage named by its position as the writer names it, no entry listed twice, every entry
+        /// present, each within <see cref="ModelZip.MaxEntryBytes"/> and all together within <see cref="ModelZip.MaxTotalBytes"/>.
+        /// </summary>
+        private static List<ZipArchiveEntry> CheckEntries(string? path, ZipArchive zip, Manifest manifest)
         {
-            byte[] data;
-            try
-            {
-                using var s = zipEntry.Open();
-                using var buffer = new MemoryStream();
-                s.CopyTo(buffer);
-                data = buffer.ToArray();
-            }
-            catch (InvalidDataException e)
-            {
-                throw new AudioModelFileException(path, AudioModelFileProblem.Corrupt, $"entry '{zipEntry.FullName}' cannot be decompressed ({e.Message})", e);
-            }
-
-            if (expected is not null
-                && (data.Length != expected.Length || !string.Equals(Convert.ToHexString(SHA256.HashData(data)), expected.Sha256, StringComparison.OrdinalIgnoreCase)))
+            if (manifest.Entries.Count > ModelFile.MaxStages + 1)
             {
                 throw new AudioModelFileException(path, AudioModelFileProblem.Corrupt,
-                    $"entry '{zipEntry.FullName}' does not match the checksum recorded when it was saved");
+                    $"its manifest lists {manifest.Entries.Count} entries; a model holds at most {ModelFile.MaxStages} stages and its input schema");
             }
 
-            return data;
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            var result = new List<ZipArchiveEntry>(manifest.Entries.Count);
+            long total = 0;
+            int stage = 0;
+            foreach (var entry in manifest.Entries)
+            {
+                if (!seen.Add(entry.Name))
+                {
+                    throw new AudioModelFileException(path, AudioModelFileProblem.Corrupt, $"its manifest lists '{entry.Name}' more than once");
+                }
+
+                if (entry.Kind is ModelFile.KindMLNet or ModelFile.KindAudio)
+                {
+                    string expected = $"stages/{stage.ToString("D3", CultureInfo.InvariantCulture)}.{(entry.Kind == ModelFile.KindMLNet ? "mlnet.zip" : "audio.bin")}";
+                    if (entry.Name != expected)
+                    {
+                        throw new AudioModelFileException(path, AudioModelFileProblem.Corrupt,
+                            $"its manifest lists stage {stage} as '{entry.Name}'; the writer names it '{expected}'");
+                    }
+
+                    stage++;
+                }
+
+                var zipEntry = zip.GetEntry(entry.Name)
+                    ?? throw new AudioModelFileException(path, AudioModelFileProblem.Corrupt, $"the manifest lists '{entry.Name}' but the archive lacks it");
+                if (zipEntry.Length > ModelZip.MaxEntryBytes || entry.Length != zipEntry.Length)
+                {
+                    throw new AudioModelFileException(path, AudioModelFileProblem.Corrupt, zipEntry.Length > ModelZip.MaxEntryBytes
+                        ? $"entry '{entry.Name}' declares {zipEntry.Length} bytes, over the {ModelZip.MaxEntryBytes} bytes an entry may have"
+                        : $"entry '{entry.Name}' is {zipEntry.Length} bytes by the zip's directory but {entry.Length} by the manifest");
+                }
+
+                total += zipEntry.Length;
+                if (total > ModelZip.MaxTotalBytes)
+                {
+                    throw new AudioModelFileException(path, AudioModelFileProblem.Corrupt,
+                        $"its entries declare more than the {ModelZip.MaxTotalBytes} bytes a model may hold decompressed");
+                }
+
+                result.Add(zipEntry);
+            }
+
+            return result;
         }
 
         private static Manifest ReadManifest(string? path, byte[] json)
@@ -400,13 +451,6 @@ namespace MLNetAudio.Data
             }
 
             return manifest;
-        }
-
-        private static byte[] ReadAll(Stream stream)
-        {
-            using var buffer = new MemoryStream();
-            stream.CopyTo(buffer);
-            return buffer.ToArray();
         }
     }
 
@@ -549,6 +593,9 @@ namespace MLNetAudio.Data
         public const string KindMLNet = "MLNet";
         public const string KindAudio = "MLNetAudio";
         public const int StageMagic = 0x414E4C4D; // "MLNA" little-endian
+
+        // Stage entries are named stages/NNN: three digits.
+        public const int MaxStages = 1000;
 
         public static string LibraryVersion { get; } =
             typeof(ModelFile).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion

@@ -145,7 +145,8 @@ namespace MLNetAudio.Features
         /// <summary>Hop between frames in samples; 0 (default) derives it from <see cref="FramesPerSecond"/>. Sizes win over durations.</summary>
         public int HopLength;
 
-        /// <summary>Window length in seconds; a window holds <c>round(WindowSeconds * framesPerSecond)</c> frames. Default 8.</summary>
+        /// <summary>Window length in seconds, at most 600; a window holds <c>round(WindowSeconds * framesPerSecond)</c> frames, and
+        /// at most 2^24 features (64 MiB). Default 8.</summary>
         public double WindowSeconds = Defaults.WindowSeconds;
 
         /// <summary>Distance between window starts in seconds. Default 1 (scoring); use 8 for the consecutive windows of training.</summary>
@@ -245,6 +246,12 @@ namespace MLNetAudio.Features
 
         internal MfccSegmenterOptions Clone() => (MfccSegmenterOptions)MemberwiseClone();
 
+        /// <summary>Longest window (and window hop) accepted, in seconds: ten minutes, beyond any excerpt a model scores.</summary>
+        internal const double MaxWindowSeconds = 600;
+
+        /// <summary>Most features (frames times values per frame) one window may hold: 2^24 floats, 64 MiB.</summary>
+        internal const long MaxFeaturesPerWindow = 1L << 24;
+
         /// <summary>Throws one <see cref="ArgumentException"/> listing every invalid field.</summary>
         internal void Validate()
         {
@@ -258,8 +265,8 @@ namespace MLNetAudio.Features
             e.Check(!Enum.IsDefined(FeatureKind), nameof(FeatureKind), $"{FeatureKind} is not a feature kind.")
              .Check(HopLength < 0, nameof(HopLength), $"must be 0 (derive from FramesPerSecond) or positive; got {HopLength}.")
              .Check(HopLength == 0 && !(FramesPerSecond > 0 && double.IsFinite(FramesPerSecond)), nameof(FramesPerSecond), $"must be a positive number; got {FramesPerSecond}.")
-             .Check(!(WindowSeconds > 0 && double.IsFinite(WindowSeconds)), nameof(WindowSeconds), $"must be a positive number of seconds; got {WindowSeconds}.")
-             .Check(!(WindowHopSeconds > 0 && double.IsFinite(WindowHopSeconds)), nameof(WindowHopSeconds), $"must be a positive number of seconds; got {WindowHopSeconds}.")
+             .Check(!(WindowSeconds > 0 && WindowSeconds <= MaxWindowSeconds), nameof(WindowSeconds), $"must be a positive number of seconds up to {MaxWindowSeconds}; got {WindowSeconds}.")
+             .Check(!(WindowHopSeconds > 0 && WindowHopSeconds <= MaxWindowSeconds), nameof(WindowHopSeconds), $"must be a positive number of seconds up to {MaxWindowSeconds}; got {WindowHopSeconds}.")
              .Check(FftSize < 2 || FftSize > 1 << 16, nameof(FftSize), $"must be between 2 and 65536 samples; got {FftSize}.")
              .Check(WindowLength < 0 || WindowLength > FftSize, nameof(WindowLength), $"must be 0 (= FftSize) or between 1 and FftSize ({FftSize}); got {WindowLength}.")
              .Check(!Enum.IsDefined(PadMode), nameof(PadMode), $"{PadMode} is not a pad mode.")
@@ -701,6 +708,14 @@ namespace MLNetAudio.Features
                 _options.Coefficients,
                 _options.Amin,
                 _options.TopDb));
+            if ((long)layout.FramesPerWindow * definition.Coefficients > MfccSegmenterOptions.MaxFeaturesPerWindow)
+            {
+                throw new ArgumentException(
+                    $"MfccSegmenterOptions.WindowSeconds: {_options.WindowSeconds} s at {layout.FramesPerSecond:0.###} frames per second holds {layout.FramesPerWindow} frames of {definition.Coefficients} values, "
+                    + $"over the {MfccSegmenterOptions.MaxFeaturesPerWindow} one window may hold; use shorter windows or fewer frames per second.",
+                    nameof(inputSchema));
+            }
+
             if (_mean is not null && _mean.Length != definition.Coefficients)
             {
                 throw new InvalidOperationException($"The standardisation learned at Fit has {_mean.Length} coefficients but column '{InputColumnName}' gives {definition.Coefficients}.");

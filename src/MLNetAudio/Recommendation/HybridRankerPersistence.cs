@@ -109,15 +109,24 @@ namespace MLNetAudio.Data
         public HybridRankerModel LoadHybridRanker(string path)
         {
             ArgumentException.ThrowIfNullOrEmpty(path);
-            if (!File.Exists(path))
+            try
             {
-                throw new FileNotFoundException($"No model file at '{path}'.", path);
+                return LoadHybridRankerChecked(path);
             }
+            catch (Exception e) when (e is not (AudioModelFileException or FileNotFoundException))
+            {
+                // Whatever a damaged or hostile file triggers (out of memory included) is reported as this file's problem.
+                throw new AudioModelFileException(path, AudioModelFileProblem.Corrupt, $"it could not be read ({e.GetType().Name}: {e.Message})", e);
+            }
+        }
 
+        private HybridRankerModel LoadHybridRankerChecked(string path)
+        {
+            using var file = ModelZip.OpenModelFile(path);
             ZipArchive zip;
             try
             {
-                zip = new ZipArchive(new MemoryStream(File.ReadAllBytes(path), writable: false), ZipArchiveMode.Read);
+                zip = new ZipArchive(file, ZipArchiveMode.Read);
             }
             catch (InvalidDataException e)
             {
@@ -131,19 +140,29 @@ namespace MLNetAudio.Data
                     ?? throw new AudioModelFileException(path, AudioModelFileProblem.NotAModelFile,
                         $"it has no '{HybridManifest}', so it is not a hybrid ranker file"
                         + (zip.GetEntry(ModelFile.ManifestEntry) is null ? string.Empty : "; it is a pipeline: load it with ml.Audio().Model.Load"));
-                var (users, songs, parts) = ReadHybridManifest(path, ReadEntry(path, manifestEntry));
+                var (users, songs, parts) = ReadHybridManifest(path, ModelZip.ReadEntry(path, manifestEntry, null, null, ModelZip.MaxManifestBytes));
+                if (parts.Count > ModelFile.MaxStages || parts.Select(p => p.Entry).Distinct(StringComparer.Ordinal).Count() != parts.Count)
+                {
+                    throw new AudioModelFileException(path, AudioModelFileProblem.Corrupt,
+                        $"its manifest lists {parts.Count} parts, some more than once or over {ModelFile.MaxStages}");
+                }
+
                 var loaded = new List<(string Name, object Part)>();
+                long total = 0;
                 try
                 {
                     foreach (var (name, kind, entryName, length, sha) in parts)
                     {
                         var entry = zip.GetEntry(entryName)
                             ?? throw new AudioModelFileException(path, AudioModelFileProblem.Corrupt, $"the manifest lists '{entryName}' but the archive lacks it");
-                        byte[] bytes = ReadEntry(path, entry);
-                        if (bytes.Length != length || !string.Equals(Convert.ToHexString(SHA256.HashData(bytes)), sha, StringComparison.OrdinalIgnoreCase))
+                        total += entry.Length;
+                        if (total > ModelZip.MaxTotalBytes)
                         {
-                            throw new AudioModelFileException(path, AudioModelFileProblem.Corrupt, $"entry '{entryName}' does not match the checksum recorded when it was saved");
+                            throw new AudioModelFileException(path, AudioModelFileProblem.Corrupt,
+                                $"its entries declare more than the {ModelZip.MaxTotalBytes} bytes a model may hold decompressed");
                         }
+
+                        byte[] bytes = ModelZip.ReadEntry(path, entry, length, sha, ModelZip.MaxEntryBytes);
 
                         loaded.Add((name, LoadPart(path, kind, entryName, bytes)));
                     }
@@ -281,19 +300,5 @@ namespace MLNetAudio.Data
             s.Write(bytes);
         }
 
-        private static byte[] ReadEntry(string path, ZipArchiveEntry entry)
-        {
-            try
-            {
-                using var s = entry.Open();
-                using var buffer = new MemoryStream();
-                s.CopyTo(buffer);
-                return buffer.ToArray();
-            }
-            catch (InvalidDataException e)
-            {
-                throw new AudioModelFileException(path, AudioModelFileProblem.Corrupt, $"entry '{entry.FullName}' cannot be decompressed ({e.Message})", e);
-            }
-        }
     }
 }

@@ -80,7 +80,7 @@ public class AudioLoaderBadInputTests
                 var ogg = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Fixtures", "stereo440l_660r_2s_44100.ogg"));
                 new Random(3).NextBytes(ogg.AsSpan(100, 3000)); // the setup header and the first audio pages
                 File.WriteAllBytes(path, ogg);
-                return new(path, typeof(AudioDataException), "Ogg Vorbis data is damaged");
+                return new(path, typeof(AudioDataException), "Ogg file is damaged: page 2 (byte 58) fails its CRC check");
             case "empty-path":
                 return new(string.Empty, typeof(AudioLoadException), "path is empty");
             default:
@@ -246,6 +246,65 @@ public class AudioLoaderBadInputTests
 
         Assert.Contains("12 bits", e1.Message);
         Assert.Contains("block align", e2.Message);
+    }
+
+    public static TheoryData<string> NonRegularFiles() => ["fifo", "/dev/zero", "folder"];
+
+    [Theory]
+    [MemberData(nameof(NonRegularFiles))]
+    public void A_FIFO_a_device_or_a_folder_is_refused_up_front_and_fails_only_its_row(string kind)
+    {
+        // Before: a FIFO hung LoadAudio (and model Load) forever; with a writer, NotSupportedException aborted the view.
+        using var dir = new TempDir();
+        string path = kind switch
+        {
+            "fifo" => dir.File("pipe.wav"),
+            "folder" => dir.Path,
+            _ => kind,
+        };
+        if (kind == "fifo")
+        {
+            using var mkfifo = System.Diagnostics.Process.Start("mkfifo", [path]);
+            mkfifo.WaitForExit();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        string good = dir.File("good.wav");
+        WavWriter.Write(good, Sine(440, 22050, 0.5), 22050);
+
+        HostileInput.AssertRefused(path, kind == "folder" ? "is a folder" : "not a regular file", () => Load(path), seconds: 2);
+        var rows = LoadAll([good, path, good], new AudioLoaderOptions { ErrorPolicy = AudioErrorPolicy.Report });
+        Assert.Equal(["", rows[1].Error, ""], rows.Select(r => r.Error));
+        Assert.Contains($"'{path}'", rows[1].Error);
+        Assert.Equal(11025, rows[2].Samples.Length);
+    }
+
+    [Fact]
+    public void An_exception_no_check_anticipated_fails_only_its_row_naming_the_file()
+    {
+        // A NUL in a path makes FileInfo throw ArgumentException, which no decoder check catches: before, such an
+        // untyped exception (OverflowException, ArgumentException from the resampler, ...) aborted the whole view.
+        using var dir = new TempDir();
+        string good = dir.File("good.wav"), bad = dir.File("bad\0name.wav");
+        WavWriter.Write(good, Sine(440, 22050, 0.5), 22050);
+
+        var rows = LoadAll([good, bad, good], new AudioLoaderOptions { ErrorPolicy = AudioErrorPolicy.Report });
+        var e = Assert.ThrowsAny<AudioLoadException>(() => Load(bad));
+
+        Assert.Equal(["", rows[1].Error, ""], rows.Select(r => r.Error));
+        Assert.Contains("loading failed unexpectedly (ArgumentException", rows[1].Error);
+        Assert.Equal(bad, e.FilePath);
+        Assert.IsType<ArgumentException>(e.InnerException);
+    }
+
+    [Fact]
+    public void A_non_seekable_stream_is_a_typed_error_not_NotSupportedException()
+    {
+        using var pipe = new System.IO.Pipes.AnonymousPipeServerStream(System.IO.Pipes.PipeDirection.In);
+
+        var e = Assert.Throws<AudioDataException>(() => AudioDecoder.Decode(pipe, "pipe", default));
+
+        Assert.Contains("cannot be read by seeking", e.Message);
     }
 
     private static double LoadDuration(string path)

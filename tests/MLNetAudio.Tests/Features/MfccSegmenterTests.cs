@@ -229,6 +229,33 @@ public class MfccSegmenterTests
         }
     }
 
+    [Theory]
+    [InlineData(1e6)]  // issue 13: accepted, then OutOfMemoryException on a 24 s clip
+    [InlineData(600.001)]
+    public void A_window_of_absurd_length_is_refused_naming_the_option(double seconds)
+    {
+        var ml = new MLContext(1);
+
+        var e = Assert.Throws<ArgumentException>(() => ml.Transforms.SegmentMfcc("W", "X", new MfccSegmenterOptions { WindowSeconds = seconds, WindowHopSeconds = seconds }));
+
+        Assert.Contains($"WindowSeconds: must be a positive number of seconds up to 600; got {seconds}", e.Message);
+        Assert.Contains("WindowHopSeconds", e.Message);
+    }
+
+    [Fact]
+    public void A_window_holding_over_2_to_the_24_features_is_refused_at_bind_time()
+    {
+        // 600 s at one frame per sample of 4 kHz = 2.4 million frames of 20 coefficients: 48 million floats.
+        var ml = new MLContext(1);
+        var data = SongData.Load(ml, Rate, SongData.Tone(Rate, 8));
+        var options = new MfccSegmenterOptions { WindowSeconds = 600, HopLength = 1, FftSize = 64, MelBands = 20 };
+
+        var e = Assert.Throws<ArgumentException>(() => ml.Transforms.SegmentMfcc("W", "X", options).Fit(data));
+
+        Assert.Contains("MfccSegmenterOptions.WindowSeconds", e.Message);
+        Assert.Contains("over the 16777216", e.Message);
+    }
+
     [Fact]
     public void Options_that_only_fail_at_a_sample_rate_name_the_field()
     {
