@@ -252,7 +252,7 @@ internal static class FfmpegDecoder
             throw new AudioDataException(path, $"ffmpeg wrote {bits}-bit samples for the {format} file; 32-bit float was asked for.");
         }
 
-        var output = new MonoBuffer(path, long.MaxValue, rate * 60L);
+        var output = new MonoBuffer(path, long.MaxValue, rate * 60L, rate);
         int frameBytes = 4 * channels;
         var buffer = new byte[Math.Max(1 << 16, frameBytes) / frameBytes * frameBytes];
         var floats = new float[buffer.Length / 4];
