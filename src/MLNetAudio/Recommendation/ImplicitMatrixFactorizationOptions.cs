@@ -1,0 +1,107 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetAudio.Data;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetAudio.Recommendation;
+
+// ML.NET convention: options are public fields (STYLE.md), so CA1051 is off for this class only.
+#pragma warning disable CA1051
+/// <summary>
+/// Options of <see cref="ImplicitMatrixFactorizationTrainer"/>. Names follow ML.NET's
+/// <c>MatrixFactorizationTrainer.Options</c> where they mean the same thing; <see cref="Alpha"/> does not (see there).
+/// </summary>
+public sealed class ImplicitMatrixFactorizationOptions
+{
+    /// <summary>
+    /// The user key column (as in ML.NET's recommendation sample, the matrix's columns are users). Must be set; a
+    /// scalar UInt32 key with a known count, as made by MapValueToKey.
+    /// </summary>
+    public string? MatrixColumnIndexColumnName;
+
+    /// <summary>The song key column (the matrix's rows are songs). Must be set; a scalar UInt32 key with a known count.</summary>
+    public string? MatrixRowIndexColumnName;
+
+    /// <summary>The play-count column r (Single). Rows with r ≤ 0 carry no preference; repeated (user, song) rows add up. Default "Label".</summary>
+    public string LabelColumnName = Defaults.LabelColumnName;
+
+    /// <summary>Number of latent factors f. Default 8 (ML.NET's default); implicit-feedback work often uses 32 to 200.</summary>
+    public int ApproximationRank = Defaults.ApproximationRank;
+
+    /// <summary>Alternating rounds (a user half-step then a song half-step each). Default 20 (ML.NET's default).</summary>
+    public int NumberOfIterations = Defaults.NumberOfIterations;
+
+    /// <summary>L2 regularisation λ on user and song factors, as in Hu, Koren and Volinsky 2008 (ML.NET's Lambda). Default 0.1.</summary>
+    public double Lambda = Defaults.Lambda;
+
+    /// <summary>
+    /// Confidence scaling α of Hu, Koren and Volinsky 2008: an observed play count r has confidence c = 1 + α r, an
+    /// unobserved pair confidence 1. Default 40 (the value the paper found to work). Not the same as ML.NET's
+    /// one-class <c>Alpha</c>, which weights unobserved entries with observed ones at weight 1; ML.NET's Alpha a
+    /// corresponds roughly to 1 / (1 + α r) here.
+    /// </summary>
+    public double Alpha = Defaults.Alpha;
+
+    /// <summary>
+    /// 0 (the default) solves each user's and song's system exactly (batched Cholesky). A positive n instead runs n
+    /// conjugate-gradient steps per half-step, started from the current factors (Takács, Pilászy and Tikk 2011; the
+    /// implicit library's default is 3): cheaper per iteration, approximate, and converging to the exact solve as
+    /// n grows (n = ApproximationRank is exact up to rounding).
+    /// </summary>
+    public int ConjugateGradientSteps;
+
+    /// <summary>
+    /// Seed of the initial factors (uniform in [0, 0.01)); on the CPU the same seed, data and thread count give the
+    /// same model (CUDA kernels may reorder sums). Default 1.
+    /// </summary>
+    public int Seed = Defaults.Seed;
+
+    /// <summary>Train and recommend on CUDA when TorchSharp finds a GPU; otherwise on the CPU. Default true.</summary>
+    public bool UseGpuWhenAvailable = true;
+
+    /// <summary>
+    /// When set, the CPU threads libtorch uses while training (restored afterwards; libtorch's thread count is
+    /// process-wide). Null (the default) leaves libtorch's setting alone.
+    /// </summary>
+    public int? NumberOfThreads;
+
+    /// <summary>Default values.</summary>
+    public static class Defaults
+    {
+        /// <summary>Default label column.</summary>
+        public const string LabelColumnName = "Label";
+
+        /// <summary>Default number of latent factors.</summary>
+        public const int ApproximationRank = 8;
+
+        /// <summary>Default number of alternating rounds.</summary>
+        public const int NumberOfIterations = 20;
+
+        /// <summary>Default regularisation.</summary>
+        public const double Lambda = 0.1;
+
+        /// <summary>Default confidence scaling.</summary>
+        public const double Alpha = 40;
+
+        /// <summary>Default seed.</summary>
+        public const int Seed = 1;
+    }
+
+    /// <summary>Throws one <see cref="ArgumentException"/> listing every invalid field.</summary>
+    public void Validate()
+    {
+        new OptionErrors(nameof(ImplicitMatrixFactorizationOptions))
+            .Check(string.IsNullOrWhiteSpace(MatrixColumnIndexColumnName), nameof(MatrixColumnIndexColumnName), "must name the user key column.")
+            .Check(string.IsNullOrWhiteSpace(MatrixRowIndexColumnName), nameof(MatrixRowIndexColumnName), "must name the song key column.")
+            .Check(string.IsNullOrWhiteSpace(LabelColumnName), nameof(LabelColumnName), "must name the play-count column.")
+            .Check(ApproximationRank < 1, nameof(ApproximationRank), $"must be at least 1; found {ApproximationRank}.")
+            .Check(NumberOfIterations < 1, nameof(NumberOfIterations), $"must be at least 1; found {NumberOfIterations}.")
+            .Check(!(Lambda > 0) || double.IsInfinity(Lambda), nameof(Lambda), $"must be positive and finite (it keeps each solve well posed); found {Lambda}.")
+            .Check(!(Alpha >= 0) || double.IsInfinity(Alpha), nameof(Alpha), $"must be zero or positive and finite; found {Alpha}.")
+            .Check(ConjugateGradientSteps < 0, nameof(ConjugateGradientSteps), $"must be 0 (exact solves) or positive; found {ConjugateGradientSteps}.")
+            .Check(NumberOfThreads is < 1, nameof(NumberOfThreads), $"must be at least 1 when set; found {NumberOfThreads}.")
+            .ThrowIfAny();
+    }
+}
+#pragma warning restore CA1051

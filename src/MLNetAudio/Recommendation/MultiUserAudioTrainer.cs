@@ -1,0 +1,316 @@
+using System.Globalization;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using MLNetAudio.Data;
+using MLNetAudio.Scoring;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace MLNetAudio.Recommendation;
+
+/// <summary>
+/// The audio recommender's multi-user mode (DESIGN.md §4): one shared CNN+LSTM encoder (<see cref="TimeConvNetwork"/>)
+/// turns every 8-second window into an embedding, and each user has a learned vector; a window's preference for a
+/// user is sigmoid(user · window + b), and a song's score aggregates its windows (<see cref="AudioSongAggregation"/>).
+/// Trained on (user, song, played) with sampled unplayed songs as negatives; songs without training plays (cold songs)
+/// are never used in training, yet are scored from their audio like any other.
+/// </summary>
+/// <remarks>
+/// <para>Estimator characteristics: trains (TorchSharp, GPU when present); input: user and song key columns and a Single
+/// play-count column; output: Single <c>Score</c>; NuGet: MLNetAudio plus a libtorch backend; not ONNX-exportable as a
+/// whole (the encoder is the scorer's network, which is).</para>
+/// <para>Written by hand: no library trains a shared audio encoder with per-user vectors. A training pair's logit is
+/// a soft maximum (log-mean-exp) over <see cref="MultiUserAudioOptions.WindowsPerPair"/> windows drawn from the
+/// song, so a song liked for one part can be learned from that part (the seed's multiple-instance view).</para>
+/// </remarks>
+public sealed class MultiUserAudioTrainer : IEstimator<MultiUserAudioModel>
+{
+    private const string TrainerName = "MultiUserAudio";
+    private readonly MultiUserAudioOptions _options;
+    private readonly AudioSongWindows _songs;
+    private readonly IHost? _log;
+
+    /// <summary>Creates the trainer over the catalog's song windows (index = song key - 1).</summary>
+    /// <exception cref="ArgumentException">An option is invalid; every bad one is listed.</exception>
+    public MultiUserAudioTrainer(MultiUserAudioOptions options, AudioSongWindows songs)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(songs);
+        options.Validate();
+        _options = options.Copy();
+        _songs = songs;
+    }
+
+    // The catalog's way in: the same trainer, logging each epoch to the context's log.
+    internal MultiUserAudioTrainer(MLContext mlContext, MultiUserAudioOptions options, AudioSongWindows songs)
+        : this(options, songs)
+    {
+        _log = ((IHostEnvironment)mlContext).Register(TrainerName);
+    }
+
+    /// <summary>
+    /// Batches skipped in each epoch of the last <see cref="Fit"/> (one count per epoch) because their loss or gradient
+    /// norm was not finite; all zero unless <see cref="MultiUserAudioOptions.SkipNonFiniteBatches"/> is on.
+    /// </summary>
+    public IReadOnlyList<int> SkippedBatches { get; private set; } = [];
+
+    /// <summary>Trains the encoder and the user vectors on the plays of <paramref name="input"/>.</summary>
+    /// <exception cref="ArgumentException">A column is missing or wrong, or the song key count differs from the catalog's.</exception>
+    public MultiUserAudioModel Fit(IDataView input)
+    {
+        var plays = PlayMatrix.ReadTraining(input, _options.MatrixColumnIndexColumnName, _options.MatrixRowIndexColumnName, _options.LabelColumnName);
+        if (plays.SongCount != _songs.SongCount)
+        {
+            throw new ArgumentException(
+                $"Song column '{_options.MatrixRowIndexColumnName}' is a key of {plays.SongCount} values but the song windows hold {_songs.SongCount} songs; "
+                + "compute the windows for the same catalog the keys were made from.",
+                nameof(input));
+        }
+
+        CheckWindowsFinite();
+        var options = _options.Copy();
+        options.Epochs ??= AutomaticEpochs(plays.NonZeroCount, options);
+        using (var plan = _log?.Start("Plan"))
+        {
+            plan?.Info(MessageSensitivity.None, _options.Epochs is null
+                ? $"MultiUserAudio: epochs (automatic) {options.Epochs}, about {StepsPerEpoch(plays.NonZeroCount, options)} steps each; at least {MultiUserAudioOptions.Defaults.Epochs} and aiming at {MultiUserAudioOptions.Defaults.TargetOptimizationSteps} steps."
+                : $"MultiUserAudio: epochs {options.Epochs}.");
+        }
+
+        var device = _options.UseGpuWhenAvailable && cuda.is_available() ? CUDA : CPU;
+        torch.random.manual_seed(_options.Seed);
+        var settings = new TimeConvNetworkSettings(_songs.FramesPerWindow, _songs.Coefficients, _options.ConvolutionForm, NetworkHead.Lstm, _options.ConvolutionLayers, _options.Channels, _options.EmbeddingSize);
+        var network = new TimeConvNetwork(settings);
+        try
+        {
+            network.to(device);
+            var users = nn.Parameter(randn(plays.UserCount, _options.EmbeddingSize, device: device).mul_(TorchScalars.OneTenthDouble));
+            var bias = nn.Parameter(zeros(1, device: device));
+            var (mean, std) = Standardization(plays);
+            using var meanTensor = tensor(mean, device: device);
+            using var stdTensor = tensor(std, device: device);
+            Train(options, network, users, bias, plays, device, meanTensor, stdTensor);
+            network.eval();
+            var userArray = users.detach().cpu().data<float>().ToArray();
+            float b = bias.detach().cpu().item<float>();
+            users.Dispose();
+            bias.Dispose();
+            return new MultiUserAudioModel(options, _songs, network, plays, userArray, b, device, mean, std);
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Checks the input columns and describes the output (Score).</summary>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema) =>
+        PlayMatrix.ScoreOutputSchema(inputSchema, _options.MatrixColumnIndexColumnName, _options.MatrixRowIndexColumnName);
+
+    // A NaN or infinity in one window would turn the standardisation, and then every loss, into NaN; name it instead.
+    private void CheckWindowsFinite()
+    {
+        int size = _songs.WindowSize, c = _songs.Coefficients;
+        for (int s = 0; s < _songs.SongCount; s++)
+        {
+            var values = _songs.Windows(s);
+            for (int i = 0; i < values.Length; i++)
+            {
+                if (!float.IsFinite(values[i]))
+                {
+                    throw new ArgumentException(
+                        $"The song windows of song key {s + 1} hold {values[i]} at window {i / size}, frame {i % size / c}, coefficient {i % c}; "
+                        + "features must be finite numbers (check the song's audio and the window settings).",
+                        nameof(_songs));
+                }
+            }
+        }
+    }
+
+    // MFCC coefficients differ in scale by orders of magnitude (c0 is the log energy), which stalls training; each
+    // coefficient is standardised with the mean and deviation over the windows of songs with training plays.
+    private (float[] Mean, float[] Std) Standardization(PlayMatrix plays)
+    {
+        int c = _songs.Coefficients;
+        var sum = new double[c];
+        var squares = new double[c];
+        long count = 0;
+        var warm = Enumerable.Range(0, plays.SongCount).Where(s => plays.PlayCountOfSong(s) > 0).ToArray();
+        int step = Math.Max(1, warm.Length / 500);
+        for (int i = 0; i < warm.Length; i += step)
+        {
+            var values = _songs.Windows(warm[i]);
+            for (int j = 0; j < values.Length; j++)
+            {
+                sum[j % c] += values[j];
+                squares[j % c] += (double)values[j] * values[j];
+            }
+
+            count += values.Length / c;
+        }
+
+        var mean = new float[c];
+        var std = new float[c];
+        for (int k = 0; k < c; k++)
+        {
+            double m = sum[k] / Math.Max(1, count);
+            mean[k] = (float)m;
+            std[k] = (float)Math.Max(Math.Sqrt(Math.Max(0, (squares[k] / Math.Max(1, count)) - (m * m))), 1e-3);
+        }
+
+        return (mean, std);
+    }
+
+    /// <summary>
+    /// The automatic epoch count: enough passes for <see cref="MultiUserAudioOptions.Defaults.TargetOptimizationSteps"/>
+    /// steps, between <see cref="MultiUserAudioOptions.Defaults.Epochs"/> and
+    /// <see cref="MultiUserAudioOptions.Defaults.MaximumAutomaticEpochs"/>.
+    /// </summary>
+    internal static int AutomaticEpochs(int trainingPlays, MultiUserAudioOptions options)
+    {
+        long steps = Math.Max(1, StepsPerEpoch(trainingPlays, options));
+        long wanted = (MultiUserAudioOptions.Defaults.TargetOptimizationSteps + steps - 1) / steps;
+        return (int)Math.Clamp(wanted, MultiUserAudioOptions.Defaults.Epochs, MultiUserAudioOptions.Defaults.MaximumAutomaticEpochs);
+    }
+
+    // Pairs per epoch: every training play and its negatives, in batches.
+    private static long StepsPerEpoch(int trainingPlays, MultiUserAudioOptions options) =>
+        ((long)trainingPlays * (1 + options.NegativesPerPlay) + options.BatchSize - 1) / options.BatchSize;
+
+    private void Train(MultiUserAudioOptions o, TimeConvNetwork network, TorchSharp.Modules.Parameter users, TorchSharp.Modules.Parameter bias, PlayMatrix plays, Device device, Tensor mean, Tensor std)
+    {
+        int epochs = o.Epochs ?? throw new InvalidOperationException("The epoch count is resolved before training.");
+        var rng = new Random(o.Seed);
+        var warm = Enumerable.Range(0, plays.SongCount).Where(s => plays.PlayCountOfSong(s) > 0).ToArray();
+        var positives = new List<(int User, int Song)>();
+        for (int u = 0; u < plays.UserCount; u++)
+        {
+            foreach (int s in plays.SongsOf(u))
+            {
+                positives.Add((u, s));
+            }
+        }
+
+        // The auxiliary read-out (WindowStatisticsWeight) is made after the network and the user vectors, so that with
+        // the weight at 0 every initial weight, and the run, is what it was before the option existed.
+        using var statisticsHead = o.WindowStatisticsWeight > 0 ? nn.Linear(o.EmbeddingSize, 2L * _songs.Coefficients) : null;
+        statisticsHead?.to(device);
+        var parameters = network.parameters().Append(users).Append(bias).Concat(statisticsHead?.parameters() ?? []).ToArray();
+        using var optimizer = new RootedAdam(parameters, o.LearningRate);
+        int size = _songs.WindowSize;
+        int w = o.WindowsPerPair;
+        var skippedPerEpoch = new int[epochs];
+        SkippedBatches = skippedPerEpoch;
+        using var channel = _log?.Start("Training");
+        using var logWindows = ((float)Math.Log(w)).ToScalar();
+        using var statisticsWeight = ((float)o.WindowStatisticsWeight).ToScalar();
+        network.train();
+        for (int epoch = 0; epoch < epochs; epoch++)
+        {
+            var pairs = new List<(int User, int Song, float Label)>(positives.Count * (1 + o.NegativesPerPlay));
+            foreach (var (u, s) in positives)
+            {
+                pairs.Add((u, s, 1));
+                var played = plays.SongsOf(u);
+                for (int n = 0; n < o.NegativesPerPlay; n++)
+                {
+                    // Negatives come from warm songs only: cold songs never enter training, not even as negatives.
+                    for (int attempt = 0; attempt < 20; attempt++)
+                    {
+                        int candidate = o.PopularityMatchedNegatives ? positives[rng.Next(positives.Count)].Song : warm[rng.Next(warm.Length)];
+                        if (played.IndexOf(candidate) < 0)
+                        {
+                            pairs.Add((u, candidate, 0));
+                            break;
+                        }
+                    }
+                }
+            }
+
+            Shuffle(pairs, rng);
+            double total = 0;
+            int batches = 0, skipped = 0;
+            var buffer = new float[o.BatchSize * w * size];
+            for (int first = 0; first < pairs.Count; first += o.BatchSize)
+            {
+                int b = Math.Min(o.BatchSize, pairs.Count - first);
+                var userIndex = new long[b];
+                var labels = new float[b];
+                for (int i = 0; i < b; i++)
+                {
+                    var (u, s, label) = pairs[first + i];
+                    userIndex[i] = u;
+                    labels[i] = label;
+                    var windows = _songs.Windows(s);
+                    int count = _songs.WindowCount(s);
+                    for (int j = 0; j < w; j++)
+                    {
+                        windows.Slice(rng.Next(count) * size, size).CopyTo(buffer.AsSpan(((i * w) + j) * size, size));
+                    }
+                }
+
+                using var scope = NewDisposeScope();
+                var x = tensor(buffer.AsSpan(0, b * w * size).ToArray(), [b * w, _songs.FramesPerWindow, _songs.Coefficients]).to(device).sub(mean).div(std);
+                var windowEmbedding = network.Embedding(x);
+                var embedding = windowEmbedding.reshape(b, w, -1);
+                var u2 = users.index_select(0, tensor(userIndex, device: device));
+                var logits = (embedding * u2.unsqueeze(1)).sum(-1).add(bias, TorchScalars.One);
+                var pairLogit = logits.logsumexp(1).sub(logWindows);
+                var loss = F.binary_cross_entropy_with_logits(pairLogit, tensor(labels, device: device));
+                float playLoss = loss.item<float>(); // Progress reports the play loss alone, comparable with and without the auxiliary term
+                if (statisticsHead is not null)
+                {
+                    // The window's own MFCC statistics over time: the embedding must keep what they hold.
+                    var statistics = cat([x.mean([1]), x.std(1)], 1).detach();
+                    loss = loss.add(F.mse_loss(statisticsHead.call(windowEmbedding), statistics).mul(statisticsWeight), TorchScalars.One);
+                }
+
+                optimizer.zero_grad();
+                loss.backward();
+
+                // Checked before the step, so a NaN never reaches the weights (clip_grad_norm_ returns the norm before clipping).
+                double gradientNorm = nn.utils.clip_grad_norm_(parameters, 5);
+                float fullLoss = loss.item<float>();
+                int batch = batches + skipped + 1;
+                string? lossHint = float.IsFinite(playLoss) ? $"The play loss was {playLoss}; the window-statistics term (WindowStatisticsWeight) was not finite." : null;
+                if (NonFiniteTrainingException.IsNonFiniteBatch(TrainerName, epoch + 1, batch, fullLoss, gradientNorm, o.SkipNonFiniteBatches, lossHint))
+                {
+                    skipped++;
+                    continue;
+                }
+
+                optimizer.step();
+                total += playLoss;
+                batches++;
+            }
+
+            skippedPerEpoch[epoch] = skipped;
+            if (skipped > 0)
+            {
+                if (batches == 0)
+                {
+                    throw NonFiniteTrainingException.AllBatchesSkipped(TrainerName, epoch + 1, skipped);
+                }
+
+                channel?.Warning(MessageSensitivity.None,
+                    $"{TrainerName} epoch {epoch + 1}: skipped {skipped} of {skipped + batches} batch(es) whose loss or gradient norm was NaN or infinite (SkipNonFiniteBatches).");
+            }
+
+            channel?.Info(MessageSensitivity.None, $"{TrainerName} epoch {epoch + 1}: play loss {(batches == 0 ? "n/a (no training pairs)" : (total / batches).ToString("F4", CultureInfo.InvariantCulture))}"
+                + (skipped > 0 ? $", {skipped} batch(es) skipped" : string.Empty));
+            o.Progress?.Report((epoch + 1, batches == 0 ? double.NaN : total / batches));
+        }
+    }
+
+    private static void Shuffle<T>(List<T> list, Random rng)
+    {
+        for (int i = list.Count - 1; i > 0; i--)
+        {
+            int j = rng.Next(i + 1);
+            (list[i], list[j]) = (list[j], list[i]);
+        }
+    }
+}
