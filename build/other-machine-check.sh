@@ -24,7 +24,8 @@ pack)
   rm -rf "$bundle" && mkdir -p "$bundle"
   root=$(dirname "$(readlink -f "$(command -v dotnet)")")
   runtime=$(ls "$root/shared/Microsoft.NETCore.App" | sort -V | tail -1)
-  tar -C "$root" -cf - dotnet host "shared/Microsoft.NETCore.App/$runtime" | xz -9 -T0 > "$bundle/dotnet.tar.xz"
+  aspnet=$(ls "$root/shared/Microsoft.AspNetCore.App" | sort -V | tail -1)
+  tar -C "$root" -cf - dotnet host "shared/Microsoft.NETCore.App/$runtime" "shared/Microsoft.AspNetCore.App/$aspnet" | xz -9 -T0 > "$bundle/dotnet.tar.xz"
   bin=tests/MLNetAudio.Tests/bin/Release/net10.0
   # libtorch and the other large native libraries stay behind; Roslyn serves only the source-guard test.
   tar -C "$bin" -cf - --exclude='runtimes/linux-x64/native/libtorch*' --exclude='runtimes/linux-x64/native/libc10*' \
@@ -32,7 +33,7 @@ pack)
       --exclude='runtimes/linux-x64/native/libjit*' --exclude='runtimes/linux-x64/native/libaoti*' \
       --exclude='runtimes/linux-x64/native/libshm*' --exclude='runtimes/linux-x64/native/*.dbg' \
       --exclude='runtimes/linux-x64/native/libonnxruntime*' \
-      --exclude='Microsoft.CodeAnalysis*' \
+      --exclude='Microsoft.CodeAnalysis*' --exclude='./.playwright' --exclude='./refs' \
       --exclude='runtimes/win*' --exclude='runtimes/osx*' --exclude='runtimes/ios' --exclude='runtimes/android' \
       --exclude='runtimes/linux-arm*' --exclude='runtimes/linux-musl*' . | xz -9 -T0 > "$bundle/tests.tar.xz"
   tar -C benchmarks/MLNetAudio.ScorerBenchmarks/bin/Release/net10.0 -cf - --exclude='runtimes' . | xz -9 -T0 > "$bundle/bench.tar.xz"
