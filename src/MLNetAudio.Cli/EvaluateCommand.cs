@@ -51,6 +51,10 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         [Description("Read at most this many seconds of each song (default: whole songs).")]
         public double? MaxSeconds { get; set; }
 
+        [CommandOption("--store <DIR>")]
+        [Description("With a play log: keep the songs' MFCC windows in an on-disk store in DIR instead of memory; a rerun over the same catalog decodes no song again.")]
+        public string? Store { get; set; }
+
         public override ValidationResult Validate() =>
             Songs is null ? ValidationResult.Error("--songs is required.")
             : Plays is null ? ValidationResult.Error("--plays is required.")
@@ -66,7 +70,7 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         var catalog = Catalog.Read(settings.Songs!);
         var plays = PlayRow.Read(settings.Plays!, catalog);
         var test = PlayRow.Read(settings.Test!, catalog);
-        var data = Pipelines.PlayLog(ml, catalog, plays, settings.MaxSeconds, settings.Plays!, cancellationToken);
+        var data = Pipelines.PlayLog(ml, catalog, plays, settings.MaxSeconds, settings.Store, settings.Plays!, cancellationToken);
         var readable = data.Readable;
         var kept = data.ReadableIds;
         var trainUsers = plays.Select(p => p.UserId).ToHashSet(StringComparer.Ordinal);

@@ -63,15 +63,24 @@ internal static class Pipelines
     /// A catalog and a play log made ready for the recommenders: unreadable songs left out (and their plays, with a
     /// warning), song keys from the catalog, user keys from the plays, the songs' windows cached.
     /// </summary>
-    public static PlayLogData PlayLog(MLContext ml, Catalog catalog, List<PlayRow> plays, double? maxSeconds, string playsPath, CancellationToken cancel)
+    public static PlayLogData PlayLog(MLContext ml, Catalog catalog, List<PlayRow> plays, double? maxSeconds, string? store, string playsPath, CancellationToken cancel)
     {
         // One pass over the files: each song decoded once, the unreadable ones listed and left out.
-        AudioSongCatalog songs = WithProgress(catalog.Songs.Count, "decoding songs", (task) => AudioSongCatalog.Build(ml, ml.Data.LoadFromEnumerable(catalog.Songs), new AudioSongCatalogOptions
+        AudioSongCatalog songs = WithProgress(catalog.Songs.Count, "decoding songs", task => AudioSongCatalog.Build(ml, ml.Data.LoadFromEnumerable(catalog.Songs), new AudioSongCatalogOptions
         {
             Loader = Loader(maxSeconds),
             SkipUnreadableSongs = true,
-            Store = null,
+            Store = store is null ? null : new AudioSongStoreOptions
+            {
+                Directory = store,
+                Progress = new Inline<AudioSongStoreProgress>(p =>
+                {
+                    task.Value = p.SongsDone;
+                    cancel.ThrowIfCancellationRequested();
+                }),
+            },
         }));
+        Ui.Info($"songs: {songs.Windows.SongCount} readable, {songs.Windows.ComputedSongs} decoded{(store is null ? string.Empty : $", the rest from the store in {store}")}.");
         foreach (var bad in songs.Unreadable)
         {
             Ui.Warn($"skipped {bad.SongId} (catalog row {bad.Row + 1}): {bad.Reason}");

@@ -42,6 +42,10 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [Description("Read at most this many seconds of each song (default: whole songs).")]
         public double? MaxSeconds { get; set; }
 
+        [CommandOption("--store <DIR>")]
+        [Description("With a play log: keep the songs' MFCC windows in an on-disk store in DIR instead of memory; a rerun over the same catalog decodes no song again.")]
+        public string? Store { get; set; }
+
         public override ValidationResult Validate() =>
             Songs is null ? ValidationResult.Error("--songs is required.")
             : Model is null ? ValidationResult.Error("--model is required.")
@@ -117,7 +121,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
     private static int TrainRecommender(MLContext ml, Catalog catalog, Settings settings, CancellationToken cancel)
     {
         var plays = PlayRow.Read(settings.Plays!, catalog);
-        var data = Pipelines.PlayLog(ml, catalog, plays, settings.MaxSeconds, settings.Plays!, cancel);
+        var data = Pipelines.PlayLog(ml, catalog, plays, settings.MaxSeconds, settings.Store, settings.Plays!, cancel);
         var readable = data.Readable;
         int cold = readable.Count - plays.Select(p => p.SongId).Distinct().Count();
         Ui.Info($"training the multi-user recommender: {plays.Select(p => p.UserId).Distinct().Count()} listeners, {plays.Count} plays, {readable.Count} songs ({cold} without plays) ...");

@@ -81,11 +81,20 @@ public sealed class MlnetAudioCliTests : IDisposable
     {
         Write("plays.csv", "UserId,SongId,Plays", "ana,flute-melody,3", "ana,strings-then-flute,1", "ben,guitar-melody,2", "ben,piano-chords,1", "cem,marimba-melody,4");
         Write("test.csv", "UserId,SongId,Plays", "ana,flute-then-guitar,1", "ben,flute-then-guitar,1", "cem,piano-chords,1");
-        var train = Run("train", "--songs", "catalog.csv", "--plays", "plays.csv", "--model", "rec.zip", "--epochs", "2", "--max-seconds", "12");
+        var train = Run("train", "--songs", "catalog.csv", "--plays", "plays.csv", "--model", "rec.zip", "--epochs", "2", "--max-seconds", "12", "--store", "windows");
         Assert.True(train.ExitCode == 0, train.Describe());
+        Assert.Contains(train.Stderr, l => l.Contains($"songs: {Clips.Length} readable, {Clips.Length} decoded", StringComparison.Ordinal));
+
+        // Trained again over the same store: no song is decoded again, and the model is the same.
+        var again = Run("train", "--songs", "catalog.csv", "--plays", "plays.csv", "--model", "rec2.zip", "--epochs", "2", "--max-seconds", "12", "--store", "windows");
+        Assert.True(again.ExitCode == 0, again.Describe());
+        Assert.Contains(again.Stderr, l => l.Contains($"songs: {Clips.Length} readable, 0 decoded", StringComparison.Ordinal));
 
         var recommend = Run("recommend", "--model", "rec.zip", "--user", "ana", "--user", "cem", "--k", "3", "--out", "recs.csv");
         Assert.True(recommend.ExitCode == 0, recommend.Describe());
+        var recommendAgain = Run("recommend", "--model", "rec2.zip", "--user", "ana", "--user", "cem", "--k", "3", "--out", "recs-again.csv");
+        Assert.True(recommendAgain.ExitCode == 0, recommendAgain.Describe());
+        Assert.Equal(File.ReadAllLines(Path.Combine(_dir, "recs.csv")), File.ReadAllLines(Path.Combine(_dir, "recs-again.csv")));
         string[] lines = File.ReadAllLines(Path.Combine(_dir, "recs.csv"));
         Assert.Equal("UserId,Rank,SongId,Score,BestWindowStartSeconds", lines[0]);
         var rows = lines[1..].Select(l => l.Split(',')).ToArray();
