@@ -208,7 +208,7 @@ internal sealed class Oracle(int users, int songs, Func<int, int, float> score) 
     }
 }
 
-internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs, string? Store = null, bool CatalogOnly = false, bool SkipCheck = false, string[]? Sources = null)
+internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs, string? Store = null, bool CatalogOnly = false, string[]? Sources = null)
 {
     public static Settings Parse(string[] args)
     {
@@ -217,7 +217,8 @@ internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs
         {
             if (args[i] is "--catalog-only" or "--no-check")
             {
-                s = args[i] == "--catalog-only" ? s with { CatalogOnly = true } : s with { SkipCheck = true };
+                // --no-check is accepted for older command lines: unreadable files are found in the catalog's one pass now.
+                s = args[i] == "--catalog-only" ? s with { CatalogOnly = true } : s;
                 i--;
                 continue;
             }

@@ -15,12 +15,8 @@ namespace MLNetAudio.Cli;
 /// </summary>
 internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : TrainingSettings
     {
-        [CommandOption("--songs <CSV>")]
-        [Description("The catalog: SongId,Path.")]
-        public string? Songs { get; set; }
-
         [CommandOption("--plays <CSV>")]
         [Description("The training play log: UserId,SongId,Plays.")]
         public string? Plays { get; set; }
@@ -38,30 +34,12 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         [DefaultValue(10)]
         public int K { get; set; } = 10;
 
-        [CommandOption("--epochs <N>")]
-        [Description("Epochs of the audio model; default automatic.")]
-        public int? Epochs { get; set; }
-
-        [CommandOption("--seed <N>")]
-        [Description("Seed. Default 1.")]
-        [DefaultValue(1)]
-        public int Seed { get; set; } = 1;
-
-        [CommandOption("--max-seconds <S>")]
-        [Description("Read at most this many seconds of each song (default: whole songs).")]
-        public double? MaxSeconds { get; set; }
-
-        [CommandOption("--store <DIR>")]
-        [Description("With a play log: keep the songs' MFCC windows in an on-disk store in DIR instead of memory; a rerun over the same catalog decodes no song again.")]
-        public string? Store { get; set; }
-
         public override ValidationResult Validate() =>
             Songs is null ? ValidationResult.Error("--songs is required.")
             : Plays is null ? ValidationResult.Error("--plays is required.")
             : Test is null ? ValidationResult.Error("--test is required.")
             : K < 1 ? ValidationResult.Error("--k must be at least 1.")
-            : Epochs is <= 0 ? ValidationResult.Error("--epochs must be at least 1.")
-            : ValidationResult.Success();
+            : base.Validate();
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)

@@ -41,12 +41,12 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
         var ml = new MLContext(seed: 1);
         var catalog = Catalog.Read(settings.Songs!);
         var model = Models.Load(ml, settings.Model!);
-        if (AudioModelCatalogFlatten(model).OfType<MultiUserAudioModel>().Any())
+        if (Models.Flatten(model).OfType<MultiUserAudioModel>().Any())
         {
             throw new CliInputException($"{settings.Model}: this is a recommender (trained with --plays); use 'mlnet-audio recommend'.");
         }
 
-        if (!AudioModelCatalogFlatten(model).OfType<TimeConvLstmScorer>().Any())
+        if (!Models.Flatten(model).OfType<TimeConvLstmScorer>().Any())
         {
             throw new CliInputException($"{settings.Model}: this model holds no taste scorer; train one with 'mlnet-audio train --labels'.");
         }
@@ -114,7 +114,6 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
         return Cli.Ok;
     }
 
-    private static IEnumerable<ITransformer> AudioModelCatalogFlatten(ITransformer model) => Models.Flatten(model);
 
     private static double? Annotation(DataViewSchema.Column column, string name)
     {

@@ -11,12 +11,8 @@ namespace MLNetAudio.Cli;
 /// <summary><c>train</c>: a taste model from one listener's labels, or a recommender from a play log.</summary>
 internal sealed class TrainCommand : Command<TrainCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : TrainingSettings
     {
-        [CommandOption("--songs <CSV>")]
-        [Description("The catalog: SongId,Path (a relative Path is relative to the CSV's folder).")]
-        public string? Songs { get; set; }
-
         [CommandOption("--labels <CSV>")]
         [Description("One listener's labels: SongId,Label (1/0 or true/false). Trains a taste model (the seed's per-user mode).")]
         public string? Labels { get; set; }
@@ -29,30 +25,11 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [Description("Where to write the model.")]
         public string? Model { get; set; }
 
-        [CommandOption("--epochs <N>")]
-        [Description("Passes over the data; default automatic (adapts to the amount of data).")]
-        public int? Epochs { get; set; }
-
-        [CommandOption("--seed <N>")]
-        [Description("Seed of the weights and the data order. Default 1.")]
-        [DefaultValue(1)]
-        public int Seed { get; set; } = 1;
-
-        [CommandOption("--max-seconds <S>")]
-        [Description("Read at most this many seconds of each song (default: whole songs).")]
-        public double? MaxSeconds { get; set; }
-
-        [CommandOption("--store <DIR>")]
-        [Description("With a play log: keep the songs' MFCC windows in an on-disk store in DIR instead of memory; a rerun over the same catalog decodes no song again.")]
-        public string? Store { get; set; }
-
         public override ValidationResult Validate() =>
             Songs is null ? ValidationResult.Error("--songs is required.")
             : Model is null ? ValidationResult.Error("--model is required.")
             : (Labels is null) == (Plays is null) ? ValidationResult.Error("give exactly one of --labels (one listener) and --plays (a play log).")
-            : Epochs is <= 0 ? ValidationResult.Error("--epochs must be at least 1.")
-            : MaxSeconds is double m && !(m > 0 && double.IsFinite(m)) ? ValidationResult.Error("--max-seconds must be a positive number.")
-            : ValidationResult.Success();
+            : base.Validate();
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)

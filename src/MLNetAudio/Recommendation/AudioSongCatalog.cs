@@ -149,7 +149,7 @@ public sealed class AudioSongCatalog : IDisposable
                         throw new ArgumentException($"Song id '{songId}' (column '{options.SongIdColumnName}') appears in rows {rows[songId]} and {row}: a catalog holds each song once.", nameof(catalog));
                     }
 
-                    var identity = SongWindowStore.IdentityOf("id:" + songId);
+                    var identity = SongWindowStore.IdentityOfSongId(songId);
                     if (store is not null && store.TryGet(identity, out var location) && location.Count > 0)
                     {
                         readable.Add((songId, pathValue.ToString(), null, location));
@@ -201,15 +201,7 @@ public sealed class AudioSongCatalog : IDisposable
             definition[nameof(CatalogRow.Path)].ColumnName = options.PathColumnName;
             var view = mlContext.Data.LoadFromEnumerable(readable.Select(r => new CatalogRow { SongId = r.Id, Path = r.Path }).ToList(), definition);
             var keys = mlContext.Transforms.Conversion.MapValueToKey(options.SongKeyColumnName, options.SongIdColumnName).Fit(view);
-            var songOptions = new AudioSongOptions
-            {
-                FramesPerSecond = layout.FramesPerSecond,
-                WindowSeconds = layout.WindowSeconds,
-                WindowHopSeconds = layout.HopSeconds,
-                Coefficients = layout.Coefficients,
-                RenderSeconds = Math.Max(AudioSongOptions.Defaults.RenderSeconds, layout.WindowSeconds),
-                UseCache = false,
-            };
+            var songOptions = AudioSongOptions.FromLayout(layout);
             AudioSongWindows songWindows;
             if (store is not null)
             {

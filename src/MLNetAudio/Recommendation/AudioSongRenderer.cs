@@ -82,6 +82,22 @@ public sealed class AudioSongOptions
             .Check(!(FramesPerSecond is >= 10 and <= 1000), nameof(FramesPerSecond), $"must be 10 to 1000; found {FramesPerSecond}.")
             .ThrowIfAny();
 
+    /// <summary>The window settings of windows made elsewhere (real files through SegmentMfcc): nothing to render or cache.</summary>
+    internal static AudioSongOptions FromLayout(Features.WindowLayout layout)
+    {
+        var options = new AudioSongOptions
+        {
+            FramesPerSecond = layout.FramesPerSecond,
+            WindowSeconds = layout.WindowSeconds,
+            WindowHopSeconds = layout.HopSeconds,
+            Coefficients = layout.Coefficients,
+            RenderSeconds = Math.Max(Defaults.RenderSeconds, layout.WindowSeconds),
+            UseCache = false,
+        };
+        options.Validate();
+        return options;
+    }
+
     /// <summary>The settings that change the windows, as one string (the cache key's settings part).</summary>
     internal string SettingsKey() =>
         FormattableString.Invariant($"v{AudioSongRenderer.Version};sr{SampleRate};len{RenderSeconds};sec{SectionSeconds};win{WindowSeconds};hop{WindowHopSeconds};c{Coefficients};fps{FramesPerSecond};seed{Seed}");

@@ -249,27 +249,19 @@ public sealed class AudioSongWindows : IDisposable
                 nameof(songs));
         }
 
-        var options = new AudioSongOptions
-        {
-            FramesPerSecond = timing.FramesPerSecond,
-            WindowSeconds = timing.WindowSeconds,
-            WindowHopSeconds = timing.HopSeconds,
-            Coefficients = layout.Coefficients,
-            RenderSeconds = Math.Max(AudioSongOptions.Defaults.RenderSeconds, timing.WindowSeconds),
-            UseCache = false,
-        };
-        options.Validate();
+        var options = AudioSongOptions.FromLayout(timing);
 
         int count = (int)((KeyDataViewType)keyColumn.Type).Count;
         var windows = new float[count][];
         var seen = new bool[count];
         var locations = new (long Offset, int Count)[count];
         var rowOf = new long[count];
-        string[]? keyTexts = null;
+        string[]? keyNames = null;
+        SongWindowStore.Identity[]? identities = null;
         SongWindowStore? store = null;
         if (storeOptions is not null)
         {
-            keyTexts = KeyTexts(keyColumn, count);
+            (keyNames, identities) = KeyIdentities(keyColumn, count);
             store = SongWindowStore.Open(storeOptions.Directory, new WindowLayout(layout.FramesPerWindow, layout.Coefficients, timing.FramesPerSecond, timing.HopFrames));
         }
 
@@ -316,7 +308,7 @@ public sealed class AudioSongWindows : IDisposable
 
                 seen[song] = true;
                 rowOf[song] = row;
-                if (store is not null && store.TryGet(SongWindowStore.IdentityOf(keyTexts![song]), out locations[song]))
+                if (store is not null && store.TryGet(identities![song], out locations[song]))
                 {
                     // In the store: the windows getter is never called, so the song is not decoded again.
                     fromStore++;
@@ -337,13 +329,13 @@ public sealed class AudioSongWindows : IDisposable
                     }
                     else if (n > 0)
                     {
-                        locations[song] = store.Append(SongWindowStore.IdentityOf(keyTexts![song]), scratch.AsSpan(0, n * layout.WindowSize));
+                        locations[song] = store.Append(identities![song], scratch.AsSpan(0, n * layout.WindowSize));
                         decoded++;
                     }
                 }
 
                 done++;
-                storeOptions?.Progress?.Report(new AudioSongStoreProgress(done, count, fromStore, decoded, keyTexts![song]));
+                storeOptions?.Progress?.Report(new AudioSongStoreProgress(done, count, fromStore, decoded, keyNames![song]));
             }
         }
 
@@ -380,11 +372,12 @@ public sealed class AudioSongWindows : IDisposable
         }
     }
 
-    // The text of every key (MapValueToKey's values, e.g. the SongId), the song's identity in a store; the key
+    // Every key's value (MapValueToKey's values, e.g. the SongId) and the song's identity in a store; the key
     // number when the key has no values.
-    private static string[] KeyTexts(DataViewSchema.Column keyColumn, int count)
+    private static (string[] Names, SongWindowStore.Identity[] Identities) KeyIdentities(DataViewSchema.Column keyColumn, int count)
     {
-        var texts = Enumerable.Range(1, count).Select(k => "key:" + k.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        var names = Enumerable.Range(1, count).Select(k => k.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        var identities = Enumerable.Range(1, count).Select(SongWindowStore.IdentityOfKey).ToArray();
         if (keyColumn.Annotations.Schema.GetColumnOrNull("KeyValues") is { Type: VectorDataViewType { ItemType: TextDataViewType } })
         {
             var values = default(VBuffer<ReadOnlyMemory<char>>);
@@ -392,11 +385,13 @@ public sealed class AudioSongWindows : IDisposable
             int i = 0;
             foreach (var v in values.DenseValues().Take(count))
             {
-                texts[i++] = "id:" + v.ToString();
+                names[i] = v.ToString();
+                identities[i] = SongWindowStore.IdentityOfSongId(names[i]);
+                i++;
             }
         }
 
-        return texts;
+        return (names, identities);
     }
 
     /// <summary>
@@ -410,7 +405,10 @@ public sealed class AudioSongWindows : IDisposable
     {
         ArgumentNullException.ThrowIfNull(mlContext);
         ArgumentNullException.ThrowIfNull(songsAndLabels);
-        _ = HasWindowValues ? 0 : Values().Length; // throws the explanation for a loaded model's catalog
+        if (!HasWindowValues)
+        {
+            Values(); // throws the explanation for a loaded model's catalog
+        }
         var rows = songsAndLabels.Select(p => new WindowRow { Windows = Windows(p.Song).ToArray(), Label = p.Label }).ToArray();
         var schema = SchemaDefinition.Create(typeof(WindowRow));
         var column = schema[nameof(WindowRow.Windows)];

@@ -95,7 +95,13 @@ internal sealed class SongWindowStore : IDisposable
         }
     }
 
-    public static Identity IdentityOf(string songText) => new(SHA256.HashData(Encoding.UTF8.GetBytes(songText)).AsSpan(0, 16));
+    /// <summary>A song's identity in the store: its id (the value MapValueToKey mapped, e.g. the SongId).</summary>
+    public static Identity IdentityOfSongId(string songId) => IdentityOf("id:" + songId);
+
+    /// <summary>The identity of a key without values: its number (tied to the catalog's key order).</summary>
+    public static Identity IdentityOfKey(int key) => IdentityOf("key:" + key.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    private static Identity IdentityOf(string text) => new(SHA256.HashData(Encoding.UTF8.GetBytes(text)).AsSpan(0, 16));
 
     public bool TryGet(Identity identity, out (long Offset, int Count) entry) => _entries.TryGetValue(identity, out entry);
 
