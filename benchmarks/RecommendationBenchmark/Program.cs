@@ -2,6 +2,7 @@
 // whole catalog, with libtorch on one and on two CPU threads. Usage:
 //   OMP_WAIT_POLICY=PASSIVE dotnet run -c Release --project benchmarks/RecommendationBenchmark -- [songs] [users] [factors] [repeats]
 //   ... -- --calibrate   prints docs/recommendation.md's table: how much the simulator's taste explains
+//   ... -- --lastfm-scale [users] [items] [threads] [iterations]   ALS and top-10 at last.fm-360k's shape (LastFmScale.cs)
 //   ... -- --tune-als    warm NDCG@10 of ALS over a small grid of rank, Lambda and Alpha at benchmark size
 // The grid scores on the warm test split itself, so its best cell is optimistic: a guide for defaults, not a result.
 // Wall-clock timing with Stopwatch (not BenchmarkDotNet): one ALS fit takes seconds, so per-call overhead is
@@ -15,6 +16,12 @@ using TorchSharp;
 if (args.Length > 0 && args[0] == "--calibrate")
 {
     Calibrate();
+    return;
+}
+
+if (args.Length > 0 && args[0] == "--lastfm-scale")
+{
+    LastFmScale.Run(args);
     return;
 }
 

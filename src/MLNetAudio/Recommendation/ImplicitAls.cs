@@ -9,7 +9,7 @@ namespace MLNetAudio.Recommendation;
 /// <summary>
 /// The weighted-ALS solver on tensors. Internal so tests can check one half-step against a closed-form solve.
 /// </summary>
-internal sealed class ImplicitAls : IDisposable
+internal sealed class ImplicitAls : IAlsSolver
 {
     /// <summary>The name <see cref="NonFiniteTrainingException"/> gives the trainer.</summary>
     public const string TrainerName = "ImplicitMatrixFactorization";
@@ -210,7 +210,8 @@ internal sealed class ImplicitAls : IDisposable
         return x;
     }
 
-    private static float[] Init(Random random, int n)
+    /// <summary>n values uniform in [0, 0.01), like the implicit library's initial factors.</summary>
+    internal static float[] Init(Random random, int n)
     {
         var values = new float[n];
         for (int i = 0; i < n; i++)

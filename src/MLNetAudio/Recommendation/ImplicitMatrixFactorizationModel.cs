@@ -326,11 +326,30 @@ public sealed class ImplicitMatrixFactorizationModel : SongRecommenderModel, IPe
         // Clones live in libtorch's aligned memory: a product over pinned managed arrays rounds by their alignment,
         // which varies from process to process.
         var users = tensor(_userFactors.AsSpan(firstUser * f, count * f).ToArray(), [count, f]).clone().to(ComputeDevice);
-        var songs = SongTensor();
-        return users.matmul(songs.t());
+        return users.matmul(SongTensor().t());
     }
 
-    private Tensor SongTensor() => tensor(_songFactors, [SongCount, ApproximationRank]).clone().to(ComputeDevice);
+    private protected override bool ScoreBlockIsWritable => true;
+
+    private Tensor? _songTensor;
+
+    /// <summary>
+    /// The song factors as a tensor on the compute device, made once per model (not per block: at 160,000 songs a
+    /// copy per block of users cost more than the product). Outside every dispose scope, so it lives with the model.
+    /// </summary>
+    private Tensor SongTensor()
+    {
+        lock (_songFactors)
+        {
+            if (_songTensor is null)
+            {
+                using var scope = NewDisposeScope();
+                _songTensor = tensor(_songFactors, [SongCount, ApproximationRank]).clone().to(ComputeDevice).DetachFromDisposeScope();
+            }
+
+            return _songTensor;
+        }
+    }
 
     private float[] Row(float[] factors, uint key, int count, string name)
     {

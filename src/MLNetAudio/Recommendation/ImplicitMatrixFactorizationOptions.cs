@@ -47,7 +47,9 @@ public sealed class ImplicitMatrixFactorizationOptions
     /// 0 (the default) solves each user's and song's system exactly (batched Cholesky). A positive n instead runs n
     /// conjugate-gradient steps per half-step, started from the current factors (Takács, Pilászy and Tikk 2011; the
     /// implicit library's default is 3): cheaper per iteration, approximate, and converging to the exact solve as
-    /// n grows (n = ApproximationRank is exact up to rounding).
+    /// n grows (n = ApproximationRank is exact up to rounding). On the CPU the conjugate-gradient solver runs in
+    /// managed code over each user's own plays and is the one to use for large play logs (at last.fm-360k scale,
+    /// 17.5 M plays, docs/benchmarks.md has its seconds per iteration); the exact solve pads and gathers per batch.
     /// </summary>
     public int ConjugateGradientSteps;
 
@@ -61,8 +63,9 @@ public sealed class ImplicitMatrixFactorizationOptions
     public bool UseGpuWhenAvailable = true;
 
     /// <summary>
-    /// When set, the CPU threads libtorch uses while training (restored afterwards; libtorch's thread count is
-    /// process-wide). Null (the default) leaves libtorch's setting alone.
+    /// When set, the CPU threads training uses: libtorch's thread count for the exact solve (restored afterwards;
+    /// libtorch's thread count is process-wide) and the parallelism of the managed conjugate-gradient solver. Null
+    /// (the default) leaves libtorch's setting alone and lets the conjugate-gradient solver use every core.
     /// </summary>
     public int? NumberOfThreads;
 

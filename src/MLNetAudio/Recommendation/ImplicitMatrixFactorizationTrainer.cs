@@ -23,7 +23,9 @@ namespace MLNetAudio.Recommendation;
 /// over the songs u played (c − 1 = α r), so the cost is linear in the number of plays. The per-user systems are
 /// built by batched matrix products over users grouped by play count and solved by a batched Cholesky
 /// factorisation, on CUDA when available; <see cref="ImplicitMatrixFactorizationOptions.ConjugateGradientSteps"/>
-/// switches to a few warm-started conjugate-gradient steps instead, as the <c>implicit</c> library does.
+/// switches to a few warm-started conjugate-gradient steps instead, as the <c>implicit</c> library does: on the CPU
+/// those run in managed code one user at a time over its own plays, in parallel (no padding, no gathered copies; the
+/// path for large play logs, docs/benchmarks.md), on CUDA as batched tensor products.
 /// </para>
 /// <para>
 /// Cold songs: a song with no positive play in the training data gets no factors (its solve has a zero right-hand
@@ -64,10 +66,7 @@ public sealed class ImplicitMatrixFactorizationTrainer : IEstimator<ImplicitMatr
 
         try
         {
-            using var als = new ImplicitAls(plays, _options.ApproximationRank, (float)_options.Lambda, (float)_options.Alpha, _options.Seed, PickDevice(_options.UseGpuWhenAvailable))
-            {
-                ConjugateGradientSteps = _options.ConjugateGradientSteps,
-            };
+            using var als = CreateSolver(plays);
             var losses = new List<double>(_options.NumberOfIterations);
             for (int i = 0; i < _options.NumberOfIterations; i++)
             {
@@ -107,6 +106,19 @@ public sealed class ImplicitMatrixFactorizationTrainer : IEstimator<ImplicitMatr
         PlayMatrix.RequireKey(inputSchema, _options.MatrixColumnIndexColumnName!, "User (MatrixColumnIndexColumnName)");
         PlayMatrix.RequireKey(inputSchema, _options.MatrixRowIndexColumnName!, "Song (MatrixRowIndexColumnName)");
         return SchemaShapes.Append(inputSchema, ImplicitMatrixFactorizationModel.Outputs);
+    }
+
+    /// <summary>
+    /// The managed conjugate-gradient solver on the CPU (linear in the plays, no padding); the tensor solver for exact
+    /// solves and on CUDA.
+    /// </summary>
+    internal IAlsSolver CreateSolver(PlayMatrix plays)
+    {
+        var device = PickDevice(_options.UseGpuWhenAvailable);
+        float lambda = (float)_options.Lambda, alpha = (float)_options.Alpha;
+        return device.type == DeviceType.CPU && _options.ConjugateGradientSteps > 0
+            ? new ConjugateGradientAls(plays, _options.ApproximationRank, lambda, alpha, _options.Seed, _options.ConjugateGradientSteps, _options.NumberOfThreads)
+            : new ImplicitAls(plays, _options.ApproximationRank, lambda, alpha, _options.Seed, device) { ConjugateGradientSteps = _options.ConjugateGradientSteps };
     }
 
     internal static Device PickDevice(bool useGpu) => useGpu && cuda.is_available() ? CUDA : CPU;

@@ -76,10 +76,17 @@ internal sealed class PlayMatrix
     public static PlayMatrix FromCompressedRows(int users, int songs, int[] userStart, int[] songIndex, float[] plays) =>
         new(users, songs, userStart, songIndex, plays);
 
-    /// <summary>Builds the matrix from 0-based (user, song, plays) triples.</summary>
+    /// <summary>
+    /// Builds the matrix from 0-based (user, song, plays) triples: collected into flat arrays, grouped by user with a
+    /// counting sort, sorted by song within each user, repeated pairs summed (linear memory, no per-entry objects, so
+    /// a play log of tens of millions of rows fits in a few hundred megabytes).
+    /// </summary>
     public static PlayMatrix FromTriples(int users, int songs, IEnumerable<(int User, int Song, float Plays)> triples)
     {
-        var perUser = new SortedDictionary<int, float>[users];
+        var userOf = new List<int>();
+        var songOf = new List<int>();
+        var playsOf = new List<float>();
+        var perUser = new int[users + 1];
         foreach (var (u, s, r) in triples)
         {
             if (!float.IsFinite(r))
@@ -97,29 +104,97 @@ internal sealed class PlayMatrix
                 throw new ArgumentOutOfRangeException(nameof(triples), $"(user {u}, song {s}) is outside a {users} x {songs} matrix.");
             }
 
-            var row = perUser[u] ??= [];
-            row[s] = row.GetValueOrDefault(s) + r;
+            userOf.Add(u);
+            songOf.Add(s);
+            playsOf.Add(r);
+            perUser[u + 1]++;
         }
 
+        for (int u = 0; u < users; u++)
+        {
+            perUser[u + 1] += perUser[u];
+        }
+
+        // Counting sort by user (stable: a user's rows keep their input order), then songs ascending within a user.
+        int n = userOf.Count;
+        var index = new int[n];
+        var plays = new float[n];
+        var next = (int[])perUser.Clone();
+        for (int i = 0; i < n; i++)
+        {
+            int slot = next[userOf[i]]++;
+            index[slot] = songOf[i];
+            plays[slot] = playsOf[i];
+        }
+
+        userOf = null!;
+        songOf = null!;
+        playsOf = null!;
+
+        // Repeated (user, song) rows add up, in input order; the compacted rows shift left over the merged ones.
         var start = new int[users + 1];
+        int written = 0;
         for (int u = 0; u < users; u++)
         {
-            start[u + 1] = start[u] + (perUser[u]?.Count ?? 0);
-        }
-
-        var index = new int[start[users]];
-        var plays = new float[start[users]];
-        for (int u = 0; u < users; u++)
-        {
-            int p = start[u];
-            foreach (var (s, r) in perUser[u] ?? [])
+            int first = perUser[u], length = perUser[u + 1] - first;
+            if (length > 1)
             {
-                index[p] = s;
-                plays[p++] = r;
+                SortStable(index, plays, first, length);
+            }
+
+            start[u] = written;
+            for (int p = first; p < first + length; p++)
+            {
+                if (written > start[u] && index[written - 1] == index[p])
+                {
+                    plays[written - 1] += plays[p];
+                }
+                else
+                {
+                    index[written] = index[p];
+                    plays[written++] = plays[p];
+                }
             }
         }
 
+        start[users] = written;
+        if (written < n)
+        {
+            Array.Resize(ref index, written);
+            Array.Resize(ref plays, written);
+        }
+
         return new PlayMatrix(users, songs, start, index, plays);
+    }
+
+    /// <summary>Sorts one user's entries by song, keeping the input order of repeated songs (so their sum is reproducible).</summary>
+    private static void SortStable(int[] index, float[] plays, int first, int length)
+    {
+        bool sorted = true;
+        for (int p = first + 1; p < first + length && sorted; p++)
+        {
+            sorted = index[p - 1] < index[p];
+        }
+
+        if (sorted)
+        {
+            return;
+        }
+
+        // Sort (song, original position) pairs: unique keys, so the unstable Array.Sort gives a stable order.
+        var keys = new long[length];
+        for (int j = 0; j < length; j++)
+        {
+            keys[j] = ((long)index[first + j] << 32) | (uint)j;
+        }
+
+        Array.Sort(keys);
+        var copy = plays.AsSpan(first, length).ToArray();
+        for (int j = 0; j < length; j++)
+        {
+            index[first + j] = (int)(keys[j] >> 32);
+            plays[first + j] = copy[(int)(keys[j] & 0xFFFFFFFF)];
+        }
     }
 
     /// <summary>

@@ -121,6 +121,12 @@ public abstract class SongRecommenderModel : RowMappingTransformer, IUserSongSco
     /// <summary>Scores of <paramref name="count"/> users from <paramref name="firstUser"/> for every song, as a (count x SongCount) tensor.</summary>
     private protected abstract Tensor ScoreBlock(int firstUser, int count);
 
+    /// <summary>
+    /// True when <see cref="ScoreBlock"/> returns a new contiguous tensor that the caller may overwrite in place (a matrix
+    /// product); false (the default) when it may be a view or wrap managed memory, so masking works on a copy.
+    /// </summary>
+    private protected virtual bool ScoreBlockIsWritable => false;
+
     /// <summary>The score of one (user, song) pair, for the Score column.</summary>
     private protected abstract float ScorePair(int user, int song);
 
@@ -164,7 +170,8 @@ public abstract class SongRecommenderModel : RowMappingTransformer, IUserSongSco
     /// <summary>The score block with unknown songs (and, when asked, already-played songs) set to negative infinity.</summary>
     private Tensor MaskedScores(int firstUser, int count, bool excludeAlreadyPlayed)
     {
-        var scores = ScoreBlock(firstUser, count).to(ComputeDevice).clone();
+        var block = ScoreBlock(firstUser, count).to(ComputeDevice);
+        var scores = ScoreBlockIsWritable ? block : block.clone();
         var unknown = _songKnown.Select(k => !k).ToArray();
 
         // An explicit Scalar held to the end of the method, not float's implicit conversion: the temporary Scalar of an

@@ -243,6 +243,10 @@ public sealed class ImplicitMatrixFactorizationTests
 
         // Without the filter, songs a user already played do come back: the filter is what removes them.
         Assert.True(playedWouldRankHigh);
+
+        // The song factors are held as a tensor across calls; masking a block must never write into them.
+        var again = model.RecommendAll(10);
+        Assert.Equal(all.SelectMany(l => l), again.SelectMany(l => l));
     }
 
     [Fact]
@@ -347,7 +351,7 @@ public sealed class ImplicitMatrixFactorizationTests
     private static float[] Flatten(double[,] m) => m.Cast<double>().Select(v => (float)v).ToArray();
 
     /// <summary>x = (Fᵀ C F + λI)⁻¹ Fᵀ C p with C = diag(1 + α r), p = (r > 0), by dense Gaussian elimination.</summary>
-    private static double[] ClosedForm(double[,] f, float[] r, double lambda, double alpha)
+    internal static double[] ClosedForm(double[,] f, float[] r, double lambda, double alpha)
     {
         int n = f.GetLength(0), k = f.GetLength(1);
         var a = new double[k, k + 1];
