@@ -10,7 +10,8 @@
 //   sudo apt-get install drascula-music wesnoth-1.16-music hyperrogue-music asc-music
 //   dotnet run --project samples/RealMusic -c Release [-- --seconds 60 --users 60 --seed 1 --epochs N]
 //   (--epochs: default automatic, see MultiUserAudioOptions.Epochs; --seconds 0 reads whole tracks; --store DIR
-//   streams the windows into an on-disk store; --catalog-only stops after the windows, to measure that stage)
+//   streams the windows into an on-disk store; --catalog-only stops after the windows, to measure that stage;
+//   --copies N with --catalog-only lists every track N times under different song ids, for a catalog-scale measurement)
 using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -42,7 +43,19 @@ if (tracks.Length < 2)
     return 1;
 }
 
-var allRows = tracks.SelectMany(s => s.Files.Select(f => new CatalogRow { SongId = $"{s.Name}/{Path.GetFileName(f)}", Path = f, Soundtrack = s.Name })).ToList();
+// --copies N (a scale measurement, with --catalog-only): every track N times under N song ids, each decoded on its own.
+var allRows = Enumerable.Range(1, settings.Copies)
+    .SelectMany(copy => tracks.SelectMany(s => s.Files.Select(f => new CatalogRow
+    {
+        SongId = settings.Copies == 1 ? $"{s.Name}/{Path.GetFileName(f)}" : $"{s.Name}/{Path.GetFileName(f)}#{copy}", Path = f, Soundtrack = s.Name,
+    })))
+    .ToList();
+if (settings.Copies > 1 && !settings.CatalogOnly)
+{
+    Console.Error.WriteLine("--copies measures the catalog stage only: add --catalog-only (copies of a track would leak between training and test).");
+    return 1;
+}
+
 var loaderOptions = new AudioLoaderOptions { TargetSampleRate = 16000, MaxDuration = settings.Seconds > 0 ? settings.Seconds : null };
 
 // The catalog in one pass over its files: each decoded once (with --store DIR into an on-disk store, so a rerun
@@ -208,7 +221,7 @@ internal sealed class Oracle(int users, int songs, Func<int, int, float> score) 
     }
 }
 
-internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs, string? Store = null, bool CatalogOnly = false, string[]? Sources = null)
+internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs, string? Store = null, bool CatalogOnly = false, string[]? Sources = null, int Copies = 1)
 {
     public static Settings Parse(string[] args)
     {
@@ -236,7 +249,8 @@ internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs
                 "--users" => s with { Users = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--seed" => s with { Seed = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--epochs" => s with { Epochs = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
-                _ => throw new ArgumentException($"Unknown option {args[i]}; known: --seconds (0: whole tracks), --users, --seed, --epochs, --store DIR, --catalog-only, --no-check (no effect: unreadable files are found in the same pass now), --sources a,b."),
+                "--copies" => s with { Copies = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
+                _ => throw new ArgumentException($"Unknown option {args[i]}; known: --seconds (0: whole tracks), --users, --seed, --epochs, --store DIR, --catalog-only, --no-check (no effect: unreadable files are found in the same pass now), --sources a,b, --copies N (with --catalog-only)."),
             };
         }
 

@@ -331,6 +331,24 @@ public sealed class ImplicitMatrixFactorizationModel : SongRecommenderModel, IPe
 
     private protected override bool ScoreBlockIsWritable => true;
 
+    private FactorTopK.PackedSongs? _packedSongs;
+
+    /// <summary>
+    /// On the CPU: the fused product and selection of <see cref="FactorTopK"/> (no score matrix), on as many threads
+    /// as libtorch's setting (<c>torch.set_num_threads</c>), so the thread knob users know keeps working.
+    /// </summary>
+    private protected override IReadOnlyList<SongRecommendation>[]? RecommendWithoutScoreMatrix(int firstUser, int userCount, int k, bool excludeAlreadyPlayed, bool[] songKnown)
+    {
+        if (ComputeDevice.type != DeviceType.CPU)
+        {
+            return null;
+        }
+
+        var packed = LazyInitializer.EnsureInitialized(ref _packedSongs, () => FactorTopK.Pack(_songFactors, SongCount, ApproximationRank));
+        return FactorTopK.Recommend(_userFactors, ApproximationRank, packed, SongCount, firstUser, userCount, k, songKnown,
+            excludeAlreadyPlayed ? Training : null, torch.get_num_threads());
+    }
+
     private Tensor? _songTensor;
 
     /// <summary>

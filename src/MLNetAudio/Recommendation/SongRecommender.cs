@@ -122,6 +122,13 @@ public abstract class SongRecommenderModel : RowMappingTransformer, IUserSongSco
     private protected abstract Tensor ScoreBlock(int firstUser, int count);
 
     /// <summary>
+    /// A model that can select each user's top k without a users x songs score matrix (matrix factorization on the
+    /// CPU: <see cref="FactorTopK"/>) returns the lists here, with the same rules as the matrix path (unknown songs never,
+    /// played songs only when not excluded); null (the default) takes the score-matrix path.
+    /// </summary>
+    private protected virtual IReadOnlyList<SongRecommendation>[]? RecommendWithoutScoreMatrix(int firstUser, int userCount, int k, bool excludeAlreadyPlayed, bool[] songKnown) => null;
+
+    /// <summary>
     /// True when <see cref="ScoreBlock"/> returns a new contiguous tensor that the caller may overwrite in place (a matrix
     /// product); false (the default) when it may be a view or wrap managed memory, so masking works on a copy.
     /// </summary>
@@ -137,6 +144,11 @@ public abstract class SongRecommenderModel : RowMappingTransformer, IUserSongSco
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(k);
         CheckRange(firstUser, userCount);
+        if (RecommendWithoutScoreMatrix(firstUser, userCount, k, excludeAlreadyPlayed, _songKnown) is { } direct)
+        {
+            return direct;
+        }
+
         var result = new IReadOnlyList<SongRecommendation>[userCount];
         int block = Math.Max(1, Math.Min(userCount, (int)(16_000_000 / Math.Max(1, SongCount))));
         for (int start = 0; start < userCount; start += block)
