@@ -68,4 +68,80 @@ internal sealed class RootedAdam : Adam
                 }
             },
             closure);
+
+    /// <summary>
+    /// Writes every parameter's Adam state (step count, first and second moments as float32 bits), in parameter
+    /// order, for a training checkpoint.
+    /// </summary>
+    /// <remarks>
+    /// Layout: int32 parameter count P; per parameter: int64 step, int64 element count E, E x float32 first moment,
+    /// E x float32 second moment.
+    /// </remarks>
+    public void WriteMoments(BinaryWriter writer)
+    {
+        var states = States();
+        writer.Write(states.Count);
+        foreach (var state in states)
+        {
+            writer.Write(state.step);
+            float[] first = Floats(state.exp_avg), second = Floats(state.exp_avg_sq);
+            writer.Write((long)first.Length);
+            writer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(first.AsSpan()));
+            writer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(second.AsSpan()));
+        }
+    }
+
+    /// <summary>Restores the state written by <see cref="WriteMoments"/> into this optimiser over the same parameters.</summary>
+    /// <exception cref="InvalidDataException">The counts or sizes do not match this optimiser's parameters.</exception>
+    public void ReadMoments(BinaryReader reader)
+    {
+        var states = States();
+        int count = reader.ReadInt32();
+        if (count != states.Count)
+        {
+            throw new InvalidDataException($"the optimiser state holds {count} parameters; the network has {states.Count}");
+        }
+
+        using var noGrad = torch.no_grad();
+        for (int i = 0; i < count; i++)
+        {
+            var state = states[i];
+            long step = reader.ReadInt64(), elements = reader.ReadInt64();
+            if (step < 0 || elements != state.exp_avg.numel())
+            {
+                throw new InvalidDataException($"the optimiser state of parameter {i} has step {step} and {elements} values; the parameter has {state.exp_avg.numel()}");
+            }
+
+            state.step = step;
+            ReadInto(reader, state.exp_avg, elements, i);
+            ReadInto(reader, state.exp_avg_sq, elements, i);
+        }
+    }
+
+    private List<State> States() =>
+        [.. _parameter_groups.SelectMany(g => g.Parameters).Select(p => (State)_state[p.Handle])];
+
+    private static float[] Floats(Tensor tensor)
+    {
+        if (tensor.dtype != ScalarType.Float32)
+        {
+            throw new NotSupportedException($"Optimiser state of type {tensor.dtype} cannot be checkpointed; only float32.");
+        }
+
+        using var cpu = tensor.detach().cpu().contiguous();
+        return cpu.data<float>().ToArray();
+    }
+
+    private static void ReadInto(BinaryReader reader, Tensor target, long elements, int parameter)
+    {
+        var values = new float[elements];
+        var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan());
+        if (reader.Read(bytes) != bytes.Length)
+        {
+            throw new EndOfStreamException($"the optimiser state of parameter {parameter} is cut short");
+        }
+
+        using var source = torch.tensor(values, target.shape);
+        target.copy_(source);
+    }
 }

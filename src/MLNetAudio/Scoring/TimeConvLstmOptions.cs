@@ -128,6 +128,50 @@ namespace MLNetAudio.Scoring
         /// </summary>
         public bool SkipNonFiniteBatches;
 
+        /// <summary>
+        /// Folder for crash-safe training; null (default) writes no checkpoints. When set, Fit writes checkpoints there
+        /// (every <see cref="CheckpointEverySteps"/> optimisation steps and every <see cref="CheckpointEveryEpochs"/>
+        /// epochs), and a later Fit with the same options, seed and data resumes from the newest readable one and ends
+        /// with the same weights, bit for bit on the CPU, as a run that was never stopped.
+        /// <list type="bullet">
+        /// <item>A checkpoint holds the weights, Adam's moments and step counts, the shuffling generator's state, the
+        /// epoch and step reached and that epoch's loss sums, the best epoch's weights and validation loss, the
+        /// early-stopping count, and a fingerprint (options, seed, device, SHA-256 of the training songs' windows and
+        /// labels).</item>
+        /// <item>Writes are atomic: a temporary file, flushed to disk, renamed over the final name; a process killed at
+        /// any moment leaves the previous checkpoints intact.</item>
+        /// <item>A truncated or damaged checkpoint is logged as a warning, renamed to <c>*.checkpoint.corrupt</c>, and
+        /// the previous one is used; with none readable, training starts over (logged).</item>
+        /// <item>A checkpoint of another run (different options, seed or data) stops Fit with an
+        /// <see cref="InvalidOperationException"/> naming the folder and what differs.</item>
+        /// <item>Fingerprinting reads the training songs once more unless they fit the in-memory cache. One run per
+        /// folder at a time. Checkpoints are kept after Fit: a Fit of a finished run returns its weights at once.</item>
+        /// </list>
+        /// Not part of the fingerprint (may change between the runs): column names, <see cref="Threads"/>,
+        /// <see cref="Progress"/>, <see cref="SharedConvolutionScoring"/> and the checkpoint options; a different
+        /// thread count may change the last bits of the result.
+        /// </summary>
+        public string? CheckpointDirectory;
+
+        /// <summary>
+        /// With <see cref="CheckpointDirectory"/>: write a checkpoint every this many optimisation steps (batches), in
+        /// the middle of epochs too; 0 writes only at epoch ends. A resume from the middle of an epoch reads that
+        /// epoch's songs again up to the checkpoint (no training). Default 0.
+        /// </summary>
+        public int CheckpointEverySteps;
+
+        /// <summary>
+        /// With <see cref="CheckpointDirectory"/>: write a checkpoint at the end of every this many epochs and at the
+        /// end of training; 0 writes only every <see cref="CheckpointEverySteps"/> steps. Default 1.
+        /// </summary>
+        public int CheckpointEveryEpochs = Defaults.CheckpointEveryEpochs;
+
+        /// <summary>
+        /// With <see cref="CheckpointDirectory"/>: how many of the newest checkpoints to keep (older ones are deleted
+        /// after each write); more than one lets a damaged newest file fall back to the one before. Default 2.
+        /// </summary>
+        public int CheckpointsToKeep = Defaults.CheckpointsToKeep;
+
         /// <summary>Default values of the options.</summary>
         public static class Defaults
         {
@@ -184,6 +228,12 @@ namespace MLNetAudio.Scoring
 
             /// <summary>Default LSTM hidden size.</summary>
             public const int LstmHiddenSize = 64;
+
+            /// <summary>Default epochs between checkpoints.</summary>
+            public const int CheckpointEveryEpochs = 1;
+
+            /// <summary>Default number of checkpoints kept.</summary>
+            public const int CheckpointsToKeep = 2;
         }
 
         /// <summary>Throws one <see cref="ArgumentException"/> listing every invalid field.</summary>
@@ -206,7 +256,14 @@ namespace MLNetAudio.Scoring
                 .Check(Threads is < 1, nameof(Threads), $"must be at least 1 or null; got {Threads}.")
                 .Check(TrainingWindowStride is < 0, nameof(TrainingWindowStride), $"must be at least 1, 0 (ConsecutiveWindows) or null (automatic); got {TrainingWindowStride}.")
                 .Check(ShuffleBufferSize < 1, nameof(ShuffleBufferSize), $"must be at least 1; got {ShuffleBufferSize}.")
-                .Check(!(GradientClipNorm >= 0 && double.IsFinite(GradientClipNorm)), nameof(GradientClipNorm), $"must be 0 (off) or a positive finite number; got {GradientClipNorm}.");
+                .Check(!(GradientClipNorm >= 0 && double.IsFinite(GradientClipNorm)), nameof(GradientClipNorm), $"must be 0 (off) or a positive finite number; got {GradientClipNorm}.")
+                .Check(CheckpointDirectory is not null && string.IsNullOrWhiteSpace(CheckpointDirectory), nameof(CheckpointDirectory), "must name a folder, or be null for no checkpoints.")
+                .Check(CheckpointDirectory is not null && CheckpointDirectory.IndexOfAny(Path.GetInvalidPathChars()) >= 0, nameof(CheckpointDirectory), $"'{CheckpointDirectory}' holds a character no path may hold.")
+                .Check(CheckpointEverySteps < 0, nameof(CheckpointEverySteps), $"must be 0 (only at epoch ends) or positive; got {CheckpointEverySteps}.")
+                .Check(CheckpointEveryEpochs < 0, nameof(CheckpointEveryEpochs), $"must be 0 (only every CheckpointEverySteps steps) or positive; got {CheckpointEveryEpochs}.")
+                .Check(CheckpointDirectory is not null && CheckpointEverySteps == 0 && CheckpointEveryEpochs == 0, nameof(CheckpointEveryEpochs),
+                    "and CheckpointEverySteps are both 0, so no checkpoint would ever be written to CheckpointDirectory; set one of them.")
+                .Check(CheckpointsToKeep < 1, nameof(CheckpointsToKeep), $"must be at least 1; got {CheckpointsToKeep}.");
 
             // The window shape comes from the data; check the rest of the network with a placeholder that passes.
             new TimeConvNetworkSettings(1 << Math.Clamp(ConvolutionLayers, 1, 10), 1, ConvolutionForm, Head, ConvolutionLayers, Channels, LstmHiddenSize)

@@ -14,14 +14,15 @@ namespace MLNetAudio.Scoring
     public sealed partial class TimeConvLstmTrainer
     {
         /// <summary>One Fit call's state: split, optimiser, buffers, best weights.</summary>
-        private sealed class TrainingRun
+        private sealed partial class TrainingRun
         {
             private readonly TimeConvLstmOptions _options;
             private readonly WindowColumn _column;
             private readonly TimeConvNetwork _network;
             private readonly Device _device;
             private readonly IChannel _channel;
-            private readonly Random _random;
+            private readonly SavableRandom _random;
+            private readonly int _seed;
             private int _stride;
             private List<(float[] Values, int Windows, float Label, long Position)>? _cache;
             private bool _warnedEmpty;
@@ -38,7 +39,8 @@ namespace MLNetAudio.Scoring
                 _network = network;
                 _device = device;
                 _channel = channel;
-                _random = new Random(seed);
+                _seed = seed;
+                _random = new SavableRandom(seed);
             }
 
             private static int ConsecutiveStride(WindowColumn column) =>
@@ -54,16 +56,16 @@ namespace MLNetAudio.Scoring
 
                 using var optimizer = new RootedAdam(_network.parameters(), _options.LearningRate);
                 using var positiveWeight = torch.tensor((float)_options.PositiveClassWeight, device: _device);
-                Dictionary<string, Tensor>? best = null;
-                double bestLoss = double.PositiveInfinity;
-                int sinceBest = 0;
                 try
                 {
-                    for (int epoch = 1; epoch <= epochs; epoch++)
+                    // With checkpoints on, a checkpoint of this very run (same options, seed and data) puts the
+                    // weights, optimiser, generator, best epoch and position back where it was written.
+                    var resume = _options.CheckpointDirectory is null ? null : OpenCheckpoints(data, label, optimizer, epochs);
+                    for (int epoch = (resume?.EpochsDone ?? 0) + 1; epoch <= epochs && resume?.Stopped != true; epoch++)
                     {
                         var clock = Stopwatch.StartNew();
                         _epoch = epoch;
-                        var (loss, windows) = TrainEpoch(data, label, validation, optimizer, positiveWeight);
+                        var (loss, windows) = TrainEpoch(data, label, validation, optimizer, positiveWeight, epoch == (resume?.EpochsDone ?? 0) + 1 ? resume : null);
                         double epochSeconds = Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
                         double rate = windows / epochSeconds;
                         double dataShare = Math.Clamp(1 - (_stepSeconds / epochSeconds), 0, 1);
@@ -80,17 +82,17 @@ namespace MLNetAudio.Scoring
                                     "The weights after this epoch give non-finite outputs on the validation songs.");
                             }
 
-                            if (validationLoss < bestLoss - 1e-7)
+                            if (validationLoss < _bestLoss - 1e-7)
                             {
-                                bestLoss = validationLoss.Value;
-                                sinceBest = 0;
+                                _bestLoss = validationLoss.Value;
+                                _sinceBest = 0;
                                 isBest = true;
-                                DisposeAll(best);
-                                best = Snapshot();
+                                DisposeAll(_best);
+                                _best = Snapshot();
                             }
                             else
                             {
-                                sinceBest++;
+                                _sinceBest++;
                             }
                         }
 
@@ -113,21 +115,28 @@ namespace MLNetAudio.Scoring
                                 + "Add songs or lower ValidationFraction.");
                         }
 
-                        if (validation.Count > 0 && sinceBest >= patience)
+                        bool stop = validation.Count > 0 && _sinceBest >= patience;
+                        if (_checkpoints is not null && _options.CheckpointEveryEpochs > 0
+                            && (stop || epoch == epochs || epoch % _options.CheckpointEveryEpochs == 0))
+                        {
+                            WriteCheckpoint(optimizer, new Position(epoch, 0, 0, 0, 0, 0, stop), _random.SaveState());
+                        }
+
+                        if (stop)
                         {
                             _channel.Info(MessageSensitivity.None, $"TimeConvLstm: stopping early after epoch {epoch}; keeping the best epoch's weights.");
                             break;
                         }
                     }
 
-                    if (best is not null)
+                    if (_best is not null)
                     {
-                        Restore(best);
+                        Restore(_best);
                     }
                 }
                 finally
                 {
-                    DisposeAll(best);
+                    DisposeAll(_best);
                 }
             }
 
@@ -300,16 +309,21 @@ namespace MLNetAudio.Scoring
                 return positions.Take(count).ToHashSet();
             }
 
+            // `resume` (a checkpoint written inside this epoch) replays the epoch's first steps' draws without training
+            // them, then carries on from the checkpoint's weights and sums.
             private (double Loss, long Windows) TrainEpoch(
-                IDataView data, DataViewSchema.Column labelColumn, HashSet<long> validation, torch.optim.Optimizer optimizer, Tensor positiveWeight)
+                IDataView data, DataViewSchema.Column labelColumn, HashSet<long> validation, RootedAdam optimizer, Tensor positiveWeight, Position? resume)
             {
                 _network.train();
                 var buffer = new List<(float[] Window, float Label)>();
-                double lossSum = 0;
-                long windows = 0;
+                double lossSum = resume?.LossSum ?? 0;
+                long windows = resume?.Windows ?? 0;
                 int emptySongs = 0;
-                _batches = 0;
-                _skipped = 0;
+                _batches = resume?.Batches ?? 0;
+                _skipped = resume?.Skipped ?? 0;
+                _replaySteps = resume?.StepsInEpoch ?? 0;
+                _stepsInEpoch = 0;
+                _epochStartRandom = _checkpoints is null ? null : _random.SaveState();
                 foreach (var (values, count, label, _) in ReadSongs(data, labelColumn, p => !validation.Contains(p)))
                 {
                     emptySongs += count == 0 ? 1 : 0;
@@ -325,12 +339,14 @@ namespace MLNetAudio.Scoring
                     while (buffer.Count >= _options.ShuffleBufferSize)
                     {
                         (lossSum, windows) = Step(buffer, optimizer, positiveWeight, lossSum, windows);
+                        AfterStep(optimizer, lossSum, windows);
                     }
                 }
 
                 while (buffer.Count > 0)
                 {
                     (lossSum, windows) = Step(buffer, optimizer, positiveWeight, lossSum, windows);
+                    AfterStep(optimizer, lossSum, windows);
                 }
 
                 if (emptySongs > 0 && !_warnedEmpty)
@@ -354,6 +370,17 @@ namespace MLNetAudio.Scoring
             {
                 int b = Math.Min(_options.BatchSize, buffer.Count);
                 var (x, y) = TakeRandomBatch(buffer, b);
+                _stepsInEpoch++;
+                if (_replaySteps > 0)
+                {
+                    // Trained before the checkpoint this run resumed from: its draws are made again, its effect is loaded.
+                    _replaySteps--;
+                    _replayed = true;
+                    return (lossSum, windows);
+                }
+
+                _replayed = false;
+                _totalSteps++;
                 long started = Stopwatch.GetTimestamp();
                 using var scope = torch.NewDisposeScope();
                 var inputs = torch.tensor(x, [b, _column.FramesPerWindow, _column.Coefficients]).to(_device);

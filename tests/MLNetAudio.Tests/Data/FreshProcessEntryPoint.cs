@@ -44,6 +44,12 @@ internal static class FreshProcessEntryPoint
     /// </summary>
     public const string OtherMachineCommand = "other-machine";
 
+    /// <summary>
+    /// <c>train-checkpointed DIR|- EPOCHS OUT</c>: the training run of <see cref="MLNetAudio.Tests.Scoring.CheckpointedTraining"/>
+    /// with checkpoints in DIR; writes the final weights' fingerprint to OUT (see <see cref="MLNetAudio.Tests.Scoring.TrainingCheckpointTests"/>).
+    /// </summary>
+    public const string TrainCheckpointedCommand = "train-checkpointed";
+
     public static int Main(string[] args)
     {
         if (args.Length >= 1 && args[0] == OtherMachineCommand)
@@ -65,6 +71,11 @@ internal static class FreshProcessEntryPoint
                     Console.Error.WriteLine($"usage: {OtherMachineCommand} reference|libtorch-layers|cuda|tests CLASS...");
                     return 2;
             }
+        }
+
+        if (args.Length == 4 && args[0] == TrainCheckpointedCommand)
+        {
+            return MLNetAudio.Tests.Scoring.CheckpointedTraining.Run(args[1..]);
         }
 
         if (args.Length == 2 && args[0] == OneDnnProbeCommand)

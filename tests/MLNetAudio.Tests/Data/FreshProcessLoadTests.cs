@@ -72,6 +72,22 @@ public sealed class FreshProcessLoadTests : IDisposable
     /// <summary>Same, with extra environment variables in the new process (read by native libraries at load).</summary>
     internal static string[] RunFreshProcess(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
+        using var process = StartFreshProcess(environment, args);
+        var stderr = process.StandardError.ReadToEndAsync();
+        string stdout = process.StandardOutput.ReadToEnd();
+        if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
+        {
+            process.Kill();
+            Assert.Fail("The fresh process did not finish in 60 s.");
+        }
+
+        Assert.True(process.ExitCode == 0, $"exit code {process.ExitCode}: {stderr.Result}");
+        return stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    }
+
+    /// <summary>Starts the test assembly's own entry point in a new process, standard output and error redirected.</summary>
+    internal static Process StartFreshProcess(IReadOnlyDictionary<string, string> environment, params string[] args)
+    {
         string assembly = typeof(FreshProcessEntryPoint).Assembly.Location;
         var start = new ProcessStartInfo(DotnetHost())
         {
@@ -91,17 +107,7 @@ public sealed class FreshProcessLoadTests : IDisposable
             start.ArgumentList.Add(a);
         }
 
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
-        {
-            process.Kill();
-            Assert.Fail("The fresh process did not finish in 60 s.");
-        }
-
-        Assert.True(process.ExitCode == 0, $"exit code {process.ExitCode}: {stderr.Result}");
-        return stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return Process.Start(start)!;
     }
 
     // The host running these tests is dotnet itself (vstest starts testhost.dll through it).
