@@ -19,7 +19,8 @@ internal enum AudioContainer
 /// <param name="OffsetSeconds">Seconds to skip at the start (seeked over, not decoded, where the format allows).</param>
 /// <param name="MaxDurationSeconds">Seconds to decode at most from the offset; null decodes to the end.</param>
 /// <param name="AcceptTruncated">Decode the frames present when a WAV file is shorter than its header says.</param>
-internal readonly record struct DecodeRequest(double OffsetSeconds = 0, double? MaxDurationSeconds = null, bool AcceptTruncated = false)
+/// <param name="TargetRate">Resample to this rate while decoding (so a long song never exists whole at its own rate); null keeps the file's rate.</param>
+internal readonly record struct DecodeRequest(double OffsetSeconds = 0, double? MaxDurationSeconds = null, bool AcceptTruncated = false, int? TargetRate = null)
 {
     public long StartFrame(int rate) => (long)Math.Round(OffsetSeconds * rate);
 
@@ -27,8 +28,14 @@ internal readonly record struct DecodeRequest(double OffsetSeconds = 0, double? 
         MaxDurationSeconds is { } d ? (long)Math.Round(d * rate) : long.MaxValue;
 }
 
-/// <summary>Mono samples at the file's own sample rate.</summary>
-internal sealed record DecodedAudio(float[] Samples, int SampleRate);
+/// <summary>Mono samples at the file's own sample rate, or at the request's <see cref="DecodeRequest.TargetRate"/>.</summary>
+/// <param name="Samples">The samples.</param>
+/// <param name="SampleRate">Their rate.</param>
+/// <param name="FirstBadSample">When resampled while decoding: the first decoded sample (at the file's rate) that was not finite or beyond the float limit, checked before resampling.</param>
+internal sealed record DecodedAudio(float[] Samples, int SampleRate, BadSample? FirstBadSample = null);
+
+/// <summary>A decoded sample that <see cref="AudioDecoder"/> refuses: its index after the offset, value, and the rate it was decoded at.</summary>
+internal sealed record BadSample(long Index, float Value, int Rate);
 
 /// <summary>
 /// Decodes WAV (by hand), Ogg Vorbis (NVorbis), MPEG audio (NLayer), Ogg Opus (Concentus), FLAC and Ogg FLAC (by
@@ -151,19 +158,31 @@ internal static class AudioDecoder
 
     private static void CheckFinite(DecodedAudio audio, string path, DecodeRequest request)
     {
-        var s = audio.Samples;
-        for (int i = 0; i < s.Length; i++)
+        var bad = audio.FirstBadSample ?? (FirstBad(audio.Samples) is int i ? new BadSample(i, audio.Samples[i], audio.SampleRate) : null);
+        if (bad is not null)
+        {
+            double t = request.OffsetSeconds + ((double)bad.Index / bad.Rate);
+            float v = bad.Value;
+            string what = float.IsNaN(v) ? "a NaN sample" : float.IsInfinity(v) ? "an infinite sample" : $"a sample of {v:G4}, beyond ±{AudioLimits.MaxFloatSampleMagnitude} (full scale is ±1),";
+            throw new AudioDataException(
+                path,
+                $"the audio holds {what} at {t:F3} s (mono sample {bad.Index} after the offset). Re-export the file; a float WAV written from unchecked data can hold such values.");
+        }
+    }
+
+    /// <summary>The index of the first sample that is NaN, infinite or beyond <see cref="AudioLimits.MaxFloatSampleMagnitude"/>; null when none is.</summary>
+    internal static int? FirstBad(ReadOnlySpan<float> samples)
+    {
+        for (int i = 0; i < samples.Length; i++)
         {
             // One comparison catches NaN (every comparison with it is false), infinities and absurd magnitudes.
-            if (!(Math.Abs(s[i]) <= AudioLimits.MaxFloatSampleMagnitude))
+            if (!(Math.Abs(samples[i]) <= AudioLimits.MaxFloatSampleMagnitude))
             {
-                double t = request.OffsetSeconds + ((double)i / audio.SampleRate);
-                string what = float.IsNaN(s[i]) ? "a NaN sample" : float.IsInfinity(s[i]) ? "an infinite sample" : $"a sample of {s[i]:G4}, beyond ±{AudioLimits.MaxFloatSampleMagnitude} (full scale is ±1),";
-                throw new AudioDataException(
-                    path,
-                    $"the audio holds {what} at {t:F3} s (mono sample {i} after the offset). Re-export the file; a float WAV written from unchecked data can hold such values.");
+                return i;
             }
         }
+
+        return null;
     }
 
     /// <summary>Finds the format from the file's first bytes; throws <see cref="AudioFormatException"/> for any other.</summary>
@@ -355,7 +374,7 @@ internal static class AudioDecoder
         long limit = request.FrameLimit(rate);
         // Grown by doubling from an estimate: a header cannot make this allocate more than the decoded audio needs.
         long expected = scan.DeclaredSamples is { } total ? Math.Max(0, total - start) : long.MaxValue;
-        var output = new MonoBuffer(path, limit, InitialFrames(stream, rate, Math.Min(limit, expected)), rate);
+        var output = new MonoBuffer(path, limit, InitialFrames(stream, rate, Math.Min(limit, expected)), rate, request.TargetRate);
         var buffer = new float[4096 * channels];
         bool reachedEnd = false;
         while (output.Remaining > 0)
@@ -388,7 +407,7 @@ internal static class AudioDecoder
             }
         }
 
-        return new DecodedAudio(output.ToArray(), rate);
+        return output.ToAudio();
     }
 
     /// <summary>
@@ -535,7 +554,7 @@ internal static class AudioDecoder
             position += got / channels;
         }
 
-        var output = new MonoBuffer(path, limit, InitialFrames(stream, rate, limit), rate);
+        var output = new MonoBuffer(path, limit, InitialFrames(stream, rate, limit), rate, request.TargetRate);
         while (output.Remaining > 0)
         {
             int want = (int)Math.Min(4608, output.Remaining) * channels;
@@ -558,7 +577,7 @@ internal static class AudioDecoder
                 $"the MP3 file is truncated: its LAME/Xing tag declares {declared:F3} s but the frames present end at {present:F3} s. Set AudioLoaderOptions.AcceptTruncatedFiles = true to decode what is there.");
         }
 
-        return new DecodedAudio(output.ToArray(), rate);
+        return output.ToAudio();
     }
 
     /// <summary>
@@ -586,44 +605,92 @@ internal static class AudioDecoder
     }
 }
 
-/// <summary>Collects down-mixed mono samples up to a frame limit, growing as needed.</summary>
+/// <summary>
+/// Collects down-mixed mono samples up to a frame limit, growing as needed; with a target rate, resamples them as
+/// they arrive, so a long song never exists whole at its own rate.
+/// </summary>
+/// <remarks>
+/// Resampling on the fly is bit-identical to resampling the whole song (<see cref="Resampler.Incremental"/>). The
+/// input kept is the part later output still reads plus <see cref="TruncationReserve"/> frames: decoders may
+/// <see cref="Truncate"/> the end (Ogg Vorbis trims to the last granule position, at most one block), and output
+/// already computed must not have read frames that are cut.
+/// </remarks>
 internal sealed class MonoBuffer
 {
+    /// <summary>Frames at the end that are not resampled before the decoder is done (it may still truncate them).</summary>
+    internal const int TruncationReserve = 1 << 16;
+
     private readonly string _path;
     private readonly long _limit;
     private readonly int _rate;
+    private readonly Resampler.Incremental? _resampling;
+    private readonly int _targetRate;
     private float[] _data;
-    private int _count;
+    private long _dataStart; // absolute frame index of _data[0] (above 0 once resampled frames are dropped)
+    private long _count;     // frames received (absolute)
+    private long _scanned;   // frames checked for non-finite values (absolute)
+    private BadSample? _firstBad;
 
     /// <param name="path">The file, named when the song is too long for one row.</param>
     /// <param name="limit">Frames to keep at most (<see cref="long.MaxValue"/>: no limit).</param>
     /// <param name="capacity">Frames to allocate up front (the expected length, when known; the caller has checked
     /// it against the file's size or <see cref="AudioLimits.MaxSamplesPerSong"/>).</param>
     /// <param name="rate">The file's sample rate, for messages.</param>
-    public MonoBuffer(string path, long limit, long capacity, int rate)
+    /// <param name="targetRate">Resample to this rate as the samples arrive; null or <paramref name="rate"/> keeps the file's rate.</param>
+    public MonoBuffer(string path, long limit, long capacity, int rate, int? targetRate = null)
     {
         _path = path;
         _limit = limit;
         _rate = rate;
-        _data = new float[(int)Math.Clamp(Math.Min(limit, capacity), 0, AudioLimits.MaxSamplesPerSong)];
+        _targetRate = targetRate ?? rate;
+        long initial = Math.Clamp(Math.Min(limit, capacity), 0, AudioLimits.MaxSamplesPerSong);
+        if (_targetRate != rate)
+        {
+            var resampler = Resampler.For(rate, _targetRate);
+
+            // Refused before anything is allocated when the expected length alone resamples past the row limit.
+            long expected = resampler.OutputLength(initial);
+            CheckOutputLength(expected);
+            _resampling = resampler.Start(expected);
+
+            // A working window of the input, not the whole song.
+            initial = Math.Min(initial, 4 * TruncationReserve);
+        }
+
+        _data = new float[(int)initial];
     }
 
     public long Remaining => _limit - _count;
 
-    /// <summary>Frames held.</summary>
-    public int Count => _count;
+    /// <summary>Frames received (at the file's rate).</summary>
+    public int Count => (int)_count;
 
     public Span<float> Reserve(int frames)
     {
-        long needed = (long)_count + frames;
+        long needed = _count + frames;
         AudioLimits.CheckSongLength(_path, needed, _rate, "the song decodes to at least");
-        if (needed > _data.Length)
+        if (_resampling is not null)
         {
-            Array.Resize(ref _data, (int)Math.Min(AudioLimits.MaxSamplesPerSong, Math.Max(needed, (long)_data.Length * 2)));
+            // Check what arrived (the decoder has filled the last reserved span), resample what is final, then drop the
+            // input no later output reads.
+            Scan();
+            _resampling.Emit(_data.AsSpan(0, (int)(_count - _dataStart)), _dataStart, _count - TruncationReserve, CheckOutputLength);
+            long keepFrom = Math.Max(_dataStart, Math.Min(_count, _resampling.FirstNeeded));
+            if (keepFrom > _dataStart && needed - _dataStart > _data.Length)
+            {
+                int shift = (int)(keepFrom - _dataStart);
+                Array.Copy(_data, shift, _data, 0, (int)(_count - keepFrom));
+                _dataStart = keepFrom;
+            }
         }
 
-        var span = _data.AsSpan(_count, frames);
-        _count += frames;
+        if (needed - _dataStart > _data.Length)
+        {
+            Array.Resize(ref _data, (int)Math.Min(AudioLimits.MaxSamplesPerSong, Math.Max(needed - _dataStart, (long)_data.Length * 2)));
+        }
+
+        var span = _data.AsSpan((int)(_count - _dataStart), frames);
+        _count = needed;
         return span;
     }
 
@@ -651,7 +718,44 @@ internal sealed class MonoBuffer
     }
 
     /// <summary>Drops frames beyond <paramref name="frames"/>.</summary>
-    public void Truncate(long frames) => _count = (int)Math.Min(_count, frames);
+    /// <exception cref="InvalidOperationException">Resampled output already read a dropped frame (more than <see cref="TruncationReserve"/> frames cut).</exception>
+    public void Truncate(long frames)
+    {
+        if (_resampling is not null && frames < Math.Min(_count, _resampling.Consumed))
+        {
+            throw new InvalidOperationException(
+                $"{_path}: the decoder cut the song back by {_count - frames} frames, more than the {TruncationReserve} kept unresampled for that.");
+        }
 
-    public float[] ToArray() => _count == _data.Length ? _data : _data.AsSpan(0, _count).ToArray();
+        _count = Math.Min(_count, frames);
+    }
+
+    /// <summary>The samples at the target rate (resampling the rest of the song now).</summary>
+    public DecodedAudio ToAudio()
+    {
+        if (_resampling is null)
+        {
+            return new DecodedAudio(_count == _data.Length ? _data : _data.AsSpan(0, (int)_count).ToArray(), _rate);
+        }
+
+        Scan();
+        _resampling.Finish(_data.AsSpan(0, (int)(_count - _dataStart)), _dataStart, _count, CheckOutputLength);
+        var bad = _firstBad is { } b && b.Index < _count ? b : null;
+        return new DecodedAudio(_resampling.Output, _targetRate, bad);
+    }
+
+    /// <summary>Finds the first refused sample among those not scanned yet (before they are resampled and dropped).</summary>
+    private void Scan()
+    {
+        if (_firstBad is null && _scanned < _count && AudioDecoder.FirstBad(_data.AsSpan((int)(_scanned - _dataStart), (int)(_count - _scanned))) is int i)
+        {
+            long index = _scanned + i;
+            _firstBad = new BadSample(index, _data[index - _dataStart], _rate);
+        }
+
+        _scanned = _count;
+    }
+
+    private void CheckOutputLength(long samples) =>
+        AudioLimits.CheckSongLength(_path, samples, _targetRate, $"resampled to {_targetRate} Hz, the song holds");
 }

@@ -311,8 +311,16 @@ namespace MLNetAudio.Audio
             try
             {
                 full = _options.BaseDirectory is { } dir && path.Length > 0 ? Path.Combine(dir, path) : path;
-                var decoded = AudioDecoder.Decode(full, new DecodeRequest(_options.Offset, _options.MaxDuration, _options.AcceptTruncatedFiles));
+                // Resampled while decoding: a long song never exists whole at its own rate (a 60-minute 44.1 kHz song
+                // would hold 635 MB of mono floats before resampling to 16 kHz).
                 int target = _options.TargetSampleRate;
+                var decoded = AudioDecoder.Decode(full, new DecodeRequest(_options.Offset, _options.MaxDuration, _options.AcceptTruncatedFiles, target));
+                if (decoded.SampleRate == target)
+                {
+                    return decoded;
+                }
+
+                // Paths that return before streaming (an offset past the end): resample what there is.
                 if (decoded.SampleRate != target)
                 {
                     long outLength = Resampler.For(decoded.SampleRate, target).OutputLength(decoded.Samples.Length);
@@ -363,6 +371,9 @@ namespace MLNetAudio.Audio
             private readonly DataViewRow _input;
             private readonly ValueGetter<ReadOnlyMemory<char>> _pathGetter;
             private long _position = -1;
+            // Songs at least this long (65 s at 16 kHz) are handed to the consumer without a copy.
+            private const int ShareFromSamples = 1 << 20;
+
             private float[] _samples = [];
             private string _error = string.Empty;
             private ReadOnlyMemory<char> _path;
@@ -385,6 +396,15 @@ namespace MLNetAudio.Audio
             private void GetSamples(ref VBuffer<float> value)
             {
                 EnsureLoaded();
+                if (_samples.Length >= ShareFromSamples)
+                {
+                    // A long song: hand over the decoded array instead of copying it (a 60-minute song at 16 kHz is 230 MB,
+                    // which a copy would double). Consumers read it; one that wrote into it would change what a second
+                    // reader of this row sees (documented on LoadAudio's output column).
+                    value = new VBuffer<float>(_samples.Length, _samples);
+                    return;
+                }
+
                 var editor = VBufferEditor.Create(ref value, _samples.Length);
                 _samples.AsSpan().CopyTo(editor.Values);
                 value = editor.Commit();
@@ -451,6 +471,11 @@ namespace MLNetAudio
         /// <c>{output}.SampleRate</c> (Int32) and <c>{output}.Duration</c> (Double, seconds); under
         /// <see cref="AudioErrorPolicy.Report"/> also <c>{output}.Error</c> (Text).
         /// </summary>
+        /// <remarks>
+        /// Memory: each file is resampled while it is decoded, so a song never exists whole at its own rate, and a song of
+        /// 2^20 samples or more (65 s at 16 kHz) is handed to the reader of the samples column without a copy; treat the
+        /// values read from that column as read-only (ML.NET's own transforms do).
+        /// </remarks>
         /// <param name="catalog">The transforms catalog (<c>ml.Transforms</c>).</param>
         /// <param name="outputColumnName">Name of the samples column to add.</param>
         /// <param name="inputColumnName">Text column of file paths; null means the same as <paramref name="outputColumnName"/>.</param>

@@ -273,7 +273,7 @@ internal static class FlacDecoder
         }
 
         long expected = total > 0 ? Math.Min(limit, total - start) : limit;
-        var output = new MonoBuffer(path, limit, Math.Min(expected, rate * 300L), rate);
+        var output = new MonoBuffer(path, limit, Math.Min(expected, rate * 300L), rate, request.TargetRate);
         var channels = new long[info.Channels][];
         for (int c = 0; c < channels.Length; c++)
         {
@@ -374,7 +374,7 @@ internal static class FlacDecoder
             }
         }
 
-        return new DecodedAudio(output.ToArray(), rate);
+        return output.ToAudio();
     }
 
     private static void DownMix(long[][] channels, int from, Span<float> dst, double scale)

@@ -101,7 +101,7 @@ internal static class OpusDecoder
         var decoder = new OpusMSDecoder(SampleRate, head.Channels, head.Streams, head.Coupled, head.Mapping);
 #pragma warning restore CS0618
         long expected = stop == long.MaxValue ? long.MaxValue : stop - start;
-        var output = new MonoBuffer(path, stop - start, Math.Min(expected, SampleRate * 300L), SampleRate);
+        var output = new MonoBuffer(path, stop - start, Math.Min(expected, SampleRate * 300L), SampleRate, request.TargetRate);
         var pcm = new float[MaxFrame * head.Channels];
         while (position < stop)
         {
@@ -160,7 +160,7 @@ internal static class OpusDecoder
                 $"the Ogg Opus file is truncated: it ends at {(double)Math.Max(0, Math.Min(position, end) - head.PreSkip) / SampleRate:F3} s without its end-of-stream page. Set AudioLoaderOptions.AcceptTruncatedFiles = true to decode what is there.");
         }
 
-        return new DecodedAudio(output.ToArray(), SampleRate);
+        return output.ToAudio();
     }
 
     private static Head ReadHead(byte[]? packet, string path)

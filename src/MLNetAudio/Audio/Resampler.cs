@@ -160,54 +160,151 @@ internal sealed class Resampler
             throw new ArgumentException($"Resampling {input.Length} samples from {FromRate} Hz to {ToRate} Hz gives more samples than one array holds.", nameof(input));
         }
 
-        var output = new float[outLength];
-        var edge = new float[_taps]; // windows that overhang either end, padded with silence
-        var table = _table.AsSpan();
+        var run = new Incremental(this, outLength);
+        run.Finish(input, 0, input.Length);
+        return run.Output;
+    }
 
-        // Output n sits at input time n * M / L = baseIndex + rem / L; step both without dividing per sample.
-        long stepWhole = _down / _up, stepRem = _down % _up;
-        long baseIndex = 0, rem = 0;
-        bool exact = _phases == _up;
-        for (long n = 0; n < outLength; n++)
+    /// <summary>Starts a resampling whose input arrives in pieces (see <see cref="Incremental"/>).</summary>
+    /// <param name="expectedOutput">Output samples to allocate up front (the expected length, when known).</param>
+    public Incremental Start(long expectedOutput) => new(this, expectedOutput);
+
+    /// <summary>
+    /// Resampling of a signal that arrives in pieces: <see cref="Emit"/> computes every output sample whose filter window
+    /// lies inside the input seen so far, <see cref="Finish"/> the rest once the input's length is known. Each output
+    /// sample is the same dot product over the same input values as in <see cref="Process"/>, so the result is
+    /// bit-identical to resampling the whole signal at once, while the caller keeps only the input from
+    /// <see cref="FirstNeeded"/> on.
+    /// </summary>
+    public sealed class Incremental
+    {
+        private readonly Resampler _r;
+        private readonly float[] _edge;
+        private float[] _output;
+        private long _count;
+        private long _baseIndex;
+        private long _rem;
+
+        internal Incremental(Resampler resampler, long expectedOutput)
         {
-            long b = baseIndex;
-            int phase = exact ? (int)rem : (int)(((rem * _phases) + (_up / 2)) / _up);
-            if (phase == _phases)
-            {
-                phase = 0;
-                b++;
-            }
+            _r = resampler;
+            _edge = new float[resampler._taps];
+            _output = new float[Math.Clamp(expectedOutput, 0, Array.MaxLength)];
+        }
 
-            long first = b - _half + 1;
-            ReadOnlySpan<float> window;
-            if (first >= 0 && first + _taps <= input.Length)
+        /// <summary>Output samples computed so far.</summary>
+        public long Count => _count;
+
+        /// <summary>The output, trimmed to <see cref="Count"/> (valid after <see cref="Finish"/>).</summary>
+        public float[] Output => _count == _output.Length ? _output : _output.AsSpan(0, (int)_count).ToArray();
+
+        /// <summary>The first input index the next output sample reads (earlier input may be dropped); may be negative at the start.</summary>
+        public long FirstNeeded => NextBase() - _r._half + 1;
+
+        /// <summary>The last input index any output computed so far has read, plus one.</summary>
+        public long Consumed { get; private set; }
+
+        /// <summary>
+        /// Computes the output samples whose whole window lies before <paramref name="safeEnd"/> (absolute input index):
+        /// <paramref name="buffer"/> holds input samples <paramref name="bufferStart"/> onwards.
+        /// </summary>
+        /// <param name="buffer">Input samples from <paramref name="bufferStart"/> on (at least up to <paramref name="safeEnd"/>).</param>
+        /// <param name="bufferStart">Absolute index of buffer[0]; at most <see cref="FirstNeeded"/> (or 0).</param>
+        /// <param name="safeEnd">Input before this index is final.</param>
+        /// <param name="grow">Called when the output must grow, with the length it will reach (limits are checked there).</param>
+        public void Emit(ReadOnlySpan<float> buffer, long bufferStart, long safeEnd, Action<long>? grow = null)
+        {
+            while (true)
             {
-                window = input.Slice((int)first, _taps);
-            }
-            else
-            {
-                Array.Clear(edge);
-                long from = Math.Max(0, first), to = Math.Min(input.Length, first + _taps);
-                if (to > from)
+                long b = NextBase();
+                if (b - _r._half + 1 + _r._taps > safeEnd)
                 {
-                    input[(int)from..(int)to].CopyTo(edge.AsSpan((int)(from - first)));
+                    return;
                 }
 
-                window = edge;
-            }
-
-            output[n] = TensorPrimitives.Dot(window, table.Slice(phase * _taps, _taps));
-
-            baseIndex += stepWhole;
-            rem += stepRem;
-            if (rem >= _up)
-            {
-                rem -= _up;
-                baseIndex++;
+                Append(Compute(buffer, bufferStart, long.MaxValue, b), grow);
             }
         }
 
-        return output;
+        /// <summary>Computes the remaining output for an input of <paramref name="inputLength"/> samples (silence beyond it).</summary>
+        public void Finish(ReadOnlySpan<float> buffer, long bufferStart, long inputLength, Action<long>? grow = null)
+        {
+            long outLength = _r.OutputLength(inputLength);
+            while (_count < outLength)
+            {
+                Append(Compute(buffer, bufferStart, inputLength, NextBase()), grow);
+            }
+        }
+
+        /// <summary>The input index at the centre of the next output's window, after the phase rounds up (see <see cref="Compute"/>).</summary>
+        private long NextBase()
+        {
+            bool exact = _r._phases == _r._up;
+            int phase = exact ? (int)_rem : (int)(((_rem * _r._phases) + (_r._up / 2)) / _r._up);
+            return phase == _r._phases ? _baseIndex + 1 : _baseIndex;
+        }
+
+        private float Compute(ReadOnlySpan<float> buffer, long bufferStart, long inputLength, long b)
+        {
+            var r = _r;
+            bool exact = r._phases == r._up;
+            int phase = exact ? (int)_rem : (int)(((_rem * r._phases) + (r._up / 2)) / r._up);
+            if (phase == r._phases)
+            {
+                phase = 0;
+            }
+
+            long first = b - r._half + 1;
+            long end = Math.Min(inputLength, bufferStart + buffer.Length);
+            ReadOnlySpan<float> window;
+            if (first >= bufferStart && first + r._taps <= end)
+            {
+                window = buffer.Slice((int)(first - bufferStart), r._taps);
+            }
+            else
+            {
+                // Windows that overhang either end of the signal: silence there.
+                Array.Clear(_edge);
+                long from = Math.Max(Math.Max(0, bufferStart), first), to = Math.Min(end, first + r._taps);
+                if (to > from)
+                {
+                    buffer[(int)(from - bufferStart)..(int)(to - bufferStart)].CopyTo(_edge.AsSpan((int)(from - first)));
+                }
+
+                window = _edge;
+            }
+
+            Consumed = Math.Max(Consumed, first + r._taps);
+            float value = TensorPrimitives.Dot(window, r._table.AsSpan(phase * r._taps, r._taps));
+
+            // Output n sits at input time n * M / L = baseIndex + rem / L; step both without dividing per sample.
+            _baseIndex += r._down / r._up;
+            _rem += r._down % r._up;
+            if (_rem >= r._up)
+            {
+                _rem -= r._up;
+                _baseIndex++;
+            }
+
+            return value;
+        }
+
+        private void Append(float value, Action<long>? grow)
+        {
+            if (_count == _output.Length)
+            {
+                long next = Math.Min(Array.MaxLength, Math.Max(_count + 1, Math.Max(1024, _count * 2)));
+                if (next == _count)
+                {
+                    throw new InvalidOperationException($"Resampling to {_r.ToRate} Hz gives more samples than one array holds.");
+                }
+
+                grow?.Invoke(_count + 1);
+                Array.Resize(ref _output, (int)next);
+            }
+
+            _output[_count++] = value;
+        }
     }
 
     private static long Gcd(long a, long b)

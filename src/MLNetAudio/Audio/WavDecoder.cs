@@ -177,7 +177,7 @@ internal static class WavDecoder
         long start = Math.Min(request.StartFrame(f.SampleRate), totalFrames);
         long frames = Math.Min(totalFrames - start, request.FrameLimit(f.SampleRate));
         AudioLimits.CheckSongLength(path, frames, f.SampleRate, "the WAV data chunk holds");
-        var output = new MonoBuffer(path, frames, frames, f.SampleRate);
+        var output = new MonoBuffer(path, frames, frames, f.SampleRate, request.TargetRate);
         stream.Position = dataStart + (start * f.BlockAlign);
         var block = new byte[FramesPerBlock * f.BlockAlign];
         while (output.Remaining > 0)
@@ -188,7 +188,7 @@ internal static class WavDecoder
             DownMix(bytes, f, output.Reserve(n));
         }
 
-        return new DecodedAudio(output.ToArray(), f.SampleRate);
+        return output.ToAudio();
     }
 
     private static void DownMix(ReadOnlySpan<byte> bytes, Format f, Span<float> dst)

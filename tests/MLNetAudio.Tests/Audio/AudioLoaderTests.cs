@@ -73,6 +73,37 @@ public class AudioLoaderTests
 
     private static AudioLoaderOptions AtRate(int rate) => new() { TargetSampleRate = rate };
 
+    [Fact]
+    public void A_long_song_is_handed_over_whole_and_rows_after_it_still_read_their_own_samples()
+    {
+        // 70 s at 22.05 kHz resampled to 16 kHz: 1.12 M samples, over the 2^20 from which the array is handed over.
+        using var dir = new TempDir();
+        string longPath = dir.File("long.wav"), shortPath = dir.File("short.wav");
+        var tone = Sine(440, 22050, 70);
+        File.WriteAllBytes(longPath, WavBytes(tone, 22050, format: WavSampleFormat.IeeeFloat32));
+        File.WriteAllBytes(shortPath, WavBytes(Sine(880, 22050, 2), 22050, format: WavSampleFormat.IeeeFloat32));
+        var expectedLong = Resampler.Resample(tone, 22050, 16000);
+
+        // One VBuffer reused across rows, as ML.NET consumers do: the short row after the long one gets its own samples.
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(new[] { longPath, longPath, shortPath }.Select(p => new PathRow { Path = p }).ToList());
+        var loaded = ml.Transforms.LoadAudio("Audio", "Path", AtRate(16000)).Fit(data).Transform(data);
+        using var cursor = loaded.GetRowCursor(loaded.Schema);
+        var getter = cursor.GetGetter<VBuffer<float>>(loaded.Schema["Audio"]);
+        VBuffer<float> buffer = default;
+        var lengths = new List<int>();
+        while (cursor.MoveNext())
+        {
+            getter(ref buffer);
+            getter(ref buffer); // a second read of the same row gives the same values
+            lengths.Add(buffer.Length);
+            var expected = buffer.Length == expectedLong.Length ? expectedLong : Resampler.Resample(Sine(880, 22050, 2), 22050, 16000);
+            Assert.Equal(expected, buffer.DenseValues().ToArray());
+        }
+
+        Assert.Equal([expectedLong.Length, expectedLong.Length, 32000], lengths);
+    }
+
     public static TheoryData<WavSampleFormat, int, bool> WavVariants()
     {
         var data = new TheoryData<WavSampleFormat, int, bool>();

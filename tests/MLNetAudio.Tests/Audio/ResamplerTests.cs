@@ -78,4 +78,71 @@ public class ResamplerTests
     {
         Assert.Empty(Resampler.Resample([], 44100, 22050));
     }
+
+    [Theory]
+    [InlineData(44100, 16000, 1)]
+    [InlineData(48000, 22050, 2)]
+    [InlineData(8000, 22050, 3)]
+    [InlineData(44101, 22050, 4)] // quantised phases
+    [InlineData(22050, 16000, 5)]
+    public void Resampling_while_decoding_is_bit_identical_to_resampling_the_whole_song(int from, int to, int seed)
+    {
+        // 12 s: longer than the buffer the streaming path keeps, so the input is dropped and shifted several times.
+        var random = new Random(seed);
+        var song = Enumerable.Range(0, 12 * from).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+        int cut = song.Length - 3000; // what a decoder trims at the end (Ogg Vorbis: past the last granule position)
+
+        var buffer = new MonoBuffer("test.wav", long.MaxValue, 1000, from, to);
+        for (int at = 0; at < song.Length;)
+        {
+            int n = Math.Min(song.Length - at, 1 + random.Next(6000));
+            song.AsSpan(at, n).CopyTo(buffer.Reserve(n));
+            at += n;
+        }
+
+        buffer.Truncate(cut);
+        var streamed = buffer.ToAudio();
+
+        Assert.Equal(to, streamed.SampleRate);
+        Assert.Equal(Resampler.Resample(song.AsSpan(0, cut), from, to), streamed.Samples);
+    }
+
+    [Fact]
+    public void A_decoder_that_cuts_more_than_the_reserve_is_stopped_not_given_wrong_samples()
+    {
+        var buffer = new MonoBuffer("long.ogg", long.MaxValue, 1000, 44100, 16000);
+        for (int i = 0; i < 20; i++)
+        {
+            buffer.Reserve(44100).Fill(0.1f);
+        }
+
+        var e = Assert.Throws<InvalidOperationException>(() => buffer.Truncate(44100));
+        Assert.Contains("long.ogg", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Decoding_a_long_song_holds_it_only_at_the_target_rate()
+    {
+        // 3 minutes of stereo 44.1 kHz: 31.8 MB of mono floats at the file's rate, 11.5 MB at 16 kHz.
+        const int Rate = 44100, Seconds = 180;
+        var left = Sine(440, Rate, Seconds);
+        var wav = WavBytes(Interleave(left, left), Rate, channels: 2);
+        string path = Path.Combine(Path.GetTempPath(), $"mlnetaudio-long-{Guid.NewGuid():N}.wav");
+        File.WriteAllBytes(path, wav);
+        try
+        {
+            AudioDecoder.Decode(path, new DecodeRequest(TargetRate: 16000)); // warm-up: filter table, JIT
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            var audio = AudioDecoder.Decode(path, new DecodeRequest(TargetRate: 16000));
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+            Assert.Equal(16000 * Seconds, audio.Samples.Length);
+            long output = audio.Samples.Length * sizeof(float);
+            Assert.True(allocated < output + (4 << 20), $"decoding allocated {allocated / 1048576.0:F1} MB for {output / 1048576.0:F1} MB of output");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }
