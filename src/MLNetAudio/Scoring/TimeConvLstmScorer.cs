@@ -44,6 +44,12 @@ namespace MLNetAudio.Scoring
 
         // Windows per forward call: bounds memory on hour-long inputs.
         private const int MaxWindowsPerCall = 256;
+
+        // Bytes of convolution activations one part may need (the first layer's output and its unfolded input, about
+        // four times the output): 2-D networks keep the coefficient axis, so 256 windows of the default 2-D network
+        // took about 400 MB and a 60-minute song left 330 MB of native memory behind. 32 MB keeps 1-D networks at 256
+        // windows per part and the default 2-D network at 25.
+        private const long ActivationBudget = 32L << 20;
         private readonly Device _device;
         private readonly TorchDevice _devicePreference;
         private bool _disposed;
@@ -249,7 +255,14 @@ namespace MLNetAudio.Scoring
             return windows.Length / size;
         }
 
-        // Runs the convolution stack over the song's windows in parts of at most MaxWindowsPerCall and hands each
+        /// <summary>Windows per convolution call: at most <see cref="MaxWindowsPerCall"/>, fewer when their activations would pass <see cref="ActivationBudget"/>.</summary>
+        internal static int WindowsPerCall(TimeConvNetworkSettings s)
+        {
+            long perWindow = 4L * sizeof(float) * s.FramesPerWindow * s.Channels * (s.ConvolutionForm == ConvolutionForm.Conv2dTimeOnly ? s.Coefficients : 1);
+            return (int)Math.Clamp(ActivationBudget / Math.Max(1, perWindow), 1, MaxWindowsPerCall);
+        }
+
+        // Runs the convolution stack over the song's windows in parts of at most WindowsPerCall and hands each
         // part's feature sequences [m, pooled, features] to `use` (inside a dispose scope, with no_grad).
         private void ForEachPart(ReadOnlySpan<float> windows, int? hopFrames, Action<int, Tensor> use)
         {
@@ -257,9 +270,10 @@ namespace MLNetAudio.Scoring
             int size = s.FramesPerWindow * s.Coefficients;
             int n = windows.Length / size;
             using var noGrad = torch.no_grad();
-            for (int first = 0; first < n; first += MaxWindowsPerCall)
+            int perCall = WindowsPerCall(s);
+            for (int first = 0; first < n; first += perCall)
             {
-                int m = Math.Min(MaxWindowsPerCall, n - first);
+                int m = Math.Min(perCall, n - first);
                 var part = windows.Slice(first * size, m * size);
                 using var scope = torch.NewDisposeScope();
                 Tensor features;
