@@ -438,36 +438,3 @@ namespace MLNetAudio.Audio
         }
     }
 }
-
-namespace MLNetAudio
-{
-    /// <summary>Catalog methods for MLNetAudio's transforms (this part: audio loading).</summary>
-    public static partial class AudioTransformsCatalog
-    {
-        /// <summary>
-        /// Loads the audio files named in <paramref name="inputColumnName"/> as mono float samples resampled to
-        /// <see cref="AudioLoaderOptions.TargetSampleRate"/> (22050 Hz by default). Adds
-        /// <paramref name="outputColumnName"/> (samples, with a <c>SampleRate</c> annotation),
-        /// <c>{output}.SampleRate</c> (Int32) and <c>{output}.Duration</c> (Double, seconds); under
-        /// <see cref="AudioErrorPolicy.Report"/> also <c>{output}.Error</c> (Text).
-        /// </summary>
-        /// <param name="catalog">The transforms catalog (<c>ml.Transforms</c>).</param>
-        /// <param name="outputColumnName">Name of the samples column to add.</param>
-        /// <param name="inputColumnName">Text column of file paths; null means the same as <paramref name="outputColumnName"/>.</param>
-        /// <param name="options">Target rate, part of the song to read, error policy; null for the defaults.</param>
-        /// <example><code>
-        /// var pipeline = ml.Transforms.LoadAudio("Audio", "Path")
-        ///     .Append(ml.Transforms.SegmentMfcc("Windows", "Audio"));
-        /// </code></example>
-        public static AudioLoadingEstimator LoadAudio(
-            this TransformsCatalog catalog,
-            string outputColumnName,
-            string? inputColumnName = null,
-            AudioLoaderOptions? options = null)
-        {
-            ArgumentNullException.ThrowIfNull(catalog);
-            ArgumentException.ThrowIfNullOrWhiteSpace(outputColumnName);
-            return new AudioLoadingEstimator(outputColumnName, inputColumnName ?? outputColumnName, options ?? new AudioLoaderOptions());
-        }
-    }
-}
