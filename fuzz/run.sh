@@ -11,7 +11,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 out=$root/fuzz/out
 rm -rf "$out" # a fresh build each run: sharpfuzz instruments in place and refuses an instrumented assembly
 dotnet build -c Release "$root/fuzz/MLNetAudio.Fuzz" -o "$out" -v q
-for dll in MLNetAudio.dll NVorbis.dll NLayer.dll; do
+# The recommendation models' stage readers live in MLNetAudio.Recommendation.dll since the split into packages.
+for dll in MLNetAudio.dll MLNetAudio.Recommendation.dll NVorbis.dll NLayer.dll; do
   "${HOME}/.dotnet/tools/sharpfuzz" "$out/$dll"
 done
 findings=$root/fuzz/findings/$target

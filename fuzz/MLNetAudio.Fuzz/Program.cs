@@ -27,7 +27,9 @@ Fuzzer.OutOfProcess.Run(input =>
     if (target == "stage")
     {
         var payload = bytes.ToArray();
-        if (payload.Length == 0 || !AudioModelFormats.TryGet(stageFormats[payload[0] % stageFormats.Length], out var format))
+        // Find registers a package's formats the way a model file's load does (the recommendation ones live in MLNetAudio.Recommendation).
+        string name = payload.Length == 0 ? string.Empty : stageFormats[payload[0] % stageFormats.Length];
+        if (payload.Length == 0 || AudioModelFormats.Find(name, AudioModelFormats.AssemblyOfOlderFormat(name)) is not { } format)
         {
             return;
         }
@@ -35,7 +37,7 @@ Fuzzer.OutOfProcess.Run(input =>
         using var reader = new BinaryReader(new MemoryStream(payload, 1, payload.Length - 1), System.Text.Encoding.UTF8);
         try
         {
-            format.Loader(new AudioStageReader(ml, reader, format.CurrentVersion, stageFormats[payload[0] % stageFormats.Length], "fuzz"));
+            format.Loader(new AudioStageReader(ml, reader, format.CurrentVersion, name, "fuzz"));
         }
         catch (Exception e) when (e is EndOfStreamException or InvalidDataException or IOException or FormatException or ArgumentException)
         {

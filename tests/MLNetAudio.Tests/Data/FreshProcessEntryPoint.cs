@@ -50,6 +50,14 @@ internal static class FreshProcessEntryPoint
     /// </summary>
     public const string TrainCheckpointedCommand = "train-checkpointed";
 
+    /// <summary>
+    /// <c>stages MODEL FORMAT</c> loads a model file as an application would and prints whether the stage format FORMAT
+    /// was registered before the load, then each stage's type and assembly: a recommendation stage's format is
+    /// registered only when the core's loader finds it through the assembly name the file records (or, for older
+    /// files, through its format name); nothing in this process registers it beforehand.
+    /// </summary>
+    public const string StagesCommand = "stages";
+
     public static int Main(string[] args)
     {
         if (args.Length >= 1 && args[0] == OtherMachineCommand)
@@ -76,6 +84,16 @@ internal static class FreshProcessEntryPoint
         if (args.Length == 4 && args[0] == TrainCheckpointedCommand)
         {
             return MLNetAudio.Tests.Scoring.CheckpointedTraining.Run(args[1..]);
+        }
+
+        if (args.Length == 3 && args[0] == StagesCommand)
+        {
+            foreach (string line in LoadStages(args[1], args[2]))
+            {
+                Console.WriteLine(line);
+            }
+
+            return 0;
         }
 
         if (args.Length == 2 && args[0] == OneDnnProbeCommand)
@@ -123,6 +141,21 @@ internal static class FreshProcessEntryPoint
         }
 
         return 0;
+    }
+
+    /// <summary>What <see cref="StagesCommand"/> prints.</summary>
+    private static List<string> LoadStages(string path, string format)
+    {
+        var lines = new List<string> { $"before: {format} registered={MLNetAudio.Data.AudioModelFormats.TryGet(format, out _)}" };
+        var model = new MLContext(seed: 1).Audio().Model.Load(path, out _);
+        foreach (var stage in MLNetAudio.Data.AudioModelCatalog.Flatten(model))
+        {
+            lines.Add($"stage: {stage.GetType().FullName} from {stage.GetType().Assembly.GetName().Name}");
+            (stage as IDisposable)?.Dispose();
+        }
+
+        lines.Add($"after: {format} registered={MLNetAudio.Data.AudioModelFormats.TryGet(format, out _)}");
+        return lines;
     }
 
     /// <summary>One line per row and column: <c>column: bits,bits,...</c>, each Single as 8 hex digits of its bits.</summary>

@@ -1,7 +1,7 @@
 using Microsoft.ML;
 using MLNetAudio.Recommendation;
 
-namespace MLNetAudio.Tests.Recommendation;
+namespace MLNetAudio.Tests.Synthesis;
 
 public sealed class ListeningSimulatorTests
 {

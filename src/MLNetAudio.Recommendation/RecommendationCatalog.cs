@@ -2,12 +2,46 @@ using Microsoft.ML;
 using MLNetAudio.Data;
 using MLNetAudio.Recommendation;
 
+// The recommendation package's catalog entry points, in one file as ML.NET gathers each package's: ml.Audio().Recommendation
+// (an extension property of the core's AudioCatalog), its trainers (ml.Audio().Recommendation.Trainers.*, the audio and
+// content ones as extension methods), its evaluation, and the hybrid ranker's save/load on ml.Audio().Model.
 namespace MLNetAudio
 {
-    public sealed partial class AudioCatalog
+    /// <summary>
+    /// What MLNetAudio.Recommendation adds to MLNetAudio's catalogs: <c>ml.Audio().Recommendation</c> and
+    /// <c>ml.Audio().Model.SaveHybridRanker</c> / <c>LoadHybridRanker</c>.
+    /// </summary>
+    public static class AudioRecommendationCatalogExtensions
     {
-        /// <summary>Recommendation baselines (matrix factorization, item-based CF, popularity) and their evaluation.</summary>
-        public RecommendationCatalog Recommendation => new(Context);
+        /// <param name="catalog">MLNetAudio's catalog, <c>ml.Audio()</c>.</param>
+        extension(AudioCatalog catalog)
+        {
+            /// <summary>Recommendation trainers (audio, matrix factorization, item-based CF, popularity, content, hybrid) and their evaluation.</summary>
+            public RecommendationCatalog Recommendation => new(catalog.Context);
+        }
+
+        /// <summary>Saves a fitted hybrid ranker and every feature model it reads to the file <paramref name="path"/>.</summary>
+        /// <param name="catalog">The model catalog, <c>ml.Audio().Model</c>.</param>
+        /// <param name="model">The fitted hybrid ranker.</param>
+        /// <param name="path">The file to write (overwritten).</param>
+        /// <exception cref="NotSupportedException">A feature model cannot be saved; the message names it.</exception>
+        public static void SaveHybridRanker(this AudioModelCatalog catalog, HybridRankerModel model, string path)
+        {
+            ArgumentNullException.ThrowIfNull(catalog);
+            HybridRankerPersistence.SaveHybridRanker(catalog, model, path);
+        }
+
+        /// <summary>Loads a hybrid ranker written by <see cref="SaveHybridRanker"/>, with its feature models.</summary>
+        /// <param name="catalog">The model catalog, <c>ml.Audio().Model</c>.</param>
+        /// <param name="path">The file.</param>
+        /// <returns>The ranker, scoring as the saved one did; its <see cref="HybridRankerModel.TrainingData"/> is empty.</returns>
+        /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
+        /// <exception cref="AudioModelFileException">The file is not a hybrid ranker, is truncated or damaged, or holds a part this version cannot read.</exception>
+        public static HybridRankerModel LoadHybridRanker(this AudioModelCatalog catalog, string path)
+        {
+            ArgumentNullException.ThrowIfNull(catalog);
+            return HybridRankerPersistence.LoadHybridRanker(catalog, path);
+        }
     }
 }
 
@@ -535,6 +569,129 @@ namespace MLNetAudio.Recommendation
             return double.IsNaN(value)
                 ? $"n/a ({MissingReasons.GetValueOrDefault(metric, "not computed")})"
                 : value.ToString(format, System.Globalization.CultureInfo.InvariantCulture);
+        }
+    }
+
+    /// <summary>
+    /// The audio recommenders on <c>ml.Audio().Recommendation.Trainers</c>, kept in their own file beside the
+    /// collaborative baselines.
+    /// </summary>
+    public static class AudioRecommendationTrainers
+    {
+        /// <summary>
+        /// The multi-user audio recommender: a shared CNN+LSTM encoder over <paramref name="songs"/>' windows and one
+        /// learned vector per user (DESIGN.md §4).
+        /// </summary>
+        /// <param name="trainers">The catalog.</param>
+        /// <param name="songs">Every song's MFCC windows (index = song key - 1), from <c>AudioSongWindows.Compute</c> (MLNetAudio.Synthesis) or <see cref="AudioSongWindows.FromDataView(IDataView, string, string)"/>.</param>
+        /// <param name="options">Columns, network shape and training settings; null for the defaults.</param>
+        public static MultiUserAudioTrainer MultiUserAudio(this RecommendationTrainers trainers, AudioSongWindows songs, MultiUserAudioOptions? options = null)
+        {
+            ArgumentNullException.ThrowIfNull(trainers);
+            return new MultiUserAudioTrainer(trainers.Context, options ?? new MultiUserAudioOptions(), songs);
+        }
+
+        /// <summary>
+        /// The multi-user audio recommender over a real catalog (DESIGN.md §8): songs as an IDataView, one row per song with
+        /// the song key (<see cref="MultiUserAudioOptions.MatrixRowIndexColumnName"/>, the same fitted MapValueToKey as the
+        /// plays) and the windows <c>SegmentMfcc</c> made (<see cref="MultiUserAudioOptions.SongWindowsColumnName"/>).
+        /// Songs without plays are cold songs: the model scores and recommends them from their audio.
+        /// </summary>
+        /// <param name="trainers">The catalog.</param>
+        /// <param name="songs">The catalog's songs (see <see cref="AudioSongWindows.FromDataView(IDataView, string, string)"/>).</param>
+        /// <param name="options">Columns, network shape and training settings; null for the defaults.</param>
+        /// <exception cref="ArgumentException">An option, a column or a song of <paramref name="songs"/> is invalid; the message names it.</exception>
+        public static MultiUserAudioTrainer MultiUserAudio(this RecommendationTrainers trainers, IDataView songs, MultiUserAudioOptions? options = null)
+        {
+            ArgumentNullException.ThrowIfNull(trainers);
+            options ??= new MultiUserAudioOptions();
+            options.Validate();
+            var windows = AudioSongWindows.FromDataView(songs, options.MatrixRowIndexColumnName, options.SongWindowsColumnName);
+            return new MultiUserAudioTrainer(trainers.Context, options, windows);
+        }
+
+        /// <summary>The hybrid LightGBM LambdaRank ranker over other models' scores, one query group per user.</summary>
+        /// <param name="trainers">The catalog.</param>
+        /// <param name="options">Candidate sampling and LightGBM settings; null for the defaults.</param>
+        public static HybridRankerTrainer HybridRanker(this RecommendationTrainers trainers, HybridRankerOptions? options = null)
+        {
+            ArgumentNullException.ThrowIfNull(trainers);
+            return new HybridRankerTrainer(trainers.Context, options);
+        }
+    }
+
+    /// <summary>
+    /// The content-based baselines on <c>ml.Audio().Recommendation.Trainers</c>: recommenders that know songs only by
+    /// their audio feature vectors, the systems the seed paper argues against.
+    /// </summary>
+    public static class ContentRecommendationTrainers
+    {
+        /// <summary>
+        /// The "similar songs" baseline: each user gets the nearest neighbours, in <paramref name="songFeatures"/>, of
+        /// their most played training song.
+        /// </summary>
+        /// <param name="trainers">The catalog.</param>
+        /// <param name="songFeatures">
+        /// One feature vector per song, index = song key - 1, cold songs included (for example
+        /// <see cref="ContentSongFeatures.MfccStatistics"/>, or the multi-user audio model's
+        /// <see cref="MultiUserAudioModel.GetSongEmbedding"/> for every key); the count must equal the song key column's
+        /// key count at <see cref="SeedSongTrainer.Fit"/>.
+        /// </param>
+        /// <param name="options">Columns and the tie-break seed; null for the defaults.</param>
+        /// <exception cref="ArgumentException">An option is invalid or a feature vector is empty, of another length or not finite.</exception>
+        public static SeedSongTrainer SeedSong(this RecommendationTrainers trainers, IReadOnlyList<float[]> songFeatures, SeedSongOptions? options = null)
+        {
+            ArgumentNullException.ThrowIfNull(trainers);
+            return new SeedSongTrainer(songFeatures, options ?? new SeedSongOptions());
+        }
+
+        /// <summary>
+        /// The "similar songs" baseline over a real catalog: songs as an IDataView (song key and <c>SegmentMfcc</c>
+        /// windows, see <see cref="AudioSongWindows.FromDataView(IDataView, string, string)"/>), compared by their MFCC statistics
+        /// (<see cref="ContentSongFeatures.MfccStatistics"/>).
+        /// </summary>
+        /// <param name="trainers">The catalog.</param>
+        /// <param name="songs">One row per song: <see cref="SeedSongOptions.MatrixRowIndexColumnName"/> and <see cref="SeedSongOptions.SongWindowsColumnName"/>.</param>
+        /// <param name="options">Columns and the tie-break seed; null for the defaults.</param>
+        /// <exception cref="ArgumentException">An option, a column or a song of <paramref name="songs"/> is invalid; the message names it.</exception>
+        public static SeedSongTrainer SeedSong(this RecommendationTrainers trainers, IDataView songs, SeedSongOptions? options = null)
+        {
+            ArgumentNullException.ThrowIfNull(trainers);
+            options ??= new SeedSongOptions();
+            options.Validate();
+            var windows = AudioSongWindows.FromDataView(songs, options.MatrixRowIndexColumnName, options.SongWindowsColumnName);
+            return new SeedSongTrainer(ContentSongFeatures.MfccStatistics(windows), options);
+        }
+
+        /// <summary>
+        /// Logan's song-set baseline over a real catalog: songs as an IDataView, compared by their MFCC statistics (as
+        /// <see cref="SeedSong(RecommendationTrainers, IDataView, SeedSongOptions?)"/>).
+        /// </summary>
+        /// <param name="trainers">The catalog.</param>
+        /// <param name="songs">One row per song: <see cref="SongSetOptions.MatrixRowIndexColumnName"/> and <see cref="SongSetOptions.SongWindowsColumnName"/>.</param>
+        /// <param name="options">Columns; null for the defaults.</param>
+        /// <exception cref="ArgumentException">An option, a column or a song of <paramref name="songs"/> is invalid; the message names it.</exception>
+        public static SongSetTrainer SongSet(this RecommendationTrainers trainers, IDataView songs, SongSetOptions? options = null)
+        {
+            ArgumentNullException.ThrowIfNull(trainers);
+            options ??= new SongSetOptions();
+            options.Validate();
+            var windows = AudioSongWindows.FromDataView(songs, options.MatrixRowIndexColumnName, options.SongWindowsColumnName);
+            return new SongSetTrainer(ContentSongFeatures.MfccStatistics(windows), options);
+        }
+
+        /// <summary>
+        /// Logan's (ISMIR 2004) song-set baseline: a song scores by its distance, in <paramref name="songFeatures"/>, to
+        /// the set of songs the user played in training.
+        /// </summary>
+        /// <param name="trainers">The catalog.</param>
+        /// <param name="songFeatures">One feature vector per song, index = song key - 1, as for <see cref="SeedSong(RecommendationTrainers, IReadOnlyList{float[]}, SeedSongOptions?)"/>.</param>
+        /// <param name="options">Columns; null for the defaults.</param>
+        /// <exception cref="ArgumentException">An option is invalid or a feature vector is empty, of another length or not finite.</exception>
+        public static SongSetTrainer SongSet(this RecommendationTrainers trainers, IReadOnlyList<float[]> songFeatures, SongSetOptions? options = null)
+        {
+            ArgumentNullException.ThrowIfNull(trainers);
+            return new SongSetTrainer(songFeatures, options ?? new SongSetOptions());
         }
     }
 }

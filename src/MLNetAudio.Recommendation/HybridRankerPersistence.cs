@@ -9,7 +9,10 @@ using MLNetAudio.Recommendation;
 
 namespace MLNetAudio.Data
 {
-    /// <summary>The hybrid ranker's save/load members of <c>ml.Audio().Model</c>.</summary>
+    /// <summary>
+    /// The hybrid ranker's file, behind <c>ml.Audio().Model.SaveHybridRanker</c> / <c>LoadHybridRanker</c>
+    /// (<see cref="AudioRecommendationCatalogExtensions"/>).
+    /// </summary>
     /// <remarks>
     /// A <see cref="HybridRankerModel"/> is not one pipeline but an ML.NET ranking model over the scores of several
     /// feature models, so it has its own file: a zip archive of
@@ -25,7 +28,7 @@ namespace MLNetAudio.Data
     /// (seed song, song set), the multi-user audio model and the audio factor regression. The ranker's candidate rows (<see cref="HybridRankerModel.TrainingData"/>)
     /// are not saved: a loaded model's is empty.
     /// </remarks>
-    public sealed partial class AudioModelCatalog
+    internal static class HybridRankerPersistence
     {
         private const string HybridFormat = "MLNetAudio.HybridRanker";
         private const int HybridVersion = 1;
@@ -35,18 +38,19 @@ namespace MLNetAudio.Data
         private static readonly JsonSerializerOptions IndentedJson = new() { WriteIndented = true };
 
         /// <summary>Saves a fitted hybrid ranker and every feature model it reads to the file <paramref name="path"/>.</summary>
+        /// <param name="catalog">The model catalog that saves the ranker's parts.</param>
         /// <param name="model">The fitted hybrid ranker.</param>
         /// <param name="path">The file to write (overwritten).</param>
         /// <exception cref="NotSupportedException">A feature model cannot be saved; the message names it.</exception>
-        public void SaveHybridRanker(HybridRankerModel model, string path)
+        public static void SaveHybridRanker(AudioModelCatalog catalog, HybridRankerModel model, string path)
         {
             ArgumentNullException.ThrowIfNull(model);
             ArgumentException.ThrowIfNullOrEmpty(path);
 
             // Every part is made before the file is opened, so an unsaveable feature leaves no half-written file.
             var parts = new List<(string Name, string Kind, string Entry, byte[] Bytes)>();
-            var rankerSchema = HybridRankerModel.ToDataView(_ml, [], model.UserCount, model.FeatureNames.Count).Schema;
-            parts.Add(("ranker", KindModel, "ranker.zip", ToBytes(s => Save(model.Model, rankerSchema, s))));
+            var rankerSchema = HybridRankerModel.ToDataView(catalog.Context, [], model.UserCount, model.FeatureNames.Count).Schema;
+            parts.Add(("ranker", KindModel, "ranker.zip", ToBytes(s => catalog.Save(model.Model, rankerSchema, s))));
             for (int i = 0; i < model.Features.Count; i++)
             {
                 var feature = model.Features[i];
@@ -65,7 +69,7 @@ namespace MLNetAudio.Data
                         builder.AddColumn(user, new KeyDataViewType(typeof(uint), feature.Scorer.UserCount));
                         builder.AddColumn(song, new KeyDataViewType(typeof(uint), feature.Scorer.SongCount));
                         var schema = builder.ToSchema();
-                        parts.Add((feature.Name, KindModel, $"features/{index}.zip", ToBytes(s => Save(transformer, schema, s))));
+                        parts.Add((feature.Name, KindModel, $"features/{index}.zip", ToBytes(s => catalog.Save(transformer, schema, s))));
                         break;
                     default:
                         throw new NotSupportedException(
@@ -102,16 +106,17 @@ namespace MLNetAudio.Data
         }
 
         /// <summary>Loads a hybrid ranker written by <see cref="SaveHybridRanker"/>, with its feature models.</summary>
+        /// <param name="catalog">The model catalog that loads the ranker's parts.</param>
         /// <param name="path">The file.</param>
         /// <returns>The ranker, scoring as the saved one did; its <see cref="HybridRankerModel.TrainingData"/> is empty.</returns>
         /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
         /// <exception cref="AudioModelFileException">The file is not a hybrid ranker, is truncated or damaged, or holds a part this version cannot read.</exception>
-        public HybridRankerModel LoadHybridRanker(string path)
+        public static HybridRankerModel LoadHybridRanker(AudioModelCatalog catalog, string path)
         {
             ArgumentException.ThrowIfNullOrEmpty(path);
             try
             {
-                return LoadHybridRankerChecked(path);
+                return LoadHybridRankerChecked(catalog, path);
             }
             catch (Exception e) when (e is not (AudioModelFileException or FileNotFoundException))
             {
@@ -120,7 +125,7 @@ namespace MLNetAudio.Data
             }
         }
 
-        private HybridRankerModel LoadHybridRankerChecked(string path)
+        private static HybridRankerModel LoadHybridRankerChecked(AudioModelCatalog catalog, string path)
         {
             using var file = ModelZip.OpenModelFile(path);
             ZipArchive zip;
@@ -164,16 +169,16 @@ namespace MLNetAudio.Data
 
                         byte[] bytes = ModelZip.ReadEntry(path, entry, length, sha, ModelZip.MaxEntryBytes);
 
-                        loaded.Add((name, LoadPart(path, kind, entryName, bytes)));
+                        loaded.Add((name, LoadPart(catalog, path, kind, entryName, bytes)));
                     }
 
-                    return Assemble(path, users, songs, loaded);
+                    return Assemble(catalog.Context, path, users, songs, loaded);
                 }
                 catch
                 {
                     foreach (var (_, part) in loaded)
                     {
-                        foreach (var stage in part is ITransformer t ? Flatten(t) : [])
+                        foreach (var stage in part is ITransformer t ? AudioModelCatalog.Flatten(t) : [])
                         {
                             (stage as IDisposable)?.Dispose();
                         }
@@ -184,7 +189,7 @@ namespace MLNetAudio.Data
             }
         }
 
-        private HybridRankerModel Assemble(string path, int users, int songs, List<(string Name, object Part)> loaded)
+        private static HybridRankerModel Assemble(MLContext ml, string path, int users, int songs, List<(string Name, object Part)> loaded)
         {
             if (loaded.Count < 2 || loaded[0].Part is not ITransformer ranker)
             {
@@ -197,7 +202,7 @@ namespace MLNetAudio.Data
                 var scorer = part switch
                 {
                     IUserSongScorer s => s,
-                    ITransformer t when Flatten(t).ToList() is [IUserSongScorer single] => single,
+                    ITransformer t when AudioModelCatalog.Flatten(t).ToList() is [IUserSongScorer single] => single,
                     _ => throw new AudioModelFileException(path, AudioModelFileProblem.Corrupt, $"feature '{name}' does not hold one recommendation model"),
                 };
                 if (scorer.UserCount != users || scorer.SongCount != songs)
@@ -209,10 +214,10 @@ namespace MLNetAudio.Data
                 features.Add(new HybridFeature(name, scorer));
             }
 
-            return new HybridRankerModel(_ml, ranker, features, HybridRankerModel.ToDataView(_ml, [], users, features.Count));
+            return new HybridRankerModel(ml, ranker, features, HybridRankerModel.ToDataView(ml, [], users, features.Count));
         }
 
-        private object LoadPart(string path, string kind, string entryName, byte[] bytes)
+        private static object LoadPart(AudioModelCatalog catalog, string path, string kind, string entryName, byte[] bytes)
         {
             using var stream = new MemoryStream(bytes, writable: false);
             try
@@ -220,7 +225,7 @@ namespace MLNetAudio.Data
                 switch (kind)
                 {
                     case KindModel:
-                        return Load(stream, out _);
+                        return catalog.Load(stream, out _);
                     case KindAudioFactors:
                         using (var reader = new BinaryReader(stream))
                         {
@@ -299,6 +304,5 @@ namespace MLNetAudio.Data
             using var s = zip.CreateEntry(name, CompressionLevel.Optimal).Open();
             s.Write(bytes);
         }
-
     }
 }

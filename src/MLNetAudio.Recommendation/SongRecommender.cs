@@ -8,7 +8,7 @@ namespace MLNetAudio.Recommendation;
 
 /// <summary>
 /// Anything that scores every song of a catalog for a user: the recommendation models of this package, the oracle of
-/// <see cref="ListeningSimulator"/>, and any other model a caller wants to evaluate with
+/// <c>ListeningSimulator</c> (MLNetAudio.Synthesis), and any other model a caller wants to evaluate with
 /// <see cref="RecommendationCatalog.Evaluate"/>. Users and songs are 0-based indices (a key value minus one).
 /// </summary>
 public interface IUserSongScorer
