@@ -141,6 +141,20 @@ public sealed class PackageConsumerTests : IDisposable
         string recs = Path.Combine(_dir, "recs.csv");
         RunProgram(tool, _dir, "recommend", "--model", Path.Combine(repo, "models", "builtin-recommender.zip"), "--user", "ana", "--k", "3", "--out", recs);
         Assert.Equal(4, File.ReadAllLines(recs).Length);
+
+        // The installed tool also trains: a taste model from four labelled clips, which then scores the catalog.
+        string catalog = Path.Combine(_dir, "tool-catalog.csv");
+        File.WriteAllLines(catalog, ["SongId,Path", .. new[] { "flute-melody", "guitar-melody", "piano-chords", "marimba-melody" }
+            .Select(c => $"{c},{Path.Combine(RealClipPipeline.ClipFolder, c + ".ogg")}")]);
+        string labels = Path.Combine(_dir, "tool-labels.csv");
+        File.WriteAllLines(labels, ["SongId,Label", "flute-melody,1", "guitar-melody,0", "piano-chords,0", "marimba-melody,0"]);
+        string taste = Path.Combine(_dir, "tool-taste.zip");
+        RunProgram(tool, _dir, "train", "--songs", catalog, "--labels", labels, "--model", taste, "--epochs", "2", "--max-seconds", "12");
+        string own = Path.Combine(_dir, "tool-scores.csv");
+        RunProgram(tool, _dir, "score", "--model", taste, "--songs", catalog, "--out", own);
+        var ownRows = File.ReadAllLines(own).Skip(1).Select(l => l.Split(',')).ToList();
+        Assert.Equal(4, ownRows.Count);
+        Assert.All(ownRows, r => Assert.True(float.TryParse(r[1], System.Globalization.CultureInfo.InvariantCulture, out float v) && v is >= 0 and <= 1, string.Join(',', r)));
     }
 
     private const string FullConsumerProgram = """
