@@ -11,7 +11,7 @@ namespace MLNetAudio.Recommendation;
 /// <remarks>
 /// Written by hand because no served library fuses the product with the selection (FAISS does, but has no .NET
 /// package here). The tensor path (a matrix product per block of users, then <c>topk</c>) writes and re-reads every
-/// score: at last.fm-360k scale (358,868 users x 160,113 songs) that is 230 GB of memory traffic, and on a 2-core machine
+/// score: at last.fm-360k scale (358,868 users x 160,113 songs) that is 230 GB of scores written and read back, and on a 2-core machine
 /// it ran 443 s. Here a register-blocked kernel scores 4 users x 16 songs at a time from songs packed factor by factor
 /// (<see cref="Pack"/>), and a score only leaves the registers when it beats the user's current k-th best (4 x 32 with AVX-512). Work
 /// is blocked as 256 users x 1,024 songs so the packed songs of a block stay in the L2 cache while every user of the task
