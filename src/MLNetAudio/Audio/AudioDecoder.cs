@@ -620,6 +620,11 @@ internal sealed class MonoBuffer
     /// <summary>Frames at the end that are not resampled before the decoder is done (it may still truncate them).</summary>
     internal const int TruncationReserve = 1 << 16;
 
+    // The most allocated before samples arrive when the capacity is an estimate, not an exact length: for MP3 without
+    // a LAME tag it is a bound from the file's size (16 frames per byte: 6 to 10 times the real length at common bit
+    // rates), and a whole catalog of such files kept the garbage collector's heap far above what the songs need.
+    private const int UpfrontSeconds = 600;
+
     private readonly string _path;
     private readonly long _limit;
     private readonly int _rate;
@@ -644,6 +649,9 @@ internal sealed class MonoBuffer
         _rate = rate;
         _targetRate = targetRate ?? rate;
         long initial = Math.Clamp(Math.Min(limit, capacity), 0, AudioLimits.MaxSamplesPerSong);
+
+        // A capacity that equals the limit is an exact length (WAV): allocated whole. Otherwise it is an estimate.
+        long upfrontSeconds = capacity >= limit ? long.MaxValue / Math.Max(rate, _targetRate) : UpfrontSeconds;
         if (_targetRate != rate)
         {
             var resampler = Resampler.For(rate, _targetRate);
@@ -651,13 +659,13 @@ internal sealed class MonoBuffer
             // Refused before anything is allocated when the expected length alone resamples past the row limit.
             long expected = resampler.OutputLength(initial);
             CheckOutputLength(expected);
-            _resampling = resampler.Start(expected);
+            _resampling = resampler.Start(Math.Min(expected, upfrontSeconds * _targetRate));
 
             // A working window of the input, not the whole song.
             initial = Math.Min(initial, 4 * TruncationReserve);
         }
 
-        _data = new float[(int)initial];
+        _data = new float[(int)Math.Min(initial, upfrontSeconds * rate)];
     }
 
     public long Remaining => _limit - _count;
