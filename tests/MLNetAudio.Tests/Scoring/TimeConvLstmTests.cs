@@ -285,6 +285,44 @@ public sealed class TimeConvLstmTests
     }
 
     [Fact]
+    public void ALongSongIsScoredInPartsThatGiveTheSameScoresAsOneWindowAtATime()
+    {
+        // The default 2-D network: its activations keep the coefficient axis, so parts are small (memory bound).
+        var settings = new TimeConvNetworkSettings(400, 20, ConvolutionForm.Conv2dTimeOnly);
+        Assert.Equal(16, TimeConvLstmScorer.WindowsPerCall(settings));
+        Assert.Equal(64, TimeConvLstmScorer.WindowsPerCall(settings, shared: true));
+        Assert.Equal(256, TimeConvLstmScorer.WindowsPerCall(new TimeConvNetworkSettings(400, 40, ConvolutionForm.Conv1dAllCoefficients)));
+
+        // 230 windows at a 50-frame hop: 4 shared parts, 15 per-window parts, both with a short last part.
+        TorchSharp.torch.random.manual_seed(3);
+        using var scorer = new TimeConvLstmScorer(new TimeConvNetwork(settings), "Windows", "WindowScores", sharedConvolution: true, TorchSharp.torch.CPU, TorchDevice.Cpu);
+        var rng = new Random(4);
+        const int Windows = 230, Hop = 50;
+        var sequence = Enumerable.Range(0, ((Windows - 1) * Hop + 400) * 20).Select(_ => (float)rng.NextDouble()).ToArray();
+        var cut = new float[Windows * 400 * 20];
+        for (int w = 0; w < Windows; w++)
+        {
+            Array.Copy(sequence, w * Hop * 20, cut, w * 400 * 20, 400 * 20);
+        }
+
+        var shared = scorer.ScoreSong(cut, Hop);
+        var perWindow = scorer.ScoreSong(cut, null);
+        Assert.Equal(4, scorer.SharedConvolutionParts);
+        using var noGrad = TorchSharp.torch.no_grad();
+        for (int w = 0; w < Windows; w += 23)
+        {
+            using var one = TorchSharp.torch.tensor(cut.AsSpan(w * 8000, 8000).ToArray(), [1, 400, 20]);
+            float alone = scorer.Network.HeadLogits(scorer.Network.Features(one)).sigmoid().item<float>();
+            Assert.True(Math.Abs(alone - perWindow[w]) < 1e-5, $"window {w}: alone {alone}, in a part {perWindow[w]}");
+        }
+
+        for (int w = 0; w < Windows; w++)
+        {
+            Assert.True(Math.Abs(shared[w] - perWindow[w]) < 1e-5, $"window {w}: shared {shared[w]} vs per-window {perWindow[w]}");
+        }
+    }
+
+    [Fact]
     public void SharedConvolutionScoringMatchesPerWindowScoring()
     {
         // Overlapping windows cut from one frame sequence at a 10-frame hop (not a multiple of the pooling stride 4).
