@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Globalization;
 using System.Security.Cryptography;
 using Microsoft.ML;
 using MLNetAudio.Data;
@@ -83,18 +81,7 @@ internal static class CheckpointedMultiUserTraining
     public static int Run(string[] args)
     {
         TorchSharp.torch.set_num_threads(1);
-        string? directory = args[0] == "-" ? null : args[0];
-        int epochs = int.Parse(args[1], CultureInfo.InvariantCulture);
-        string fingerprint = Train(Options(directory, epochs), log: line =>
-        {
-            if (line.Contains("checkpoint", StringComparison.OrdinalIgnoreCase))
-            {
-                Console.WriteLine(line);
-            }
-        });
-        File.WriteAllText(args[2] + ".tmp", fingerprint);
-        File.Move(args[2] + ".tmp", args[2]);
-        return 0;
+        return KilledTrainingRun.RunCommand(args, (directory, epochs, log) => Train(Options(directory, epochs), log: log));
     }
 }
 
@@ -226,44 +213,6 @@ public sealed class MultiUserAudioCheckpointTests : IDisposable
     }
 
     [Fact]
-    public void A_training_process_killed_mid_run_resumes_in_a_new_process_to_the_model_of_an_uninterrupted_run()
-    {
-        const int epochs = 40;
-        string directory = Path.Combine(_root, "killed");
-        string referenceOut = Path.Combine(_root, "reference.txt"), killedOut = Path.Combine(_root, "killed.txt"), resumedOut = Path.Combine(_root, "resumed.txt");
-        string Epochs = epochs.ToString(CultureInfo.InvariantCulture);
-
-        var watch = Stopwatch.StartNew();
-        FreshProcessLoadTests.RunFreshProcess(FreshProcessEntryPoint.TrainMultiUserCheckpointedCommand, "-", Epochs, referenceOut);
-        _output.WriteLine($"uninterrupted run: {watch.Elapsed.TotalSeconds:F1} s");
-
-        // Killed once a checkpoint of epoch 3 exists, while 37 epochs remain.
-        using var training = FreshProcessLoadTests.StartFreshProcess(
-            new Dictionary<string, string>(), FreshProcessEntryPoint.TrainMultiUserCheckpointedCommand, directory, Epochs, killedOut);
-        var errors = new System.Text.StringBuilder();
-        training.OutputDataReceived += (_, _) => { };
-        training.ErrorDataReceived += (_, e) => errors.AppendLine(e.Data);
-        training.BeginOutputReadLine();
-        training.BeginErrorReadLine();
-        watch.Restart();
-        while (!training.HasExited && watch.Elapsed < TimeSpan.FromMinutes(3)
-            && !(Directory.Exists(directory) && Directory.EnumerateFiles(directory, "epoch-000003-*" + TrainingCheckpointDirectory.Extension).Any()))
-        {
-            Thread.Sleep(5);
-        }
-
-        bool exitedByItself = training.HasExited;
-        training.Kill(entireProcessTree: true);
-        training.WaitForExit();
-        string[] left = Checkpoints(directory);
-        _output.WriteLine($"killed after {watch.Elapsed.TotalSeconds:F1} s with {left.Length} checkpoints, the newest {Path.GetFileName(left[^1])}");
-        Assert.False(exitedByItself, "the training process ended before it could be killed: " + errors);
-        Assert.False(File.Exists(killedOut), "the killed process finished training");
-        Assert.DoesNotContain(left, p => p.Contains($"epoch-{epochs:D6}", StringComparison.Ordinal));
-
-        string[] lines = FreshProcessLoadTests.RunFreshProcess(FreshProcessEntryPoint.TrainMultiUserCheckpointedCommand, directory, Epochs, resumedOut);
-        string resumedLine = Assert.Single(lines, l => l.Contains("resuming from checkpoint", StringComparison.Ordinal));
-        _output.WriteLine(resumedLine);
-        Assert.Equal(File.ReadAllText(referenceOut), File.ReadAllText(resumedOut));
-    }
+    public void A_training_process_killed_mid_run_resumes_in_a_new_process_to_the_model_of_an_uninterrupted_run() =>
+        KilledTrainingRun.KillAndResume(_output, _root, FreshProcessEntryPoint.TrainMultiUserCheckpointedCommand, epochs: 40);
 }
