@@ -105,7 +105,7 @@ switch (run)
         {
             var timer = Stopwatch.StartNew();
             var losses = new List<double>();
-            var options = new MultiUserAudioOptions { Epochs = epochs, Seed = seed, Progress = new SyncProgress(p => losses.Add(p.Loss)) };
+            var options = new MultiUserAudioOptions { Epochs = epochs, Seed = seed, Progress = new SyncProgress(p => losses.Add(p.TrainingLoss)) };
             if (arguments.TryGetValue("weight", out string? weight))
             {
                 options.WindowStatisticsWeight = double.Parse(weight, CultureInfo.InvariantCulture);
@@ -220,9 +220,9 @@ internal sealed class DenseScorer(int users, int songs, float[] table) : IUserSo
 }
 
 /// <summary>Reports progress synchronously (Progress&lt;T&gt; posts to the thread pool, so values could arrive late).</summary>
-internal sealed class SyncProgress(Action<(int Epoch, double Loss)> report) : IProgress<(int Epoch, double Loss)>
+internal sealed class SyncProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
 {
-    public void Report((int Epoch, double Loss) value) => report(value);
+    public void Report(TrainingProgress value) => report(value);
 }
 
 /// <summary>

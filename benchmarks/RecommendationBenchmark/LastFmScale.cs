@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNetAudio.Scoring;
 using MLNetAudio;
 using MLNetAudio.Recommendation;
 using TorchSharp;
@@ -61,7 +62,7 @@ internal static class LastFmScale
         {
             MatrixColumnIndexColumnName = nameof(Play.UserId), MatrixRowIndexColumnName = nameof(Play.SongId), LabelColumnName = nameof(Play.Label),
             ApproximationRank = 64, NumberOfIterations = rounds, Lambda = 0.1, Alpha = 1, ConjugateGradientSteps = 3,
-            NumberOfThreads = threads, UseGpuWhenAvailable = false,
+            NumberOfThreads = threads, Device = TorchDevice.Cpu, Seed = 1,
         });
 
         var process = Process.GetCurrentProcess();

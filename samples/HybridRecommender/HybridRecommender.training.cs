@@ -66,6 +66,7 @@ public static partial class HybridRecommender
                 Alpha = 10,
                 NumberOfIterations = 15,
                 ConjugateGradientSteps = 3,
+                Seed = 1,
             }).Fit(plays));
     }
 
@@ -76,7 +77,8 @@ public static partial class HybridRecommender
             Epochs = epochs,
             EmbeddingSize = 32,
             Channels = 16,
-            Progress = new Progress<(int Epoch, double Loss)>(p => Console.WriteLine($"    audio epoch {p.Epoch}: loss {p.Loss:0.0000}")),
+            Seed = 1,
+            Progress = new Progress<TrainingProgress>(p => Console.WriteLine($"    audio epoch {p.Epoch}/{p.TotalEpochs}: loss {p.TrainingLoss:0.0000}")),
         }).Fit(plays);
 
     /// <summary>The features of the hybrid ranker, in a fixed order.</summary>

@@ -141,7 +141,9 @@ using var audio = ml.Audio().Recommendation.Trainers.MultiUserAudio(windows, new
     Epochs = settings.Epochs, Seed = settings.Seed,
 }).Fit(training);
 Console.WriteLine($"multi-user audio model trained in {watch.Elapsed.TotalSeconds:F1} s ({audio.Epochs} epochs{(settings.Epochs is null ? ", automatic" : string.Empty)})");
-var mf = ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization("Plays", "UserKey", "SongKey").Fit(training);
+// Seed 1 whatever --seed says: the published tables (docs/recommendation.md) were made with it (a null Seed draws from ml).
+var mf = ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(new ImplicitMatrixFactorizationOptions
+    { LabelColumnName = "Plays", MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", Seed = 1 }).Fit(training);
 var seedSong = ml.Audio().Recommendation.Trainers.SeedSong(features, new SeedSongOptions { MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = "Plays", Seed = settings.Seed }).Fit(training);
 var songSet = ml.Audio().Recommendation.Trainers.SongSet(features, new SongSetOptions { MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = "Plays" }).Fit(training);
 var userOfKey = Enumerable.Range(0, settings.Users).ToDictionary(u => UserKey(u), u => u);

@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Globalization;
 using System.Text;
 using Microsoft.ML;
+using MLNetAudio.Scoring;
 using MLNetAudio.Recommendation;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -76,11 +77,12 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
             var task = ctx.AddTask("training models", maxValue: 5);
             var list = new List<(string Name, IUserSongScorer Scorer)>();
             var audioOptions = PlayLogData.AudioOptions(settings.Epochs, settings.Seed);
-            audioOptions.Progress = new Inline<(int Epoch, double Loss)>(_ => cancellationToken.ThrowIfCancellationRequested());
+            audioOptions.Progress = new Inline<TrainingProgress>(_ => cancellationToken.ThrowIfCancellationRequested());
             var audio = ml.Audio().Recommendation.Trainers.MultiUserAudio(songs, audioOptions).Fit(training);
             list.Add(($"multi-user audio (CNN + LSTM, {audio.Epochs} epochs)", audio));
             task.Increment(1);
-            var mf = ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(nameof(PlayRow.Plays), "UserKey", "SongKey").Fit(training);
+            var mf = ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(new ImplicitMatrixFactorizationOptions
+                { LabelColumnName = nameof(PlayRow.Plays), MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", Seed = settings.Seed }).Fit(training);
             list.Add(("audio -> MF factors", AudioFactorRegressionModel.Fit(mf, audio)));
             list.Add(("matrix factorization (no audio)", mf));
             task.Increment(1);

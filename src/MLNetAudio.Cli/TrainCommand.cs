@@ -106,10 +106,10 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         {
             var task = ctx.AddTask("training (epochs)", maxValue: settings.Epochs ?? 1);
             var options = PlayLogData.AudioOptions(settings.Epochs, settings.Seed);
-            options.Progress = new Inline<(int Epoch, double Loss)>(p =>
+            options.Progress = new Inline<TrainingProgress>(p =>
             {
                 task.Value = Math.Min(p.Epoch, task.MaxValue);
-                task.Description = FormattableString.Invariant($"training: epoch {p.Epoch}, loss {p.Loss:0.0000}");
+                task.Description = FormattableString.Invariant($"training: epoch {p.Epoch}, loss {p.TrainingLoss:0.0000}");
                 cancel.ThrowIfCancellationRequested();
             });
             var fitted = ml.Audio().Recommendation.Trainers.MultiUserAudio(data.Songs, options).Fit(data.Training);

@@ -121,8 +121,11 @@ public sealed class SeedSongOptions
     /// </summary>
     public string SongWindowsColumnName = Defaults.SongWindowsColumnName;
 
-    /// <summary>Seeds the choice of seed song between a user's equally most played songs. Default 1.</summary>
-    public int Seed = Defaults.Seed;
+    /// <summary>
+    /// Seeds the choice of seed song between a user's equally most played songs. Null (default) draws one from the
+    /// MLContext when the trainer is made; a set seed leaves the context's random stream untouched.
+    /// </summary>
+    public int? Seed;
 
     /// <summary>Default values.</summary>
     public static class Defaults
@@ -138,10 +141,10 @@ public sealed class SeedSongOptions
 
         /// <summary>Default windows column of the songs data view.</summary>
         public const string SongWindowsColumnName = "Windows";
-
-        /// <summary>Default seed of the tie-break.</summary>
-        public const int Seed = 1;
     }
+
+    /// <summary>A copy: the trainer keeps its own, so changing the options after construction changes nothing.</summary>
+    internal SeedSongOptions Copy() => (SeedSongOptions)MemberwiseClone();
 
     /// <summary>Throws one <see cref="ArgumentException"/> listing every invalid field.</summary>
     public void Validate() =>
@@ -184,6 +187,9 @@ public sealed class SongSetOptions
         /// <summary>Default windows column of the songs data view.</summary>
         public const string SongWindowsColumnName = "Windows";
     }
+
+    /// <summary>A copy: the trainer keeps its own, so changing the options after construction changes nothing.</summary>
+    internal SongSetOptions Copy() => (SongSetOptions)MemberwiseClone();
 
     /// <summary>Throws one <see cref="ArgumentException"/> listing every invalid field.</summary>
     public void Validate() =>
@@ -287,13 +293,17 @@ public sealed class SeedSongTrainer : IEstimator<SeedSongModel>
 {
     private readonly float[][] _features;
     private readonly SeedSongOptions _options;
+    private readonly int _seed;
 
-    internal SeedSongTrainer(IReadOnlyList<float[]> songFeatures, SeedSongOptions options)
+    // Options validated and copied here; a null Seed is drawn from the MLContext (TrainerSeeds).
+    internal SeedSongTrainer(MLContext mlContext, IReadOnlyList<float[]> songFeatures, SeedSongOptions options)
     {
+        ArgumentNullException.ThrowIfNull(mlContext);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        _options = options;
+        _options = options.Copy();
         _features = ContentSongInputs.CopyFeatures(songFeatures);
+        _seed = TrainerSeeds.Resolve(mlContext, _options.Seed, "SeedSong");
     }
 
     /// <summary>Picks each user's seed song from the training plays in <paramref name="input"/>.</summary>
@@ -331,7 +341,7 @@ public sealed class SeedSongTrainer : IEstimator<SeedSongModel>
             }
 
             tied.Sort();
-            seedSong[u] = tied[new Random(unchecked(_options.Seed * 1_000_003 + u)).Next(tied.Count)];
+            seedSong[u] = tied[new Random(unchecked(_seed * 1_000_003 + u)).Next(tied.Count)];
         }
 
         return new SeedSongModel(_options.MatrixColumnIndexColumnName, _options.MatrixRowIndexColumnName, plays, _features, seedSong);
@@ -368,11 +378,12 @@ public sealed class SongSetTrainer : IEstimator<SongSetModel>
     private readonly float[][] _features;
     private readonly SongSetOptions _options;
 
+    // Options validated and copied here. Deterministic: no seed, no device (a few vector distances per song).
     internal SongSetTrainer(IReadOnlyList<float[]> songFeatures, SongSetOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        _options = options;
+        _options = options.Copy();
         _features = ContentSongInputs.CopyFeatures(songFeatures);
     }
 

@@ -50,8 +50,12 @@ public sealed class FieldAwareFactorizationMachineRecommenderOptions
     /// <summary>Regularisation of the linear weights (ML.NET's default 0.0001).</summary>
     public float LambdaLinear = Defaults.Lambda;
 
-    /// <summary>Seed of the negative sampling and of ML.NET's FFM (its initial weights and shuffling). Default 1.</summary>
-    public int Seed = Defaults.Seed;
+    /// <summary>
+    /// Seed of the negative sampling and of ML.NET's FFM (its initial weights and shuffling). Null (default) draws one
+    /// from the MLContext when the trainer is made (the same context seed and the same calls give the same model); a set
+    /// seed leaves the context's random stream untouched.
+    /// </summary>
+    public int? Seed;
 
     /// <summary>Default values.</summary>
     public static class Defaults
@@ -73,10 +77,10 @@ public sealed class FieldAwareFactorizationMachineRecommenderOptions
 
         /// <summary>ML.NET's default regularisation.</summary>
         public const float Lambda = 0.0001f;
-
-        /// <summary>Default seed.</summary>
-        public const int Seed = 1;
     }
+
+    /// <summary>A copy: the trainer keeps its own, so changing the options after construction changes nothing.</summary>
+    internal FieldAwareFactorizationMachineRecommenderOptions Copy() => (FieldAwareFactorizationMachineRecommenderOptions)MemberwiseClone();
 
     /// <summary>Throws one <see cref="ArgumentException"/> listing every invalid field.</summary>
     public void Validate() =>
@@ -116,17 +120,21 @@ public sealed class FieldAwareFactorizationMachineRecommenderTrainer : IEstimato
 {
     internal const string UserVectorColumn = "FfmUserVector";
     internal const string SongVectorColumn = "FfmSongVector";
+    private const string TrainerName = "FieldAwareFactorizationMachineRecommender";
 
     private readonly MLContext _context;
     private readonly FieldAwareFactorizationMachineRecommenderOptions _options;
+    private readonly int _seed;
 
+    // Options validated and copied here; a null Seed is drawn from the MLContext (TrainerSeeds).
     internal FieldAwareFactorizationMachineRecommenderTrainer(MLContext context, FieldAwareFactorizationMachineRecommenderOptions options)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _context = context;
-        _options = options;
+        _options = options.Copy();
+        _seed = TrainerSeeds.Resolve(context, _options.Seed, TrainerName);
     }
 
     /// <summary>Samples negatives, trains ML.NET's FFM and reads its weights out.</summary>
@@ -141,7 +149,7 @@ public sealed class FieldAwareFactorizationMachineRecommenderTrainer : IEstimato
         // its seed and from how many components registered before; so the same Fit gave other weights depending on what
         // the caller had run on the context first. A context of its own, seeded by the options, makes Fit reproducible;
         // its log goes to the caller's context.
-        var ml = new MLContext(_options.Seed);
+        var ml = new MLContext(_seed);
         using var channel = ((IChannelProvider)_context).Start("FieldAwareFactorizationMachineRecommender");
         ml.Log += (_, e) =>
         {
@@ -216,7 +224,7 @@ public sealed class FieldAwareFactorizationMachineRecommenderTrainer : IEstimato
     /// <summary>Every play as a positive, and NegativeSamplesPerPlay unplayed songs with plays as negatives.</summary>
     private List<Example> Examples(PlayMatrix plays)
     {
-        var random = new Random(_options.Seed);
+        var random = new Random(_seed);
         var known = Enumerable.Range(0, plays.SongCount).Where(s => plays.PlayCountOfSong(s) > 0).ToArray();
         var examples = new List<Example>(plays.NonZeroCount * (1 + _options.NegativeSamplesPerPlay));
         for (int u = 0; u < plays.UserCount; u++)

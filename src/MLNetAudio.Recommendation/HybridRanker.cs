@@ -53,8 +53,12 @@ public sealed class HybridRankerOptions
     /// <summary>LightGBM learning rate. Default 0.1.</summary>
     public double LearningRate = Defaults.LearningRate;
 
-    /// <summary>Seed of the negative sampling. Default 1.</summary>
-    public int Seed = 1;
+    /// <summary>
+    /// Seed of the negative sampling and of LightGBM. Null (default) draws one from the MLContext when the trainer is
+    /// made (the same context seed and the same calls give the same ranker); a set seed leaves the context's random
+    /// stream untouched.
+    /// </summary>
+    public int? Seed;
 
     /// <summary>Default values.</summary>
     public static class Defaults
@@ -80,6 +84,9 @@ public sealed class HybridRankerOptions
         /// <summary>Default learning rate.</summary>
         public const double LearningRate = 0.1;
     }
+
+    /// <summary>A copy: the trainer keeps its own, so changing the options after construction changes nothing.</summary>
+    internal HybridRankerOptions Copy() => (HybridRankerOptions)MemberwiseClone();
 
     /// <summary>Throws one <see cref="ArgumentException"/> listing every invalid field.</summary>
     public void Validate() =>
@@ -115,14 +122,19 @@ public sealed class HybridRankerTrainer
 
     private readonly MLContext _ml;
     private readonly HybridRankerOptions _options;
+    private readonly int _seed;
 
-    /// <summary>Creates the trainer.</summary>
+    /// <summary>Creates the trainer; the options are validated and copied (changing them later changes nothing).</summary>
+    /// <param name="mlContext">The context: LightGBM runs on it, and a null <see cref="HybridRankerOptions.Seed"/> is drawn from it.</param>
+    /// <param name="options">Candidate sampling and LightGBM settings; null for the defaults.</param>
+    /// <exception cref="ArgumentException">An option is invalid; every bad one is listed.</exception>
     public HybridRankerTrainer(MLContext mlContext, HybridRankerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
         _ml = mlContext;
-        _options = options ?? new HybridRankerOptions();
-        _options.Validate();
+        (options ?? new HybridRankerOptions()).Validate();
+        _options = options?.Copy() ?? new HybridRankerOptions();
+        _seed = TrainerSeeds.Resolve(mlContext, _options.Seed, "HybridRanker");
     }
 
     /// <summary>
@@ -155,7 +167,7 @@ public sealed class HybridRankerTrainer
 
         var labels = PlayMatrix.Read(heldOutPlays, _options.UserColumnName, _options.SongColumnName, _options.LabelColumnName);
         var played = alreadyPlayed is null ? null : PlayMatrix.Read(alreadyPlayed, _options.UserColumnName, _options.SongColumnName, _options.LabelColumnName);
-        var rng = new Random(_options.Seed);
+        var rng = new Random(_seed);
         var rows = new List<HybridRankerModel.Row>();
         var block = new float[features.Count][];
         for (int u = 0; u < users; u++)
@@ -223,7 +235,7 @@ public sealed class HybridRankerTrainer
             NumberOfLeaves = _options.NumberOfLeaves,
             LearningRate = _options.LearningRate,
             MinimumExampleCountPerLeaf = _options.MinimumExampleCountPerLeaf,
-            Seed = _options.Seed,
+            Seed = _seed,
             NumberOfThreads = 1,
         });
         var model = trainer.Fit(data);

@@ -60,6 +60,9 @@ public sealed class ImplicitMatrixFactorizationModel : SongRecommenderModel, IPe
     /// <summary>Hu et al.'s weighted objective after each alternating round (it never increases).</summary>
     public IReadOnlyList<double> TrainingLoss { get; }
 
+    // Where training ran (tests check the Device option).
+    internal DeviceType TrainedOn => _device;
+
     string IPersistableAudioTransformer.FormatName => FormatName;
 
     int IPersistableAudioTransformer.FormatVersion => CurrentVersion;

@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetAudio.Data;
+using MLNetAudio.Scoring;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -54,13 +55,20 @@ public sealed class ImplicitMatrixFactorizationOptions
     public int ConjugateGradientSteps;
 
     /// <summary>
-    /// Seed of the initial factors (uniform in [0, 0.01)); on the CPU the same seed, data and thread count give the
-    /// same model (CUDA kernels may reorder sums). Default 1.
+    /// Seed of the initial factors (uniform in [0, 0.01)). Null (default) draws one from the MLContext when the trainer
+    /// is made (the same context seed and the same calls give the same model); a set seed leaves the context's random
+    /// stream untouched. On the CPU the same seed, data and thread count give the same model (CUDA kernels may reorder sums).
     /// </summary>
-    public int Seed = Defaults.Seed;
+    public int? Seed;
 
-    /// <summary>Train and recommend on CUDA when TorchSharp finds a GPU; otherwise on the CPU. Default true.</summary>
-    public bool UseGpuWhenAvailable = true;
+    /// <summary>
+    /// Where to train and recommend: <see cref="TorchDevice.Auto"/> (default) uses CUDA when TorchSharp finds a GPU, else
+    /// the CPU; <see cref="TorchDevice.Cpu"/> always the CPU; <see cref="TorchDevice.Cuda"/> fails at Fit without one.
+    /// </summary>
+    public TorchDevice Device = TorchDevice.Auto;
+
+    /// <summary>Receives one <see cref="TrainingProgress"/> per alternating round, with Hu et al.'s objective as its training loss; null for none.</summary>
+    public IProgress<TrainingProgress>? Progress;
 
     /// <summary>
     /// When set, the CPU threads training uses: libtorch's thread count for the exact solve (restored afterwards;
@@ -86,10 +94,10 @@ public sealed class ImplicitMatrixFactorizationOptions
 
         /// <summary>Default confidence scaling.</summary>
         public const double Alpha = 40;
-
-        /// <summary>Default seed.</summary>
-        public const int Seed = 1;
     }
+
+    /// <summary>A copy: the trainer keeps its own, so changing the options after construction changes nothing.</summary>
+    internal ImplicitMatrixFactorizationOptions Copy() => (ImplicitMatrixFactorizationOptions)MemberwiseClone();
 
     /// <summary>Throws one <see cref="ArgumentException"/> listing every invalid field.</summary>
     public void Validate()
@@ -104,6 +112,7 @@ public sealed class ImplicitMatrixFactorizationOptions
             .Check(!(Alpha >= 0) || double.IsInfinity(Alpha), nameof(Alpha), $"must be zero or positive and finite; found {Alpha}.")
             .Check(ConjugateGradientSteps < 0, nameof(ConjugateGradientSteps), $"must be 0 (exact solves) or positive; found {ConjugateGradientSteps}.")
             .Check(NumberOfThreads is < 1, nameof(NumberOfThreads), $"must be at least 1 when set; found {NumberOfThreads}.")
+            .Check(!Enum.IsDefined(Device), nameof(Device), $"unknown value {(int)Device}.")
             .ThrowIfAny();
     }
 }

@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetAudio.Data;
+using MLNetAudio.Scoring;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -36,12 +37,16 @@ namespace MLNetAudio.Recommendation;
 public sealed class ImplicitMatrixFactorizationTrainer : IEstimator<ImplicitMatrixFactorizationModel>
 {
     private readonly ImplicitMatrixFactorizationOptions _options;
+    private readonly int _seed;
 
-    internal ImplicitMatrixFactorizationTrainer(ImplicitMatrixFactorizationOptions options)
+    // Options validated and copied here; a null Seed is drawn from the MLContext (TrainerSeeds).
+    internal ImplicitMatrixFactorizationTrainer(MLContext mlContext, ImplicitMatrixFactorizationOptions options)
     {
+        ArgumentNullException.ThrowIfNull(mlContext);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        _options = options;
+        _options = options.Copy();
+        _seed = TrainerSeeds.Resolve(mlContext, _options.Seed, ImplicitAls.TrainerName);
     }
 
     /// <summary>Trains the factors on <paramref name="input"/>.</summary>
@@ -80,6 +85,7 @@ public sealed class ImplicitMatrixFactorizationTrainer : IEstimator<ImplicitMatr
                 }
 
                 losses.Add(loss);
+                _options.Progress?.Report(new TrainingProgress(i + 1, loss) { Trainer = ImplicitAls.TrainerName, TotalEpochs = _options.NumberOfIterations });
             }
 
             return new ImplicitMatrixFactorizationModel(
@@ -114,11 +120,11 @@ public sealed class ImplicitMatrixFactorizationTrainer : IEstimator<ImplicitMatr
     /// </summary>
     internal IAlsSolver CreateSolver(PlayMatrix plays)
     {
-        var device = PickDevice(_options.UseGpuWhenAvailable);
+        var device = TorchDevices.Resolve(_options.Device, "ImplicitMatrixFactorizationOptions.Device");
         float lambda = (float)_options.Lambda, alpha = (float)_options.Alpha;
         return device.type == DeviceType.CPU && _options.ConjugateGradientSteps > 0
-            ? new ConjugateGradientAls(plays, _options.ApproximationRank, lambda, alpha, _options.Seed, _options.ConjugateGradientSteps, _options.NumberOfThreads)
-            : new ImplicitAls(plays, _options.ApproximationRank, lambda, alpha, _options.Seed, device) { ConjugateGradientSteps = _options.ConjugateGradientSteps };
+            ? new ConjugateGradientAls(plays, _options.ApproximationRank, lambda, alpha, _seed, _options.ConjugateGradientSteps, _options.NumberOfThreads)
+            : new ImplicitAls(plays, _options.ApproximationRank, lambda, alpha, _seed, device) { ConjugateGradientSteps = _options.ConjugateGradientSteps };
     }
 
     internal static Device PickDevice(bool useGpu) => useGpu && cuda.is_available() ? CUDA : CPU;

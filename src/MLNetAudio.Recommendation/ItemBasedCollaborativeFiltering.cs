@@ -35,6 +35,9 @@ public sealed class ItemBasedCollaborativeFilteringOptions
         public const int NumberOfNeighbors = 50;
     }
 
+    /// <summary>A copy: the trainer keeps its own, so changing the options after construction changes nothing.</summary>
+    internal ItemBasedCollaborativeFilteringOptions Copy() => (ItemBasedCollaborativeFilteringOptions)MemberwiseClone();
+
     /// <summary>Throws one <see cref="ArgumentException"/> listing every invalid field.</summary>
     public void Validate() =>
         new OptionErrors(nameof(ItemBasedCollaborativeFilteringOptions))
@@ -73,7 +76,7 @@ public sealed class ItemBasedCollaborativeFilteringTrainer : IEstimator<ItemBase
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        _options = options;
+        _options = options.Copy(); // deterministic: no seed, no device
     }
 
     /// <summary>Computes song-song similarities from <paramref name="input"/>.</summary>

@@ -25,7 +25,7 @@ namespace MLNetAudio.Recommendation;
 /// Score column is then bit-identical; it is computed on the CPU in .NET). A loaded model's <see cref="Songs"/> therefore keeps each song's window count and timing but no MFCC values
 /// (<see cref="AudioSongWindows.HasWindowValues"/> is false). The encoder's weights are kept too (for inspection and
 /// for embedding new audio with <see cref="Encoder"/>). The encoder computes on CUDA after loading only when the model
-/// was trained with <see cref="MultiUserAudioOptions.UseGpuWhenAvailable"/> and a GPU is present.
+/// was trained with a <see cref="MultiUserAudioOptions.Device"/> other than <see cref="TorchDevice.Cpu"/> and a GPU is present.
 /// </para>
 /// <para>Payload (little-endian, encodings of <see cref="RecommenderPersistence"/>):</para>
 /// <code>
@@ -41,6 +41,8 @@ namespace MLNetAudio.Recommendation;
 ///            float[] windowEmbeddings (sum of window counts x embeddingSize, song by song, window by window),
 ///            the encoder's weights as a TorchModuleState block
 /// version 2: as version 1, with double windowStatisticsWeight right after useGpuWhenAvailable (a version 1 file reads as 0)
+/// version 3: as version 2, with int32 device (<see cref="TorchDevice"/>) in place of bool useGpuWhenAvailable (true
+///            reads as Auto, false as Cpu); seed is the seed training used (drawn from the MLContext when not set)
 /// </code>
 /// <para>Not saved: <see cref="MultiUserAudioOptions.Progress"/> and the song windows' cache folder (a path of the
 /// saving machine).</para>
@@ -51,7 +53,7 @@ public sealed class MultiUserAudioModel : RowMappingTransformer, IUserSongScorer
     public const string ScoreColumnName = "Score";
 
     internal const string FormatName = "MLNetAudio.MultiUserAudioModel";
-    internal const int CurrentVersion = 2;
+    internal const int CurrentVersion = 3;
     internal const int OldestReadableVersion = 1;
 
     private readonly MultiUserAudioOptions _options;
@@ -149,8 +151,8 @@ public sealed class MultiUserAudioModel : RowMappingTransformer, IUserSongScorer
         writer.Write(o.PopularityMatchedNegatives);
         writer.Write(o.WindowsPerPair);
         writer.Write((int)o.Aggregation);
-        writer.Write(o.Seed);
-        writer.Write(o.UseGpuWhenAvailable);
+        writer.Write(Seed);
+        writer.Write((int)o.Device);
         writer.Write(o.WindowStatisticsWeight);
 
         var w = Songs.Options;
@@ -196,8 +198,10 @@ public sealed class MultiUserAudioModel : RowMappingTransformer, IUserSongScorer
             WindowsPerPair = r.ReadInt32(),
             Aggregation = (AudioSongAggregation)r.ReadInt32(),
             Seed = r.ReadInt32(),
-            UseGpuWhenAvailable = r.ReadBoolean(),
         };
+
+        // Version 3 stores the device option; versions 1 and 2 stored UseGpuWhenAvailable (true: Auto, false: Cpu).
+        options.Device = stage.Version >= 3 ? (TorchDevice)r.ReadInt32() : r.ReadBoolean() ? TorchDevice.Auto : TorchDevice.Cpu;
 
         // Version 1 files were trained before the auxiliary loss existed.
         options.WindowStatisticsWeight = stage.Version >= 2 ? r.ReadDouble() : 0;
@@ -264,7 +268,8 @@ public sealed class MultiUserAudioModel : RowMappingTransformer, IUserSongScorer
         try
         {
             TorchModuleState.Read(r, encoder);
-            var device = options.UseGpuWhenAvailable && cuda.is_available() ? CUDA : CPU;
+            // A model trained on CUDA loads on a machine without one: Cuda falls back as Auto does.
+            var device = TorchDevices.Resolve(options.Device == TorchDevice.Cpu ? TorchDevice.Cpu : TorchDevice.Auto, "MultiUserAudioOptions.Device");
             encoder.to(device);
             encoder.eval();
             var songs = AudioSongWindows.LayoutOnly(counts, frames, c, songOptions);
@@ -290,8 +295,8 @@ public sealed class MultiUserAudioModel : RowMappingTransformer, IUserSongScorer
     public TimeConvNetwork Encoder { get; }
 
     /// <summary>
-    /// Where this model computes: CUDA when it was trained with <see cref="MultiUserAudioOptions.UseGpuWhenAvailable"/>
-    /// and a GPU is present (also after loading), else the CPU.
+    /// Where this model computes: CUDA when it was trained with a <see cref="MultiUserAudioOptions.Device"/> other than
+    /// <see cref="TorchDevice.Cpu"/> and a GPU is present (also after loading), else the CPU.
     /// </summary>
     public Device ComputeDevice => _device;
 
@@ -303,6 +308,9 @@ public sealed class MultiUserAudioModel : RowMappingTransformer, IUserSongScorer
 
     /// <summary>How window preferences make a song's score.</summary>
     public AudioSongAggregation Aggregation => _options.Aggregation;
+
+    /// <summary>The seed training used: <see cref="MultiUserAudioOptions.Seed"/>, or the one drawn from the MLContext when it was null.</summary>
+    public int Seed => _options.Seed ?? 0;
 
     /// <summary>The passes over the plays that training made (the automatic count when the options left it null).</summary>
     public int Epochs => _options.Epochs ?? 0;

@@ -84,17 +84,26 @@ public sealed class MultiUserAudioOptions
     public double WindowStatisticsWeight = Defaults.WindowStatisticsWeight;
 
     /// <summary>
-    /// Seed of the weights, the negatives and the window draws. Default 1. On the CPU two fits with one seed give the
-    /// same model bit for bit; on CUDA they differ in the last bits (CUDA's backward kernels add with atomics) and the
-    /// GPU's random stream is not the CPU's, so a model trained there differs from one trained on the CPU.
+    /// Seed of the weights, the negatives and the window draws. Null (default) draws one from the MLContext when the
+    /// trainer is made (ML.NET's convention: the same context seed and the same calls give the same model; the fitted
+    /// model's <see cref="MultiUserAudioModel.Seed"/> says which). On the CPU two fits with one seed give the same model
+    /// bit for bit; on CUDA they differ in the last bits (CUDA's backward kernels add with atomics) and the GPU's random
+    /// stream is not the CPU's, so a model trained there differs from one trained on the CPU.
     /// </summary>
-    public int Seed = 1;
+    public int? Seed;
 
-    /// <summary>Compute on CUDA when TorchSharp finds a GPU; otherwise (and when false) on the CPU. Default true.</summary>
-    public bool UseGpuWhenAvailable = true;
+    /// <summary>
+    /// Where to train and compute: <see cref="TorchDevice.Auto"/> (default) uses CUDA when TorchSharp finds a GPU, else
+    /// the CPU; <see cref="TorchDevice.Cpu"/> always the CPU; <see cref="TorchDevice.Cuda"/> fails at Fit without one.
+    /// </summary>
+    public TorchDevice Device = TorchDevice.Auto;
 
-    /// <summary>Reports each epoch's mean loss on the plays (without the auxiliary term of <see cref="WindowStatisticsWeight"/>); null for none.</summary>
-    public IProgress<(int Epoch, double Loss)>? Progress;
+    /// <summary>
+    /// Receives one <see cref="TrainingProgress"/> per epoch: <see cref="TrainingProgress.TrainingLoss"/> is the mean
+    /// loss on the play pairs (without the auxiliary term of <see cref="WindowStatisticsWeight"/>), with the windows
+    /// encoded, windows per second and skipped batches; null for none.
+    /// </summary>
+    public IProgress<TrainingProgress>? Progress;
 
     /// <summary>
     /// Skip a batch whose loss or gradient norm is NaN or infinite (no optimiser step) and count it, instead of stopping
@@ -103,6 +112,50 @@ public sealed class MultiUserAudioOptions
     /// Default false.
     /// </summary>
     public bool SkipNonFiniteBatches;
+
+    /// <summary>
+    /// Folder for crash-safe training; null (default) writes no checkpoints. When set, Fit writes checkpoints there
+    /// (every <see cref="CheckpointEverySteps"/> optimisation steps and every <see cref="CheckpointEveryEpochs"/>
+    /// epochs), and a later Fit with the same options, seed and data resumes from the newest readable one and ends
+    /// with the same model, bit for bit on the CPU, as a run that was never stopped.
+    /// <list type="bullet">
+    /// <item>A checkpoint holds the encoder's weights, the user vectors and bias, the auxiliary read-out, Adam's moments
+    /// and step counts, the sampling generator's state at the start of the epoch in progress, the epoch and batch
+    /// reached with that epoch's loss sums, and a fingerprint (options, seed, device, SHA-256 of the plays and the songs'
+    /// windows).</item>
+    /// <item>Writes are atomic (a temporary file, flushed to disk, renamed over the final name) and checksummed; a
+    /// process killed at any moment leaves the previous checkpoints intact.</item>
+    /// <item>A truncated or damaged checkpoint is logged as a warning, renamed to <c>*.checkpoint.corrupt</c>, and the
+    /// previous one is used; with none readable, training starts over (logged).</item>
+    /// <item>A checkpoint of another run (different options, seed or data) stops Fit with an
+    /// <see cref="InvalidOperationException"/> naming the folder, the file and what differs.</item>
+    /// <item>Fingerprinting reads every song's windows once more. One run per folder at a time. Checkpoints are kept
+    /// after Fit: a Fit of a finished run returns its model at once.</item>
+    /// </list>
+    /// Not part of the fingerprint: column names, <see cref="Aggregation"/> (scoring only), <see cref="Progress"/> and
+    /// the checkpoint options. A seed left null is drawn from the MLContext, so a resumed run must make its trainer
+    /// the same way (same context seed, same calls before it), or set <see cref="Seed"/>.
+    /// </summary>
+    public string? CheckpointDirectory;
+
+    /// <summary>
+    /// With <see cref="CheckpointDirectory"/>: write a checkpoint every this many optimisation steps (batches), in the
+    /// middle of epochs too; 0 writes only at epoch ends. A resume from the middle of an epoch draws that epoch's pairs
+    /// and windows again up to the checkpoint (no training). Default 0.
+    /// </summary>
+    public int CheckpointEverySteps;
+
+    /// <summary>
+    /// With <see cref="CheckpointDirectory"/>: write a checkpoint at the end of every this many epochs and at the end of
+    /// training; 0 writes only every <see cref="CheckpointEverySteps"/> steps. Default 1.
+    /// </summary>
+    public int CheckpointEveryEpochs = Defaults.CheckpointEveryEpochs;
+
+    /// <summary>
+    /// With <see cref="CheckpointDirectory"/>: how many of the newest checkpoints to keep (older ones are deleted after
+    /// each write); more than one lets a damaged newest file fall back to the one before. Default 2.
+    /// </summary>
+    public int CheckpointsToKeep = Defaults.CheckpointsToKeep;
 
     /// <summary>A copy: trainers keep their own, so changing the options after construction changes nothing.</summary>
     internal MultiUserAudioOptions Copy() => (MultiUserAudioOptions)MemberwiseClone();
@@ -154,11 +207,17 @@ public sealed class MultiUserAudioOptions
 
         /// <summary>Default weight of the window-statistics auxiliary loss.</summary>
         public const double WindowStatisticsWeight = 1;
+
+        /// <summary>Default epochs between checkpoints.</summary>
+        public const int CheckpointEveryEpochs = 1;
+
+        /// <summary>Default number of checkpoints kept.</summary>
+        public const int CheckpointsToKeep = 2;
     }
 
     /// <summary>Throws one <see cref="ArgumentException"/> listing every invalid field.</summary>
     public void Validate() =>
-        new OptionErrors(nameof(MultiUserAudioOptions))
+        TrainingCheckpointDirectory.CheckOptions(new OptionErrors(nameof(MultiUserAudioOptions)), CheckpointDirectory, CheckpointEverySteps, CheckpointEveryEpochs, CheckpointsToKeep)
             .Check(string.IsNullOrWhiteSpace(MatrixColumnIndexColumnName), nameof(MatrixColumnIndexColumnName), "must name the user key column.")
             .Check(string.IsNullOrWhiteSpace(MatrixRowIndexColumnName), nameof(MatrixRowIndexColumnName), "must name the song key column.")
             .Check(string.IsNullOrWhiteSpace(LabelColumnName), nameof(LabelColumnName), "must name the play-count column.")
@@ -172,6 +231,7 @@ public sealed class MultiUserAudioOptions
             .Check(NegativesPerPlay < 0, nameof(NegativesPerPlay), $"must be 0 or more; found {NegativesPerPlay}.")
             .Check(WindowsPerPair < 1, nameof(WindowsPerPair), $"must be at least 1; found {WindowsPerPair}.")
             .Check(!Enum.IsDefined(Aggregation), nameof(Aggregation), $"unknown value {(int)Aggregation}.")
+            .Check(!Enum.IsDefined(Device), nameof(Device), $"unknown value {(int)Device}.")
             .Check(!(WindowStatisticsWeight >= 0) || double.IsInfinity(WindowStatisticsWeight), nameof(WindowStatisticsWeight), $"must be 0 or more and finite; found {WindowStatisticsWeight}.")
             .ThrowIfAny();
 }

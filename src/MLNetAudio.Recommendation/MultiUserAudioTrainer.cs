@@ -25,29 +25,26 @@ namespace MLNetAudio.Recommendation;
 /// a soft maximum (log-mean-exp) over <see cref="MultiUserAudioOptions.WindowsPerPair"/> windows drawn from the
 /// song, so a song liked for one part can be learned from that part (the seed's multiple-instance view).</para>
 /// </remarks>
-public sealed class MultiUserAudioTrainer : IEstimator<MultiUserAudioModel>
+public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioModel>
 {
     private const string TrainerName = "MultiUserAudio";
     private readonly MultiUserAudioOptions _options;
     private readonly AudioSongWindows _songs;
-    private readonly IHost? _log;
+    private readonly IHost _log;
 
-    /// <summary>Creates the trainer over the catalog's song windows (index = song key - 1).</summary>
-    /// <exception cref="ArgumentException">An option is invalid; every bad one is listed.</exception>
-    public MultiUserAudioTrainer(MultiUserAudioOptions options, AudioSongWindows songs)
+    // Reached through the catalog (ml.Audio().Recommendation.Trainers.MultiUserAudio). The options are validated and
+    // copied here, so changing the caller's object later changes nothing; a null Seed is drawn from this trainer's
+    // host, which the MLContext seeds.
+    internal MultiUserAudioTrainer(MLContext mlContext, MultiUserAudioOptions options, AudioSongWindows songs)
     {
+        ArgumentNullException.ThrowIfNull(mlContext);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(songs);
         options.Validate();
-        _options = options.Copy();
-        _songs = songs;
-    }
-
-    // The catalog's way in: the same trainer, logging each epoch to the context's log.
-    internal MultiUserAudioTrainer(MLContext mlContext, MultiUserAudioOptions options, AudioSongWindows songs)
-        : this(options, songs)
-    {
         _log = ((IHostEnvironment)mlContext).Register(TrainerName);
+        _options = options.Copy();
+        _options.Seed ??= _log.Rand.Next();
+        _songs = songs;
     }
 
     /// <summary>
@@ -72,15 +69,16 @@ public sealed class MultiUserAudioTrainer : IEstimator<MultiUserAudioModel>
         CheckWindowsFinite();
         var options = _options.Copy();
         options.Epochs ??= AutomaticEpochs(plays.NonZeroCount, options);
-        using (var plan = _log?.Start("Plan"))
+        using (var plan = _log.Start("Plan"))
         {
-            plan?.Info(MessageSensitivity.None, _options.Epochs is null
+            plan.Info(MessageSensitivity.None, _options.Epochs is null
                 ? $"MultiUserAudio: epochs (automatic) {options.Epochs}, about {StepsPerEpoch(plays.NonZeroCount, options)} steps each; at least {MultiUserAudioOptions.Defaults.Epochs} and aiming at {MultiUserAudioOptions.Defaults.TargetOptimizationSteps} steps."
                 : $"MultiUserAudio: epochs {options.Epochs}.");
         }
 
-        var device = _options.UseGpuWhenAvailable && cuda.is_available() ? CUDA : CPU;
-        torch.random.manual_seed(_options.Seed);
+        var device = TorchDevices.Resolve(_options.Device, "MultiUserAudioOptions.Device");
+        int seed = _options.Seed!.Value;
+        torch.random.manual_seed(seed);
         var settings = new TimeConvNetworkSettings(_songs.FramesPerWindow, _songs.Coefficients, _options.ConvolutionForm, NetworkHead.Lstm, _options.ConvolutionLayers, _options.Channels, _options.EmbeddingSize);
         var network = new TimeConvNetwork(settings);
         try
@@ -183,7 +181,8 @@ public sealed class MultiUserAudioTrainer : IEstimator<MultiUserAudioModel>
     private void Train(MultiUserAudioOptions o, TimeConvNetwork network, TorchSharp.Modules.Parameter users, TorchSharp.Modules.Parameter bias, PlayMatrix plays, Device device, Tensor mean, Tensor std)
     {
         int epochs = o.Epochs ?? throw new InvalidOperationException("The epoch count is resolved before training.");
-        var rng = new Random(o.Seed);
+        // System.Random(seed)'s draws from a generator whose state a checkpoint can hold (SavableRandom).
+        var rng = new SavableRandom(o.Seed!.Value);
         var warm = Enumerable.Range(0, plays.SongCount).Where(s => plays.PlayCountOfSong(s) > 0).ToArray();
         var positives = new List<(int User, int Song)>();
         for (int u = 0; u < plays.UserCount; u++)
@@ -204,12 +203,18 @@ public sealed class MultiUserAudioTrainer : IEstimator<MultiUserAudioModel>
         int w = o.WindowsPerPair;
         var skippedPerEpoch = new int[epochs];
         SkippedBatches = skippedPerEpoch;
-        using var channel = _log?.Start("Training");
+        using var channel = _log.Start("Training");
         using var logWindows = ((float)Math.Log(w)).ToScalar();
         using var statisticsWeight = ((float)o.WindowStatisticsWeight).ToScalar();
+        var checkpoints = o.CheckpointDirectory is null ? null
+            : new CheckpointedRun(o, channel, new TrainingState(network, users, bias, statisticsHead, optimizer), Fingerprint(plays, o, device));
+        var resume = checkpoints?.Open(rng, skippedPerEpoch, epochs);
+        long totalSteps = resume?.TotalSteps ?? 0;
         network.train();
-        for (int epoch = 0; epoch < epochs; epoch++)
+        for (int epoch = resume?.EpochsDone ?? 0; epoch < epochs; epoch++)
         {
+            byte[] epochStart = rng.SaveState();
+            int replay = resume is not null && epoch == resume.EpochsDone ? resume.StepsInEpoch : 0;
             var pairs = new List<(int User, int Song, float Label)>(positives.Count * (1 + o.NegativesPerPlay));
             foreach (var (u, s) in positives)
             {
@@ -231,8 +236,10 @@ public sealed class MultiUserAudioTrainer : IEstimator<MultiUserAudioModel>
             }
 
             Shuffle(pairs, rng);
-            double total = 0;
-            int batches = 0, skipped = 0;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            long batchedPairs = replay > 0 ? resume!.Pairs : 0;
+            double total = replay > 0 ? resume!.LossSum : 0;
+            int batches = replay > 0 ? resume!.Batches : 0, skipped = replay > 0 ? resume!.Skipped : 0, batchIndex = 0;
             var buffer = new float[o.BatchSize * w * size];
             for (int first = 0; first < pairs.Count; first += o.BatchSize)
             {
@@ -250,6 +257,11 @@ public sealed class MultiUserAudioTrainer : IEstimator<MultiUserAudioModel>
                     {
                         windows.Slice(rng.Next(count) * size, size).CopyTo(buffer.AsSpan(((i * w) + j) * size, size));
                     }
+                }
+
+                if (++batchIndex <= replay)
+                {
+                    continue; // resumed inside this epoch: the draws are made again, the step's effect is in the checkpoint
                 }
 
                 using var scope = NewDisposeScope();
@@ -283,8 +295,14 @@ public sealed class MultiUserAudioTrainer : IEstimator<MultiUserAudioModel>
                 }
 
                 optimizer.step();
+                batchedPairs += b;
                 total += playLoss;
                 batches++;
+                totalSteps++;
+                if (checkpoints is not null && o.CheckpointEverySteps > 0 && totalSteps % o.CheckpointEverySteps == 0)
+                {
+                    checkpoints.Write(new CheckpointPosition(epoch, batchIndex, totalSteps, epochStart, total, batches, skipped, batchedPairs), skippedPerEpoch);
+                }
             }
 
             skippedPerEpoch[epoch] = skipped;
@@ -295,17 +313,29 @@ public sealed class MultiUserAudioTrainer : IEstimator<MultiUserAudioModel>
                     throw NonFiniteTrainingException.AllBatchesSkipped(TrainerName, epoch + 1, skipped);
                 }
 
-                channel?.Warning(MessageSensitivity.None,
+                channel.Warning(MessageSensitivity.None,
                     $"{TrainerName} epoch {epoch + 1}: skipped {skipped} of {skipped + batches} batch(es) whose loss or gradient norm was NaN or infinite (SkipNonFiniteBatches).");
             }
 
-            channel?.Info(MessageSensitivity.None, $"{TrainerName} epoch {epoch + 1}: play loss {(batches == 0 ? "n/a (no training pairs)" : (total / batches).ToString("F4", CultureInfo.InvariantCulture))}"
+            channel.Info(MessageSensitivity.None, $"{TrainerName} epoch {epoch + 1}: play loss {(batches == 0 ? "n/a (no training pairs)" : (total / batches).ToString("F4", CultureInfo.InvariantCulture))}"
                 + (skipped > 0 ? $", {skipped} batch(es) skipped" : string.Empty));
-            o.Progress?.Report((epoch + 1, batches == 0 ? double.NaN : total / batches));
+            double seconds = clock.Elapsed.TotalSeconds;
+            o.Progress?.Report(new TrainingProgress(epoch + 1, batches == 0 ? double.NaN : total / batches)
+            {
+                Trainer = TrainerName,
+                TotalEpochs = epochs,
+                TrainingWindows = (long)batchedPairs * w,
+                WindowsPerSecond = seconds > 0 ? batchedPairs * w / seconds : 0,
+                SkippedBatches = skipped,
+            });
+            if (checkpoints is not null && o.CheckpointEveryEpochs > 0 && (epoch + 1 == epochs || (epoch + 1) % o.CheckpointEveryEpochs == 0))
+            {
+                checkpoints.Write(new CheckpointPosition(epoch + 1, 0, totalSteps, rng.SaveState(), 0, 0, 0, 0), skippedPerEpoch);
+            }
         }
     }
 
-    private static void Shuffle<T>(List<T> list, Random rng)
+    private static void Shuffle<T>(List<T> list, SavableRandom rng)
     {
         for (int i = list.Count - 1; i > 0; i--)
         {

@@ -32,6 +32,9 @@ public sealed class PopularityOptions
         public const string LabelColumnName = "Label";
     }
 
+    /// <summary>A copy: the trainer keeps its own, so changing the options after construction changes nothing.</summary>
+    internal PopularityOptions Copy() => (PopularityOptions)MemberwiseClone();
+
     /// <summary>Throws one <see cref="ArgumentException"/> listing every invalid field.</summary>
     public void Validate() =>
         new OptionErrors(nameof(PopularityOptions))
@@ -58,7 +61,7 @@ public sealed class PopularityTrainer : IEstimator<PopularityModel>
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        _options = options;
+        _options = options.Copy(); // deterministic: no seed, no device
     }
 
     /// <summary>Counts each song's listeners (or plays) in <paramref name="input"/>.</summary>

@@ -372,8 +372,7 @@ namespace MLNetAudio.Recommendation
             });
 
         /// <summary>Implicit-feedback matrix factorization with every option.</summary>
-        [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1822", Justification = "Catalog members are instance members, as in ML.NET (ml.Ranking.Evaluate).")]
-        public ImplicitMatrixFactorizationTrainer ImplicitMatrixFactorization(ImplicitMatrixFactorizationOptions options) => new(options);
+        public ImplicitMatrixFactorizationTrainer ImplicitMatrixFactorization(ImplicitMatrixFactorizationOptions options) => new(Context, options);
 
         /// <summary>The popularity baseline.</summary>
         /// <param name="labelColumnName">The play-count column (Single).</param>
@@ -642,7 +641,7 @@ namespace MLNetAudio.Recommendation
         public static SeedSongTrainer SeedSong(this RecommendationTrainers trainers, IReadOnlyList<float[]> songFeatures, SeedSongOptions? options = null)
         {
             ArgumentNullException.ThrowIfNull(trainers);
-            return new SeedSongTrainer(songFeatures, options ?? new SeedSongOptions());
+            return new SeedSongTrainer(trainers.Context, songFeatures, options ?? new SeedSongOptions());
         }
 
         /// <summary>
@@ -660,7 +659,7 @@ namespace MLNetAudio.Recommendation
             options ??= new SeedSongOptions();
             options.Validate();
             var windows = AudioSongWindows.FromDataView(songs, options.MatrixRowIndexColumnName, options.SongWindowsColumnName);
-            return new SeedSongTrainer(ContentSongFeatures.MfccStatistics(windows), options);
+            return new SeedSongTrainer(trainers.Context, ContentSongFeatures.MfccStatistics(windows), options);
         }
 
         /// <summary>

@@ -176,11 +176,65 @@ internal sealed class TrainingCheckpointDirectory
         }
     }
 
+    /// <summary>Checks the four checkpoint options every checkpointing trainer has, by their names.</summary>
+    public static OptionErrors CheckOptions(OptionErrors errors, string? directory, int everySteps, int everyEpochs, int keep) =>
+        errors
+            .Check(directory is not null && string.IsNullOrWhiteSpace(directory), "CheckpointDirectory", "must name a folder, or be null for no checkpoints.")
+            .Check(directory is not null && directory.IndexOfAny(Path.GetInvalidPathChars()) >= 0, "CheckpointDirectory", $"'{directory}' holds a character no path may hold.")
+            .Check(everySteps < 0, "CheckpointEverySteps", $"must be 0 (only at epoch ends) or positive; got {everySteps}.")
+            .Check(everyEpochs < 0, "CheckpointEveryEpochs", $"must be 0 (only every CheckpointEverySteps steps) or positive; got {everyEpochs}.")
+            .Check(directory is not null && everySteps == 0 && everyEpochs == 0, "CheckpointEveryEpochs",
+                "and CheckpointEverySteps are both 0, so no checkpoint would ever be written to CheckpointDirectory; set one of them.")
+            .Check(keep < 1, "CheckpointsToKeep", $"must be at least 1; got {keep}.");
+
     /// <summary>Renames an unreadable checkpoint to <c>NAME.checkpoint.corrupt</c>; returns the new path.</summary>
     public static string SetAside(string path)
     {
         string target = path + CorruptSuffix;
         File.Move(path, target, overwrite: true);
         return target;
+    }
+
+    /// <summary>
+    /// The refusal of another run's checkpoint: its options ("Name=value;..." as the trainer describes them) or its data
+    /// fingerprint differ from this run's. Returns null when both match; otherwise the exception to throw, naming the
+    /// folder, the file and each difference (<c>BatchSize is 8 there, 16 here</c>).
+    /// </summary>
+    /// <param name="path">The checkpoint file.</param>
+    /// <param name="theirOptions">The options the checkpoint records.</param>
+    /// <param name="ourOptions">This run's options.</param>
+    /// <param name="theirData">The checkpoint's SHA-256 of the training data.</param>
+    /// <param name="ourData">This run's.</param>
+    /// <param name="dataWhat">What the data hash covers, for the message ("windows and labels").</param>
+    /// <param name="optionName">The option that names the folder ("TimeConvLstmOptions.CheckpointDirectory").</param>
+    public InvalidOperationException? RefuseOtherRun(string path, string theirOptions, string ourOptions, byte[] theirData, byte[] ourData, string dataWhat, string optionName)
+    {
+        if (theirOptions == ourOptions && theirData.AsSpan().SequenceEqual(ourData))
+        {
+            return null;
+        }
+
+        var differences = new List<string>();
+        if (theirOptions != ourOptions)
+        {
+            var theirs = Parse(theirOptions);
+            var ours = Parse(ourOptions);
+            differences.AddRange(theirs.Keys.Union(ours.Keys).Order(StringComparer.Ordinal)
+                .Where(k => theirs.GetValueOrDefault(k) != ours.GetValueOrDefault(k))
+                .Select(k => $"{k} is {theirs.GetValueOrDefault(k) ?? "absent"} there, {ours.GetValueOrDefault(k) ?? "absent"} here"));
+        }
+
+        if (!theirData.AsSpan().SequenceEqual(ourData))
+        {
+            differences.Add($"the training data differ (SHA-256 of {dataWhat} {Convert.ToHexString(theirData)[..12]}... there, {Convert.ToHexString(ourData)[..12]}... here)");
+        }
+
+        return new InvalidOperationException(
+            $"Checkpoint directory '{Directory}' holds a checkpoint of a different training run ('{Path.GetFileName(path)}'): {string.Join("; ", differences)}. "
+            + $"Resuming would mix two runs. Set {optionName} to an empty or new folder, or delete that folder's checkpoints to start over.");
+
+        static Dictionary<string, string> Parse(string description) =>
+            description.Split(';', StringSplitOptions.RemoveEmptyEntries).Select(p => p.Split('=', 2))
+                .ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : string.Empty);
     }
 }

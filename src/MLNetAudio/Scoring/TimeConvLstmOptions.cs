@@ -61,7 +61,10 @@ namespace MLNetAudio.Scoring
         /// <summary>Weight of liked (label 1) windows in the loss (BCE's pos_weight); above 1 when likes are rare. Default 1.</summary>
         public double PositiveClassWeight = Defaults.PositiveClassWeight;
 
-        /// <summary>Seed of weight initialisation, the validation split and shuffling; null takes one from the MLContext's seed. Default null.</summary>
+        /// <summary>
+        /// Seed of weight initialisation, the validation split and shuffling. Null (default) draws one from the MLContext
+        /// when the trainer is made (ML.NET's convention: the same context seed and the same calls give the same model).
+        /// </summary>
         public int? Seed;
 
         /// <summary>Where to train and score. Default <see cref="TorchDevice.Auto"/> (CUDA when available).</summary>
@@ -239,6 +242,9 @@ namespace MLNetAudio.Scoring
         /// <summary>Throws one <see cref="ArgumentException"/> listing every invalid field.</summary>
         public void Validate() => Collect().ThrowIfAny();
 
+        /// <summary>A copy (the trainer keeps its own; <see cref="Progress"/> is the same receiver).</summary>
+        internal TimeConvLstmOptions Copy() => (TimeConvLstmOptions)MemberwiseClone();
+
         internal OptionErrors Collect()
         {
             var e = new OptionErrors(nameof(TimeConvLstmOptions));
@@ -256,14 +262,8 @@ namespace MLNetAudio.Scoring
                 .Check(Threads is < 1, nameof(Threads), $"must be at least 1 or null; got {Threads}.")
                 .Check(TrainingWindowStride is < 0, nameof(TrainingWindowStride), $"must be at least 1, 0 (ConsecutiveWindows) or null (automatic); got {TrainingWindowStride}.")
                 .Check(ShuffleBufferSize < 1, nameof(ShuffleBufferSize), $"must be at least 1; got {ShuffleBufferSize}.")
-                .Check(!(GradientClipNorm >= 0 && double.IsFinite(GradientClipNorm)), nameof(GradientClipNorm), $"must be 0 (off) or a positive finite number; got {GradientClipNorm}.")
-                .Check(CheckpointDirectory is not null && string.IsNullOrWhiteSpace(CheckpointDirectory), nameof(CheckpointDirectory), "must name a folder, or be null for no checkpoints.")
-                .Check(CheckpointDirectory is not null && CheckpointDirectory.IndexOfAny(Path.GetInvalidPathChars()) >= 0, nameof(CheckpointDirectory), $"'{CheckpointDirectory}' holds a character no path may hold.")
-                .Check(CheckpointEverySteps < 0, nameof(CheckpointEverySteps), $"must be 0 (only at epoch ends) or positive; got {CheckpointEverySteps}.")
-                .Check(CheckpointEveryEpochs < 0, nameof(CheckpointEveryEpochs), $"must be 0 (only every CheckpointEverySteps steps) or positive; got {CheckpointEveryEpochs}.")
-                .Check(CheckpointDirectory is not null && CheckpointEverySteps == 0 && CheckpointEveryEpochs == 0, nameof(CheckpointEveryEpochs),
-                    "and CheckpointEverySteps are both 0, so no checkpoint would ever be written to CheckpointDirectory; set one of them.")
-                .Check(CheckpointsToKeep < 1, nameof(CheckpointsToKeep), $"must be at least 1; got {CheckpointsToKeep}.");
+                .Check(!(GradientClipNorm >= 0 && double.IsFinite(GradientClipNorm)), nameof(GradientClipNorm), $"must be 0 (off) or a positive finite number; got {GradientClipNorm}.");
+            TrainingCheckpointDirectory.CheckOptions(e, CheckpointDirectory, CheckpointEverySteps, CheckpointEveryEpochs, CheckpointsToKeep);
 
             // The window shape comes from the data; check the rest of the network with a placeholder that passes.
             new TimeConvNetworkSettings(1 << Math.Clamp(ConvolutionLayers, 1, 10), 1, ConvolutionForm, Head, ConvolutionLayers, Channels, LstmHiddenSize)

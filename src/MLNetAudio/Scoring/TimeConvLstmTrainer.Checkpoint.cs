@@ -93,7 +93,7 @@ namespace MLNetAudio.Scoring
                         continue;
                     }
 
-                    RefuseOtherRun(checkpoints.Directory, path, header);
+                    RefuseOtherRun(path, header);
                     using (var reader = new BinaryReader(new MemoryStream(payload, writable: false)))
                     {
                         ReadHeader(reader);
@@ -250,35 +250,13 @@ namespace MLNetAudio.Scoring
                 }
             }
 
-            private void RefuseOtherRun(string directory, string path, Header header)
+            private void RefuseOtherRun(string path, Header header)
             {
-                if (header.Options == _optionsDescription && header.Data.AsSpan().SequenceEqual(_dataFingerprint))
+                var refusal = _checkpoints!.RefuseOtherRun(path, header.Options, _optionsDescription, header.Data, _dataFingerprint, "windows and labels", "TimeConvLstmOptions.CheckpointDirectory");
+                if (refusal is not null)
                 {
-                    return;
+                    throw refusal;
                 }
-
-                var differences = new List<string>();
-                if (header.Options != _optionsDescription)
-                {
-                    var theirs = Parse(header.Options);
-                    var ours = Parse(_optionsDescription);
-                    differences.AddRange(theirs.Keys.Union(ours.Keys).Order(StringComparer.Ordinal)
-                        .Where(k => theirs.GetValueOrDefault(k) != ours.GetValueOrDefault(k))
-                        .Select(k => $"{k} is {theirs.GetValueOrDefault(k) ?? "absent"} there, {ours.GetValueOrDefault(k) ?? "absent"} here"));
-                }
-
-                if (!header.Data.AsSpan().SequenceEqual(_dataFingerprint))
-                {
-                    differences.Add($"the training data differ (SHA-256 of windows and labels {Convert.ToHexString(header.Data)[..12]}... there, {Convert.ToHexString(_dataFingerprint)[..12]}... here)");
-                }
-
-                throw new InvalidOperationException(
-                    $"Checkpoint directory '{directory}' holds a checkpoint of a different training run ('{Path.GetFileName(path)}'): {string.Join("; ", differences)}. "
-                    + "Resuming would mix two runs. Set TimeConvLstmOptions.CheckpointDirectory to an empty or new folder, or delete that folder's checkpoints to start over.");
-
-                static Dictionary<string, string> Parse(string description) =>
-                    description.Split(';', StringSplitOptions.RemoveEmptyEntries).Select(p => p.Split('=', 2))
-                        .ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : string.Empty);
             }
 
             // Every option that changes the trained weights, with the seed in use and the device; not the column

@@ -96,7 +96,7 @@ namespace MLNetAudio.Scoring
                             }
                         }
 
-                        var progress = new TrainingProgress(epoch, loss, windows, validationLoss, validationAccuracy, rate, isBest, dataShare) { SkippedBatches = _skipped, Plan = plan };
+                        var progress = new TrainingProgress(epoch, loss, windows, validationLoss, validationAccuracy, rate, isBest, dataShare) { SkippedBatches = _skipped, Plan = plan, Trainer = ComponentName, TotalEpochs = plan.Epochs };
                         _channel.Info(MessageSensitivity.None,
                             $"TimeConvLstm epoch {epoch}: loss {loss:F4}, validation loss {validationLoss?.ToString("F4", System.Globalization.CultureInfo.InvariantCulture) ?? "-"}, "
                             + $"validation accuracy {validationAccuracy?.ToString("F3", System.Globalization.CultureInfo.InvariantCulture) ?? "-"}, {rate:F0} windows/s"

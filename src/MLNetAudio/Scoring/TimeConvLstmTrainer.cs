@@ -34,14 +34,18 @@ namespace MLNetAudio.Scoring
         private const string TrainerName = ComponentName;
         private readonly IHost _host;
         private readonly TimeConvLstmOptions _options;
+        private readonly int _seed;
 
+        // Validated and copied here, so changing the caller's options object later changes nothing; a null Seed is
+        // drawn from this trainer's host, which the MLContext seeds (ML.NET's way: same context seed, same model).
         internal TimeConvLstmTrainer(MLContext mlContext, TimeConvLstmOptions options)
         {
             ArgumentNullException.ThrowIfNull(mlContext);
             ArgumentNullException.ThrowIfNull(options);
             options.Validate();
             _host = ((IHostEnvironment)mlContext).Register(ComponentName);
-            _options = options;
+            _options = options.Copy();
+            _seed = _options.Seed ?? _host.Rand.Next();
         }
 
         /// <summary>Checks the window and label columns and describes the output column.</summary>
@@ -74,7 +78,7 @@ namespace MLNetAudio.Scoring
             errors.ThrowIfAny();
 
             var device = ResolveDevice(_options.Device);
-            int seed = _options.Seed ?? _host.Rand.Next();
+            int seed = _seed;
             int previousThreads = torch.get_num_threads();
             if (_options.Threads is int threads)
             {
@@ -111,18 +115,7 @@ namespace MLNetAudio.Scoring
             }
         }
 
-        internal static Device ResolveDevice(TorchDevice option)
-        {
-            bool cuda = torch.cuda.is_available();
-            if (option == TorchDevice.Cuda && !cuda)
-            {
-                throw new InvalidOperationException(
-                    "TimeConvLstmOptions.Device is Cuda, but torch.cuda.is_available() is false: reference a CUDA libtorch backend "
-                    + "and run on a machine with an NVIDIA GPU, or set Device to Auto or Cpu.");
-            }
-
-            return option == TorchDevice.Cpu || !cuda ? torch.CPU : torch.CUDA;
-        }
+        internal static Device ResolveDevice(TorchDevice option) => TorchDevices.Resolve(option, "TimeConvLstmOptions.Device");
 
         private static void CheckLabel(string name, DataViewType? scalarType, DataViewType found)
         {

@@ -51,6 +51,13 @@ internal static class FreshProcessEntryPoint
     public const string TrainCheckpointedCommand = "train-checkpointed";
 
     /// <summary>
+    /// <c>train-multi-user-checkpointed DIR|- EPOCHS OUT</c>: the multi-user training run of
+    /// <see cref="MLNetAudio.Tests.Recommendation.CheckpointedMultiUserTraining"/> with checkpoints in DIR; writes the model's
+    /// fingerprint to OUT (see <see cref="MLNetAudio.Tests.Recommendation.MultiUserAudioCheckpointTests"/>).
+    /// </summary>
+    public const string TrainMultiUserCheckpointedCommand = "train-multi-user-checkpointed";
+
+    /// <summary>
     /// <c>stages MODEL FORMAT</c> loads a model file as an application would and prints whether the stage format FORMAT
     /// was registered before the load, then each stage's type and assembly: a recommendation stage's format is
     /// registered only when the core's loader finds it through the assembly name the file records (or, for older
@@ -84,6 +91,11 @@ internal static class FreshProcessEntryPoint
         if (args.Length == 4 && args[0] == TrainCheckpointedCommand)
         {
             return MLNetAudio.Tests.Scoring.CheckpointedTraining.Run(args[1..]);
+        }
+
+        if (args.Length == 4 && args[0] == TrainMultiUserCheckpointedCommand)
+        {
+            return MLNetAudio.Tests.Recommendation.CheckpointedMultiUserTraining.Run(args[1..]);
         }
 
         if (args.Length == 3 && args[0] == StagesCommand)

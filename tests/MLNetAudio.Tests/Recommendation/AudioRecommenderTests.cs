@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNetAudio.Scoring;
 using MLNetAudio.Recommendation;
 using MLNetAudio.Synthesis;
 
@@ -320,7 +321,7 @@ public sealed class AudioRecommenderTests(TinyAudioCatalog catalog) : IClassFixt
         // The tiny catalog: about 240 training plays, 2 negatives each, batches of 32 -> about 23 steps per epoch, so
         // the automatic count is about 22 epochs (500 steps); a huge play log would keep the minimum of 4.
         int plays = catalog.Simulator.Training.Count(e => e.Label > 0);
-        var options = new MultiUserAudioOptions { EmbeddingSize = 4, Channels = 4, Seed = 2, UseGpuWhenAvailable = false };
+        var options = new MultiUserAudioOptions { EmbeddingSize = 4, Channels = 4, Seed = 2, Device = TorchDevice.Cpu };
         int steps = (int)Math.Ceiling(plays * 3 / 32.0);
         int expected = Math.Clamp((int)Math.Ceiling(500.0 / steps), 4, 50);
         Assert.InRange(expected, 5, 50); // the case must be one where the automatic count differs from the old 4
@@ -342,7 +343,7 @@ public sealed class AudioRecommenderTests(TinyAudioCatalog catalog) : IClassFixt
         Assert.Contains(messages, m => m.Contains($"epochs (automatic) {expected}", StringComparison.Ordinal));
 
         // An explicit count is kept as given, and a saved model says what training used.
-        using var explicitModel = ml.Audio().Recommendation.Trainers.MultiUserAudio(catalog.Windows, new MultiUserAudioOptions { EmbeddingSize = 4, Channels = 4, Epochs = 1, UseGpuWhenAvailable = false }).Fit(catalog.Training);
+        using var explicitModel = ml.Audio().Recommendation.Trainers.MultiUserAudio(catalog.Windows, new MultiUserAudioOptions { EmbeddingSize = 4, Channels = 4, Epochs = 1, Device = TorchDevice.Cpu }).Fit(catalog.Training);
         Assert.Equal(1, explicitModel.Epochs);
         string path = Path.Combine(Path.GetTempPath(), $"epochs-{Guid.NewGuid():N}.zip");
         try
@@ -418,7 +419,7 @@ public sealed class AudioRecommenderNonFiniteTests
 
     private static MultiUserAudioOptions Options(double learningRate = 3e-3, bool skip = false) => new()
     {
-        EmbeddingSize = 4, Channels = 2, ConvolutionLayers = 2, Epochs = 2, BatchSize = 2, LearningRate = learningRate, UseGpuWhenAvailable = false,
+        EmbeddingSize = 4, Channels = 2, ConvolutionLayers = 2, Epochs = 2, BatchSize = 2, LearningRate = learningRate, Device = TorchDevice.Cpu,
         SkipNonFiniteBatches = skip,
     };
 

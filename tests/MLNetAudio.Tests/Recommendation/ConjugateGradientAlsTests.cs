@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using MLNetAudio.Scoring;
 using MLNetAudio.Recommendation;
 using static TorchSharp.torch;
 
@@ -182,7 +183,7 @@ public sealed class ConjugateGradientAlsTests
         var ml = new MLContext(seed: 1);
         ImplicitMatrixFactorizationTrainer Trainer(int steps, bool gpu) => ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(new ImplicitMatrixFactorizationOptions
         {
-            MatrixColumnIndexColumnName = "UserId", MatrixRowIndexColumnName = "SongId", ConjugateGradientSteps = steps, UseGpuWhenAvailable = gpu,
+            MatrixColumnIndexColumnName = "UserId", MatrixRowIndexColumnName = "SongId", ConjugateGradientSteps = steps, Device = gpu ? TorchDevice.Auto : TorchDevice.Cpu,
         });
 
         using (var solver = Trainer(3, gpu: false).CreateSolver(plays))
@@ -205,7 +206,7 @@ public sealed class ConjugateGradientAlsTests
         var trainer = ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(new ImplicitMatrixFactorizationOptions
         {
             MatrixColumnIndexColumnName = "UserId", MatrixRowIndexColumnName = "SongId", ApproximationRank = 3, Alpha = 2,
-            ConjugateGradientSteps = 3, UseGpuWhenAvailable = false,
+            ConjugateGradientSteps = 3, Device = TorchDevice.Cpu,
         });
         var e = Assert.Throws<NonFiniteTrainingException>(() => trainer.Fit(data));
         Assert.Equal("ImplicitMatrixFactorization", e.Trainer);

@@ -21,7 +21,7 @@ public sealed class ContentBaselinesTests
 
     private readonly MLContext _ml = new(seed: 1);
 
-    private SeedSongModel SeedSong(IDataView training, int seed = SeedSongOptions.Defaults.Seed, float[][]? features = null) =>
+    private SeedSongModel SeedSong(IDataView training, int seed = 1, float[][]? features = null) =>
         _ml.Audio().Recommendation.Trainers.SeedSong(features ?? Features, new SeedSongOptions { Seed = seed }).Fit(training);
 
     // SchemaShape.Create is internal to ML.NET; the chain's shape is built as PipelineTests does.

@@ -20,7 +20,7 @@ public class HybridRankerTests
         var basePlays = sim.Training.Where(e => !held.Contains(e)).ToArray();
         var training = sim.ToDataView(ml, sim.Training);
         var popularity = ml.Audio().Recommendation.Trainers.Popularity("Label", "UserId", "SongId").Fit(sim.ToDataView(ml, basePlays));
-        var hybrid = ml.Audio().Recommendation.Trainers.HybridRanker(new HybridRankerOptions { RandomNegativesPerUser = 20, TopCandidatesPerFeature = 10, WeightRandomNegatives = weightRandomNegatives })
+        var hybrid = ml.Audio().Recommendation.Trainers.HybridRanker(new HybridRankerOptions { RandomNegativesPerUser = 20, TopCandidatesPerFeature = 10, WeightRandomNegatives = weightRandomNegatives, Seed = 1 })
             .Fit([new HybridFeature("Oracle", sim), new HybridFeature("Popularity", popularity)], sim.ToDataView(ml, held), sim.ToDataView(ml, basePlays));
         var options = new RecommendationEvaluationOptions { CandidateSongKeys = sim.WarmSongKeys.ToArray() };
         var test = sim.ToDataView(ml, sim.WarmTest);

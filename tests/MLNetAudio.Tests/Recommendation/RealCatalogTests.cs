@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNetAudio.Scoring;
 using MLNetAudio.Audio;
 using MLNetAudio.Features;
 using MLNetAudio.Recommendation;
@@ -70,7 +71,7 @@ public sealed class RealCatalogTests : IDisposable
         var options = new MultiUserAudioOptions
         {
             MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = "Plays",
-            EmbeddingSize = 8, Channels = 4, Epochs = 2, Seed = 3, UseGpuWhenAvailable = false,
+            EmbeddingSize = 8, Channels = 4, Epochs = 2, Seed = 3, Device = TorchDevice.Cpu,
         };
         using var model = _ml.Audio().Recommendation.Trainers.MultiUserAudio(songs, options).Fit(plays);
 
@@ -90,10 +91,11 @@ public sealed class RealCatalogTests : IDisposable
         var recommended = Enumerable.Range(1, model.UserCount).SelectMany(u => model.Recommend((uint)u, 5)).Select(r => r.SongKey).ToHashSet();
         Assert.Contains(recommended, cold.Contains);
 
-        // The content baselines take the same songs view and score every (user, song) pair through ML.NET.
-        var seedSong = _ml.Audio().Recommendation.Trainers.SeedSong(songs, new SeedSongOptions { MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = "Plays" }).Fit(plays);
+        // The content baselines take the same songs view and score every (user, song) pair through ML.NET (one seed for
+        // both: two trainers left to draw from one MLContext get two seeds, and break ties differently).
+        var seedSong = _ml.Audio().Recommendation.Trainers.SeedSong(songs, new SeedSongOptions { MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = "Plays", Seed = 1 }).Fit(plays);
         var songSet = _ml.Audio().Recommendation.Trainers.SongSet(songs, new SongSetOptions { MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = "Plays" }).Fit(plays);
-        var viaFeatures = _ml.Audio().Recommendation.Trainers.SeedSong(ContentSongFeatures.MfccStatistics(rendered), new SeedSongOptions { MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = "Plays" }).Fit(plays);
+        var viaFeatures = _ml.Audio().Recommendation.Trainers.SeedSong(ContentSongFeatures.MfccStatistics(rendered), new SeedSongOptions { MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = "Plays", Seed = 1 }).Fit(plays);
         var seedScores = PlayLogs.Floats(seedSong.Transform(plays), "Score");
         Assert.Equal(PlayLogs.Floats(viaFeatures.Transform(plays), "Score"), seedScores);
         Assert.All(PlayLogs.Floats(songSet.Transform(plays), "Score"), v => Assert.True(float.IsFinite(v)));
@@ -155,7 +157,7 @@ public sealed class RealCatalogTests : IDisposable
         using var model = _ml.Audio().Recommendation.Trainers.MultiUserAudio(songs, new MultiUserAudioOptions
         {
             MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = "Plays",
-            EmbeddingSize = 4, Channels = 4, Epochs = 2, Seed = 1, UseGpuWhenAvailable = false,
+            EmbeddingSize = 4, Channels = 4, Epochs = 2, Seed = 1, Device = TorchDevice.Cpu,
         }).Fit(plays);
 
         Assert.Equal(clips.Length, model.SongCount);

@@ -18,22 +18,24 @@ public sealed class MultiUserAudioPersistenceTests(TinyAudioCatalog catalog) : I
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    [Fact]
-    public void VersionOneFileWithoutTheStatisticsWeightStillLoads()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void OlderFilesWithUseGpuWhenAvailableAndWithoutTheStatisticsWeightStillLoad(int version)
     {
         var model = catalog.Model;
-        string path = Path.Combine(_dir, "audio-v1.zip");
+        string path = Path.Combine(_dir, $"audio-v{version}.zip");
         catalog.Ml.Audio().Model.Save(model, catalog.Training.Schema, path);
 
-        // What a version-1 writer made: no WindowStatisticsWeight after the options (MultiUserAudioModel's Save
-        // order), and version 1 in the stage header.
+        // What older writers made (MultiUserAudioModel's Save order): version 2 wrote bool useGpuWhenAvailable where
+        // version 3 writes int32 device; version 1 had no WindowStatisticsWeight after it.
         ModelFiles.RewriteEntry(path, bytes =>
         {
             using var r = new BinaryReader(new MemoryStream(bytes));
             r.ReadInt32();
             r.ReadString();
             int versionAt = (int)r.BaseStream.Position;
-            Assert.Equal(2, r.ReadInt32());
+            Assert.Equal(3, r.ReadInt32());
             for (int i = 0; i < 3; i++)
             {
                 r.ReadString();
@@ -49,14 +51,17 @@ public sealed class MultiUserAudioPersistenceTests(TinyAudioCatalog catalog) : I
             r.ReadBoolean();
             r.ReadInt32();
             r.ReadInt32();
-            r.ReadInt32();
-            r.ReadBoolean();
-            int weightAt = (int)r.BaseStream.Position;
+            Assert.Equal(model.Seed, r.ReadInt32());
+            int deviceAt = (int)r.BaseStream.Position;
+            Assert.Equal((int)MLNetAudio.Scoring.TorchDevice.Auto, r.ReadInt32()); // true in the older formats
             Assert.Equal(MultiUserAudioOptions.Defaults.WindowStatisticsWeight, r.ReadDouble());
-            byte[] v1 = [.. bytes.AsSpan(0, weightAt), .. bytes.AsSpan(weightAt + sizeof(double))];
-            BitConverter.GetBytes(1).CopyTo(v1, versionAt);
-            return v1;
-        }, version: 1);
+            int weightEnd = (int)r.BaseStream.Position;
+            byte[] old = version == 1
+                ? [.. bytes.AsSpan(0, deviceAt), 1, .. bytes.AsSpan(weightEnd)]
+                : [.. bytes.AsSpan(0, deviceAt), 1, .. bytes.AsSpan(deviceAt + sizeof(int))];
+            BitConverter.GetBytes(version).CopyTo(old, versionAt);
+            return old;
+        }, version: version);
 
         using var loaded = LoadSingle<MultiUserAudioModel>(new MLContext(seed: 7), path);
         var before = new float[model.UserCount * model.SongCount];

@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using MLNetAudio.Scoring;
 using MLNetAudio.Audio;
 using MLNetAudio.Features;
 using MLNetAudio.Recommendation;
@@ -135,7 +136,7 @@ public sealed class SongWindowStoreTests : IDisposable
         var reference = AudioSongWindows.FromDataView(Songs(), "SongKey", "Windows");
         using var stored = AudioSongWindows.FromDataView(Songs(), "SongKey", "Windows", new AudioSongStoreOptions { Directory = Store });
         var plays = _simulator.ToDataView(_ml, _simulator.Training);
-        var options = new MultiUserAudioOptions { EmbeddingSize = 4, Channels = 4, Epochs = 2, Seed = 3, UseGpuWhenAvailable = false };
+        var options = new MultiUserAudioOptions { EmbeddingSize = 4, Channels = 4, Epochs = 2, Seed = 3, Device = TorchDevice.Cpu };
         using var a = _ml.Audio().Recommendation.Trainers.MultiUserAudio(reference, options).Fit(plays);
         using var b = _ml.Audio().Recommendation.Trainers.MultiUserAudio(stored, options).Fit(plays);
         var sa = new float[a.UserCount * a.SongCount];

@@ -1,7 +1,7 @@
-using System.Globalization;
 using System.Security.Cryptography;
 using Microsoft.ML;
 using MLNetAudio.Scoring;
+using MLNetAudio.Tests.Data;
 
 namespace MLNetAudio.Tests.Scoring;
 
@@ -77,19 +77,6 @@ internal static class CheckpointedTraining
     /// The <c>train-checkpointed DIR|- EPOCHS OUT</c> command: trains (with checkpoints in DIR unless "-"), echoes the
     /// log lines about checkpoints to stdout, then writes the weights' fingerprint to OUT.
     /// </summary>
-    public static int Run(string[] args)
-    {
-        string? directory = args[0] == "-" ? null : args[0];
-        int epochs = int.Parse(args[1], CultureInfo.InvariantCulture);
-        string fingerprint = Train(Options(directory, epochs), log: line =>
-        {
-            if (line.Contains("checkpoint", StringComparison.OrdinalIgnoreCase))
-            {
-                Console.WriteLine(line);
-            }
-        });
-        File.WriteAllText(args[2] + ".tmp", fingerprint);
-        File.Move(args[2] + ".tmp", args[2]);
-        return 0;
-    }
+    public static int Run(string[] args) =>
+        KilledTrainingRun.RunCommand(args, (directory, epochs, log) => Train(Options(directory, epochs), log: log));
 }

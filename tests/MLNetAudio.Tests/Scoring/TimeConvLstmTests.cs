@@ -109,6 +109,38 @@ public sealed class TimeConvLstmTests
     }
 
     [Fact]
+    public void OptionsAreCopiedAtConstructionAndProgressComesOncePerEpoch()
+    {
+        var data = new WindowData(OrderTask.Songs(20, seed: 3), OrderTask.Frames, OrderTask.Coefficients);
+        var reports = new List<TrainingProgress>();
+        var options = SmallOptions();
+        options.Epochs = 2;
+        options.ValidationFraction = 0;
+        options.Progress = new InlineProgress(reports.Add);
+        var trainer = new MLContext(seed: 1).Audio().Trainers.TimeConvLstm(options);
+
+        // Changed after construction: the trainer keeps what it was made with.
+        options.Epochs = 9;
+        options.Seed = 8;
+        options.FeatureColumnName = "missing";
+        using var a = trainer.Fit(data);
+        options.Epochs = 2;
+        options.Seed = 7;
+        options.FeatureColumnName = TimeConvLstmOptions.Defaults.FeatureColumnName;
+        options.Progress = null;
+        using var b = new MLContext(seed: 1).Audio().Trainers.TimeConvLstm(options).Fit(data);
+        Assert.Equal(Scores(b, data), Scores(a, data));
+
+        Assert.Equal([1, 2], reports.Select(p => p.Epoch));
+        Assert.All(reports, p =>
+        {
+            Assert.True(double.IsFinite(p.TrainingLoss), $"loss {p.TrainingLoss}");
+            Assert.Equal("TimeConvLstm", p.Trainer);
+            Assert.Equal(2, p.TotalEpochs);
+        });
+    }
+
+    [Fact]
     public void SchemaBeforeAndAfterFit()
     {
         var ml = new MLContext(seed: 1);
@@ -678,4 +710,9 @@ public sealed class TimeConvLstmTests
     {
         public void Report(TrainingProgress value) => report(value);
     }
+}
+
+internal sealed class InlineProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+{
+    public void Report(TrainingProgress value) => report(value);
 }

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Globalization;
 using Microsoft.ML;
 using MLNetAudio.Data;
 using MLNetAudio.Scoring;
@@ -195,47 +193,8 @@ public sealed class TrainingCheckpointTests : IDisposable
     }
 
     [Fact]
-    public void A_training_process_killed_mid_run_resumes_in_a_new_process_to_the_weights_of_an_uninterrupted_run()
-    {
-        const int epochs = 40;
-        string directory = Path.Combine(_root, "killed");
-        string referenceOut = Path.Combine(_root, "reference.txt"), killedOut = Path.Combine(_root, "killed.txt"), resumedOut = Path.Combine(_root, "resumed.txt");
-
-        // The uninterrupted CPU run, in a process of its own like the other two.
-        var watch = Stopwatch.StartNew();
-        FreshProcessLoadTests.RunFreshProcess(FreshProcessEntryPoint.TrainCheckpointedCommand, "-", Invariant(epochs), referenceOut);
-        _output.WriteLine($"uninterrupted run: {watch.Elapsed.TotalSeconds:F1} s");
-
-        // Killed once checkpoints of epoch 3 exist (so the best epoch, early-stopping count and Adam's moments are all
-        // under way), while 37 epochs remain.
-        using var training = FreshProcessLoadTests.StartFreshProcess(
-            new Dictionary<string, string>(), FreshProcessEntryPoint.TrainCheckpointedCommand, directory, Invariant(epochs), killedOut);
-        var errors = new System.Text.StringBuilder();
-        training.OutputDataReceived += (_, _) => { };
-        training.ErrorDataReceived += (_, e) => errors.AppendLine(e.Data);
-        training.BeginOutputReadLine();
-        training.BeginErrorReadLine();
-        watch.Restart();
-        while (!training.HasExited && watch.Elapsed < TimeSpan.FromMinutes(3)
-            && !(Directory.Exists(directory) && Directory.EnumerateFiles(directory, "epoch-000003-*" + TrainingCheckpointDirectory.Extension).Any()))
-        {
-            Thread.Sleep(5);
-        }
-
-        bool exitedByItself = training.HasExited;
-        training.Kill(entireProcessTree: true);
-        training.WaitForExit();
-        string[] left = Checkpoints(directory);
-        _output.WriteLine($"killed after {watch.Elapsed.TotalSeconds:F1} s with {left.Length} checkpoints, the newest {Path.GetFileName(left[^1])}");
-        Assert.False(exitedByItself, "the training process ended before it could be killed: " + errors);
-        Assert.False(File.Exists(killedOut), "the killed process finished training");
-        Assert.DoesNotContain(left, p => p.Contains($"epoch-{epochs:D6}", StringComparison.Ordinal));
-
-        string[] lines = FreshProcessLoadTests.RunFreshProcess(FreshProcessEntryPoint.TrainCheckpointedCommand, directory, Invariant(epochs), resumedOut);
-        string resumedLine = Assert.Single(lines, l => l.Contains("resuming from checkpoint", StringComparison.Ordinal));
-        _output.WriteLine(resumedLine);
-        Assert.Equal(File.ReadAllText(referenceOut), File.ReadAllText(resumedOut));
-    }
+    public void A_training_process_killed_mid_run_resumes_in_a_new_process_to_the_weights_of_an_uninterrupted_run() =>
+        KilledTrainingRun.KillAndResume(_output, _root, FreshProcessEntryPoint.TrainCheckpointedCommand, epochs: 40);
 
     [Fact]
     public void Checkpoint_size_and_write_time_of_the_default_network()
@@ -262,6 +221,4 @@ public sealed class TrainingCheckpointTests : IDisposable
 
         Assert.Equal(2, Checkpoints(directory).Length);
     }
-
-    private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
 }

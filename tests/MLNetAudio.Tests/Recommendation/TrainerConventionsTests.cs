@@ -1,0 +1,294 @@
+using Microsoft.ML;
+using MLNetAudio.Recommendation;
+using MLNetAudio.Scoring;
+using MLNetAudio.Tests.Scoring;
+using static TorchSharp.torch;
+
+namespace MLNetAudio.Tests.Recommendation;
+
+/// <summary>
+/// The conventions every recommendation trainer shares with TimeConvLstm (issue 9, item 1): a null Seed is drawn from
+/// the MLContext (same context seed, same model; another, another model), Device = Cpu trains on the CPU, iterative
+/// trainers report one <see cref="TrainingProgress"/> per epoch or round, options are copied at construction (changing
+/// the caller's object afterwards changes nothing), and every bad option is listed in one exception.
+/// </summary>
+public sealed class TrainerConventionsTests
+{
+    private const int Frames = 16, Coefficients = 3, Users = 12, Songs = 10;
+
+    // Every user plays four songs (two of them twice as often), so the seed song's tie-break and the samplers have choices.
+    private static IDataView Plays(MLContext ml) => PlayLogs.Make(ml, Users, Songs, Enumerable.Range(1, Users)
+        .SelectMany(u => new[] { 0, 2, 5, 7 }.Select((offset, i) => ((uint)u, (uint)(((u + offset) % 8) + 1), i < 2 ? 2f : 1f)))
+        .ToArray());
+
+    // Synthetic windows (no rendering): 10 songs of 3 windows, songs 9 and 10 cold.
+    private static AudioSongWindows Windows()
+    {
+        var rng = new Random(4);
+        var windows = Enumerable.Range(0, Songs).Select(_ => Enumerable.Range(0, 3 * Frames * Coefficients).Select(_ => (float)rng.NextDouble()).ToArray()).ToArray();
+        return AudioSongWindows.FromValues(windows, Frames, Coefficients, new AudioSongOptions());
+    }
+
+    private static float[][] Features() => Enumerable.Range(0, Songs).Select(s => new[] { s % 3, s / 3f }).ToArray();
+
+    private static float[] AllScores(IUserSongScorer scorer)
+    {
+        var scores = new float[scorer.UserCount * scorer.SongCount];
+        scorer.ScoreUsers(0, scorer.UserCount, scores);
+        return scores;
+    }
+
+    private static MultiUserAudioOptions AudioOptions() => new()
+    {
+        EmbeddingSize = 4, Channels = 2, ConvolutionLayers = 2, Epochs = 3, BatchSize = 8, Device = TorchDevice.Cpu,
+    };
+
+    private static ImplicitMatrixFactorizationOptions AlsOptions() => new()
+    {
+        MatrixColumnIndexColumnName = "UserId", MatrixRowIndexColumnName = "SongId", ApproximationRank = 3, NumberOfIterations = 4, Device = TorchDevice.Cpu,
+    };
+
+    private static FieldAwareFactorizationMachineRecommenderOptions FfmOptions() => new()
+    {
+        MatrixColumnIndexColumnName = "UserId", MatrixRowIndexColumnName = "SongId", LatentDimension = 8, NumberOfIterations = 2,
+    };
+
+    private static float[] TrainAudio(int contextSeed, MultiUserAudioOptions options)
+    {
+        var ml = new MLContext(contextSeed);
+        using var model = ml.Audio().Recommendation.Trainers.MultiUserAudio(Windows(), options).Fit(Plays(ml));
+        return AllScores(model);
+    }
+
+    private static float[] TrainAls(int contextSeed, ImplicitMatrixFactorizationOptions options)
+    {
+        var ml = new MLContext(contextSeed);
+        return AllScores(ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(options).Fit(Plays(ml)));
+    }
+
+    private static float[] TrainFfm(int contextSeed, FieldAwareFactorizationMachineRecommenderOptions options)
+    {
+        var ml = new MLContext(contextSeed);
+        return AllScores(ml.Audio().Recommendation.Trainers.FieldAwareFactorizationMachine(options).Fit(Plays(ml)));
+    }
+
+    private static uint[] SeedSongs(int contextSeed, SeedSongOptions options)
+    {
+        var ml = new MLContext(contextSeed);
+        var model = ml.Audio().Recommendation.Trainers.SeedSong(Features(), options).Fit(Plays(ml));
+        return Enumerable.Range(1, Users).Select(u => model.SeedSong((uint)u)).ToArray();
+    }
+
+    // Three users' candidates scored by a fixed oracle-like feature and popularity: enough for LightGBM to differ by seed.
+    private static float[] TrainHybrid(int contextSeed, HybridRankerOptions options)
+    {
+        var ml = new MLContext(contextSeed);
+        var sim = new ListeningSimulator(new ListeningSimulatorOptions { SongCount = 120, UserCount = 40, MeanSongsPerUser = 10, Seed = 1 });
+        var held = sim.Training.Where((_, i) => i % 4 == 0).ToHashSet();
+        var basePlays = sim.ToDataView(ml, sim.Training.Where(e => !held.Contains(e)).ToArray());
+        var popularity = ml.Audio().Recommendation.Trainers.Popularity("Label", "UserId", "SongId").Fit(basePlays);
+        var model = ml.Audio().Recommendation.Trainers.HybridRanker(options)
+            .Fit([new HybridFeature("Oracle", sim), new HybridFeature("Popularity", popularity)], sim.ToDataView(ml, held.ToArray()), basePlays);
+        return AllScores(model);
+    }
+
+    [Fact]
+    public void NullSeedIsDrawnFromTheMLContext()
+    {
+        // Same context seed: the same model; another context seed: another model (every trainer with randomness).
+        Assert.Equal(TrainAudio(5, AudioOptions()), TrainAudio(5, AudioOptions()));
+        Assert.NotEqual(TrainAudio(5, AudioOptions()), TrainAudio(6, AudioOptions()));
+        Assert.Equal(TrainAls(5, AlsOptions()), TrainAls(5, AlsOptions()));
+        Assert.NotEqual(TrainAls(5, AlsOptions()), TrainAls(6, AlsOptions()));
+        Assert.Equal(TrainFfm(5, FfmOptions()), TrainFfm(5, FfmOptions()));
+        Assert.NotEqual(TrainFfm(5, FfmOptions()), TrainFfm(6, FfmOptions()));
+        Assert.Equal(SeedSongs(5, new SeedSongOptions()), SeedSongs(5, new SeedSongOptions()));
+        Assert.NotEqual(SeedSongs(5, new SeedSongOptions()), SeedSongs(6, new SeedSongOptions()));
+        var small = new HybridRankerOptions { RandomNegativesPerUser = 10, TopCandidatesPerFeature = 5, MinimumExampleCountPerLeaf = 5, NumberOfIterations = 5 };
+        Assert.Equal(TrainHybrid(5, small), TrainHybrid(5, small));
+        Assert.NotEqual(TrainHybrid(5, small), TrainHybrid(6, small));
+    }
+
+    [Fact]
+    public void ASetSeedIsTheSameWhateverTheMLContextSeed()
+    {
+        var audio = AudioOptions();
+        audio.Seed = 3;
+        Assert.Equal(TrainAudio(5, audio), TrainAudio(6, audio));
+        var als = AlsOptions();
+        als.Seed = 3;
+        Assert.Equal(TrainAls(5, als), TrainAls(6, als));
+        var ffm = FfmOptions();
+        ffm.Seed = 3;
+        Assert.Equal(TrainFfm(5, ffm), TrainFfm(6, ffm));
+        Assert.Equal(SeedSongs(5, new SeedSongOptions { Seed = 3 }), SeedSongs(6, new SeedSongOptions { Seed = 3 }));
+        var hybrid = new HybridRankerOptions { RandomNegativesPerUser = 10, TopCandidatesPerFeature = 5, MinimumExampleCountPerLeaf = 5, NumberOfIterations = 5, Seed = 3 };
+        Assert.Equal(TrainHybrid(5, hybrid), TrainHybrid(6, hybrid));
+    }
+
+    [Fact]
+    public void DrawnSeedIsRecordedInTheModelAndReproducesIt()
+    {
+        var ml = new MLContext(7);
+        using var drawn = ml.Audio().Recommendation.Trainers.MultiUserAudio(Windows(), AudioOptions()).Fit(Plays(ml));
+        var again = AudioOptions();
+        again.Seed = drawn.Seed;
+        Assert.Equal(AllScores(drawn), TrainAudio(1, again));
+    }
+
+    [Fact]
+    public void DeviceCpuTrainsOnTheCpu()
+    {
+        var ml = new MLContext(1);
+        using var audio = ml.Audio().Recommendation.Trainers.MultiUserAudio(Windows(), AudioOptions()).Fit(Plays(ml));
+        Assert.Equal(TorchSharp.DeviceType.CPU, audio.ComputeDevice.type);
+        var als = ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(AlsOptions()).Fit(Plays(ml));
+        Assert.Equal(TorchSharp.DeviceType.CPU, als.TrainedOn);
+
+        if (!cuda.is_available())
+        {
+            // Cuda without a GPU fails at Fit, naming the option.
+            var options = AudioOptions();
+            options.Device = TorchDevice.Cuda;
+            var e = Assert.Throws<InvalidOperationException>(() => ml.Audio().Recommendation.Trainers.MultiUserAudio(Windows(), options).Fit(Plays(ml)).Dispose());
+            Assert.Contains("MultiUserAudioOptions.Device", e.Message, StringComparison.Ordinal);
+            var alsOptions = AlsOptions();
+            alsOptions.Device = TorchDevice.Cuda;
+            e = Assert.Throws<InvalidOperationException>(() => ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(alsOptions).Fit(Plays(ml)));
+            Assert.Contains("ImplicitMatrixFactorizationOptions.Device", e.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void IterativeTrainersReportOneProgressPerEpochWithFiniteLosses()
+    {
+        var ml = new MLContext(1);
+        var audioReports = new List<TrainingProgress>();
+        var audio = AudioOptions();
+        audio.Progress = new InlineProgress(audioReports.Add);
+        using var model = ml.Audio().Recommendation.Trainers.MultiUserAudio(Windows(), audio).Fit(Plays(ml));
+        Assert.Equal([1, 2, 3], audioReports.Select(p => p.Epoch));
+        Assert.All(audioReports, p =>
+        {
+            Assert.True(double.IsFinite(p.TrainingLoss) && p.TrainingLoss > 0, $"loss {p.TrainingLoss}");
+            Assert.Equal("MultiUserAudio", p.Trainer);
+            Assert.Equal(3, p.TotalEpochs);
+
+            // 48 plays and 2 negatives each, 3 windows per pair.
+            Assert.Equal(48 * 3 * 3, p.TrainingWindows);
+            Assert.True(p.WindowsPerSecond > 0);
+            Assert.Equal(0, p.SkippedBatches);
+        });
+
+        var alsReports = new List<TrainingProgress>();
+        var als = AlsOptions();
+        als.Progress = new InlineProgress(alsReports.Add);
+        var mf = ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(als).Fit(Plays(ml));
+        Assert.Equal([1, 2, 3, 4], alsReports.Select(p => p.Epoch));
+        Assert.Equal(mf.TrainingLoss, alsReports.Select(p => p.TrainingLoss));
+        Assert.All(alsReports, p =>
+        {
+            Assert.True(double.IsFinite(p.TrainingLoss));
+            Assert.Equal("ImplicitMatrixFactorization", p.Trainer);
+            Assert.Equal(4, p.TotalEpochs);
+            Assert.Null(p.Plan);
+        });
+    }
+
+    [Fact]
+    public void OptionsAreCopiedAtConstruction()
+    {
+        // Each trainer is made, then the caller's options object is changed in a way that would change the result (or
+        // break Fit); the trainer must fit what it was made with.
+        var ml = new MLContext(1);
+        var plays = Plays(ml);
+
+        var audioOptions = AudioOptions();
+        audioOptions.Seed = 2;
+        var audioTrainer = ml.Audio().Recommendation.Trainers.MultiUserAudio(Windows(), audioOptions);
+        audioOptions.Epochs = 1;
+        audioOptions.Seed = 9;
+        audioOptions.MatrixColumnIndexColumnName = "missing";
+        using (var audio = audioTrainer.Fit(plays))
+        {
+            Assert.Equal(3, audio.Epochs);
+            Assert.Equal(2, audio.Seed);
+        }
+
+        var alsOptions = AlsOptions();
+        alsOptions.Seed = 2;
+        var alsTrainer = ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(alsOptions);
+        alsOptions.NumberOfIterations = 1;
+        alsOptions.ApproximationRank = 7;
+        alsOptions.MatrixRowIndexColumnName = "missing";
+        var mf = alsTrainer.Fit(plays);
+        Assert.Equal(4, mf.TrainingLoss.Count);
+        Assert.Equal(3, mf.ApproximationRank);
+
+        var ffmOptions = FfmOptions();
+        ffmOptions.Seed = 2;
+        var ffmTrainer = ml.Audio().Recommendation.Trainers.FieldAwareFactorizationMachine(ffmOptions);
+        ffmOptions.Seed = 3;
+        ffmOptions.LabelColumnName = "missing";
+        var unchanged = FfmOptions();
+        unchanged.Seed = 2;
+        Assert.Equal(TrainFfm(1, unchanged), AllScores(ffmTrainer.Fit(plays)));
+
+        var seedSongOptions = new SeedSongOptions { Seed = 2 };
+        var seedSongTrainer = ml.Audio().Recommendation.Trainers.SeedSong(Features(), seedSongOptions);
+        seedSongOptions.Seed = 3;
+        seedSongOptions.LabelColumnName = "missing";
+        var seedSong = seedSongTrainer.Fit(plays);
+        Assert.Equal(SeedSongs(1, new SeedSongOptions { Seed = 2 }), Enumerable.Range(1, Users).Select(u => seedSong.SeedSong((uint)u)));
+
+        var songSetOptions = new SongSetOptions();
+        var songSetTrainer = ml.Audio().Recommendation.Trainers.SongSet(Features(), songSetOptions);
+        songSetOptions.MatrixColumnIndexColumnName = "missing";
+        Assert.Equal(Users, songSetTrainer.Fit(plays).UserCount);
+
+        var itemCfOptions = new ItemBasedCollaborativeFilteringOptions { LabelColumnName = "Label", MatrixColumnIndexColumnName = "UserId", MatrixRowIndexColumnName = "SongId", NumberOfNeighbors = 2 };
+        var itemCfTrainer = ml.Audio().Recommendation.Trainers.ItemBasedCollaborativeFiltering(itemCfOptions);
+        itemCfOptions.NumberOfNeighbors = 0;
+        itemCfOptions.MatrixRowIndexColumnName = "missing";
+        Assert.Equal(AllScores(ml.Audio().Recommendation.Trainers.ItemBasedCollaborativeFiltering("Label", "UserId", "SongId", numberOfNeighbors: 2).Fit(plays)), AllScores(itemCfTrainer.Fit(plays)));
+
+        var popularityOptions = new PopularityOptions { LabelColumnName = "Label", MatrixColumnIndexColumnName = "UserId", MatrixRowIndexColumnName = "SongId" };
+        var popularityTrainer = ml.Audio().Recommendation.Trainers.Popularity(popularityOptions);
+        popularityOptions.LabelColumnName = "missing";
+        Assert.Equal(Songs, popularityTrainer.Fit(plays).SongCount);
+
+        var hybridOptions = new HybridRankerOptions { RandomNegativesPerUser = 10, TopCandidatesPerFeature = 5, MinimumExampleCountPerLeaf = 5, NumberOfIterations = 5, Seed = 2 };
+        var expected = TrainHybrid(1, hybridOptions);
+        var hybridTrainer = new HybridRankerTrainer(new MLContext(1), hybridOptions);
+        hybridOptions.Seed = 3;
+        hybridOptions.NumberOfIterations = 1;
+        var sim = new ListeningSimulator(new ListeningSimulatorOptions { SongCount = 120, UserCount = 40, MeanSongsPerUser = 10, Seed = 1 });
+        var held = sim.Training.Where((_, i) => i % 4 == 0).ToHashSet();
+        var basePlays = sim.ToDataView(ml, sim.Training.Where(e => !held.Contains(e)).ToArray());
+        var popularity = ml.Audio().Recommendation.Trainers.Popularity("Label", "UserId", "SongId").Fit(basePlays);
+        Assert.Equal(expected, AllScores(hybridTrainer.Fit([new HybridFeature("Oracle", sim), new HybridFeature("Popularity", popularity)], sim.ToDataView(ml, held.ToArray()), basePlays)));
+    }
+
+    [Fact]
+    public void EveryBadOptionIsListedTogether()
+    {
+        var ml = new MLContext(1);
+        void Lists(Action make, params string[] fields)
+        {
+            var e = Assert.Throws<ArgumentException>(make);
+            Assert.All(fields, f => Assert.Contains(f, e.Message, StringComparison.Ordinal));
+            Assert.Contains($"{fields.Length} invalid value(s)", e.Message, StringComparison.Ordinal);
+        }
+
+        Lists(() => ml.Audio().Recommendation.Trainers.MultiUserAudio(Windows(), new MultiUserAudioOptions { Device = (TorchDevice)7, BatchSize = 0, LearningRate = -1 }),
+            "Device", "BatchSize", "LearningRate");
+        Lists(() => ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(new ImplicitMatrixFactorizationOptions { Device = (TorchDevice)7, ApproximationRank = 0 }),
+            "Device", "ApproximationRank", "MatrixColumnIndexColumnName", "MatrixRowIndexColumnName");
+        Lists(() => ml.Audio().Recommendation.Trainers.FieldAwareFactorizationMachine(new FieldAwareFactorizationMachineRecommenderOptions { LatentDimension = 5, NumberOfIterations = 0 }),
+            "LatentDimension", "NumberOfIterations", "MatrixColumnIndexColumnName", "MatrixRowIndexColumnName");
+        Lists(() => ml.Audio().Recommendation.Trainers.SeedSong(Features(), new SeedSongOptions { LabelColumnName = " ", MatrixColumnIndexColumnName = "" }),
+            "LabelColumnName", "MatrixColumnIndexColumnName");
+        Lists(() => ml.Audio().Recommendation.Trainers.HybridRanker(new HybridRankerOptions { NumberOfLeaves = 1, LearningRate = 0 }),
+            "NumberOfLeaves", "LearningRate");
+    }
+}
