@@ -43,6 +43,7 @@ public abstract class SongRecommenderModel : RowMappingTransformer, IUserSongSco
     public const string ScoreColumnName = "Score";
 
     private readonly bool[] _songKnown;
+    private readonly bool[] _songUnknown; // its negation, the mask of the score-matrix path
 
     private protected SongRecommenderModel(string userColumnName, string songColumnName, PlayMatrix training)
     {
@@ -54,6 +55,8 @@ public abstract class SongRecommenderModel : RowMappingTransformer, IUserSongSco
         {
             _songKnown[s] = training.PlayCountOfSong(s) > 0;
         }
+
+        _songUnknown = Array.ConvertAll(_songKnown, k => !k);
     }
 
     /// <summary>The user key column (ML.NET's MatrixColumnIndexColumnName).</summary>
@@ -184,13 +187,12 @@ public abstract class SongRecommenderModel : RowMappingTransformer, IUserSongSco
     {
         var block = ScoreBlock(firstUser, count).to(ComputeDevice);
         var scores = ScoreBlockIsWritable ? block : block.clone();
-        var unknown = _songKnown.Select(k => !k).ToArray();
 
         // An explicit Scalar held to the end of the method, not float's implicit conversion: the temporary Scalar of an
         // implicit conversion can be finalised by the GC while libtorch still reads it, and long runs failed
         // intermittently in masked_fill_ with "Expected false to be true ... toFloat" (a garbage value out of float range).
         using var negativeInfinity = float.NegativeInfinity.ToScalar();
-        using (var mask = tensor(unknown, device: ComputeDevice))
+        using (var mask = tensor(_songUnknown, device: ComputeDevice))
         {
             scores.masked_fill_(mask.unsqueeze(0), negativeInfinity);
         }

@@ -321,12 +321,8 @@ namespace MLNetAudio.Audio
                 }
 
                 // Paths that return before streaming (an offset past the end): resample what there is.
-                if (decoded.SampleRate != target)
-                {
-                    long outLength = Resampler.For(decoded.SampleRate, target).OutputLength(decoded.Samples.Length);
-                    AudioLimits.CheckSongLength(full, outLength, target, $"resampled to {target} Hz, the song holds");
-                }
-
+                long outLength = Resampler.For(decoded.SampleRate, target).OutputLength(decoded.Samples.Length);
+                AudioLimits.CheckSongLength(full, outLength, target, $"resampled to {target} Hz, the song holds");
                 return new DecodedAudio(Resampler.Resample(decoded.Samples, decoded.SampleRate, target), target);
             }
             catch (AudioLoadException)

@@ -216,13 +216,12 @@ internal sealed class Resampler
         {
             while (true)
             {
-                long b = NextBase();
-                if (b - _r._half + 1 + _r._taps > safeEnd)
+                if (NextBase() - _r._half + 1 + _r._taps > safeEnd)
                 {
                     return;
                 }
 
-                Append(Compute(buffer, bufferStart, long.MaxValue, b), grow);
+                Append(Compute(buffer, bufferStart, long.MaxValue), grow);
             }
         }
 
@@ -232,28 +231,25 @@ internal sealed class Resampler
             long outLength = _r.OutputLength(inputLength);
             while (_count < outLength)
             {
-                Append(Compute(buffer, bufferStart, inputLength, NextBase()), grow);
+                Append(Compute(buffer, bufferStart, inputLength), grow);
             }
         }
 
-        /// <summary>The input index at the centre of the next output's window, after the phase rounds up (see <see cref="Compute"/>).</summary>
-        private long NextBase()
+        /// <summary>The input index at the centre of the next output's window.</summary>
+        private long NextBase() => Next().Base;
+
+        /// <summary>The next output's window centre and filter phase; a phase that rounds up to a whole sample moves the centre on.</summary>
+        private (long Base, int Phase) Next()
         {
             bool exact = _r._phases == _r._up;
             int phase = exact ? (int)_rem : (int)(((_rem * _r._phases) + (_r._up / 2)) / _r._up);
-            return phase == _r._phases ? _baseIndex + 1 : _baseIndex;
+            return phase == _r._phases ? (_baseIndex + 1, 0) : (_baseIndex, phase);
         }
 
-        private float Compute(ReadOnlySpan<float> buffer, long bufferStart, long inputLength, long b)
+        private float Compute(ReadOnlySpan<float> buffer, long bufferStart, long inputLength)
         {
             var r = _r;
-            bool exact = r._phases == r._up;
-            int phase = exact ? (int)_rem : (int)(((_rem * r._phases) + (r._up / 2)) / r._up);
-            if (phase == r._phases)
-            {
-                phase = 0;
-            }
-
+            var (b, phase) = Next();
             long first = b - r._half + 1;
             long end = Math.Min(inputLength, bufferStart + buffer.Length);
             ReadOnlySpan<float> window;
