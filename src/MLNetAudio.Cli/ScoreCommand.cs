@@ -60,7 +60,11 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
         {
             var task = ctx.AddTask("scoring songs", maxValue: catalog.Songs.Count);
             bool hasError = scored.Schema.GetColumnOrNull("Audio.Error") is not null;
-            using var cursor = scored.GetRowCursor(scored.Schema);
+
+            // Only the columns read: asking for every column would make the loader hold each song's samples for this
+            // reader instead of streaming them into the segmenter (an hour of audio is 317 MB of samples).
+            string[] read = ["SongId", "Score", "Score" + WindowAggregatingTransformer.BestWindowStartSuffix, "WindowScores", .. hasError ? ["Audio.Error"] : Array.Empty<string>()];
+            using var cursor = scored.GetRowCursor(read.Select(c => scored.Schema[c]));
             var id = cursor.GetGetter<ReadOnlyMemory<char>>(scored.Schema["SongId"]);
             var score = cursor.GetGetter<float>(scored.Schema["Score"]);
             var best = cursor.GetGetter<float>(scored.Schema["Score" + WindowAggregatingTransformer.BestWindowStartSuffix]);

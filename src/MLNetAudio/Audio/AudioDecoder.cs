@@ -20,7 +20,11 @@ internal enum AudioContainer
 /// <param name="MaxDurationSeconds">Seconds to decode at most from the offset; null decodes to the end.</param>
 /// <param name="AcceptTruncated">Decode the frames present when a WAV file is shorter than its header says.</param>
 /// <param name="TargetRate">Resample to this rate while decoding (so a long song never exists whole at its own rate); null keeps the file's rate.</param>
-internal readonly record struct DecodeRequest(double OffsetSeconds = 0, double? MaxDurationSeconds = null, bool AcceptTruncated = false, int? TargetRate = null)
+/// <param name="Sink">Where to send the samples (at the target rate) as they decode, instead of returning them: the
+/// result then holds no samples, only their count (<see cref="DecodedAudio.StreamedLength"/>). Samples reach the sink
+/// before the decoder has checked the whole file, so a consumer must drop what it computed when decoding throws.
+/// Decoders that return before decoding anything (an offset past the end) return their (empty) samples instead.</param>
+internal readonly record struct DecodeRequest(double OffsetSeconds = 0, double? MaxDurationSeconds = null, bool AcceptTruncated = false, int? TargetRate = null, ISampleSink? Sink = null)
 {
     public long StartFrame(int rate) => (long)Math.Round(OffsetSeconds * rate);
 
@@ -31,8 +35,13 @@ internal readonly record struct DecodeRequest(double OffsetSeconds = 0, double? 
 /// <summary>Mono samples at the file's own sample rate, or at the request's <see cref="DecodeRequest.TargetRate"/>.</summary>
 /// <param name="Samples">The samples.</param>
 /// <param name="SampleRate">Their rate.</param>
-/// <param name="FirstBadSample">When resampled while decoding: the first decoded sample (at the file's rate) that was not finite or beyond the float limit, checked before resampling.</param>
-internal sealed record DecodedAudio(float[] Samples, int SampleRate, BadSample? FirstBadSample = null);
+/// <param name="FirstBadSample">When resampled or streamed while decoding: the first decoded sample (at the file's rate) that was not finite or beyond the float limit, checked before resampling.</param>
+/// <param name="StreamedLength">When the samples went to <see cref="DecodeRequest.Sink"/>: how many (then <paramref name="Samples"/> is empty).</param>
+internal sealed record DecodedAudio(float[] Samples, int SampleRate, BadSample? FirstBadSample = null, long? StreamedLength = null)
+{
+    /// <summary>The song's length in samples, held or streamed.</summary>
+    public long Length => StreamedLength ?? Samples.Length;
+}
 
 /// <summary>A decoded sample that <see cref="AudioDecoder"/> refuses: its index after the offset, value, and the rate it was decoded at.</summary>
 internal sealed record BadSample(long Index, float Value, int Rate);
@@ -374,7 +383,7 @@ internal static class AudioDecoder
         long limit = request.FrameLimit(rate);
         // Grown by doubling from an estimate: a header cannot make this allocate more than the decoded audio needs.
         long expected = scan.DeclaredSamples is { } total ? Math.Max(0, total - start) : long.MaxValue;
-        var output = new MonoBuffer(path, limit, InitialFrames(stream, rate, Math.Min(limit, expected)), rate, request.TargetRate);
+        var output = new MonoBuffer(path, limit, InitialFrames(stream, rate, Math.Min(limit, expected)), rate, request.TargetRate, request.Sink);
         var buffer = new float[4096 * channels];
         bool reachedEnd = false;
         while (output.Remaining > 0)
@@ -554,7 +563,7 @@ internal static class AudioDecoder
             position += got / channels;
         }
 
-        var output = new MonoBuffer(path, limit, InitialFrames(stream, rate, limit), rate, request.TargetRate);
+        var output = new MonoBuffer(path, limit, InitialFrames(stream, rate, limit), rate, request.TargetRate, request.Sink);
         while (output.Remaining > 0)
         {
             int want = (int)Math.Min(4608, output.Remaining) * channels;
@@ -630,6 +639,8 @@ internal sealed class MonoBuffer
     private readonly int _rate;
     private readonly Resampler.Incremental? _resampling;
     private readonly int _targetRate;
+    private readonly ISampleSink? _sink;
+    private long _sent; // without resampling, with a sink: frames handed to the sink (absolute)
     private float[] _data;
     private long _dataStart; // absolute frame index of _data[0] (above 0 once resampled frames are dropped)
     private long _count;     // frames received (absolute)
@@ -642,12 +653,14 @@ internal sealed class MonoBuffer
     /// it against the file's size or <see cref="AudioLimits.MaxSamplesPerSong"/>).</param>
     /// <param name="rate">The file's sample rate, for messages.</param>
     /// <param name="targetRate">Resample to this rate as the samples arrive; null or <paramref name="rate"/> keeps the file's rate.</param>
-    public MonoBuffer(string path, long limit, long capacity, int rate, int? targetRate = null)
+    /// <param name="sink">Send the samples (at the target rate) here as they become final instead of keeping them (<see cref="DecodeRequest.Sink"/>).</param>
+    public MonoBuffer(string path, long limit, long capacity, int rate, int? targetRate = null, ISampleSink? sink = null)
     {
         _path = path;
         _limit = limit;
         _rate = rate;
         _targetRate = targetRate ?? rate;
+        _sink = sink;
         long initial = Math.Clamp(Math.Min(limit, capacity), 0, AudioLimits.MaxSamplesPerSong);
 
         // A capacity that equals the limit is an exact length (WAV): allocated whole. Otherwise it is an estimate.
@@ -659,9 +672,13 @@ internal sealed class MonoBuffer
             // Refused before anything is allocated when the expected length alone resamples past the row limit.
             long expected = resampler.OutputLength(initial);
             CheckOutputLength(expected);
-            _resampling = resampler.Start(Math.Min(expected, upfrontSeconds * _targetRate));
+            _resampling = resampler.Start(sink is null ? Math.Min(expected, upfrontSeconds * _targetRate) : Math.Min(expected, 4 * TruncationReserve));
 
             // A working window of the input, not the whole song.
+            initial = Math.Min(initial, 4 * TruncationReserve);
+        }
+        else if (sink is not null)
+        {
             initial = Math.Min(initial, 4 * TruncationReserve);
         }
 
@@ -683,13 +700,26 @@ internal sealed class MonoBuffer
             // input no later output reads.
             Scan();
             _resampling.Emit(_data.AsSpan(0, (int)(_count - _dataStart)), _dataStart, _count - TruncationReserve, CheckOutputLength);
-            long keepFrom = Math.Max(_dataStart, Math.Min(_count, _resampling.FirstNeeded));
-            if (keepFrom > _dataStart && needed - _dataStart > _data.Length)
+            if (_sink is not null)
             {
-                int shift = (int)(keepFrom - _dataStart);
-                Array.Copy(_data, shift, _data, 0, (int)(_count - keepFrom));
-                _dataStart = keepFrom;
+                CheckOutputLength(_resampling.Count);
+                _resampling.Drain(_sink);
             }
+
+            Compact(needed, Math.Min(_count, _resampling.FirstNeeded));
+        }
+        else if (_sink is not null)
+        {
+            // Frames the decoder can no longer cut go to the sink, then out of the buffer.
+            Scan();
+            long final = _count - TruncationReserve;
+            if (final > _sent)
+            {
+                _sink.Append(_data.AsSpan((int)(_sent - _dataStart), (int)(final - _sent)));
+                _sent = final;
+            }
+
+            Compact(needed, _sent);
         }
 
         if (needed - _dataStart > _data.Length)
@@ -729,7 +759,7 @@ internal sealed class MonoBuffer
     /// <exception cref="InvalidOperationException">Resampled output already read a dropped frame (more than <see cref="TruncationReserve"/> frames cut).</exception>
     public void Truncate(long frames)
     {
-        if (_resampling is not null && frames < Math.Min(_count, _resampling.Consumed))
+        if ((_resampling is not null && frames < Math.Min(_count, _resampling.Consumed)) || frames < _sent)
         {
             throw new InvalidOperationException(
                 $"{_path}: the decoder cut the song back by {_count - frames} frames, more than the {TruncationReserve} kept unresampled for that.");
@@ -741,15 +771,41 @@ internal sealed class MonoBuffer
     /// <summary>The samples at the target rate (resampling the rest of the song now).</summary>
     public DecodedAudio ToAudio()
     {
-        if (_resampling is null)
+        if (_resampling is null && _sink is null)
         {
             return new DecodedAudio(_count == _data.Length ? _data : _data.AsSpan(0, (int)_count).ToArray(), _rate);
         }
 
         Scan();
-        _resampling.Finish(_data.AsSpan(0, (int)(_count - _dataStart)), _dataStart, _count, CheckOutputLength);
         var bad = _firstBad is { } b && b.Index < _count ? b : null;
-        return new DecodedAudio(_resampling.Output, _targetRate, bad);
+        if (_resampling is null)
+        {
+            _sink!.Append(_data.AsSpan((int)(_sent - _dataStart), (int)(_count - _sent)));
+            _sent = _count;
+            return new DecodedAudio([], _rate, bad, _count);
+        }
+
+        _resampling.Finish(_data.AsSpan(0, (int)(_count - _dataStart)), _dataStart, _count, CheckOutputLength);
+        if (_sink is null)
+        {
+            return new DecodedAudio(_resampling.Output, _targetRate, bad);
+        }
+
+        CheckOutputLength(_resampling.Count);
+        _resampling.Drain(_sink);
+        return new DecodedAudio([], _targetRate, bad, _resampling.Count);
+    }
+
+    /// <summary>Drops the input before <paramref name="keepFrom"/> when the buffer would otherwise grow to hold frame <paramref name="needed"/>.</summary>
+    private void Compact(long needed, long keepFrom)
+    {
+        keepFrom = Math.Max(_dataStart, keepFrom);
+        if (keepFrom > _dataStart && needed - _dataStart > _data.Length)
+        {
+            int shift = (int)(keepFrom - _dataStart);
+            Array.Copy(_data, shift, _data, 0, (int)(_count - keepFrom));
+            _dataStart = keepFrom;
+        }
     }
 
     /// <summary>Finds the first refused sample among those not scanned yet (before they are resampled and dropped).</summary>

@@ -304,7 +304,9 @@ namespace MLNetAudio.Audio
         /// <see cref="AudioLoadException"/> naming the file, whatever its cause, so that under
         /// <see cref="AudioErrorPolicy.Report"/> only this row fails.
         /// </summary>
-        internal DecodedAudio LoadFile(string path)
+        /// <param name="path">The file (relative to <see cref="AudioLoaderOptions.BaseDirectory"/> when set).</param>
+        /// <param name="sink">Where to stream the samples at the target rate instead of returning them (<see cref="DecodeRequest.Sink"/>).</param>
+        internal DecodedAudio LoadFile(string path, ISampleSink? sink = null)
         {
             Interlocked.Increment(ref _loadCount);
             string full = string.Empty;
@@ -314,16 +316,27 @@ namespace MLNetAudio.Audio
                 // Resampled while decoding: a long song never exists whole at its own rate (a 60-minute 44.1 kHz song
                 // would hold 635 MB of mono floats before resampling to 16 kHz).
                 int target = _options.TargetSampleRate;
-                var decoded = AudioDecoder.Decode(full, new DecodeRequest(_options.Offset, _options.MaxDuration, _options.AcceptTruncatedFiles, target));
-                if (decoded.SampleRate == target)
+                var decoded = AudioDecoder.Decode(full, new DecodeRequest(_options.Offset, _options.MaxDuration, _options.AcceptTruncatedFiles, target, sink));
+                if (decoded.StreamedLength is not null)
                 {
                     return decoded;
                 }
 
-                // Paths that return before streaming (an offset past the end): resample what there is.
-                long outLength = Resampler.For(decoded.SampleRate, target).OutputLength(decoded.Samples.Length);
-                AudioLimits.CheckSongLength(full, outLength, target, $"resampled to {target} Hz, the song holds");
-                return new DecodedAudio(Resampler.Resample(decoded.Samples, decoded.SampleRate, target), target);
+                if (decoded.SampleRate != target)
+                {
+                    // Paths that return before streaming (an offset past the end): resample what there is.
+                    long outLength = Resampler.For(decoded.SampleRate, target).OutputLength(decoded.Samples.Length);
+                    AudioLimits.CheckSongLength(full, outLength, target, $"resampled to {target} Hz, the song holds");
+                    decoded = new DecodedAudio(Resampler.Resample(decoded.Samples, decoded.SampleRate, target), target);
+                }
+
+                if (sink is null)
+                {
+                    return decoded;
+                }
+
+                sink.Append(decoded.Samples);
+                return new DecodedAudio([], target, null, decoded.Samples.Length);
             }
             catch (AudioLoadException)
             {
@@ -360,8 +373,11 @@ namespace MLNetAudio.Audio
                 new Mapper(_parent, input, input.Schema[_inputIndex]);
         }
 
-        /// <summary>Per-cursor state: the current row's decoded song, loaded once whichever getter asks first.</summary>
-        private sealed class Mapper : RowMapper
+        /// <summary>
+        /// Per-cursor state: the current row's decoded song, loaded once whichever getter asks first; streamed to the
+        /// subscribed consumers instead of held when there are any (<see cref="ISongSampleSource"/>).
+        /// </summary>
+        private sealed class Mapper : RowMapper, ISongSampleSource
         {
             private readonly AudioLoadingTransformer _parent;
             private readonly DataViewRow _input;
@@ -370,9 +386,13 @@ namespace MLNetAudio.Audio
             // Songs at least this long (65 s at 16 kHz) are handed to the consumer without a copy.
             private const int ShareFromSamples = 1 << 20;
 
+            private readonly List<ISongSampleConsumer> _consumers = [];
             private float[] _samples = [];
+            private long _length;
+            private bool _streamed;
             private string _error = string.Empty;
             private ReadOnlyMemory<char> _path;
+            private string _pathText = string.Empty;
 
             public Mapper(AudioLoadingTransformer parent, DataViewRow input, DataViewSchema.Column pathColumn)
             {
@@ -389,9 +409,24 @@ namespace MLNetAudio.Audio
                 _ => (ValueGetter<ReadOnlyMemory<char>>)GetError,
             };
 
+            public void Subscribe(ISongSampleConsumer consumer) => _consumers.Add(consumer);
+
+            public SongSampleLoad Load()
+            {
+                EnsureLoaded();
+                return _error.Length > 0 ? SongSampleLoad.Failed : _streamed ? SongSampleLoad.Streamed : SongSampleLoad.Held;
+            }
+
             private void GetSamples(ref VBuffer<float> value)
             {
                 EnsureLoaded();
+                if (_streamed)
+                {
+                    // The row went to the consumers and is not held; another reader wants the samples too: decode it again, whole.
+                    _samples = Decode(null).Samples;
+                    _streamed = false;
+                }
+
                 if (_samples.Length >= ShareFromSamples)
                 {
                     // A long song: hand over the decoded array instead of copying it (a 60-minute song at 16 kHz is 230 MB,
@@ -411,7 +446,7 @@ namespace MLNetAudio.Audio
             private void GetDuration(ref double value)
             {
                 EnsureLoaded();
-                value = (double)_samples.Length / _parent._options.TargetSampleRate;
+                value = (double)_length / _parent._options.TargetSampleRate;
             }
 
             private void GetError(ref ReadOnlyMemory<char> value)
@@ -429,27 +464,47 @@ namespace MLNetAudio.Audio
                 }
 
                 _samples = [];
+                _length = 0;
+                _streamed = false;
                 _error = string.Empty;
                 _position = -1; // stays unset if loading throws, so the next call retries rather than serving stale data
                 _pathGetter(ref _path);
-                string path = _path.ToString();
-                if (_parent._options.ErrorPolicy == AudioErrorPolicy.Report)
+                _pathText = _path.ToString();
+                ISampleSink? sink = null;
+                if (_consumers.Count > 0)
                 {
-                    try
+                    foreach (var consumer in _consumers)
                     {
-                        _samples = _parent.LoadFile(path).Samples;
+                        consumer.BeginSong(position);
                     }
-                    catch (AudioLoadException e)
-                    {
-                        _error = e.Message;
-                    }
-                }
-                else
-                {
-                    _samples = _parent.LoadFile(path).Samples;
+
+                    sink = _consumers.Count == 1 ? _consumers[0] : new FanOutSink(_consumers);
                 }
 
+                var decoded = Decode(sink);
+                _samples = decoded.Samples;
+                _length = decoded.Length;
+                _streamed = sink is not null && _error.Length == 0;
                 _position = position;
+            }
+
+            /// <summary>Loads the current row's file; under the Report policy a failure sets the error and gives no samples.</summary>
+            private DecodedAudio Decode(ISampleSink? sink)
+            {
+                if (_parent._options.ErrorPolicy != AudioErrorPolicy.Report)
+                {
+                    return _parent.LoadFile(_pathText, sink);
+                }
+
+                try
+                {
+                    return _parent.LoadFile(_pathText, sink);
+                }
+                catch (AudioLoadException e)
+                {
+                    _error = e.Message;
+                    return new DecodedAudio([], _parent._options.TargetSampleRate);
+                }
             }
         }
     }

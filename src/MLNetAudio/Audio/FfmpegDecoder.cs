@@ -132,7 +132,7 @@ internal static class FfmpegDecoder
             DecodedAudio? audio = null;
             try
             {
-                audio = ReadWav(process.StandardOutput.BaseStream, path, format, request.TargetRate);
+                audio = ReadWav(process.StandardOutput.BaseStream, path, format, request.TargetRate, request.Sink);
             }
             catch (Exception) when (Volatile.Read(ref timedOut))
             {
@@ -208,7 +208,7 @@ internal static class FfmpegDecoder
     }
 
     /// <summary>Reads ffmpeg's float WAV from a pipe (sizes unknown: 0xFFFFFFFF) and down-mixes it as it arrives.</summary>
-    private static DecodedAudio ReadWav(Stream pipe, string path, string format, int? targetRate)
+    private static DecodedAudio ReadWav(Stream pipe, string path, string format, int? targetRate, ISampleSink? sink)
     {
         Span<byte> head = stackalloc byte[12];
         if (pipe.ReadAtLeast(head, 12, throwOnEndOfStream: false) < 12 || !head[..4].SequenceEqual("RIFF"u8) || !head[8..].SequenceEqual("WAVE"u8))
@@ -252,7 +252,7 @@ internal static class FfmpegDecoder
             throw new AudioDataException(path, $"ffmpeg wrote {bits}-bit samples for the {format} file; 32-bit float was asked for.");
         }
 
-        var output = new MonoBuffer(path, long.MaxValue, rate * 60L, rate, targetRate);
+        var output = new MonoBuffer(path, long.MaxValue, rate * 60L, rate, targetRate, sink);
         int frameBytes = 4 * channels;
         var buffer = new byte[Math.Max(1 << 16, frameBytes) / frameBytes * frameBytes];
         var floats = new float[buffer.Length / 4];

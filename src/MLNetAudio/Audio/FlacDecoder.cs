@@ -273,7 +273,7 @@ internal static class FlacDecoder
         }
 
         long expected = total > 0 ? Math.Min(limit, total - start) : limit;
-        var output = new MonoBuffer(path, limit, Math.Min(expected, rate * 300L), rate, request.TargetRate);
+        var output = new MonoBuffer(path, limit, Math.Min(expected, rate * 300L), rate, request.TargetRate, request.Sink);
         var channels = new long[info.Channels][];
         for (int c = 0; c < channels.Length; c++)
         {

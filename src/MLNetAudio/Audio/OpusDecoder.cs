@@ -101,7 +101,7 @@ internal static class OpusDecoder
         var decoder = new OpusMSDecoder(SampleRate, head.Channels, head.Streams, head.Coupled, head.Mapping);
 #pragma warning restore CS0618
         long expected = stop == long.MaxValue ? long.MaxValue : stop - start;
-        var output = new MonoBuffer(path, stop - start, Math.Min(expected, SampleRate * 300L), SampleRate, request.TargetRate);
+        var output = new MonoBuffer(path, stop - start, Math.Min(expected, SampleRate * 300L), SampleRate, request.TargetRate, request.Sink);
         var pcm = new float[MaxFrame * head.Channels];
         while (position < stop)
         {

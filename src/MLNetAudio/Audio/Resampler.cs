@@ -181,6 +181,7 @@ internal sealed class Resampler
         private readonly Resampler _r;
         private readonly float[] _edge;
         private float[] _output;
+        private long _outputStart; // absolute index of _output[0]: above 0 once output was drained to a sink
         private long _count;
         private long _baseIndex;
         private long _rem;
@@ -195,8 +196,24 @@ internal sealed class Resampler
         /// <summary>Output samples computed so far.</summary>
         public long Count => _count;
 
-        /// <summary>The output, trimmed to <see cref="Count"/> (valid after <see cref="Finish"/>).</summary>
-        public float[] Output => _count == _output.Length ? _output : _output.AsSpan(0, (int)_count).ToArray();
+        /// <summary>The output, trimmed to <see cref="Count"/> (valid after <see cref="Finish"/>, when nothing was <see cref="Drain"/>ed).</summary>
+        public float[] Output => _outputStart != 0
+            ? throw new InvalidOperationException("The output was drained to a sink; it is not held.")
+            : _count == _output.Length ? _output : _output.AsSpan(0, (int)_count).ToArray();
+
+        /// <summary>
+        /// Hands the output computed since the last call to <paramref name="sink"/> and forgets it, so the output buffer
+        /// stays as small as what one <see cref="Emit"/> computes.
+        /// </summary>
+        public void Drain(ISampleSink sink)
+        {
+            int n = (int)(_count - _outputStart);
+            if (n > 0)
+            {
+                sink.Append(_output.AsSpan(0, n));
+                _outputStart = _count;
+            }
+        }
 
         /// <summary>The first input index the next output sample reads (earlier input may be dropped); may be negative at the start.</summary>
         public long FirstNeeded => NextBase() - _r._half + 1;
@@ -287,10 +304,11 @@ internal sealed class Resampler
 
         private void Append(float value, Action<long>? grow)
         {
-            if (_count == _output.Length)
+            long held = _count - _outputStart;
+            if (held == _output.Length)
             {
-                long next = Math.Min(Array.MaxLength, Math.Max(_count + 1, Math.Max(1024, _count * 2)));
-                if (next == _count)
+                long next = Math.Min(Array.MaxLength, Math.Max(held + 1, Math.Max(1024, held * 2)));
+                if (next == held)
                 {
                     throw new InvalidOperationException($"Resampling to {_r.ToRate} Hz gives more samples than one array holds.");
                 }
@@ -299,7 +317,8 @@ internal sealed class Resampler
                 Array.Resize(ref _output, (int)next);
             }
 
-            _output[_count++] = value;
+            _output[held] = value;
+            _count++;
         }
     }
 

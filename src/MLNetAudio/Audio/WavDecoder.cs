@@ -177,7 +177,7 @@ internal static class WavDecoder
         long start = Math.Min(request.StartFrame(f.SampleRate), totalFrames);
         long frames = Math.Min(totalFrames - start, request.FrameLimit(f.SampleRate));
         AudioLimits.CheckSongLength(path, frames, f.SampleRate, "the WAV data chunk holds");
-        var output = new MonoBuffer(path, frames, frames, f.SampleRate, request.TargetRate);
+        var output = new MonoBuffer(path, frames, frames, f.SampleRate, request.TargetRate, request.Sink);
         stream.Position = dataStart + (start * f.BlockAlign);
         var block = new byte[FramesPerBlock * f.BlockAlign];
         while (output.Remaining > 0)

@@ -83,14 +83,14 @@ public abstract class RowMappingTransformer : ITransformer
 
         public IEnumerable<DataViewSchema.Column> GetDependencies(IEnumerable<DataViewSchema.Column> dependingColumns)
         {
-            var (inputs, active) = MappedDataView.Split(InputSchema.Count, _binding, dependingColumns);
+            var (inputs, _, _) = MappedDataView.Split(InputSchema.Count, _binding, dependingColumns);
             return inputs.Select(i => InputSchema[i]);
         }
 
         public DataViewRow GetRow(DataViewRow input, IEnumerable<DataViewSchema.Column> activeColumns)
         {
-            var (_, active) = MappedDataView.Split(InputSchema.Count, _binding, activeColumns);
-            return new MappedRow(input, _binding, OutputSchema, active);
+            var (_, active, passedOn) = MappedDataView.Split(InputSchema.Count, _binding, activeColumns);
+            return new MappedRow(input, _binding, OutputSchema, active, passedOn);
         }
     }
 }
@@ -109,6 +109,13 @@ internal abstract class SchemaBinding
 
     /// <summary>Creates the per-cursor state that computes the active outputs from <paramref name="input"/>.</summary>
     public abstract RowMapper CreateMapper(DataViewRow input, bool[] activeOutputs);
+
+    /// <summary>
+    /// Creates the per-cursor state; <paramref name="inputsPassedOn"/> are the input columns that the reader of this
+    /// transformer's output reads too (passed through), so a mapper may skip materialising an input only it reads.
+    /// </summary>
+    public virtual RowMapper CreateMapper(DataViewRow input, bool[] activeOutputs, IReadOnlySet<int> inputsPassedOn) =>
+        CreateMapper(input, activeOutputs);
 }
 
 /// <summary>Per-cursor state (decoders, buffers, caches). Never shared between cursors.</summary>
@@ -142,28 +149,32 @@ internal sealed class MappedDataView : IDataView
 
     public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null)
     {
-        var (inputs, active) = Split(_source.Schema.Count, _binding, columnsNeeded);
+        var (inputs, active, passedOn) = Split(_source.Schema.Count, _binding, columnsNeeded);
         var cursor = _source.GetRowCursor(inputs.Select(i => _source.Schema[i]), rand);
-        return new MappedCursor(cursor, _binding, Schema, active);
+        return new MappedCursor(cursor, _binding, Schema, active, passedOn);
     }
 
     public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null)
     {
-        var (inputs, active) = Split(_source.Schema.Count, _binding, columnsNeeded);
+        var (inputs, active, passedOn) = Split(_source.Schema.Count, _binding, columnsNeeded);
         var cursors = _source.GetRowCursorSet(inputs.Select(i => _source.Schema[i]), n, rand);
-        return cursors.Select(c => (DataViewRowCursor)new MappedCursor(c, _binding, Schema, active)).ToArray();
+        return cursors.Select(c => (DataViewRowCursor)new MappedCursor(c, _binding, Schema, active, passedOn)).ToArray();
     }
 
-    internal static (HashSet<int> Inputs, bool[] ActiveOutputs) Split(
+    /// <summary>
+    /// Splits the columns a reader asks for into the inputs to request upstream (those passed through plus those the
+    /// active outputs need), the active outputs, and the inputs passed through (read by the reader itself).
+    /// </summary>
+    internal static (HashSet<int> Inputs, bool[] ActiveOutputs, HashSet<int> PassedOn) Split(
         int inputCount, SchemaBinding binding, IEnumerable<DataViewSchema.Column> columns)
     {
-        var inputs = new HashSet<int>();
+        var passedOn = new HashSet<int>();
         var active = new bool[binding.Outputs.Count];
         foreach (var c in columns)
         {
             if (c.Index < inputCount)
             {
-                inputs.Add(c.Index);
+                passedOn.Add(c.Index);
             }
             else
             {
@@ -171,8 +182,9 @@ internal sealed class MappedDataView : IDataView
             }
         }
 
+        var inputs = new HashSet<int>(passedOn);
         inputs.UnionWith(binding.InputsNeeded(active));
-        return (inputs, active);
+        return (inputs, active, passedOn);
     }
 }
 
@@ -184,11 +196,13 @@ internal sealed class MappedRow : DataViewRow
     private RowMapper? _mapper;
     private readonly Delegate?[] _getters;
     private readonly int _inputCount;
+    private readonly IReadOnlySet<int> _passedOn;
 
-    public MappedRow(DataViewRow input, SchemaBinding binding, DataViewSchema schema, bool[] active)
+    public MappedRow(DataViewRow input, SchemaBinding binding, DataViewSchema schema, bool[] active, IReadOnlySet<int> passedOn)
     {
         _input = input;
         _active = active;
+        _passedOn = passedOn;
         _inputCount = input.Schema.Count;
         Schema = schema;
         _binding = binding;
@@ -207,7 +221,7 @@ internal sealed class MappedRow : DataViewRow
         column.Index < _inputCount ? _input.IsColumnActive(_input.Schema[column.Index]) : _active[column.Index - _inputCount];
 
     public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column) =>
-        RowGetters.Get<TValue>(column, _input, _inputCount, _active, _getters, () => _mapper ??= _binding.CreateMapper(_input, _active), Schema);
+        RowGetters.Get<TValue>(column, _input, _inputCount, _active, _getters, () => _mapper ??= _binding.CreateMapper(_input, _active, _passedOn), Schema);
 
     protected override void Dispose(bool disposing)
     {
@@ -225,10 +239,10 @@ internal sealed class MappedCursor : DataViewRowCursor
     private readonly DataViewRowCursor _input;
     private readonly MappedRow _row;
 
-    public MappedCursor(DataViewRowCursor input, SchemaBinding binding, DataViewSchema schema, bool[] active)
+    public MappedCursor(DataViewRowCursor input, SchemaBinding binding, DataViewSchema schema, bool[] active, IReadOnlySet<int> passedOn)
     {
         _input = input;
-        _row = new MappedRow(input, binding, schema, active);
+        _row = new MappedRow(input, binding, schema, active, passedOn);
     }
 
     public override long Position => _input.Position;

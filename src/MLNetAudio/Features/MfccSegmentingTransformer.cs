@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetAudio.Data;
+using MLNetAudio.Audio;
 using MLNetAudio.Features;
 
 namespace MLNetAudio.Features
@@ -31,6 +32,7 @@ namespace MLNetAudio.Features
         internal const int OldestReadableVersion = 1;
 
         private readonly MfccSegmenterOptions _options;
+        private long _streamedSongs;
         private readonly float[]? _mean;
         private readonly float[]? _std;
         private readonly ConcurrentDictionary<int, SpectralDefinition> _definitions = new();
@@ -367,17 +369,33 @@ namespace MLNetAudio.Features
                 return ErrorIndex is int e ? [_inputIndex, e] : [_inputIndex];
             }
 
-            public override RowMapper CreateMapper(DataViewRow input, bool[] activeOutputs) => new SongWorker(this, input);
+            public override RowMapper CreateMapper(DataViewRow input, bool[] activeOutputs) => new SongWorker(this, input, mayStream: false);
+
+            // The samples may stream from the loader straight into the spectrogram when nothing after this stage reads them.
+            public override RowMapper CreateMapper(DataViewRow input, bool[] activeOutputs, IReadOnlySet<int> inputsPassedOn) =>
+                new SongWorker(this, input, mayStream: !inputsPassedOn.Contains(_inputIndex));
         }
 
+        /// <summary>Rows whose samples streamed from the loader into this transformer's spectrogram, never held whole (for tests).</summary>
+        internal long StreamedSongs => Interlocked.Read(ref _streamedSongs);
+
         /// <summary>Per-cursor state: the extractor's buffers, the song's frames and the last row's windows.</summary>
-        private sealed class SongWorker : RowMapper
+        /// <remarks>
+        /// When the samples column comes straight from <c>LoadAudio</c> and nothing after this stage reads it, the worker
+        /// subscribes to the loader (<see cref="ISongSampleSource"/>): each row's samples then stream from the decoder
+        /// into the spectrogram as they decode and the song is never held whole (an hour at 22.05 kHz is 317 MB of
+        /// samples; its mel dB store is 92 MB, its frames 14 MB). The features are bit-identical either way.
+        /// </remarks>
+        private sealed class SongWorker : RowMapper, ISongSampleConsumer, ISongFrameSource
         {
             private readonly Binding _b;
             private readonly DataViewRow _input;
             private readonly SpectralExtractor _extractor;
             private readonly ValueGetter<VBuffer<float>> _samplesGetter;
             private readonly ValueGetter<ReadOnlyMemory<char>>? _errorGetter;
+            private readonly bool _mayStream;
+            private ISongSampleSource? _source;
+            private long _streamPosition = -1;
             private VBuffer<float> _samples;
             private ReadOnlyMemory<char> _error;
             private float[] _song = [];
@@ -385,32 +403,71 @@ namespace MLNetAudio.Features
             private int _windowValues;
             private long _cachedPosition = -1;
 
-            public SongWorker(Binding binding, DataViewRow input)
+            public SongWorker(Binding binding, DataViewRow input, bool mayStream = false)
             {
                 _b = binding;
                 _input = input;
                 _extractor = new SpectralExtractor(binding.Definition);
                 _samplesGetter = input.GetGetter<VBuffer<float>>(input.Schema[binding.InputIndex]);
                 _errorGetter = binding.ErrorIndex is int e ? input.GetGetter<ReadOnlyMemory<char>>(input.Schema[e]) : null;
+                _mayStream = mayStream;
             }
 
             private string Column => _b.Owner.InputColumnName;
 
+            void ISongSampleConsumer.BeginSong(long position)
+            {
+                _streamPosition = position;
+                _extractor.BeginStream();
+            }
+
+            void ISampleSink.Append(ReadOnlySpan<float> samples) => _extractor.StreamAppend(samples);
+
+            /// <summary>
+            /// Subscribes to the loader behind the samples getter when this worker may stream: the getter (and the error
+            /// column's, when there is one) belongs to one <c>LoadAudio</c> cursor, and the features are mel kinds.
+            /// </summary>
+            private void SubscribeOnce()
+            {
+                if (_source is null && _mayStream && _extractor.CanStream && _samplesGetter.Target is ISongSampleSource source
+                    && (_errorGetter is null || ReferenceEquals(_errorGetter.Target, source)))
+                {
+                    _source = source;
+                    source.Subscribe(this);
+                }
+            }
+
             public override Delegate GetGetter(int outputIndex)
             {
-                ValueGetter<VBuffer<float>> getter = (ref VBuffer<float> dst) =>
-                {
-                    if (_cachedPosition != _input.Position)
-                    {
-                        ComputeWindows();
-                        _cachedPosition = _input.Position;
-                    }
+                SubscribeOnce();
+                return (ValueGetter<VBuffer<float>>)GetWindows;
+            }
 
-                    var editor = VBufferEditor.Create(ref dst, _windowValues);
-                    CopyWindows(editor.Values);
-                    dst = editor.Commit();
-                };
-                return getter;
+            // A method, not a lambda, so the getter's target is this worker (what ISongFrameSource readers look for).
+            private void GetWindows(ref VBuffer<float> dst)
+            {
+                EnsureComputed();
+                var editor = VBufferEditor.Create(ref dst, _windowValues);
+                CopyWindows(editor.Values);
+                dst = editor.Commit();
+            }
+
+            public ReadOnlyMemory<float> CurrentFrames(out int windows, out Func<int, int> windowStart)
+            {
+                EnsureComputed();
+                windows = _windowCount;
+                windowStart = _b.Layout.WindowStart;
+                int frames = windows == 0 ? 0 : _b.Layout.WindowStart(windows - 1) + _b.Layout.FramesPerWindow;
+                return _song.AsMemory(0, frames * _b.Definition.Coefficients);
+            }
+
+            private void EnsureComputed()
+            {
+                if (_cachedPosition != _input.Position)
+                {
+                    ComputeWindows();
+                    _cachedPosition = _input.Position;
+                }
             }
 
             /// <summary>Reads the row's samples; false when the loader flagged the row as an error (it yields no windows).</summary>
@@ -474,20 +531,38 @@ namespace MLNetAudio.Features
             /// </summary>
             public Span<float> SongFeatures(ReadOnlySpan<float> samples, bool forStatistics, out int frames)
             {
+                var song = PrepareSong(samples.Length, forStatistics, out frames);
+                _extractor.Compute(samples, frames, song);
+                Standardize(song, frames);
+                return song;
+            }
+
+            /// <summary>The frames of the row that streamed into the extractor (see <see cref="SongFeatures"/>).</summary>
+            private Span<float> StreamedSongFeatures(out int frames)
+            {
+                var song = PrepareSong(_extractor.StreamedSamples, forStatistics: false, out frames);
+                _extractor.StreamFinish(frames, song);
+                Standardize(song, frames);
+                return song;
+            }
+
+            /// <summary>Checks the song's length against the window policy and limits; returns the frame buffer to fill.</summary>
+            private Span<float> PrepareSong(long sampleCount, bool forStatistics, out int frames)
+            {
                 var d = _b.Definition;
                 var layout = _b.Layout;
-                int windows = layout.WindowCount(samples.Length);
+                int windows = layout.WindowCount(sampleCount);
                 if (windows == 0)
                 {
                     if (_b.Owner._options.ShortSongPolicy == ShortSongPolicy.Reject)
                     {
-                        throw new SongTooShortException(Column, _input.Position, (double)samples.Length / layout.SampleRate, layout.WindowSeconds);
+                        throw new SongTooShortException(Column, _input.Position, (double)sampleCount / layout.SampleRate, layout.WindowSeconds);
                     }
 
                     windows = 1;
                 }
 
-                int own = d.FrameCount(samples.Length);
+                int own = d.FrameCount(sampleCount);
                 frames = forStatistics ? own : Math.Max(own, layout.WindowStart(windows - 1) + layout.FramesPerWindow);
                 long size = (long)frames * d.Coefficients;
                 if (size > Array.MaxLength)
@@ -500,13 +575,16 @@ namespace MLNetAudio.Features
                     _song = new float[size];
                 }
 
-                var song = _song.AsSpan(0, (int)size);
-                _extractor.Compute(samples, frames, song);
+                return _song.AsSpan(0, (int)size);
+            }
+
+            private void Standardize(Span<float> song, int frames)
+            {
                 var mean = _b.Owner._mean;
                 var std = _b.Owner._std;
                 if (mean is not null && std is not null)
                 {
-                    int c = d.Coefficients;
+                    int c = _b.Definition.Coefficients;
                     for (int f = 0; f < frames; f++)
                     {
                         var row = song.Slice(f * c, c);
@@ -514,22 +592,38 @@ namespace MLNetAudio.Features
                         System.Numerics.Tensors.TensorPrimitives.Divide(row, std, row);
                     }
                 }
-
-                return song;
             }
 
             /// <summary>Computes the row's song frames once; the getter copies the windows straight out of them.</summary>
             private void ComputeWindows()
             {
                 _windowCount = 0;
-                if (!ReadSong(out var samples))
+                _windowValues = 0;
+                long sampleCount;
+                var load = _source?.Load() ?? SongSampleLoad.Held;
+                if (load == SongSampleLoad.Failed)
                 {
-                    _windowValues = 0;
                     return;
                 }
 
-                SongFeatures(samples, forStatistics: false, out _);
-                int windows = Math.Max(1, _b.Layout.WindowCount(samples.Length));
+                if (load == SongSampleLoad.Streamed && _streamPosition == _input.Position)
+                {
+                    sampleCount = _extractor.StreamedSamples;
+                    StreamedSongFeatures(out _);
+                    Interlocked.Increment(ref _b.Owner._streamedSongs);
+                }
+                else
+                {
+                    if (!ReadSong(out var samples))
+                    {
+                        return;
+                    }
+
+                    sampleCount = samples.Length;
+                    SongFeatures(samples, forStatistics: false, out _);
+                }
+
+                int windows = Math.Max(1, _b.Layout.WindowCount(sampleCount));
                 int per = _b.Layout.FramesPerWindow * _b.Definition.Coefficients;
                 long total = (long)windows * per;
                 if (total > Array.MaxLength)

@@ -289,7 +289,21 @@ internal sealed class SpectralExtractor
     private readonly Vector<float>[] _powA;
     private readonly Vector<float>[] _powB;
     private readonly Vector<float>[] _cep;
-    private Vector<float>[] _db = [];
+
+    // Mel dB of every frame so far (Mfcc and LogMel kinds), kept until the song's loudest band is known: the top_db
+    // clamp is song-wide. Chunks of DbChunkHalves half-batches (V frames each) of MelBands vectors, so a long song
+    // never needs one huge array, and growing never copies.
+    private const int DbChunkHalves = 256;
+    private const int DbChunksKept = 16;
+    private readonly List<Vector<float>[]> _dbChunks = [];
+    private float _maxDb;
+    private int _batchesDone;
+
+    // Streaming (BeginStream / StreamAppend / StreamFinish): the samples still needed, from _bufferStart on.
+    private float[] _buffer = [];
+    private long _bufferStart;
+    private long _bufferEnd;
+    private bool _streaming;
 
     public SpectralExtractor(SpectralDefinition definition)
     {
@@ -303,6 +317,12 @@ internal sealed class SpectralExtractor
 
     public SpectralDefinition Definition => _d;
 
+    /// <summary>Whether this kind of feature can be computed from samples that arrive in pieces (mel kinds: the power spectrogram is written straight to the output).</summary>
+    public bool CanStream => _d.Kind != AudioFeatureKind.PowerSpectrogram;
+
+    /// <summary>Samples received since <see cref="BeginStream"/>.</summary>
+    public long StreamedSamples => _bufferEnd;
+
     /// <summary>
     /// Computes <paramref name="frames"/> frames of <paramref name="signal"/> into <paramref name="output"/>
     /// (frame-major, <c>frames * Coefficients</c> values). Frames past the end of the signal read silence, so a
@@ -310,50 +330,177 @@ internal sealed class SpectralExtractor
     /// </summary>
     public void Compute(ReadOnlySpan<float> signal, int frames, Span<float> output)
     {
-        int c = _d.Coefficients;
-        if (output.Length < (long)frames * c)
+        CheckOutput(frames, output);
+        Reset();
+        Batches(new Signal(signal, 0), BatchCount(frames), frames, output);
+        FinishMel(frames, output);
+    }
+
+    /// <summary>
+    /// Starts a song whose samples arrive in pieces (<see cref="StreamAppend"/>): each frame's mel dB is computed as
+    /// soon as its samples are in, and only the samples later frames still read are kept. The result
+    /// (<see cref="StreamFinish"/>) is bit-identical to <see cref="Compute"/> over the whole song: the same frames go
+    /// through the same batches of the same code.
+    /// </summary>
+    public void BeginStream()
+    {
+        if (!CanStream)
+        {
+            throw new InvalidOperationException("A power spectrogram cannot be computed from streamed samples.");
+        }
+
+        Reset();
+        _bufferStart = 0;
+        _bufferEnd = 0;
+        _streaming = true;
+    }
+
+    /// <summary>The next samples of the song started by <see cref="BeginStream"/>.</summary>
+    public void StreamAppend(ReadOnlySpan<float> samples)
+    {
+        if (!_streaming)
+        {
+            throw new InvalidOperationException("StreamAppend before BeginStream.");
+        }
+
+        // In pieces, so a caller that hands over a whole song at once does not make the buffer hold it all.
+        const int Piece = 1 << 16;
+        int n = _d.FftSize, hop = _d.HopLength, offset = _d.Center ? n / 2 : 0;
+        for (int at = 0; at < samples.Length; at += Piece)
+        {
+            var piece = samples.Slice(at, Math.Min(Piece, samples.Length - at));
+
+            // Keep from a margin before the first frame not computed yet: its own samples, and at the end of the song
+            // the samples the reflect padding reads (StreamFinish), which lie at most a frame and a hop before it.
+            long keep = Math.Max(0, ((long)_batchesDone * 2 * V * hop) - offset - n - hop - 2);
+            Append(piece, Math.Min(keep, _bufferEnd));
+
+            // Every batch whose frames all end within the samples so far: frame f ends at f * hop - offset + n.
+            long lastReady = _bufferEnd + offset - n;
+            int ready = lastReady < 0 ? 0 : (int)Math.Min(int.MaxValue, (lastReady / hop) + 1);
+            int batches = ready / (2 * V);
+            if (batches > _batchesDone)
+            {
+                Batches(new Signal(_buffer.AsSpan(0, (int)(_bufferEnd - _bufferStart)), _bufferStart), batches, int.MaxValue, default);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Ends the streamed song: computes its remaining frames (the last ones read the reflect padding past its end) and
+    /// writes <paramref name="frames"/> frames to <paramref name="output"/>, as <see cref="Compute"/> does.
+    /// </summary>
+    public void StreamFinish(int frames, Span<float> output)
+    {
+        if (!_streaming)
+        {
+            throw new InvalidOperationException("StreamFinish before BeginStream.");
+        }
+
+        CheckOutput(frames, output);
+        _streaming = false;
+        Batches(new Signal(_buffer.AsSpan(0, (int)(_bufferEnd - _bufferStart)), _bufferStart), BatchCount(frames), frames, output);
+        FinishMel(frames, output);
+        if (_buffer.Length > 1 << 20)
+        {
+            _buffer = [];
+        }
+    }
+
+    private void CheckOutput(int frames, Span<float> output)
+    {
+        if (output.Length < (long)frames * _d.Coefficients)
         {
             throw new ArgumentException("Output buffer too small.", nameof(output));
         }
+    }
 
-        int perBatch = 2 * V;
-        int batches = (frames + perBatch - 1) / perBatch;
-        bool mel = _d.Kind != AudioFeatureKind.PowerSpectrogram;
-        if (mel && _db.Length < batches * 2 * _d.MelBands)
+    private static int BatchCount(int frames) => (frames + (2 * V) - 1) / (2 * V);
+
+    private void Reset()
+    {
+        _maxDb = float.NegativeInfinity;
+        _batchesDone = 0;
+    }
+
+    /// <summary>Appends to the stream buffer, dropping the samples before <paramref name="keepFrom"/> first when it is full.</summary>
+    private void Append(ReadOnlySpan<float> samples, long keepFrom)
+    {
+        int held = (int)(_bufferEnd - _bufferStart);
+        if (held + samples.Length > _buffer.Length && keepFrom > _bufferStart)
         {
-            _db = new Vector<float>[batches * 2 * _d.MelBands];
+            int drop = (int)(keepFrom - _bufferStart);
+            _buffer.AsSpan(drop, held - drop).CopyTo(_buffer);
+            _bufferStart = keepFrom;
+            held -= drop;
         }
 
-        float maxDb = float.NegativeInfinity;
-        for (int b = 0; b < batches; b++)
+        if (held + samples.Length > _buffer.Length)
+        {
+            Array.Resize(ref _buffer, Math.Max(held + samples.Length, Math.Max(1 << 16, _buffer.Length * 2)));
+        }
+
+        samples.CopyTo(_buffer.AsSpan(held));
+        _bufferEnd += samples.Length;
+    }
+
+    /// <summary>The mel dB vectors of half-batch <paramref name="half"/> (frames half * V ..), allocated on first use.</summary>
+    private Span<Vector<float>> Db(int half)
+    {
+        int chunk = half / DbChunkHalves;
+        while (_dbChunks.Count <= chunk)
+        {
+            _dbChunks.Add(new Vector<float>[DbChunkHalves * _d.MelBands]);
+        }
+
+        return _dbChunks[chunk].AsSpan((half % DbChunkHalves) * _d.MelBands, _d.MelBands);
+    }
+
+    /// <summary>
+    /// Computes batches <see cref="_batchesDone"/> .. <paramref name="toBatch"/> - 1 (2 x V frames each): a power
+    /// spectrogram straight into <paramref name="output"/>, mel kinds into their dB store (tracking the loudest band).
+    /// </summary>
+    private void Batches(Signal signal, int toBatch, int frames, Span<float> output)
+    {
+        int perBatch = 2 * V;
+        bool mel = _d.Kind != AudioFeatureKind.PowerSpectrogram;
+        for (int b = _batchesDone; b < toBatch; b++)
         {
             int first = b * perBatch;
             Spectrum(signal, first, first + V, frames);
             if (!mel)
             {
-                Scatter(_powA, first, frames, output, c);
-                Scatter(_powB, first + V, frames, output, c);
+                Scatter(_powA, first, frames, output, _d.Coefficients);
+                Scatter(_powB, first + V, frames, output, _d.Coefficients);
                 continue;
             }
 
-            var dbA = _db.AsSpan((2 * b) * _d.MelBands, _d.MelBands);
-            var dbB = _db.AsSpan(((2 * b) + 1) * _d.MelBands, _d.MelBands);
+            var dbA = Db(2 * b);
+            var dbB = Db((2 * b) + 1);
             MelDb(_powA, dbA);
             MelDb(_powB, dbB);
-            maxDb = Math.Max(maxDb, MaxOver(dbA, frames - first));
-            maxDb = Math.Max(maxDb, MaxOver(dbB, frames - first - V));
+            _maxDb = Math.Max(_maxDb, MaxOver(dbA, frames - first));
+            _maxDb = Math.Max(_maxDb, MaxOver(dbB, frames - first - V));
         }
 
-        if (!mel)
+        _batchesDone = Math.Max(_batchesDone, toBatch);
+    }
+
+    /// <summary>The mel kinds' second pass: clamps every frame's dB at the song's loudest band minus top_db, then maps to the output.</summary>
+    private void FinishMel(int frames, Span<float> output)
+    {
+        if (_d.Kind == AudioFeatureKind.PowerSpectrogram)
         {
             return;
         }
 
         // top_db is relative to the whole song's loudest band (torchaudio and librosa clamp over the whole
-        // spectrogram), so it needs every frame's dB first: a second pass clamps, then maps to the output.
-        var floor = new Vector<float>(_d.TopDb is double top ? (float)(maxDb - top) : float.NegativeInfinity);
+        // spectrogram), so it needs every frame's dB first: this pass clamps, then maps to the output.
+        int c = _d.Coefficients;
+        int perBatch = 2 * V;
+        var floor = new Vector<float>(_d.TopDb is double top ? (float)(_maxDb - top) : float.NegativeInfinity);
         var cep = _cep.AsSpan();
-        for (int h = 0; h < 2 * batches; h++)
+        for (int h = 0; h < 2 * BatchCount(frames); h++)
         {
             int first = ((h >> 1) * perBatch) + ((h & 1) * V);
             if (first >= frames)
@@ -361,7 +508,7 @@ internal sealed class SpectralExtractor
                 continue;
             }
 
-            var db = _db.AsSpan(h * _d.MelBands, _d.MelBands);
+            var db = Db(h);
             for (int m = 0; m < db.Length; m++)
             {
                 db[m] = Vector.Max(db[m], floor);
@@ -376,10 +523,38 @@ internal sealed class SpectralExtractor
             Dct(db, cep);
             Scatter(cep, first, frames, output, c);
         }
+
+        // A long song's store (92 MB for an hour at 50 frames/s and 128 bands) is not kept for the next one.
+        if (_dbChunks.Count > DbChunksKept)
+        {
+            _dbChunks.RemoveRange(DbChunksKept, _dbChunks.Count - DbChunksKept);
+        }
+    }
+
+    /// <summary>
+    /// A song's samples from <see cref="Start"/> on (all of them, or a streamed song's samples still needed);
+    /// <see cref="End"/> is the song's length once it is complete, else the samples so far.
+    /// </summary>
+    private readonly ref struct Signal
+    {
+        public Signal(ReadOnlySpan<float> data, long start)
+        {
+            Data = data;
+            Start = start;
+        }
+
+        public ReadOnlySpan<float> Data { get; }
+
+        public long Start { get; }
+
+        public long End => Start + Data.Length;
+
+        /// <summary>Sample <paramref name="i"/> (absolute); throws when it was dropped, so a framing bug cannot read wrong samples.</summary>
+        public float this[long i] => Data[checked((int)(i - Start))];
     }
 
     /// <summary>Fills _powA (frames a0 .. a0+V-1) and _powB (frames b0 .. b0+V-1) with |X|^2 of each bin.</summary>
-    private void Spectrum(ReadOnlySpan<float> signal, int a0, int b0, int frames)
+    private void Spectrum(Signal signal, int a0, int b0, int frames)
     {
         var re = MemoryMarshal.Cast<Vector<float>, float>(_re.AsSpan());
         var im = MemoryMarshal.Cast<Vector<float>, float>(_im.AsSpan());
@@ -398,7 +573,7 @@ internal sealed class SpectralExtractor
     }
 
     /// <summary>Windowed frames first .. first+V-1 into lanes 0..V-1 of dst (dst[n * V + lane]).</summary>
-    private void LoadFrames(ReadOnlySpan<float> x, int first, int frames, Span<float> dst)
+    private void LoadFrames(Signal x, int first, int frames, Span<float> dst)
     {
         int n = _d.FftSize;
         var w = _d.Window;
@@ -422,10 +597,10 @@ internal sealed class SpectralExtractor
             }
 
             long start = ((long)f * _d.HopLength) - offset;
-            if (start >= 0 && start + n <= x.Length)
+            if (start >= x.Start && start + n <= x.End)
             {
                 // The hot path of every interior frame: bounds were checked once above.
-                ref float src = ref Unsafe.Add(ref MemoryMarshal.GetReference(x), (int)start);
+                ref float src = ref Unsafe.Add(ref MemoryMarshal.GetReference(x.Data), (int)(start - x.Start));
                 ref float win = ref MemoryMarshal.GetArrayDataReference(w);
                 ref float d = ref Unsafe.Add(ref MemoryMarshal.GetReference(dst), lane);
                 for (int i = 0; i < n; i++)
@@ -447,7 +622,7 @@ internal sealed class SpectralExtractor
     /// The common case (8 lanes, all 8 frames inside the song): loads 8 samples of each frame as one vector, applies
     /// the window and transposes the 8 x 8 block with AVX shuffles, instead of 64 scalar stores.
     /// </summary>
-    private bool TryLoadInterior8(ReadOnlySpan<float> x, int first, int frames, int offset, Span<float> dst)
+    private bool TryLoadInterior8(Signal x, int first, int frames, int offset, Span<float> dst)
     {
         int n = _d.FftSize;
         int hop = _d.HopLength;
@@ -457,12 +632,12 @@ internal sealed class SpectralExtractor
         }
 
         long s0 = ((long)first * hop) - offset;
-        if (s0 < 0 || s0 + (7L * hop) + n > x.Length)
+        if (s0 < x.Start || s0 + (7L * hop) + n > x.End)
         {
             return false;
         }
 
-        ref float xr = ref Unsafe.Add(ref MemoryMarshal.GetReference(x), (nint)s0);
+        ref float xr = ref Unsafe.Add(ref MemoryMarshal.GetReference(x.Data), (nint)(s0 - x.Start));
         ref float wr = ref MemoryMarshal.GetArrayDataReference(_d.Window);
         ref var d = ref Unsafe.As<float, Vector256<float>>(ref MemoryMarshal.GetReference(dst));
         nint h = hop;
@@ -507,24 +682,25 @@ internal sealed class SpectralExtractor
     }
 
     /// <summary>Sample i of the padded signal: reflect or zero within the centre padding, zero beyond.</summary>
-    private float Sample(ReadOnlySpan<float> x, long i, int pad)
+    private float Sample(Signal x, long i, int pad)
     {
-        if (i >= 0 && i < x.Length)
+        long length = x.End;
+        if (i >= 0 && i < length)
         {
-            return x[(int)i];
+            return x[i];
         }
 
-        if (_d.Center && _d.PadMode == SpectrogramPadMode.Reflect && x.Length > 1)
+        if (_d.Center && _d.PadMode == SpectrogramPadMode.Reflect && length > 1)
         {
-            if (i < 0 && -i <= pad && -i < x.Length)
+            if (i < 0 && -i <= pad && -i < length)
             {
-                return x[(int)-i];
+                return x[-i];
             }
 
-            long j = (2L * (x.Length - 1)) - i;
-            if (i >= x.Length && i - x.Length < pad && j >= 0)
+            long j = (2L * (length - 1)) - i;
+            if (i >= length && i - length < pad && j >= 0)
             {
-                return x[(int)j];
+                return x[j];
             }
         }
 

@@ -201,6 +201,11 @@ namespace MLNetAudio.Scoring
         /// <summary>How many song parts (up to 256 windows each) went through the shared convolution; for tests.</summary>
         internal long SharedConvolutionParts => Interlocked.Read(ref _sharedParts);
 
+        /// <summary>Songs scored from the segmenter's frames instead of the windows column (for tests).</summary>
+        internal long SongsScoredFromFrames => Interlocked.Read(ref _songsFromFrames);
+
+        private long _songsFromFrames;
+
         /// <summary>Frees the network.</summary>
         public void Dispose()
         {
@@ -269,35 +274,90 @@ namespace MLNetAudio.Scoring
             return (int)Math.Clamp(windows, 1, MaxWindowsPerCall);
         }
 
+        /// <summary>
+        /// Scores one song given as its frames (frame-major) and its windows' first frames, as the segmenter holds it
+        /// (<see cref="Features.ISongFrameSource"/>): the same scores, bit for bit, as <see cref="ScoreSong"/> over the
+        /// windows cut from those frames, without the windows ever existing whole.
+        /// </summary>
+        internal float[] ScoreSongFrames(ReadOnlySpan<float> frames, int windows, Func<int, int> windowStart, int? hopFrames)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            Interlocked.Increment(ref _songsFromFrames);
+            var result = new float[windows];
+            ForEachPart(frames, windowStart, windows, hopFrames, (first, features) =>
+                Network.HeadLogits(features).sigmoid().cpu().data<float>().CopyTo(result, first));
+            return result;
+        }
+
+        private void ForEachPart(ReadOnlySpan<float> windows, int? hopFrames, Action<int, Tensor> use) =>
+            ForEachPart(windows, null, windows.Length / (Network.Settings.FramesPerWindow * Network.Settings.Coefficients), hopFrames, use);
+
         // Runs the convolution stack over the song's windows in parts of at most WindowsPerCall and hands each
-        // part's feature sequences [m, pooled, features] to `use` (inside a dispose scope, with no_grad).
-        private void ForEachPart(ReadOnlySpan<float> windows, int? hopFrames, Action<int, Tensor> use)
+        // part's feature sequences [m, pooled, features] to `use` (inside a dispose scope, with no_grad). `data` holds
+        // the windows one after another, or (with `windowStart`) the song's frames, window w starting at frame windowStart(w).
+        private void ForEachPart(ReadOnlySpan<float> data, Func<int, int>? windowStart, int n, int? hopFrames, Action<int, Tensor> use)
         {
             var s = Network.Settings;
             int size = s.FramesPerWindow * s.Coefficients;
-            int n = windows.Length / size;
             using var noGrad = torch.no_grad();
-            int perCall = WindowsPerCall(s, shared: SharedConvolution && hopFrames is int h && h < s.FramesPerWindow && Network.CanShareConvolution);
+            bool share = SharedConvolution && hopFrames is int h && h < s.FramesPerWindow && Network.CanShareConvolution;
+            int perCall = WindowsPerCall(s, shared: share);
             for (int first = 0; first < n; first += perCall)
             {
                 int m = Math.Min(perCall, n - first);
-                var part = windows.Slice(first * size, m * size);
                 using var scope = torch.NewDisposeScope();
                 Tensor features;
-                if (SharedConvolution && hopFrames is int hop && hop < s.FramesPerWindow && m > 1 && Network.CanShareConvolution
-                    && TryJoin(part, m, hop, s.FramesPerWindow, s.Coefficients) is float[] song)
+                float[]? song = null;
+                if (share && m > 1)
+                {
+                    song = windowStart is null
+                        ? TryJoin(data.Slice(first * size, m * size), m, hopFrames!.Value, s.FramesPerWindow, s.Coefficients)
+                        : TrySlice(data, windowStart, first, m, hopFrames!.Value, s.FramesPerWindow, s.Coefficients);
+                }
+
+                if (song is not null)
                 {
                     Interlocked.Increment(ref _sharedParts);
                     var frames = torch.tensor(song, [song.Length / s.Coefficients, s.Coefficients]).to(_device);
-                    features = Network.OverlappingWindowFeatures(frames, Enumerable.Range(0, m).Select(w => (long)w * hop).ToArray());
+                    features = Network.OverlappingWindowFeatures(frames, Enumerable.Range(0, m).Select(w => (long)w * hopFrames!.Value).ToArray());
                 }
                 else
                 {
-                    features = Network.Features(torch.tensor(part.ToArray(), [m, s.FramesPerWindow, s.Coefficients]).to(_device));
+                    var part = windowStart is null ? data.Slice(first * size, m * size).ToArray() : Cut(data, windowStart, first, m, s.FramesPerWindow, s.Coefficients);
+                    features = Network.Features(torch.tensor(part, [m, s.FramesPerWindow, s.Coefficients]).to(_device));
                 }
 
                 use(first, features);
             }
+        }
+
+        // Frames [start(first), start(first + n - 1) + F) when windows first .. first + n - 1 start hop frames apart
+        // (what TryJoin rebuilds from the windows); null when they do not.
+        private static float[]? TrySlice(ReadOnlySpan<float> songFrames, Func<int, int> start, int first, int n, int hop, int frames, int coefficients)
+        {
+            int from = start(first);
+            for (int w = 1; w < n; w++)
+            {
+                if (start(first + w) != from + (w * hop))
+                {
+                    return null;
+                }
+            }
+
+            return songFrames.Slice(from * coefficients, (((n - 1) * hop) + frames) * coefficients).ToArray();
+        }
+
+        // Windows first .. first + n - 1 cut from the song's frames, one after another.
+        private static float[] Cut(ReadOnlySpan<float> songFrames, Func<int, int> start, int first, int n, int frames, int coefficients)
+        {
+            int size = frames * coefficients;
+            var part = new float[n * size];
+            for (int w = 0; w < n; w++)
+            {
+                songFrames.Slice(start(first + w) * coefficients, size).CopyTo(part.AsSpan(w * size));
+            }
+
+            return part;
         }
 
         // The song's frame sequence when window w is frames [w*hop, w*hop+F) of it; null when the windows disagree
@@ -362,33 +422,55 @@ namespace MLNetAudio.Scoring
 
             public override IEnumerable<int> InputsNeeded(bool[] activeOutputs) => activeOutputs[0] ? [_input] : [];
 
-            public override RowMapper CreateMapper(DataViewRow input, bool[] activeOutputs) => new Mapper(this, input);
+            public override RowMapper CreateMapper(DataViewRow input, bool[] activeOutputs) => new Mapper(this, input, mayReadFrames: false);
+
+            // When nothing after the scorer reads the windows column, the scorer may read the segmenter's frames instead.
+            public override RowMapper CreateMapper(DataViewRow input, bool[] activeOutputs, IReadOnlySet<int> inputsPassedOn) =>
+                new Mapper(this, input, mayReadFrames: !inputsPassedOn.Contains(_input));
 
             private sealed class Mapper : RowMapper
             {
                 private readonly Binding _binding;
                 private readonly DataViewRow _row;
+                private readonly bool _mayReadFrames;
                 private ValueGetter<VBuffer<float>>? _windows;
+                private Features.ISongFrameSource? _frames;
                 private VBuffer<float> _buffer;
                 private long _cachedPosition = -1;
                 private float[] _cached = [];
 
-                public Mapper(Binding binding, DataViewRow row)
+                public Mapper(Binding binding, DataViewRow row, bool mayReadFrames)
                 {
                     _binding = binding;
                     _row = row;
+                    _mayReadFrames = mayReadFrames;
                 }
 
                 public override Delegate GetGetter(int outputIndex)
                 {
-                    _windows ??= _row.GetGetter<VBuffer<float>>(_row.Schema[_binding._input]);
+                    if (_windows is null)
+                    {
+                        _windows = _row.GetGetter<VBuffer<float>>(_row.Schema[_binding._input]);
+                        _frames = _mayReadFrames ? _windows.Target as Features.ISongFrameSource : null;
+                    }
+
                     return (ValueGetter<VBuffer<float>>)((ref VBuffer<float> dst) =>
                     {
                         if (_cachedPosition != _row.Position)
                         {
-                            _windows(ref _buffer);
-                            var values = _binding._column.Dense(_buffer, _binding._scorer.FeatureColumnName, _row.Position, out _);
-                            _cached = _binding._scorer.ScoreSong(values, _binding._column.HopFrames);
+                            var scorer = _binding._scorer;
+                            if (_frames is not null)
+                            {
+                                var frames = _frames.CurrentFrames(out int windows, out var start);
+                                _cached = scorer.ScoreSongFrames(frames.Span, windows, start, _binding._column.HopFrames);
+                            }
+                            else
+                            {
+                                _windows(ref _buffer);
+                                var values = _binding._column.Dense(_buffer, scorer.FeatureColumnName, _row.Position, out _);
+                                _cached = scorer.ScoreSong(values, _binding._column.HopFrames);
+                            }
+
                             _cachedPosition = _row.Position;
                         }
 

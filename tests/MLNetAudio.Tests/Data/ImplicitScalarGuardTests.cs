@@ -31,14 +31,14 @@ public sealed class ImplicitScalarGuardTests
     {
         // The four library packages compile together as one (their InternalsVisibleTo between each other stays in obj/).
         var folders = new[] { "MLNetAudio", "MLNetAudio.Recommendation", "MLNetAudio.Onnx", "MLNetAudio.Synthesis" }
-            .Select(p => Path.Combine(RepositoryRoot(), "src", p)).ToArray();
+            .Select(p => Path.Combine(TestRepository.Root, "src", p)).ToArray();
         var findings = Find(folders, requireCleanCompile: true, referenceLibrary: false);
         AssertNone(findings);
     }
 
     public static TheoryData<string> SampleProjects()
     {
-        var root = RepositoryRoot();
+        var root = TestRepository.Root;
         var data = new TheoryData<string>();
         foreach (var project in new[] { "samples", "benchmarks" }.SelectMany(d => Directory.EnumerateFiles(Path.Combine(root, d), "*.csproj", SearchOption.AllDirectories)).Order(StringComparer.Ordinal))
             data.Add(Path.GetRelativePath(root, Path.GetDirectoryName(project)!));
@@ -51,7 +51,7 @@ public sealed class ImplicitScalarGuardTests
     {
         // These projects reference packages the tests do not load (BenchmarkDotNet, Spectre.Console); the torch calls
         // still bind, so compile errors there are tolerated.
-        var findings = Find([Path.Combine(RepositoryRoot(), folder)], requireCleanCompile: false, referenceLibrary: true);
+        var findings = Find([Path.Combine(TestRepository.Root, folder)], requireCleanCompile: false, referenceLibrary: true);
         AssertNone(findings);
     }
 
@@ -109,7 +109,7 @@ public sealed class ImplicitScalarGuardTests
         var trees = folders.SelectMany(folder => Directory.EnumerateFiles(folder, "*.cs", SearchOption.AllDirectories))
             .Where(p => !p.Split(Path.DirectorySeparatorChar).Any(part => part is "obj" or "bin"))
             .Order(StringComparer.Ordinal)
-            .Select(p => CSharpSyntaxTree.ParseText(File.ReadAllText(p), Parse, path: Path.GetRelativePath(RepositoryRoot(), p)))
+            .Select(p => CSharpSyntaxTree.ParseText(File.ReadAllText(p), Parse, path: Path.GetRelativePath(TestRepository.Root, p)))
             .ToList();
         Assert.NotEmpty(trees);
         return Analyse(trees, requireCleanCompile, referenceLibrary);
@@ -244,15 +244,5 @@ public sealed class ImplicitScalarGuardTests
             .Where(t => !t.IsAbstract && typeof(IIncrementalGenerator).IsAssignableFrom(t))
             .Select(t => ((IIncrementalGenerator)Activator.CreateInstance(t)!).AsSourceGenerator())
             .ToArray();
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "MLNetAudio.sln")))
-                return dir.FullName;
-        }
-        throw new InvalidOperationException($"No MLNetAudio.sln above {AppContext.BaseDirectory}.");
     }
 }

@@ -46,7 +46,7 @@ public sealed class ModelFormatRegistryTests : IDisposable
     public void FreshProcessLoadsAModelWrittenBeforeAssembliesWereRecorded()
     {
         // models/builtin-recommender.zip was written by MLNetAudio 0.1.0, one assembly, no "assembly" in its manifest.
-        string model = Path.Combine(RepositoryRoot(), "models", "builtin-recommender.zip");
+        string model = Path.Combine(TestRepository.Root, "models", "builtin-recommender.zip");
         Assert.DoesNotContain(Manifest(model)["entries"]!.AsArray(), e => e!["assembly"] is not null);
         string[] lines = FreshProcessLoadTests.RunFreshProcess(FreshProcessEntryPoint.StagesCommand, model, "MLNetAudio.MultiUserAudioModel");
         Assert.Equal("before: MLNetAudio.MultiUserAudioModel registered=False", lines[0]);
@@ -112,16 +112,5 @@ public sealed class ModelFormatRegistryTests : IDisposable
         entry.Delete();
         using var w = zip.CreateEntry("manifest.json").Open();
         w.Write(System.Text.Encoding.UTF8.GetBytes(manifest.ToJsonString()));
-    }
-
-    private static string RepositoryRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "MLNetAudio.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        return dir?.FullName ?? throw new InvalidOperationException("MLNetAudio.sln not found above " + AppContext.BaseDirectory);
     }
 }

@@ -55,7 +55,7 @@ public sealed class PackageConsumerTests : IDisposable
     [Fact]
     public void OutsideProjectsRestoreThePackagesAndTrainScoreSaveLoadAndRecommendThroughThem()
     {
-        string repo = RepositoryRoot();
+        string repo = TestRepository.Root;
         string feed = Path.Combine(_dir, "feed");
 
         // The libraries as built for this test run, packed under a version no cache has seen.
@@ -121,7 +121,7 @@ public sealed class PackageConsumerTests : IDisposable
     [Fact]
     public void TheCommandLineInstallsFromTheFeedAsADotnetToolAndScores()
     {
-        string repo = RepositoryRoot();
+        string repo = TestRepository.Root;
         string feed = Path.Combine(_dir, "tool-feed");
         string tools = Path.Combine(_dir, "tools");
         Run(repo, "pack", Path.Combine(repo, "src", "MLNetAudio.Cli", "MLNetAudio.Cli.csproj"), "--no-build", "-c", Configuration, "-o", feed, $"-p:Version={_version}", "-nologo");
@@ -255,7 +255,7 @@ public sealed class PackageConsumerTests : IDisposable
     /// <summary>Writes a console project outside the repository that references <paramref name="packages"/> from the feed.</summary>
     private string NewConsumer(string name, string feed, string[] packages, string program)
     {
-        string repo = RepositoryRoot();
+        string repo = TestRepository.Root;
         string app = Path.Combine(_dir, name);
         Directory.CreateDirectory(app);
         string libtorch = XDocument.Load(Path.Combine(repo, "Directory.Packages.props")).Descendants("PackageVersion")
@@ -291,19 +291,6 @@ public sealed class PackageConsumerTests : IDisposable
     /// <summary>The rest of each output line that starts with <paramref name="prefix"/>.</summary>
     private static string[] Values(IEnumerable<string> output, string prefix) =>
         output.Where(l => l.StartsWith(prefix, StringComparison.Ordinal)).Select(l => l[prefix.Length..]).ToArray();
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "MLNetAudio.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No MLNetAudio.sln above {AppContext.BaseDirectory}: the packaging test runs from a build of this repository.");
-    }
 
     // Runs dotnet with a time limit; fails with the tail of its output when it fails.
     private static List<string> Run(string workingDirectory, params string[] args) => RunProgram("dotnet", workingDirectory, args);

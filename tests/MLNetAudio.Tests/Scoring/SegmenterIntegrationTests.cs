@@ -26,17 +26,7 @@ public sealed class SegmenterIntegrationTests
         var rows = Enumerable.Range(0, 4).Select(i => new Row { Audio = SongData.Tone(rate, 12, 180 + (80 * i), seed: i + 1), Label = i % 2 == 0 }).ToList();
         var data = ml.Data.LoadFromEnumerable(rows, def);
 
-        var options = new TimeConvLstmOptions
-        {
-            FeatureColumnName = "Windows",
-            Epochs = 1,
-            ValidationFraction = 0,
-            Seed = 1,
-            Threads = 1,
-            Device = TorchDevice.Cpu,
-            Channels = 2,
-            LstmHiddenSize = 8,
-        };
+        var options = Small(channels: 2, shared: true);
         var segmented = ml.Transforms.SegmentMfcc("Windows", "Audio").Fit(data).Transform(data);
         using var shared = ml.Audio().Trainers.TimeConvLstm(options).Fit(segmented);
         options.SharedConvolutionScoring = false;
@@ -65,5 +55,70 @@ public sealed class SegmenterIntegrationTests
             Assert.Equal(a[song].Sum() / 12.0, score[song], 5);
             Assert.Equal(Array.IndexOf(a[song], a[song].Max()) * 1f, start[song]);
         }
+    }
+
+    [Theory]
+    [InlineData(1.0, true)]   // shared convolution over slices of the frames
+    [InlineData(1.0, false)]  // per-window scoring of windows cut from the frames
+    [InlineData(0.77, true)]  // a hop of 38.5 frames: window starts are rounded, so no shared convolution
+    public void Scores_read_from_the_segmenters_frames_are_bit_identical_to_scores_of_the_windows_column(double hopSeconds, bool shared)
+    {
+        // When nothing after the scorer reads the windows column, the scorer reads the segmenter's frames instead
+        // (an hour of windows is 115 MB; its frames 14 MB). Songs: several parts of windows, one window, padded.
+        const int rate = 16000;
+        var ml = new MLContext(seed: 1);
+        var def = SchemaDefinition.Create(typeof(Row));
+        def["Audio"].ColumnType = new VectorDataViewType(NumberDataViewType.Single);
+        def["Audio"].AddAnnotation("SampleRate", rate, NumberDataViewType.Int32);
+        double[] lengths = [95.5, 12, 8, 3];
+        var rows = lengths.Select((seconds, i) => new Row { Audio = SongData.Tone(rate, seconds, 180 + (80 * i), seed: i + 1), Label = i % 2 == 0 }).ToList();
+        var data = ml.Data.LoadFromEnumerable(rows, def);
+        var segmented = ml.Transforms.SegmentMfcc("Windows", "Audio", new MLNetAudio.Features.MfccSegmenterOptions { WindowHopSeconds = hopSeconds }).Fit(data).Transform(data);
+        var options = Small(channels: 3, shared);
+        using var scorer = ml.Audio().Trainers.TimeConvLstm(options).Fit(segmented);
+        var scored = scorer.Transform(segmented);
+
+        long before = scorer.SongsScoredFromFrames;
+        var fromFrames = Read(scored, "WindowScores");
+        Assert.Equal(lengths.Length, scorer.SongsScoredFromFrames - before);
+        var fromWindows = Read(scored, "WindowScores", "Windows");
+        Assert.Equal(lengths.Length, scorer.SongsScoredFromFrames - before);
+        Assert.Equal([(int)Math.Floor((95.5 - 8) / hopSeconds) + 1, (int)Math.Floor(4 / hopSeconds) + 1, 1, 1], fromFrames.Select(s => s.Length).ToArray());
+        Assert.Equal(fromWindows, fromFrames);
+    }
+
+    // One quick epoch of a small network on the segmented songs (scores need not be good, only reproducible).
+    private static TimeConvLstmOptions Small(int channels, bool shared) => new()
+    {
+        FeatureColumnName = "Windows",
+        Epochs = 1,
+        ValidationFraction = 0,
+        Seed = 1,
+        Threads = 1,
+        Device = TorchDevice.Cpu,
+        Channels = channels,
+        LstmHiddenSize = 8,
+        SharedConvolutionScoring = shared,
+    };
+
+    private static List<float[]> Read(IDataView view, string column, params string[] alsoRead)
+    {
+        using var cursor = view.GetRowCursor([view.Schema[column], .. alsoRead.Select(c => view.Schema[c])]);
+        var getter = cursor.GetGetter<VBuffer<float>>(view.Schema[column]);
+        var others = alsoRead.Select(c => cursor.GetGetter<VBuffer<float>>(view.Schema[c])).ToArray();
+        var result = new List<float[]>();
+        VBuffer<float> value = default, other = default;
+        while (cursor.MoveNext())
+        {
+            foreach (var g in others)
+            {
+                g(ref other);
+            }
+
+            getter(ref value);
+            result.Add(value.DenseValues().ToArray());
+        }
+
+        return result;
     }
 }
