@@ -258,8 +258,8 @@ public sealed class HybridRankerTrainer : IEstimator<HybridRankerModel>
         }
 
         var plays = PlayMatrix.ReadTraining(input, _options.UserColumnName, _options.SongColumnName, _options.LabelColumnName);
-        var (basePlays, heldOut) = SplitForStacking(plays);
-        var baseFeatures = FitFeatures(PlaysToDataView(basePlays));
+        var (basePlays, heldOut) = SplitForStacking(plays, _options.HeldOutFraction, _seed);
+        var baseFeatures = FitFeatures(PlaysToDataView(_ml, basePlays, UserColumnName, SongColumnName, _options.LabelColumnName));
         HybridRankerModel ranker;
         try
         {
@@ -388,12 +388,12 @@ public sealed class HybridRankerTrainer : IEstimator<HybridRankerModel>
     }
 
     /// <summary>
-    /// Each user's plays in song-key order, <see cref="HybridRankerOptions.HeldOutFraction"/> of them held out (drawn
-    /// with the seed); the first always stays in the base, so every user with plays keeps one for the feature models.
+    /// Each user's plays in song-key order, <paramref name="fraction"/> of them held out (drawn with
+    /// <paramref name="seed"/>); the first always stays in the base, so every user with plays keeps one for the feature models.
     /// </summary>
-    private (PlayMatrix Base, PlayMatrix HeldOut) SplitForStacking(PlayMatrix plays)
+    internal static (PlayMatrix Base, PlayMatrix HeldOut) SplitForStacking(PlayMatrix plays, double fraction, int seed)
     {
-        var rng = new Random(_seed);
+        var rng = new Random(seed);
         var kept = new List<(int, int, float)>();
         var held = new List<(int, int, float)>();
         for (int u = 0; u < plays.UserCount; u++)
@@ -402,7 +402,7 @@ public sealed class HybridRankerTrainer : IEstimator<HybridRankerModel>
             var counts = plays.PlaysOf(u);
             for (int i = 0; i < songs.Length; i++)
             {
-                bool holdOut = rng.NextDouble() < _options.HeldOutFraction && i > 0;
+                bool holdOut = rng.NextDouble() < fraction && i > 0;
                 (holdOut ? held : kept).Add((u, songs[i], counts[i]));
             }
         }
@@ -410,8 +410,8 @@ public sealed class HybridRankerTrainer : IEstimator<HybridRankerModel>
         return (PlayMatrix.FromTriples(plays.UserCount, plays.SongCount, kept), PlayMatrix.FromTriples(plays.UserCount, plays.SongCount, held));
     }
 
-    /// <summary>Plays as (user key, song key, plays) rows under this options' column names, keys over the matrix's counts.</summary>
-    private IDataView PlaysToDataView(PlayMatrix plays)
+    /// <summary>Plays as (user key, song key, plays) rows under the given column names, keys over the matrix's counts.</summary>
+    internal static IDataView PlaysToDataView(MLContext ml, PlayMatrix plays, string userColumnName, string songColumnName, string labelColumnName)
     {
         var rows = new List<PlayRow>(plays.NonZeroCount);
         for (int u = 0; u < plays.UserCount; u++)
@@ -427,11 +427,11 @@ public sealed class HybridRankerTrainer : IEstimator<HybridRankerModel>
 
         var schema = SchemaDefinition.Create(typeof(PlayRow));
         schema[nameof(PlayRow.User)].ColumnType = new KeyDataViewType(typeof(uint), plays.UserCount);
-        schema[nameof(PlayRow.User)].ColumnName = UserColumnName;
+        schema[nameof(PlayRow.User)].ColumnName = userColumnName;
         schema[nameof(PlayRow.Song)].ColumnType = new KeyDataViewType(typeof(uint), plays.SongCount);
-        schema[nameof(PlayRow.Song)].ColumnName = SongColumnName;
-        schema[nameof(PlayRow.Plays)].ColumnName = _options.LabelColumnName;
-        return _ml.Data.LoadFromEnumerable(rows, schema);
+        schema[nameof(PlayRow.Song)].ColumnName = songColumnName;
+        schema[nameof(PlayRow.Plays)].ColumnName = labelColumnName;
+        return ml.Data.LoadFromEnumerable(rows, schema);
     }
 
     /// <summary>Fits every feature trainer on <paramref name="plays"/>; a model that is no scorer, or of another shape, is an error naming the feature.</summary>

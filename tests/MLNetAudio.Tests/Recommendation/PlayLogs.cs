@@ -23,6 +23,26 @@ internal static class PlayLogs
         return ml.Data.LoadFromEnumerable(rows.Select(r => new ListeningEvent { UserId = r.User, SongId = r.Song, Label = r.Plays }).ToArray(), schema);
     }
 
+    /// <summary>
+    /// The shape of play rows before any Fit, as an estimator chain sees it: UserId and SongId keys made by MapValueToKey
+    /// from string ids, and a Single Label (what a recommendation trainer's GetOutputSchema is given in a pipeline).
+    /// </summary>
+    public static SchemaShape KeyedPlaysShape(MLContext ml)
+    {
+        var raw = ml.Data.LoadFromEnumerable(new[] { new RawPlay { User = "ann", Song = "s1", Label = 1 } });
+        return ml.Transforms.Conversion.MapValueToKey("UserId", "User").Append(ml.Transforms.Conversion.MapValueToKey("SongId", "Song"))
+            .GetOutputSchema(new SchemaShape(raw.Schema.Select(c => MLNetAudio.Data.SchemaShapes.MakeColumn(c.Name, c.Type))));
+    }
+
+    private sealed class RawPlay
+    {
+        public string User { get; set; } = string.Empty;
+
+        public string Song { get; set; } = string.Empty;
+
+        public float Label { get; set; }
+    }
+
     /// <summary>Reads a float column of a data view.</summary>
     public static float[] Floats(IDataView data, string column) => data.GetColumn<float>(column).ToArray();
 }
