@@ -16,19 +16,12 @@ public sealed class AudioFactorRegressionTests
 
     private static IDataView Plays(MLContext ml, string user = "UserId", string song = "SongId", string label = "Label")
     {
-        var plays = PlayLogs.Make(ml, Users, Songs, Enumerable.Range(1, Users)
-            .SelectMany(u => new[] { 0, 2, 5, 7 }.Select((offset, i) => ((uint)u, (uint)(((u + offset) % 8) + 1), i < 2 ? 2f : 1f)))
-            .ToArray());
+        var plays = PlayLogs.FourPlaysEach(ml, Users, Songs);
         return ml.Transforms.CopyColumns(user, "UserId").Append(ml.Transforms.CopyColumns(song, "SongId")).Append(ml.Transforms.CopyColumns(label, "Label"))
             .Fit(plays).Transform(plays);
     }
 
-    private static AudioSongWindows Windows()
-    {
-        var rng = new Random(4);
-        var windows = Enumerable.Range(0, Songs).Select(_ => Enumerable.Range(0, 3 * Frames * Coefficients).Select(_ => (float)rng.NextDouble()).ToArray()).ToArray();
-        return AudioSongWindows.FromValues(windows, Frames, Coefficients, new AudioSongOptions());
-    }
+    private static AudioSongWindows Windows() => PlayLogs.SyntheticWindows(Songs, Frames, Coefficients);
 
     private static ImplicitMatrixFactorizationOptions Als(string user = "UserId", string song = "SongId", string label = "Label") => new()
     {
@@ -48,13 +41,19 @@ public sealed class AudioFactorRegressionTests
         return scores;
     }
 
-    [Fact]
-    public void FittedModelsFormGivesTheStaticFitsModelBitForBit()
+    // A context, its plays, and weighted ALS and the multi-user audio model fitted on them (the audio model is the caller's to dispose).
+    private static (MLContext Ml, IDataView Plays, ImplicitMatrixFactorizationModel Mf, MultiUserAudioModel Audio) FittedPair()
     {
         var ml = new MLContext(1);
         var plays = Plays(ml);
-        var mf = ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(Als()).Fit(plays);
-        using var audio = ml.Audio().Recommendation.Trainers.MultiUserAudio(Windows(), Audio()).Fit(plays);
+        return (ml, plays, ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(Als()).Fit(plays), ml.Audio().Recommendation.Trainers.MultiUserAudio(Windows(), Audio()).Fit(plays));
+    }
+
+    [Fact]
+    public void FittedModelsFormGivesTheStaticFitsModelBitForBit()
+    {
+        var (ml, plays, mf, audio) = FittedPair();
+        using var _ = audio;
 
         var expected = AudioFactorRegressionModel.Fit(mf, audio, ridge: 0.5);
         var model = ml.Audio().Recommendation.Trainers.AudioFactorRegression(mf, audio, new AudioFactorRegressionOptions { Ridge = 0.5 }).Fit(plays);
@@ -133,11 +132,9 @@ public sealed class AudioFactorRegressionTests
     [Fact]
     public void BadColumnsAndMismatchedInputsAreNamed()
     {
-        var ml = new MLContext(1);
-        var plays = Plays(ml);
+        var (ml, plays, mf, audio) = FittedPair();
+        using var _ = audio;
         var trainers = ml.Audio().Recommendation.Trainers;
-        var mf = trainers.ImplicitMatrixFactorization(Als()).Fit(plays);
-        using var audio = trainers.MultiUserAudio(Windows(), Audio()).Fit(plays);
 
         // A plays column that is not there, at Fit and at GetOutputSchema.
         var trainer = trainers.AudioFactorRegression(mf, audio, new AudioFactorRegressionOptions { MatrixColumnIndexColumnName = "UserKey" });
@@ -171,10 +168,8 @@ public sealed class AudioFactorRegressionTests
     public void WarmSongsAreThosePlayedInTheInput()
     {
         // Regressing over fewer warm songs (only the first users' plays) gives another map than over all of them.
-        var ml = new MLContext(1);
-        var plays = Plays(ml);
-        var mf = ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(Als()).Fit(plays);
-        using var audio = ml.Audio().Recommendation.Trainers.MultiUserAudio(Windows(), Audio()).Fit(plays);
+        var (ml, plays, mf, audio) = FittedPair();
+        using var _ = audio;
         var some = PlayLogs.Make(ml, Users, Songs, (1, 2, 1), (1, 3, 1), (2, 4, 1), (2, 5, 1), (3, 6, 1));
         var all = ml.Audio().Recommendation.Trainers.AudioFactorRegression(mf, audio).Fit(plays);
         var fewer = ml.Audio().Recommendation.Trainers.AudioFactorRegression(mf, audio).Fit(some);

@@ -182,4 +182,77 @@ public class HybridRankerTests
         Assert.Contains("'Copy'", e.Message, StringComparison.Ordinal);
         Assert.Contains("IUserSongScorer", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void AVersion1FileWithAnAudioFactorsBlockStillLoads()
+    {
+        // A ranker over audio -> factors and popularity, saved, then rewritten as hybrid format 1 wrote it: no key
+        // columns in the manifest and the audio -> factors feature as its bare factors block (kind "audio-factors").
+        var ml = new MLContext(seed: 1);
+        var plays = PlayLogs.FourPlaysEach(ml, 12, 10);
+        var factors = ml.Audio().Recommendation.Trainers.AudioFactorRegression(PlayLogs.SyntheticWindows(10), new AudioFactorRegressionOptions
+        {
+            Factorization = new ImplicitMatrixFactorizationOptions { ApproximationRank = 3, NumberOfIterations = 3, Seed = 1 },
+            Audio = new MultiUserAudioOptions { EmbeddingSize = 4, Channels = 2, ConvolutionLayers = 2, Epochs = 1, BatchSize = 8, Seed = 1 },
+        }).Fit(plays);
+        var popularity = ml.Audio().Recommendation.Trainers.Popularity("Label", "UserId", "SongId").Fit(plays);
+        var options = SmallRanker();
+        options.Features = [new HybridFeature("AudioFactors", factors), new HybridFeature("Popularity", popularity)];
+        options.MinimumExampleCountPerLeaf = 2;
+        var hybrid = ml.Audio().Recommendation.Trainers.HybridRanker(options).Fit(plays);
+        string path = Path.Combine(Path.GetTempPath(), "MLNetAudio.Tests", $"hybrid-v1-{Guid.NewGuid():N}.zip");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        try
+        {
+            ml.Audio().Model.SaveHybridRanker(hybrid, path);
+            using (var zip = System.IO.Compression.ZipFile.Open(path, System.IO.Compression.ZipArchiveMode.Update))
+            {
+                var manifestEntry = zip.GetEntry("hybrid.json")!;
+                System.Text.Json.Nodes.JsonObject manifest;
+                using (var reader = new StreamReader(manifestEntry.Open()))
+                {
+                    manifest = System.Text.Json.Nodes.JsonNode.Parse(reader.ReadToEnd())!.AsObject();
+                }
+
+                Assert.Equal(2, (int)manifest["formatVersion"]!);
+                Assert.Equal("UserId", (string?)manifest["userColumn"]);
+                manifest["formatVersion"] = 1;
+                manifest.Remove("userColumn");
+                manifest.Remove("songColumn");
+                using var buffer = new MemoryStream();
+                using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true))
+                {
+                    factors.SaveFactors(writer);
+                }
+
+                var block = buffer.ToArray();
+                var part = manifest["parts"]!.AsArray()[1]!.AsObject();
+                Assert.Equal("AudioFactors", (string?)part["name"]);
+                zip.GetEntry((string)part["entry"]!)!.Delete();
+                part["kind"] = "audio-factors";
+                part["entry"] = "features/000.bin";
+                part["length"] = block.Length;
+                part["sha256"] = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(block));
+                using (var s = zip.CreateEntry("features/000.bin").Open())
+                {
+                    s.Write(block);
+                }
+
+                manifestEntry.Delete();
+                using var m = new StreamWriter(zip.CreateEntry("hybrid.json").Open());
+                m.Write(manifest.ToJsonString());
+            }
+
+            using var loaded = new MLContext(seed: 2).Audio().Model.LoadHybridRanker(path);
+            Assert.IsType<AudioFactorRegressionModel>(loaded.Features[0].Scorer);
+            Assert.Equal(("UserId", "SongId"), (loaded.UserColumnName, loaded.SongColumnName));
+            var expected = AllScores(hybrid);
+            Assert.True(expected.Distinct().Count() > 3, "scores must vary for the comparison to mean anything");
+            Assert.Equal(expected, AllScores(loaded));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }

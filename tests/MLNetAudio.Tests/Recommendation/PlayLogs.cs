@@ -24,6 +24,22 @@ internal static class PlayLogs
     }
 
     /// <summary>
+    /// Every user of <paramref name="users"/> plays four of the first eight songs (two of them twice as often), so seed
+    /// songs have ties and samplers have choices; songs 9 and above are cold (no play).
+    /// </summary>
+    public static IDataView FourPlaysEach(MLContext ml, int users, int songs) => Make(ml, users, songs, Enumerable.Range(1, users)
+        .SelectMany(u => new[] { 0, 2, 5, 7 }.Select((offset, i) => ((uint)u, (uint)(((u + offset) % 8) + 1), i < 2 ? 2f : 1f)))
+        .ToArray());
+
+    /// <summary>Random windows (no rendering, seeded): 3 windows of <paramref name="frames"/> x <paramref name="coefficients"/> per song.</summary>
+    public static AudioSongWindows SyntheticWindows(int songs, int frames = 16, int coefficients = 3)
+    {
+        var rng = new Random(4);
+        var windows = Enumerable.Range(0, songs).Select(_ => Enumerable.Range(0, 3 * frames * coefficients).Select(_ => (float)rng.NextDouble()).ToArray()).ToArray();
+        return AudioSongWindows.FromValues(windows, frames, coefficients, new AudioSongOptions());
+    }
+
+    /// <summary>
     /// The shape of play rows before any Fit, as an estimator chain sees it: UserId and SongId keys made by MapValueToKey
     /// from string ids, and a Single Label (what a recommendation trainer's GetOutputSchema is given in a pipeline).
     /// </summary>

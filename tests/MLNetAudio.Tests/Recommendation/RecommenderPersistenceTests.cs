@@ -549,14 +549,6 @@ public sealed class PlayLogModelPersistenceTests : IDisposable
         Assert.Contains("song index", e.Message, StringComparison.Ordinal);
     }
 
-    // Random windows (no rendering): 3 windows of 16 frames x 3 coefficients per song.
-    private static AudioSongWindows SyntheticWindows()
-    {
-        var rng = new Random(4);
-        var windows = Enumerable.Range(0, Songs).Select(_ => Enumerable.Range(0, 3 * 16 * 3).Select(_ => (float)rng.NextDouble()).ToArray()).ToArray();
-        return AudioSongWindows.FromValues(windows, 16, 3, new AudioSongOptions());
-    }
-
     private ITransformer Fit(string kind, IDataView training)
     {
         var trainers = _ml.Audio().Recommendation.Trainers;
@@ -569,7 +561,7 @@ public sealed class PlayLogModelPersistenceTests : IDisposable
             "MF" => trainers.ImplicitMatrixFactorization("Label", "UserId", "SongId", approximationRank: 4, numberOfIterations: 3).Fit(training),
             "Popularity" => trainers.Popularity("Label", "UserId", "SongId").Fit(training),
             "ItemCF" => trainers.ItemBasedCollaborativeFiltering("Label", "UserId", "SongId", numberOfNeighbors: 5).Fit(training),
-            "AudioFactors" => trainers.AudioFactorRegression(SyntheticWindows(), new AudioFactorRegressionOptions
+            "AudioFactors" => trainers.AudioFactorRegression(PlayLogs.SyntheticWindows(Songs), new AudioFactorRegressionOptions
             {
                 Factorization = new ImplicitMatrixFactorizationOptions { ApproximationRank = 4, NumberOfIterations = 3, Device = TorchDevice.Cpu },
                 Audio = new MultiUserAudioOptions { EmbeddingSize = 4, Channels = 2, ConvolutionLayers = 2, Epochs = 1, BatchSize = 16, Device = TorchDevice.Cpu },

@@ -17,17 +17,10 @@ public sealed class TrainerConventionsTests
     private const int Frames = 16, Coefficients = 3, Users = 12, Songs = 10;
 
     // Every user plays four songs (two of them twice as often), so the seed song's tie-break and the samplers have choices.
-    private static IDataView Plays(MLContext ml) => PlayLogs.Make(ml, Users, Songs, Enumerable.Range(1, Users)
-        .SelectMany(u => new[] { 0, 2, 5, 7 }.Select((offset, i) => ((uint)u, (uint)(((u + offset) % 8) + 1), i < 2 ? 2f : 1f)))
-        .ToArray());
+    private static IDataView Plays(MLContext ml) => PlayLogs.FourPlaysEach(ml, Users, Songs);
 
     // Synthetic windows (no rendering): 10 songs of 3 windows, songs 9 and 10 cold.
-    private static AudioSongWindows Windows()
-    {
-        var rng = new Random(4);
-        var windows = Enumerable.Range(0, Songs).Select(_ => Enumerable.Range(0, 3 * Frames * Coefficients).Select(_ => (float)rng.NextDouble()).ToArray()).ToArray();
-        return AudioSongWindows.FromValues(windows, Frames, Coefficients, new AudioSongOptions());
-    }
+    private static AudioSongWindows Windows() => PlayLogs.SyntheticWindows(Songs, Frames, Coefficients);
 
     private static float[][] Features() => Enumerable.Range(0, Songs).Select(s => new[] { s % 3, s / 3f }).ToArray();
 
