@@ -130,6 +130,15 @@ public sealed class AudioFactorRegressionOptions
 /// deterministic and runs on the CPU in float64.
 /// </para>
 /// </remarks>
+/// <example>
+/// <c>samples/HybridRecommender/Program.cs</c> regresses between the models it has already fitted; over a real catalog
+/// (songs and plays as IDataViews, <c>tests/.../RealCatalogTests.cs</c>) the trainer fits its own:
+/// <code>
+/// var audioFactors = ml.Audio().Recommendation.Trainers.AudioFactorRegression(mf, audio).Fit(training);
+/// var coldReady = ml.Audio().Recommendation.Trainers.AudioFactorRegression(songs, new AudioFactorRegressionOptions
+///     { MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = "Plays" }).Fit(plays);
+/// </code>
+/// </example>
 public sealed class AudioFactorRegressionTrainer : IEstimator<AudioFactorRegressionModel>
 {
     private readonly AudioFactorRegressionOptions _options;

@@ -25,10 +25,13 @@ public sealed record HybridFeatureTrainer(string Name, IEstimator<ITransformer> 
 /// <summary>Options of <see cref="HybridRankerTrainer"/>.</summary>
 public sealed class HybridRankerOptions
 {
-    /// <summary>The user key column of the label and already-played data. Default "UserId".</summary>
+    /// <summary>
+    /// The user key column of the plays the trainer reads (held-out, already-played, or the whole log with
+    /// <see cref="FeatureTrainers"/>) and of the rows the fitted model scores. Default "UserId".
+    /// </summary>
     public string UserColumnName = RecommendationEvaluationOptions.Defaults.UserColumnName;
 
-    /// <summary>The song key column. Default "SongId".</summary>
+    /// <summary>The song key column, as <see cref="UserColumnName"/>. Default "SongId".</summary>
     public string SongColumnName = RecommendationEvaluationOptions.Defaults.SongColumnName;
 
     /// <summary>The play-count column. Default "Label".</summary>
