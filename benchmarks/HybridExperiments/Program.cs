@@ -76,8 +76,8 @@ foreach (string name in chosen)
     if (name is "library" or "library-unweighted")
     {
         bool weighted = name == "library";
-        var hybrid = ml.Audio().Recommendation.Trainers.HybridRanker(new HybridRankerOptions { WeightRandomNegatives = weighted, Seed = 1 })
-            .Fit(baseFeatures, simulator.ToDataView(ml, rankerPlays), simulator.ToDataView(ml, basePlays))
+        var hybrid = ml.Audio().Recommendation.Trainers.HybridRanker(new HybridRankerOptions { Features = baseFeatures, WeightRandomNegatives = weighted, Seed = 1 })
+            .Fit(simulator.ToDataView(ml, rankerPlays), simulator.ToDataView(ml, basePlays))
             .WithFeatures(allFeatures);
         Report(weighted ? "library HybridRanker (defaults)" : "library HybridRanker, WeightRandomNegatives = false", Warm(DenseScorer.From(hybrid)), watch.Elapsed.TotalSeconds);
         continue;
@@ -85,8 +85,8 @@ foreach (string name in chosen)
 
     if (name == "library-base")
     {
-        var hybrid = ml.Audio().Recommendation.Trainers.HybridRanker(new HybridRankerOptions { Seed = 1 })
-            .Fit(baseFeatures, simulator.ToDataView(ml, rankerPlays), simulator.ToDataView(ml, basePlays));
+        var hybrid = ml.Audio().Recommendation.Trainers.HybridRanker(new HybridRankerOptions { Features = baseFeatures, Seed = 1 })
+            .Fit(simulator.ToDataView(ml, rankerPlays), simulator.ToDataView(ml, basePlays));
         Report("library HybridRanker, base-play features", Warm(DenseScorer.From(hybrid)), watch.Elapsed.TotalSeconds);
         continue;
     }

@@ -55,12 +55,16 @@ var ffm = ml.Audio().Recommendation.Trainers.FieldAwareFactorizationMachine(new 
 Log("collaborative models trained");
 using var audio = HybridRecommender.TrainAudio(ml, songs, baseTraining, epochs);
 Log("multi-user audio model trained");
-var audioFactorsBase = AudioFactorRegressionModel.Fit(cfBase.Mf, audio);
-var audioFactors = AudioFactorRegressionModel.Fit(cf.Mf, audio);
-var hybridBase = ml.Audio().Recommendation.Trainers.HybridRanker(new HybridRankerOptions { Seed = 1 })
-    .Fit(HybridRecommender.Features(audio, audioFactorsBase, cfBase), simulator.ToDataView(ml, rankerPlays), baseTraining);
+// audio -> MF factors: a ridge regression from the audio model's song embeddings to each factorization's song factors,
+// fitted on the plays that factorization was trained on.
+var audioFactorsBase = ml.Audio().Recommendation.Trainers.AudioFactorRegression(cfBase.Mf, audio).Fit(baseTraining);
+var audioFactors = ml.Audio().Recommendation.Trainers.AudioFactorRegression(cf.Mf, audio).Fit(training);
+// The hybrid ranker over the base-play models, fitted on the held-out plays (base plays left out of its candidates),
+// then applied to the models trained on every training play.
+var hybridBase = ml.Audio().Recommendation.Trainers.HybridRanker(new HybridRankerOptions { Features = HybridRecommender.Features(audio, audioFactorsBase, cfBase), Seed = 1 })
+    .Fit(simulator.ToDataView(ml, rankerPlays), baseTraining);
 var hybrid = hybridBase.WithFeatures(HybridRecommender.Features(audio, audioFactors, cf));
-var rankerFit = ml.Ranking.Evaluate(hybridBase.Transform(hybridBase.TrainingData), HybridRankerModel.LabelColumnName, HybridRankerModel.GroupColumnName);
+var rankerFit = ml.Ranking.Evaluate(hybridBase.ScoreCandidates(hybridBase.TrainingData), HybridRankerModel.LabelColumnName, HybridRankerModel.GroupColumnName);
 Log($"hybrid ranker (LightGBM LambdaRank) trained; NDCG@10 on its own candidates (ML.NET RankingEvaluator): {rankerFit.NormalizedDiscountedCumulativeGains[Math.Min(9, rankerFit.NormalizedDiscountedCumulativeGains.Count - 1)]:0.000}");
 
 // STEP 5: evaluate every model on the warm split (held-out plays of warm songs) and the cold split (songs never

@@ -149,7 +149,8 @@ var songSet = ml.Audio().Recommendation.Trainers.SongSet(features, new SongSetOp
 var userOfKey = Enumerable.Range(0, settings.Users).ToDictionary(u => UserKey(u), u => u);
 Evaluate("oracle (the listener's soundtrack)", new Oracle(settings.Users, catalogRows.Count, (user, song) => favourite[userOfKey[(uint)user + 1]] == soundtrackOf[song] ? 1 : 0));
 Evaluate("multi-user audio (CNN + LSTM)", audio);
-Evaluate("audio -> MF factors", AudioFactorRegressionModel.Fit(mf, audio));
+Evaluate("audio -> MF factors", ml.Audio().Recommendation.Trainers.AudioFactorRegression(mf, audio, new AudioFactorRegressionOptions
+    { MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = "Plays" }).Fit(training));
 Evaluate("seed song (MFCC statistics)", seedSong);
 Evaluate("song set (MFCC statistics)", songSet);
 Evaluate("matrix factorization (no audio)", mf);

@@ -83,7 +83,8 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
             task.Increment(1);
             var mf = ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(new ImplicitMatrixFactorizationOptions
                 { LabelColumnName = nameof(PlayRow.Plays), MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", Seed = settings.Seed }).Fit(training);
-            list.Add(("audio -> MF factors", AudioFactorRegressionModel.Fit(mf, audio)));
+            list.Add(("audio -> MF factors", ml.Audio().Recommendation.Trainers.AudioFactorRegression(mf, audio, new AudioFactorRegressionOptions
+                { MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = nameof(PlayRow.Plays) }).Fit(training)));
             list.Add(("matrix factorization (no audio)", mf));
             task.Increment(1);
             list.Add(("song set (MFCC statistics)", ml.Audio().Recommendation.Trainers.SongSet(ContentSongFeatures.MfccStatistics(songs), new SongSetOptions { MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = nameof(PlayRow.Plays) }).Fit(training)));

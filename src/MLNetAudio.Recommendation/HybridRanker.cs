@@ -10,20 +10,55 @@ namespace MLNetAudio.Recommendation;
 /// <param name="Scorer">The fitted model that scores every (user, song).</param>
 public sealed record HybridFeature(string Name, IUserSongScorer Scorer);
 
+/// <summary>
+/// One input of the hybrid ranker given as an estimator: a name and a trainer whose fitted model scores every (user,
+/// song) (any recommendation trainer of this package, such as <c>ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(...)</c>).
+/// The hybrid trainer fits it itself, on the play columns named in <see cref="HybridRankerOptions"/>.
+/// </summary>
+/// <param name="Name">The feature's name (e.g. "Audio", "MF", "ItemCF", "Popularity").</param>
+/// <param name="Trainer">The estimator; its fitted transformer must be an <see cref="IUserSongScorer"/>.</param>
+public sealed record HybridFeatureTrainer(string Name, IEstimator<ITransformer> Trainer);
+
 // ML.NET convention: options are public fields (STYLE.md), so CA1051 is off for this class only.
 #pragma warning disable CA1051
 
 /// <summary>Options of <see cref="HybridRankerTrainer"/>.</summary>
 public sealed class HybridRankerOptions
 {
-    /// <summary>The user key column of the label and already-played data. Default "UserId".</summary>
+    /// <summary>
+    /// The user key column of the plays the trainer reads (held-out, already-played, or the whole log with
+    /// <see cref="FeatureTrainers"/>) and of the rows the fitted model scores. Default "UserId".
+    /// </summary>
     public string UserColumnName = RecommendationEvaluationOptions.Defaults.UserColumnName;
 
-    /// <summary>The song key column. Default "SongId".</summary>
+    /// <summary>The song key column, as <see cref="UserColumnName"/>. Default "SongId".</summary>
     public string SongColumnName = RecommendationEvaluationOptions.Defaults.SongColumnName;
 
     /// <summary>The play-count column. Default "Label".</summary>
     public string LabelColumnName = RecommendationEvaluationOptions.Defaults.LabelColumnName;
+
+    /// <summary>
+    /// The fitted feature models, in slot order: each a name and a model that scores every (user, song) (the audio,
+    /// matrix factorization, item-based CF, popularity, content or audio -> factors models of this package, or any other
+    /// <see cref="IUserSongScorer"/>), all over the same users and songs as the plays the ranker is fitted on. Required;
+    /// the trainer keeps a copy of the list (the models themselves are shared, not copied).
+    /// </summary>
+    public IReadOnlyList<HybridFeature>? Features;
+
+    /// <summary>
+    /// The feature models as estimators, in slot order, instead of <see cref="Features"/> (set exactly one of the two).
+    /// <see cref="HybridRankerTrainer.Fit(IDataView)"/> is then given the whole training log and stacks by itself: it
+    /// holds <see cref="HeldOutFraction"/> of each user's plays out, fits the feature trainers on the rest, fits the
+    /// ranker on the held-out plays, and refits the feature trainers on the whole log for the model it returns (which
+    /// owns them: dispose it). The trainers must read this options' column names. The trainer keeps a copy of the list.
+    /// </summary>
+    public IReadOnlyList<HybridFeatureTrainer>? FeatureTrainers;
+
+    /// <summary>
+    /// With <see cref="FeatureTrainers"/>: the share of each user's training plays held out for the ranker (a user's
+    /// first play, by song key, always stays with the feature models), drawn with <see cref="Seed"/>. Default 0.2.
+    /// </summary>
+    public double HeldOutFraction = Defaults.HeldOutFraction;
 
     /// <summary>Random unplayed songs added to each user's candidates as negatives (so the ranker sees the whole catalog's spread, not only the feature models' favourites). Default 200.</summary>
     public int RandomNegativesPerUser = Defaults.RandomNegativesPerUser;
@@ -63,6 +98,9 @@ public sealed class HybridRankerOptions
     /// <summary>Default values.</summary>
     public static class Defaults
     {
+        /// <summary>Default share of plays held out for the ranker when it fits its own feature models.</summary>
+        public const double HeldOutFraction = 0.2;
+
         /// <summary>Default random negatives.</summary>
         public const int RandomNegativesPerUser = 200;
 
@@ -85,8 +123,14 @@ public sealed class HybridRankerOptions
         public const double LearningRate = 0.1;
     }
 
-    /// <summary>A copy: the trainer keeps its own, so changing the options after construction changes nothing.</summary>
-    internal HybridRankerOptions Copy() => (HybridRankerOptions)MemberwiseClone();
+    /// <summary>A copy (the feature list copied too): the trainer keeps its own, so changing the options after construction changes nothing.</summary>
+    internal HybridRankerOptions Copy()
+    {
+        var copy = (HybridRankerOptions)MemberwiseClone();
+        copy.Features = Features?.ToArray();
+        copy.FeatureTrainers = FeatureTrainers?.ToArray();
+        return copy;
+    }
 
     /// <summary>Throws one <see cref="ArgumentException"/> listing every invalid field.</summary>
     public void Validate() =>
@@ -100,7 +144,49 @@ public sealed class HybridRankerOptions
             .Check(NumberOfLeaves < 2, nameof(NumberOfLeaves), $"must be at least 2; found {NumberOfLeaves}.")
             .Check(MinimumExampleCountPerLeaf < 1, nameof(MinimumExampleCountPerLeaf), $"must be at least 1; found {MinimumExampleCountPerLeaf}.")
             .Check(!(LearningRate > 0), nameof(LearningRate), $"must be positive; found {LearningRate}.")
+            .Check(FeatureProblem() is not null, Features is null && FeatureTrainers is not null ? nameof(FeatureTrainers) : nameof(Features), FeatureProblem() ?? string.Empty)
+            .Check(!(HeldOutFraction > 0 && HeldOutFraction < 1), nameof(HeldOutFraction), $"must be above 0 and below 1; found {HeldOutFraction}.")
             .ThrowIfAny();
+
+    /// <summary>What is wrong with <see cref="Features"/> or <see cref="FeatureTrainers"/>, or null.</summary>
+    private string? FeatureProblem()
+    {
+        if (Features is not null && FeatureTrainers is not null)
+        {
+            return "is set and so is FeatureTrainers; give the feature models either fitted (Features) or as estimators (FeatureTrainers), not both.";
+        }
+
+        var names = Features?.Select(f => f?.Name).ToList() ?? FeatureTrainers?.Select(f => f?.Name).ToList();
+        if (names is null || names.Count == 0)
+        {
+            return "must hold at least one feature model, new HybridFeature(name, fitted model), in the order of the ranker's slots (or set FeatureTrainers).";
+        }
+
+        int bad = Features is not null
+            ? Features.ToList().FindIndex(f => f is null || f.Scorer is null || string.IsNullOrWhiteSpace(f.Name))
+            : FeatureTrainers!.ToList().FindIndex(f => f is null || f.Trainer is null || string.IsNullOrWhiteSpace(f.Name));
+        if (bad >= 0)
+        {
+            return $"entry {bad} is null or has no name or no model; every feature needs both.";
+        }
+
+        var repeated = names.GroupBy(n => n, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (repeated is not null)
+        {
+            return $"holds the name '{repeated.Key}' twice; names identify the slots (WithFeatures, saved files), so each must be unique.";
+        }
+
+        return Features is null ? null : ShapeProblem(Features);
+    }
+
+    /// <summary>Which feature model scores other users or songs than the first, or null.</summary>
+    internal static string? ShapeProblem(IReadOnlyList<HybridFeature> features)
+    {
+        var first = features[0];
+        var other = features.FirstOrDefault(f => f.Scorer.UserCount != first.Scorer.UserCount || f.Scorer.SongCount != first.Scorer.SongCount);
+        return other is null ? null
+            : $"'{other.Name}' scores {other.Scorer.UserCount} users x {other.Scorer.SongCount} songs but '{first.Name}' scores {first.Scorer.UserCount} x {first.Scorer.SongCount}; fit every feature model on the same keys.";
+    }
 }
 #pragma warning restore CA1051
 
@@ -110,32 +196,90 @@ public sealed class HybridRankerOptions
 /// user, trained on held-out plays. Each feature is the log of the score's rank among the user's songs.
 /// </summary>
 /// <remarks>
+/// <para>
+/// Estimator characteristics: trains (LightGBM on the CPU, one thread); input: user key, song key and Single play-count
+/// columns of held-out plays; output: a Single <c>Score</c> column over (user key, song key) rows; NuGet:
+/// MLNetAudio.Recommendation (adds Microsoft.ML.LightGbm); not exportable to ONNX; saved with its feature models by
+/// <c>ml.Audio().Model.SaveHybridRanker</c>.
+/// </para>
+/// <para>
 /// Train the feature models on one part of the training log and fit the ranker on the plays held out of it (stacking);
-/// the ranker then applies to the same feature models or to ones retrained on the whole log. A feature a model cannot
-/// give (a collaborative model on a cold song scores negative infinity) becomes <see cref="MissingScore"/>, below every
-/// real score, which trees read as "no information".
+/// the ranker then applies to the same feature models or to ones retrained on the whole log
+/// (<see cref="HybridRankerModel.WithFeatures"/>). A feature a model cannot give (a collaborative model on a cold song
+/// scores negative infinity) becomes <see cref="MissingScore"/>, below every real score, which trees read as "no
+/// information". Cold songs are scored like any other: by whatever the audio features say of them.
+/// </para>
 /// </remarks>
-public sealed class HybridRankerTrainer
+/// <example>
+/// <c>samples/HybridRecommender/Program.cs</c>:
+/// <code>
+/// var hybrid = ml.Audio().Recommendation.Trainers.HybridRanker(new HybridRankerOptions { Features = features })
+///     .Fit(heldOutPlays, basePlays);
+/// </code>
+/// </example>
+public sealed class HybridRankerTrainer : IEstimator<HybridRankerModel>
 {
     /// <summary>The value a non-finite feature score becomes.</summary>
     public const float MissingScore = -1e6f;
 
     private readonly MLContext _ml;
     private readonly HybridRankerOptions _options;
+    private readonly HybridFeature[]? _features;
+    private readonly HybridFeatureTrainer[]? _featureTrainers;
     private readonly int _seed;
 
-    /// <summary>Creates the trainer; the options are validated and copied (changing them later changes nothing).</summary>
-    /// <param name="mlContext">The context: LightGBM runs on it, and a null <see cref="HybridRankerOptions.Seed"/> is drawn from it.</param>
-    /// <param name="options">Candidate sampling and LightGBM settings; null for the defaults.</param>
-    /// <exception cref="ArgumentException">An option is invalid; every bad one is listed.</exception>
-    public HybridRankerTrainer(MLContext mlContext, HybridRankerOptions? options = null)
+    // Reached through the catalog (ml.Audio().Recommendation.Trainers.HybridRanker). The options are validated and copied
+    // here (the feature list too); LightGBM runs on the context, and a null Seed is drawn from it.
+    internal HybridRankerTrainer(MLContext mlContext, HybridRankerOptions options)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
+        ArgumentNullException.ThrowIfNull(options);
         _ml = mlContext;
-        (options ?? new HybridRankerOptions()).Validate();
-        _options = options?.Copy() ?? new HybridRankerOptions();
+        options.Validate();
+        _options = options.Copy();
+        _features = _options.Features?.ToArray();
+        _featureTrainers = _options.FeatureTrainers?.ToArray();
         _seed = TrainerSeeds.Resolve(mlContext, _options.Seed, "HybridRanker");
     }
+
+    /// <summary>
+    /// With fitted <see cref="HybridRankerOptions.Features"/>: fits the ranker on <paramref name="input"/>, plays the
+    /// feature models did not see, with no song left out of the candidates (<see cref="Fit(IDataView, IDataView?)"/>
+    /// with no already-played data). With <see cref="HybridRankerOptions.FeatureTrainers"/>: <paramref name="input"/> is
+    /// the whole training log, and the trainer stacks by itself (see <see cref="HybridRankerOptions.FeatureTrainers"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException">
+    /// A column is missing or wrong, its keys do not match the feature models', a feature trainer's model is not an
+    /// <see cref="IUserSongScorer"/>, or no user has a held-out play; the message names the column or the feature.
+    /// </exception>
+    public HybridRankerModel Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (_features is not null)
+        {
+            return Fit(input, null);
+        }
+
+        var plays = PlayMatrix.ReadTraining(input, _options.UserColumnName, _options.SongColumnName, _options.LabelColumnName);
+        var (basePlays, heldOut) = SplitForStacking(plays, _options.HeldOutFraction, _seed);
+        var baseFeatures = FitFeatures(PlaysToDataView(_ml, basePlays, UserColumnName, SongColumnName, _options.LabelColumnName));
+        HybridRankerModel ranker;
+        try
+        {
+            ranker = FitRanker(baseFeatures, heldOut, basePlays, nameof(input));
+        }
+        finally
+        {
+            DisposeAll(baseFeatures);
+        }
+
+        var features = FitFeatures(input);
+        return new HybridRankerModel(_ml, UserColumnName, SongColumnName, ranker.Model, features, ranker.TrainingData) { OwnsFeatures = true };
+    }
+
+    /// <summary>Checks the input columns (key user and song, Single label) and describes the output (Score).</summary>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema) =>
+        ContentSongInputs.OutputSchema(inputSchema, _options.UserColumnName, _options.SongColumnName, _options.LabelColumnName);
 
     /// <summary>
     /// Fits the ranker: for each user with held-out plays, candidates are those plays (label 1), random unplayed songs
@@ -143,33 +287,37 @@ public sealed class HybridRankerTrainer
     /// With <see cref="HybridRankerOptions.WeightRandomNegatives"/> each random negative is weighted by the unplayed songs
     /// it stands for, so the ranker's loss is that of the whole catalog, not of a sample skewed towards the top lists.
     /// </summary>
-    /// <param name="features">The feature models, all over the same users and songs.</param>
     /// <param name="heldOutPlays">Plays the feature models did not see (the labels).</param>
     /// <param name="alreadyPlayed">Plays the feature models were trained on (excluded from candidates), or null.</param>
-    /// <exception cref="ArgumentException">No feature, models of different shapes, or no user with held-out plays.</exception>
-    public HybridRankerModel Fit(IReadOnlyList<HybridFeature> features, IDataView heldOutPlays, IDataView? alreadyPlayed)
+    /// <exception cref="ArgumentException">A column is missing or wrong, its keys do not match the feature models', or no user has a held-out play.</exception>
+    /// <exception cref="InvalidOperationException">The feature models were given as <see cref="HybridRankerOptions.FeatureTrainers"/>: use <see cref="Fit(IDataView)"/>.</exception>
+    public HybridRankerModel Fit(IDataView heldOutPlays, IDataView? alreadyPlayed)
     {
-        ArgumentNullException.ThrowIfNull(features);
         ArgumentNullException.ThrowIfNull(heldOutPlays);
-        if (features.Count == 0)
+        if (_features is null)
         {
-            throw new ArgumentException("The hybrid ranker needs at least one feature model.", nameof(features));
+            throw new InvalidOperationException(
+                "HybridRankerOptions.FeatureTrainers are fitted by Fit(plays), which holds HeldOutFraction of each user's plays out by itself; "
+                + "to stack by hand, fit the feature models and give them as HybridRankerOptions.Features.");
         }
 
+        int users = _features[0].Scorer.UserCount, songs = _features[0].Scorer.SongCount;
+        var labels = ReadPlays(heldOutPlays, nameof(heldOutPlays), users, songs);
+        var played = alreadyPlayed is null ? null : ReadPlays(alreadyPlayed, nameof(alreadyPlayed), users, songs);
+        return FitRanker(_features, labels, played, nameof(heldOutPlays));
+    }
+
+    private string UserColumnName => _options.UserColumnName;
+
+    private string SongColumnName => _options.SongColumnName;
+
+    /// <summary>The ranker over <paramref name="features"/>, fitted on <paramref name="labels"/> with <paramref name="played"/> left out of the candidates.</summary>
+    private HybridRankerModel FitRanker(HybridFeature[] features, PlayMatrix labels, PlayMatrix? played, string labelsName)
+    {
         int users = features[0].Scorer.UserCount, songs = features[0].Scorer.SongCount;
-        foreach (var f in features)
-        {
-            if (f.Scorer.UserCount != users || f.Scorer.SongCount != songs)
-            {
-                throw new ArgumentException($"Feature '{f.Name}' scores {f.Scorer.UserCount} users x {f.Scorer.SongCount} songs; '{features[0].Name}' scores {users} x {songs}.", nameof(features));
-            }
-        }
-
-        var labels = PlayMatrix.Read(heldOutPlays, _options.UserColumnName, _options.SongColumnName, _options.LabelColumnName);
-        var played = alreadyPlayed is null ? null : PlayMatrix.Read(alreadyPlayed, _options.UserColumnName, _options.SongColumnName, _options.LabelColumnName);
         var rng = new Random(_seed);
         var rows = new List<HybridRankerModel.Row>();
-        var block = new float[features.Count][];
+        var block = new float[features.Length][];
         for (int u = 0; u < users; u++)
         {
             var positives = new HashSet<int>(labels.SongsOf(u).ToArray());
@@ -179,7 +327,7 @@ public sealed class HybridRankerTrainer
             }
 
             var exclude = played is null ? [] : new HashSet<int>(played.SongsOf(u).ToArray());
-            for (int f = 0; f < features.Count; f++)
+            for (int f = 0; f < features.Length; f++)
             {
                 block[f] = new float[songs];
                 features[f].Scorer.ScoreUsers(u, 1, block[f]);
@@ -189,7 +337,7 @@ public sealed class HybridRankerTrainer
             HybridRankerModel.ToLogRanks(block);
             // Every held-out play and every feature's top songs are candidates; the rest of the catalog is sampled.
             var candidates = new SortedSet<int>(positives.Where(s => !exclude.Contains(s)));
-            for (int f = 0; f < features.Count; f++)
+            for (int f = 0; f < features.Length; f++)
             {
                 var masked = TopKMetrics.ExcludeAlreadyPlayed(raw[f], exclude);
                 foreach (int s in TopKMetrics.TopK(masked, Math.Min(_options.TopCandidatesPerFeature, songs)))
@@ -221,10 +369,10 @@ public sealed class HybridRankerTrainer
 
         if (rows.Count == 0)
         {
-            throw new ArgumentException($"No user has a held-out play in '{_options.LabelColumnName}'; the ranker has nothing to learn from.", nameof(heldOutPlays));
+            throw new ArgumentException($"No user has a held-out play in '{_options.LabelColumnName}'; the ranker has nothing to learn from.", labelsName);
         }
 
-        var data = HybridRankerModel.ToDataView(_ml, rows, users, features.Count);
+        var data = HybridRankerModel.ToDataView(_ml, rows, users, features.Length);
         var trainer = _ml.Ranking.Trainers.LightGbm(new LightGbmRankingTrainer.Options
         {
             LabelColumnName = HybridRankerModel.LabelColumnName,
@@ -239,15 +387,134 @@ public sealed class HybridRankerTrainer
             NumberOfThreads = 1,
         });
         var model = trainer.Fit(data);
-        return new HybridRankerModel(_ml, model, features, data);
+        return new HybridRankerModel(_ml, UserColumnName, SongColumnName, model, features, data);
+    }
+
+    /// <summary>
+    /// Each user's plays in song-key order, <paramref name="fraction"/> of them held out (drawn with
+    /// <paramref name="seed"/>); the first always stays in the base, so every user with plays keeps one for the feature models.
+    /// </summary>
+    internal static (PlayMatrix Base, PlayMatrix HeldOut) SplitForStacking(PlayMatrix plays, double fraction, int seed)
+    {
+        var rng = new Random(seed);
+        var kept = new List<(int, int, float)>();
+        var held = new List<(int, int, float)>();
+        for (int u = 0; u < plays.UserCount; u++)
+        {
+            var songs = plays.SongsOf(u);
+            var counts = plays.PlaysOf(u);
+            for (int i = 0; i < songs.Length; i++)
+            {
+                bool holdOut = rng.NextDouble() < fraction && i > 0;
+                (holdOut ? held : kept).Add((u, songs[i], counts[i]));
+            }
+        }
+
+        return (PlayMatrix.FromTriples(plays.UserCount, plays.SongCount, kept), PlayMatrix.FromTriples(plays.UserCount, plays.SongCount, held));
+    }
+
+    /// <summary>Plays as (user key, song key, plays) rows under the given column names, keys over the matrix's counts.</summary>
+    internal static IDataView PlaysToDataView(MLContext ml, PlayMatrix plays, string userColumnName, string songColumnName, string labelColumnName)
+    {
+        var rows = new List<PlayRow>(plays.NonZeroCount);
+        for (int u = 0; u < plays.UserCount; u++)
+        {
+            var songs = plays.SongsOf(u);
+            var counts = plays.PlaysOf(u);
+            for (int i = 0; i < songs.Length; i++)
+            {
+                // LoadFromEnumerable reads a .NET key value v as key v + 1, so the 0-based indices are stored as they are.
+                rows.Add(new PlayRow { User = (uint)u, Song = (uint)songs[i], Plays = counts[i] });
+            }
+        }
+
+        var schema = SchemaDefinition.Create(typeof(PlayRow));
+        schema[nameof(PlayRow.User)].ColumnType = new KeyDataViewType(typeof(uint), plays.UserCount);
+        schema[nameof(PlayRow.User)].ColumnName = userColumnName;
+        schema[nameof(PlayRow.Song)].ColumnType = new KeyDataViewType(typeof(uint), plays.SongCount);
+        schema[nameof(PlayRow.Song)].ColumnName = songColumnName;
+        schema[nameof(PlayRow.Plays)].ColumnName = labelColumnName;
+        return ml.Data.LoadFromEnumerable(rows, schema);
+    }
+
+    /// <summary>Fits every feature trainer on <paramref name="plays"/>; a model that is no scorer, or of another shape, is an error naming the feature.</summary>
+    private HybridFeature[] FitFeatures(IDataView plays)
+    {
+        var features = new List<HybridFeature>();
+        try
+        {
+            foreach (var (name, trainer) in _featureTrainers!)
+            {
+                var model = trainer.Fit(plays);
+                if (model is not IUserSongScorer scorer)
+                {
+                    (model as IDisposable)?.Dispose();
+                    throw new ArgumentException(
+                        $"Feature trainer '{name}' made a {model.GetType().Name}, which does not score (user, song) pairs; give a recommendation trainer whose model is an IUserSongScorer.",
+                        nameof(plays));
+                }
+
+                features.Add(new HybridFeature(name, scorer));
+            }
+
+            if (HybridRankerOptions.ShapeProblem(features) is string problem)
+            {
+                throw new ArgumentException($"The feature trainers' models disagree: {problem}", nameof(plays));
+            }
+
+            return [.. features];
+        }
+        catch
+        {
+            DisposeAll(features);
+            throw;
+        }
+    }
+
+    private static void DisposeAll(IEnumerable<HybridFeature> features)
+    {
+        foreach (var f in features)
+        {
+            (f.Scorer as IDisposable)?.Dispose();
+        }
+    }
+
+    private sealed class PlayRow
+    {
+        public uint User { get; set; }
+
+        public uint Song { get; set; }
+
+        public float Plays { get; set; }
+    }
+
+    /// <summary>Reads plays whose key columns must cover the feature models' users and songs.</summary>
+    private PlayMatrix ReadPlays(IDataView data, string name, int users, int songs)
+    {
+        var plays = PlayMatrix.Read(data, _options.UserColumnName, _options.SongColumnName, _options.LabelColumnName);
+        if (plays.UserCount != users || plays.SongCount != songs)
+        {
+            throw new ArgumentException(
+                $"Columns '{_options.UserColumnName}' and '{_options.SongColumnName}' of {name} are keys of {plays.UserCount} users x {plays.SongCount} songs "
+                + $"but the feature models score {users} x {songs}; map the plays with the same fitted MapValueToKey the feature models were trained with.",
+                name);
+        }
+
+        return plays;
     }
 }
 
 /// <summary>
 /// A fitted hybrid ranker: an ML.NET LightGBM ranking model over the feature models' scores. As an
-/// <see cref="IUserSongScorer"/> it scores every (user, song) by computing the features and running the ML.NET model.
+/// <see cref="IUserSongScorer"/> it scores every (user, song) by computing the features and running the ML.NET model;
+/// as an ML.NET transformer it appends that score to (user key, song key) rows.
 /// </summary>
-public sealed class HybridRankerModel : IUserSongScorer
+/// <remarks>
+/// A row's score needs the features of all the user's songs (each is a rank among them), so each cursor keeps the last
+/// user's scores: rows grouped by user are scored at the cost of one <see cref="ScoreUsers"/> per user. A row whose user
+/// or song key is missing (0) scores 0, never NaN.
+/// </remarks>
+public sealed class HybridRankerModel : RowMappingTransformer, IUserSongScorer, IDisposable
 {
     /// <summary>The query-group (user key) column of the ranker's data.</summary>
     public const string GroupColumnName = "GroupId";
@@ -264,13 +531,28 @@ public sealed class HybridRankerModel : IUserSongScorer
     private readonly MLContext _ml;
     private readonly IReadOnlyList<HybridFeature> _features;
 
-    internal HybridRankerModel(MLContext ml, ITransformer model, IReadOnlyList<HybridFeature> features, IDataView trainingData)
+    internal HybridRankerModel(MLContext ml, string userColumnName, string songColumnName, ITransformer model, IReadOnlyList<HybridFeature> features, IDataView trainingData)
     {
         _ml = ml;
+        UserColumnName = userColumnName;
+        SongColumnName = songColumnName;
         Model = model;
         _features = features;
         TrainingData = trainingData;
     }
+
+    /// <summary>The user key column of the rows <see cref="RowMappingTransformer.Transform"/> scores (the ranker's <see cref="HybridRankerOptions.UserColumnName"/>).</summary>
+    public string UserColumnName { get; }
+
+    /// <summary>The song key column of the rows <see cref="RowMappingTransformer.Transform"/> scores (the ranker's <see cref="HybridRankerOptions.SongColumnName"/>).</summary>
+    public string SongColumnName { get; }
+
+    /// <summary>
+    /// Whether <see cref="Dispose"/> disposes the feature models: true for the ones the trainer fitted itself
+    /// (<see cref="HybridRankerOptions.FeatureTrainers"/>) and for a loaded ranker's; fitted models given in
+    /// <see cref="HybridRankerOptions.Features"/> stay the caller's.
+    /// </summary>
+    internal bool OwnsFeatures { get; init; }
 
     /// <summary>The ML.NET ranking model (reads <see cref="FeaturesColumnName"/>, appends Score).</summary>
     public ITransformer Model { get; }
@@ -343,11 +625,55 @@ public sealed class HybridRankerModel : IUserSongScorer
             throw new ArgumentException($"The ranker was trained on features [{string.Join(", ", FeatureNames)}] over {UserCount} users x {SongCount} songs; give the same names in the same order over the same keys.", nameof(features));
         }
 
-        return new HybridRankerModel(_ml, Model, features, TrainingData);
+        return new HybridRankerModel(_ml, UserColumnName, SongColumnName, Model, features, TrainingData);
     }
 
-    /// <summary>Scores candidate rows (as <see cref="TrainingData"/>): the ML.NET model's output, still grouped by user.</summary>
-    public IDataView Transform(IDataView candidates) => Model.Transform(candidates);
+    /// <summary>
+    /// Scores candidate rows (as <see cref="TrainingData"/>: <see cref="GroupColumnName"/>, <see cref="FeaturesColumnName"/>, ...):
+    /// the ML.NET model's output, still grouped by user, for <c>ml.Ranking.Evaluate</c>.
+    /// </summary>
+    public IDataView ScoreCandidates(IDataView candidates)
+    {
+        ArgumentNullException.ThrowIfNull(candidates);
+        return Model.Transform(candidates);
+    }
+
+    /// <summary>Disposes the feature models this ranker owns (see <see cref="HybridRankerOptions.FeatureTrainers"/>); others stay the caller's.</summary>
+    public void Dispose()
+    {
+        if (OwnsFeatures)
+        {
+            foreach (var f in _features)
+            {
+                (f.Scorer as IDisposable)?.Dispose();
+            }
+        }
+    }
+
+    private protected override SchemaBinding Bind(DataViewSchema inputSchema) =>
+        UserSongScoreBinding.Create(inputSchema, UserColumnName, SongColumnName, UserCount, SongCount, CursorScorer);
+
+    /// <summary>A scorer for one cursor, keeping the last user's row of scores.</summary>
+    private Func<uint, uint, float> CursorScorer()
+    {
+        var row = new float[SongCount];
+        uint cached = 0;
+        return (userKey, songKey) =>
+        {
+            if (userKey == 0 || songKey == 0)
+            {
+                return 0f;
+            }
+
+            if (userKey != cached)
+            {
+                ScoreUsers((int)userKey - 1, 1, row);
+                cached = userKey;
+            }
+
+            return row[songKey - 1];
+        };
+    }
 
     /// <summary>
     /// Replaces each feature's scores of one user by −ln(1 + r), r the song's rank among that user's songs (0 for the

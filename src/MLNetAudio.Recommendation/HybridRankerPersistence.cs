@@ -17,12 +17,15 @@ namespace MLNetAudio.Data
     /// A <see cref="HybridRankerModel"/> is not one pipeline but an ML.NET ranking model over the scores of several
     /// feature models, so it has its own file: a zip archive of
     /// <code>
-    /// hybrid.json          format "MLNetAudio.HybridRanker", its version, the library version, users, songs, and
+    /// hybrid.json          format "MLNetAudio.HybridRanker", its version, the library version, users, songs, the
+    ///                      user and song key columns the ranker scores (userColumn, songColumn; version 2), and
     ///                      per part (the ranker, then each feature in slot order): name, kind, entry, length, SHA-256
     /// ranker.zip           the ML.NET ranking model, as ml.Audio().Model.Save writes it (ML.NET saves its stages)
     /// features/NNN.zip     a feature that is an MLNetAudio model (kind "model"), as ml.Audio().Model.Save writes it
-    /// features/NNN.bin     an AudioFactorRegressionModel (kind "audio-factors"), its own binary block
+    /// features/NNN.bin     version 1 only: an AudioFactorRegressionModel (kind "audio-factors"), its factors block
+    ///                      without key columns (version 2 saves it as kind "model")
     /// </code>
+    /// Version 1 files load with key columns "UserId" and "SongId" (the options' defaults), which they did not record.
     /// Feature models that can be saved: implicit matrix factorization, item-based CF, popularity, the field-aware
     /// factorization machine, the content models
     /// (seed song, song set), the multi-user audio model and the audio factor regression. The ranker's candidate rows (<see cref="HybridRankerModel.TrainingData"/>)
@@ -31,7 +34,7 @@ namespace MLNetAudio.Data
     internal static class HybridRankerPersistence
     {
         private const string HybridFormat = "MLNetAudio.HybridRanker";
-        private const int HybridVersion = 1;
+        private const int HybridVersion = 2;
         private const string HybridManifest = "hybrid.json";
         private const string KindModel = "model";
         private const string KindAudioFactors = "audio-factors";
@@ -57,13 +60,6 @@ namespace MLNetAudio.Data
                 string index = i.ToString("D3", CultureInfo.InvariantCulture);
                 switch (feature.Scorer)
                 {
-                    case AudioFactorRegressionModel factors:
-                        parts.Add((feature.Name, KindAudioFactors, $"features/{index}.bin", ToBytes(s =>
-                        {
-                            using var writer = new BinaryWriter(s, System.Text.Encoding.UTF8, leaveOpen: true);
-                            factors.Save(writer);
-                        })));
-                        break;
                     case ITransformer transformer and IPersistableAudioTransformer when KeyColumns(feature.Scorer) is (string user, string song):
                         var builder = new DataViewSchema.Builder();
                         builder.AddColumn(user, new KeyDataViewType(typeof(uint), feature.Scorer.UserCount));
@@ -86,6 +82,8 @@ namespace MLNetAudio.Data
                 ["libraryVersion"] = ModelFile.LibraryVersion,
                 ["users"] = model.UserCount,
                 ["songs"] = model.SongCount,
+                ["userColumn"] = model.UserColumnName,
+                ["songColumn"] = model.SongColumnName,
                 ["parts"] = new JsonArray(parts.Select(p => (JsonNode)new JsonObject
                 {
                     ["name"] = p.Name,
@@ -145,7 +143,7 @@ namespace MLNetAudio.Data
                     ?? throw new AudioModelFileException(path, AudioModelFileProblem.NotAModelFile,
                         $"it has no '{HybridManifest}', so it is not a hybrid ranker file"
                         + (zip.GetEntry(ModelFile.ManifestEntry) is null ? string.Empty : "; it is a pipeline: load it with ml.Audio().Model.Load"));
-                var (users, songs, parts) = ReadHybridManifest(path, ModelZip.ReadEntry(path, manifestEntry, null, null, ModelZip.MaxManifestBytes));
+                var (users, songs, columns, parts) = ReadHybridManifest(path, ModelZip.ReadEntry(path, manifestEntry, null, null, ModelZip.MaxManifestBytes));
                 if (parts.Count > ModelFile.MaxStages || parts.Select(p => p.Entry).Distinct(StringComparer.Ordinal).Count() != parts.Count)
                 {
                     throw new AudioModelFileException(path, AudioModelFileProblem.Corrupt,
@@ -169,10 +167,10 @@ namespace MLNetAudio.Data
 
                         byte[] bytes = ModelZip.ReadEntry(path, entry, length, sha, ModelZip.MaxEntryBytes);
 
-                        loaded.Add((name, LoadPart(catalog, path, kind, entryName, bytes)));
+                        loaded.Add((name, LoadPart(catalog, path, kind, entryName, bytes, columns)));
                     }
 
-                    return Assemble(catalog.Context, path, users, songs, loaded);
+                    return Assemble(catalog.Context, path, users, songs, columns, loaded);
                 }
                 catch
                 {
@@ -189,7 +187,7 @@ namespace MLNetAudio.Data
             }
         }
 
-        private static HybridRankerModel Assemble(MLContext ml, string path, int users, int songs, List<(string Name, object Part)> loaded)
+        private static HybridRankerModel Assemble(MLContext ml, string path, int users, int songs, (string User, string Song) columns, List<(string Name, object Part)> loaded)
         {
             if (loaded.Count < 2 || loaded[0].Part is not ITransformer ranker)
             {
@@ -214,10 +212,10 @@ namespace MLNetAudio.Data
                 features.Add(new HybridFeature(name, scorer));
             }
 
-            return new HybridRankerModel(ml, ranker, features, HybridRankerModel.ToDataView(ml, [], users, features.Count));
+            return new HybridRankerModel(ml, columns.User, columns.Song, ranker, features, HybridRankerModel.ToDataView(ml, [], users, features.Count)) { OwnsFeatures = true };
         }
 
-        private static object LoadPart(AudioModelCatalog catalog, string path, string kind, string entryName, byte[] bytes)
+        private static object LoadPart(AudioModelCatalog catalog, string path, string kind, string entryName, byte[] bytes, (string User, string Song) columns)
         {
             using var stream = new MemoryStream(bytes, writable: false);
             try
@@ -229,7 +227,7 @@ namespace MLNetAudio.Data
                     case KindAudioFactors:
                         using (var reader = new BinaryReader(stream))
                         {
-                            var model = AudioFactorRegressionModel.Load(reader);
+                            var model = AudioFactorRegressionModel.LoadFactors(reader, columns.User, columns.Song);
                             if (stream.Position != stream.Length)
                             {
                                 throw new InvalidDataException($"{stream.Length - stream.Position} bytes were left unread");
@@ -254,7 +252,7 @@ namespace MLNetAudio.Data
             }
         }
 
-        private static (int Users, int Songs, List<(string Name, string Kind, string Entry, long Length, string Sha)> Parts) ReadHybridManifest(string path, byte[] json)
+        private static (int Users, int Songs, (string User, string Song) Columns, List<(string Name, string Kind, string Entry, long Length, string Sha)> Parts) ReadHybridManifest(string path, byte[] json)
         {
             try
             {
@@ -275,7 +273,13 @@ namespace MLNetAudio.Data
                 var parts = (manifest["parts"]?.AsArray() ?? throw new InvalidDataException("it lists no parts"))
                     .Select(p => ((string?)p!["name"] ?? string.Empty, (string?)p["kind"] ?? string.Empty, (string?)p["entry"] ?? string.Empty, (long?)p["length"] ?? -1, (string?)p["sha256"] ?? string.Empty))
                     .ToList();
-                return ((int?)manifest["users"] ?? 0, (int?)manifest["songs"] ?? 0, parts);
+                var columns = ((string?)manifest["userColumn"] ?? RecommendationEvaluationOptions.Defaults.UserColumnName, (string?)manifest["songColumn"] ?? RecommendationEvaluationOptions.Defaults.SongColumnName);
+                if (string.IsNullOrWhiteSpace(columns.Item1) || string.IsNullOrWhiteSpace(columns.Item2))
+                {
+                    throw new InvalidDataException("its key column names are empty");
+                }
+
+                return ((int?)manifest["users"] ?? 0, (int?)manifest["songs"] ?? 0, columns, parts);
             }
             catch (Exception e) when (e is JsonException or InvalidOperationException or InvalidDataException or FormatException)
             {
@@ -289,6 +293,7 @@ namespace MLNetAudio.Data
             SongRecommenderModel m => (m.UserColumnName, m.SongColumnName),
             MultiUserAudioModel m => (m.UserColumnName, m.SongColumnName),
             ContentSongModel m => (m.UserColumnName, m.SongColumnName),
+            AudioFactorRegressionModel m => (m.UserColumnName, m.SongColumnName),
             _ => null,
         };
 

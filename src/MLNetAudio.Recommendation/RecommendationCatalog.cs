@@ -609,13 +609,67 @@ namespace MLNetAudio.Recommendation
             return new MultiUserAudioTrainer(trainers.Context, options, windows);
         }
 
-        /// <summary>The hybrid LightGBM LambdaRank ranker over other models' scores, one query group per user.</summary>
+        /// <summary>
+        /// The hybrid LightGBM LambdaRank ranker over other models' scores, one query group per user, fitted on held-out
+        /// plays (<see cref="HybridRankerTrainer.Fit(IDataView, IDataView?)"/>).
+        /// </summary>
         /// <param name="trainers">The catalog.</param>
-        /// <param name="options">Candidate sampling and LightGBM settings; null for the defaults.</param>
-        public static HybridRankerTrainer HybridRanker(this RecommendationTrainers trainers, HybridRankerOptions? options = null)
+        /// <param name="options">The fitted feature models (<see cref="HybridRankerOptions.Features"/>, required), columns, candidate sampling and LightGBM settings.</param>
+        /// <exception cref="ArgumentException">An option is invalid; every bad one is listed.</exception>
+        public static HybridRankerTrainer HybridRanker(this RecommendationTrainers trainers, HybridRankerOptions options)
         {
             ArgumentNullException.ThrowIfNull(trainers);
             return new HybridRankerTrainer(trainers.Context, options);
+        }
+
+        /// <summary>
+        /// The van den Oord et al. (2013) audio -> factors recommender over a real catalog (DESIGN.md §8): at Fit it trains
+        /// weighted ALS and the multi-user audio model on the plays, then a ridge regression from each song's audio
+        /// embedding to its factors, so cold songs (no plays) get factors and scores. Songs as an IDataView, one row per
+        /// song with the song key (<see cref="AudioFactorRegressionOptions.MatrixRowIndexColumnName"/>, the same fitted
+        /// MapValueToKey as the plays) and the windows <c>SegmentMfcc</c> made (<see cref="AudioFactorRegressionOptions.SongWindowsColumnName"/>).
+        /// </summary>
+        /// <param name="trainers">The catalog.</param>
+        /// <param name="songs">The catalog's songs (see <see cref="AudioSongWindows.FromDataView(IDataView, string, string)"/>).</param>
+        /// <param name="options">Columns, the ridge and the two models' settings; null for the defaults.</param>
+        /// <exception cref="ArgumentException">An option, a column or a song of <paramref name="songs"/> is invalid; the message names it.</exception>
+        public static AudioFactorRegressionTrainer AudioFactorRegression(this RecommendationTrainers trainers, IDataView songs, AudioFactorRegressionOptions? options = null)
+        {
+            ArgumentNullException.ThrowIfNull(trainers);
+            options ??= new AudioFactorRegressionOptions();
+            options.Validate();
+            var windows = AudioSongWindows.FromDataView(songs, options.MatrixRowIndexColumnName, options.SongWindowsColumnName);
+            return new AudioFactorRegressionTrainer(trainers.Context, windows, options);
+        }
+
+        /// <summary>
+        /// The audio -> factors recommender over songs already cut into windows (index = song key - 1), as
+        /// <see cref="AudioFactorRegression(RecommendationTrainers, IDataView, AudioFactorRegressionOptions?)"/>.
+        /// </summary>
+        /// <param name="trainers">The catalog.</param>
+        /// <param name="songs">Every song's MFCC windows, from <c>AudioSongWindows.Compute</c> (MLNetAudio.Synthesis) or <see cref="AudioSongWindows.FromDataView(IDataView, string, string)"/>.</param>
+        /// <param name="options">Columns, the ridge and the two models' settings; null for the defaults.</param>
+        /// <exception cref="ArgumentException">An option is invalid; every bad one is listed.</exception>
+        public static AudioFactorRegressionTrainer AudioFactorRegression(this RecommendationTrainers trainers, AudioSongWindows songs, AudioFactorRegressionOptions? options = null)
+        {
+            ArgumentNullException.ThrowIfNull(trainers);
+            return new AudioFactorRegressionTrainer(trainers.Context, songs, options ?? new AudioFactorRegressionOptions());
+        }
+
+        /// <summary>
+        /// The audio -> factors regression between two fitted models: at Fit, only the ridge regression from
+        /// <paramref name="audio"/>'s song embeddings to <paramref name="factors"/>' song factors over the songs played
+        /// in the plays (usually the plays both models were trained on).
+        /// </summary>
+        /// <param name="trainers">The catalog.</param>
+        /// <param name="factors">The fitted matrix factorization (its user factors score; its song factors are the targets).</param>
+        /// <param name="audio">The fitted multi-user audio model (its song embeddings are the inputs); it stays the caller's to dispose.</param>
+        /// <param name="options">Columns and the ridge (<see cref="AudioFactorRegressionOptions.Factorization"/> and <see cref="AudioFactorRegressionOptions.Audio"/> must be null); null for the defaults.</param>
+        /// <exception cref="ArgumentException">An option is invalid, or the two models disagree on the users or songs.</exception>
+        public static AudioFactorRegressionTrainer AudioFactorRegression(this RecommendationTrainers trainers, ImplicitMatrixFactorizationModel factors, MultiUserAudioModel audio, AudioFactorRegressionOptions? options = null)
+        {
+            ArgumentNullException.ThrowIfNull(trainers);
+            return new AudioFactorRegressionTrainer(factors, audio, options ?? new AudioFactorRegressionOptions());
         }
     }
 

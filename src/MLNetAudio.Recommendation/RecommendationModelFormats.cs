@@ -21,6 +21,7 @@ internal sealed class RecommendationModelFormats : IAudioModelFormatRegistrar
         AudioModelFormats.Register(FieldAwareFactorizationMachineRecommenderModel.FormatName, FieldAwareFactorizationMachineRecommenderModel.CurrentVersion, FieldAwareFactorizationMachineRecommenderModel.OldestReadableVersion, FieldAwareFactorizationMachineRecommenderModel.Load);
         AudioModelFormats.Register(SeedSongModel.FormatName, SeedSongModel.CurrentVersion, SeedSongModel.OldestReadableVersion, SeedSongModel.Load);
         AudioModelFormats.Register(SongSetModel.FormatName, SongSetModel.CurrentVersion, SongSetModel.OldestReadableVersion, SongSetModel.Load);
+        AudioModelFormats.Register(AudioFactorRegressionModel.FormatName, AudioFactorRegressionModel.CurrentVersion, AudioFactorRegressionModel.OldestReadableVersion, AudioFactorRegressionModel.Load);
         AudioModelFormats.Register(ItemBasedCollaborativeFilteringModel.FormatName, ItemBasedCollaborativeFilteringModel.CurrentVersion, ItemBasedCollaborativeFilteringModel.OldestReadableVersion, ItemBasedCollaborativeFilteringModel.Load);
     }
 }

@@ -12,26 +12,33 @@ internal sealed class UserSongScoreBinding : SchemaBinding
 {
     private readonly int _user;
     private readonly int _song;
-    private readonly Func<uint, uint, float> _score;
+    private readonly Func<Func<uint, uint, float>> _scorerPerCursor;
 
-    private UserSongScoreBinding(int user, int song, Func<uint, uint, float> score)
+    private UserSongScoreBinding(int user, int song, Func<Func<uint, uint, float>> scorerPerCursor)
     {
         _user = user;
         _song = song;
-        _score = score;
+        _scorerPerCursor = scorerPerCursor;
     }
 
     public override IReadOnlyList<OutputColumn> Outputs { get; } = [new OutputColumn(SongRecommenderModel.ScoreColumnName, NumberDataViewType.Single)];
 
     /// <summary>Binds <paramref name="score"/> (called with the raw 1-based keys, 0 for a missing one) to the schema.</summary>
     /// <exception cref="ArgumentException">A key column is missing, not a UInt32 key, or has another count than the model's.</exception>
-    public static UserSongScoreBinding Create(DataViewSchema inputSchema, string userColumnName, string songColumnName, int userCount, int songCount, Func<uint, uint, float> score)
+    public static UserSongScoreBinding Create(DataViewSchema inputSchema, string userColumnName, string songColumnName, int userCount, int songCount, Func<uint, uint, float> score) =>
+        Create(inputSchema, userColumnName, songColumnName, userCount, songCount, () => score);
+
+    /// <summary>
+    /// As <see cref="Create(DataViewSchema, string, string, int, int, Func{uint, uint, float})"/>, with a scorer made per
+    /// cursor by <paramref name="scorerPerCursor"/> (for a model whose scores keep per-cursor state, such as a cache).
+    /// </summary>
+    public static UserSongScoreBinding Create(DataViewSchema inputSchema, string userColumnName, string songColumnName, int userCount, int songCount, Func<Func<uint, uint, float>> scorerPerCursor)
     {
         var user = PlayMatrix.RequireKey(inputSchema, userColumnName, "User (MatrixColumnIndexColumnName)");
         var song = PlayMatrix.RequireKey(inputSchema, songColumnName, "Song (MatrixRowIndexColumnName)");
         PlayMatrix.RequireKeyCount(user, userCount, "users");
         PlayMatrix.RequireKeyCount(song, songCount, "songs");
-        return new UserSongScoreBinding(user.Index, song.Index, score);
+        return new UserSongScoreBinding(user.Index, song.Index, scorerPerCursor);
     }
 
     public override IEnumerable<int> InputsNeeded(bool[] activeOutputs) => activeOutputs[0] ? [_user, _song] : [];
@@ -40,6 +47,7 @@ internal sealed class UserSongScoreBinding : SchemaBinding
 
     private sealed class Mapper(UserSongScoreBinding binding, DataViewRow input) : RowMapper
     {
+        private readonly Func<uint, uint, float> _score = binding._scorerPerCursor();
         private ValueGetter<uint>? _user;
         private ValueGetter<uint>? _song;
 
@@ -51,7 +59,7 @@ internal sealed class UserSongScoreBinding : SchemaBinding
             uint u = 0, s = 0;
             _user(ref u);
             _song(ref s);
-            value = binding._score(u, s);
+            value = _score(u, s);
         });
     }
 }

@@ -137,7 +137,7 @@ public sealed class AudioRecommenderTests(TinyAudioCatalog catalog) : IClassFixt
 
         // Audio tells cold songs apart (not one constant), and the factor regression gives them MF-style scores.
         Assert.True(cold.Select(k => audioScores[k - 1]).Distinct().Count() > 1);
-        var regression = AudioFactorRegressionModel.Fit(mf, catalog.Model);
+        var regression = catalog.Ml.Audio().Recommendation.Trainers.AudioFactorRegression(mf, catalog.Model).Fit(catalog.Training);
         var regressed = new float[mf.SongCount];
         regression.ScoreUsers(0, 1, regressed);
         Assert.All(cold, k => Assert.True(float.IsFinite(regressed[k - 1])));
@@ -221,8 +221,8 @@ public sealed class AudioRecommenderTests(TinyAudioCatalog catalog) : IClassFixt
             }
 
             var features = new[] { new HybridFeature("Audio", catalog.Model), new HybridFeature("Popularity", popularity) };
-            var hybrid = trainers.HybridRanker(new HybridRankerOptions { NumberOfIterations = 10, RandomNegativesPerUser = 10, TopCandidatesPerFeature = 5, Seed = seed })
-                .Fit(features, sim.ToDataView(ml, sim.WarmTest), training);
+            var hybrid = trainers.HybridRanker(new HybridRankerOptions { Features = features, NumberOfIterations = 10, RandomNegativesPerUser = 10, TopCandidatesPerFeature = 5, Seed = seed })
+                .Fit(sim.ToDataView(ml, sim.WarmTest), training);
             var all = new float[hybrid.UserCount * hybrid.SongCount];
             hybrid.ScoreUsers(0, hybrid.UserCount, all);
             return all;
@@ -243,10 +243,10 @@ public sealed class AudioRecommenderTests(TinyAudioCatalog catalog) : IClassFixt
         var mf = trainers.ImplicitMatrixFactorization("Label", "UserId", "SongId", approximationRank: 4, numberOfIterations: 3).Fit(catalog.Training);
         var popularity = trainers.Popularity("Label", "UserId", "SongId").Fit(catalog.Training);
         var features = new[] { new HybridFeature("Audio", catalog.Model), new HybridFeature("MF", mf), new HybridFeature("Popularity", popularity) };
-        var hybrid = trainers.HybridRanker(new HybridRankerOptions { NumberOfIterations = 10, RandomNegativesPerUser = 10, TopCandidatesPerFeature = 5 })
-            .Fit(features, sim.ToDataView(ml, sim.WarmTest), catalog.Training);
+        var hybrid = trainers.HybridRanker(new HybridRankerOptions { Features = features, NumberOfIterations = 10, RandomNegativesPerUser = 10, TopCandidatesPerFeature = 5 })
+            .Fit(sim.ToDataView(ml, sim.WarmTest), catalog.Training);
 
-        var scored = hybrid.Transform(hybrid.TrainingData);
+        var scored = hybrid.ScoreCandidates(hybrid.TrainingData);
         var groups = scored.GetColumn<uint>(HybridRankerModel.GroupColumnName).ToArray();
         var scores = scored.GetColumn<float>("Score").ToArray();
         Assert.NotEmpty(groups);

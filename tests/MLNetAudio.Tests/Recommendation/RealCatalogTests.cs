@@ -99,6 +99,60 @@ public sealed class RealCatalogTests : IDisposable
         var seedScores = PlayLogs.Floats(seedSong.Transform(plays), "Score");
         Assert.Equal(PlayLogs.Floats(viaFeatures.Transform(plays), "Score"), seedScores);
         Assert.All(PlayLogs.Floats(songSet.Transform(plays), "Score"), v => Assert.True(float.IsFinite(v)));
+
+        // Audio -> factors fitted on the same two views (training weighted ALS and the audio model itself) is the model the
+        // synthesizer's windows give, and scores the cold songs through the Score column of every (user, song) row.
+        var regressionOptions = new AudioFactorRegressionOptions
+        {
+            MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = "Plays",
+            Factorization = new ImplicitMatrixFactorizationOptions { ApproximationRank = 4, NumberOfIterations = 3, Seed = 3, Device = TorchDevice.Cpu },
+            Audio = options,
+        };
+        var regression = _ml.Audio().Recommendation.Trainers.AudioFactorRegression(songs, regressionOptions).Fit(plays);
+        var regressionReference = _ml.Audio().Recommendation.Trainers.AudioFactorRegression(rendered, regressionOptions).Fit(plays);
+        var regressed = new float[regression.UserCount * regression.SongCount];
+        var regressedReference = new float[regressed.Length];
+        regression.ScoreUsers(0, regression.UserCount, regressed);
+        regressionReference.ScoreUsers(0, regressionReference.UserCount, regressedReference);
+        Assert.Equal(regressedReference, regressed);
+        var coldRows = _ml.Data.LoadFromEnumerable(_simulator.ColdSongKeys.Select(k => new KeyPair { UserKey = 0, SongKey = k - 1 }).ToArray(), KeyPair.Schema(regression.UserCount, regression.SongCount));
+        var coldScores = PlayLogs.Floats(regression.Transform(coldRows), "Score");
+        // The Score column's float64 dot product against ScoreUsers' float32 matrix product: equal within rounding.
+        Assert.All(_simulator.ColdSongKeys.Zip(coldScores), p => Assert.Equal(regressed[p.First - 1], p.Second, 1e-5f));
+        Assert.True(coldScores.Distinct().Count() > 1, "the cold songs get scores of their own");
+
+        // The hybrid fitting its own feature models on the plays view (audio on the songs view, and popularity) stacks by
+        // itself and scores every song, the cold ones included.
+        using var hybrid = _ml.Audio().Recommendation.Trainers.HybridRanker(new HybridRankerOptions
+        {
+            UserColumnName = "UserKey", SongColumnName = "SongKey", LabelColumnName = "Plays",
+            FeatureTrainers =
+            [
+                new("Audio", _ml.Audio().Recommendation.Trainers.MultiUserAudio(songs, options)),
+                new("Popularity", _ml.Audio().Recommendation.Trainers.Popularity("Plays", "UserKey", "SongKey")),
+            ],
+            RandomNegativesPerUser = 5, TopCandidatesPerFeature = 3, MinimumExampleCountPerLeaf = 2, NumberOfIterations = 5, Seed = 1,
+        }).Fit(plays);
+        var hybridScores = new float[hybrid.UserCount * hybrid.SongCount];
+        hybrid.ScoreUsers(0, hybrid.UserCount, hybridScores);
+        Assert.All(hybridScores, v => Assert.True(float.IsFinite(v)));
+        Assert.True(_simulator.ColdSongKeys.Select(k => hybridScores[k - 1]).Distinct().Count() > 1, "the hybrid tells cold songs apart by their audio");
+    }
+
+    private sealed class KeyPair
+    {
+        public uint UserKey { get; set; }
+
+        public uint SongKey { get; set; }
+
+        // LoadFromEnumerable reads a .NET key value v as key v + 1.
+        public static SchemaDefinition Schema(int users, int songs)
+        {
+            var schema = SchemaDefinition.Create(typeof(KeyPair));
+            schema[nameof(UserKey)].ColumnType = new KeyDataViewType(typeof(uint), users);
+            schema[nameof(SongKey)].ColumnType = new KeyDataViewType(typeof(uint), songs);
+            return schema;
+        }
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetAudio.Data;
 using MLNetAudio.Recommendation;
+using MLNetAudio.Scoring;
 using MLNetAudio.Tests.Data;
 
 namespace MLNetAudio.Tests.Recommendation;
@@ -253,11 +254,11 @@ public sealed class MultiUserAudioPersistenceTests(TinyAudioCatalog catalog) : I
         var popularity = trainers.Popularity("Label", "UserId", "SongId").Fit(catalog.Training);
         HybridFeature[] features =
         [
-            new("Audio", catalog.Model), new("AudioFactors", AudioFactorRegressionModel.Fit(mf, catalog.Model)),
+            new("Audio", catalog.Model), new("AudioFactors", trainers.AudioFactorRegression(mf, catalog.Model).Fit(catalog.Training)),
             new("MF", mf), new("ItemCF", itemCf), new("Popularity", popularity),
         ];
-        var hybrid = trainers.HybridRanker(new HybridRankerOptions { NumberOfIterations = 10, RandomNegativesPerUser = 10, TopCandidatesPerFeature = 5 })
-            .Fit(features, sim.ToDataView(ml, sim.WarmTest), catalog.Training);
+        var hybrid = trainers.HybridRanker(new HybridRankerOptions { Features = features, NumberOfIterations = 10, RandomNegativesPerUser = 10, TopCandidatesPerFeature = 5 })
+            .Fit(sim.ToDataView(ml, sim.WarmTest), catalog.Training);
         string path = Path.Combine(_dir, "hybrid.zip");
         ml.Audio().Model.SaveHybridRanker(hybrid, path);
 
@@ -273,13 +274,19 @@ public sealed class MultiUserAudioPersistenceTests(TinyAudioCatalog catalog) : I
             Assert.True(before.Distinct().Count() > 10, "scores must vary for the comparison to mean anything");
             Assert.Equal(before, after);
             Assert.Equal(
-                hybrid.Transform(hybrid.TrainingData).GetColumn<float>("Score"),
-                loaded.Transform(hybrid.TrainingData).GetColumn<float>("Score"));
+                hybrid.ScoreCandidates(hybrid.TrainingData).GetColumn<float>("Score"),
+                loaded.ScoreCandidates(hybrid.TrainingData).GetColumn<float>("Score"));
+
+            // As ML.NET transformers over (user key, song key) rows, with the key columns they were fitted with.
+            Assert.Equal((hybrid.UserColumnName, hybrid.SongColumnName), (loaded.UserColumnName, loaded.SongColumnName));
+            var pairs = AllPairs(ml, hybrid.UserCount, hybrid.SongCount);
+            Assert.Equal(PlayLogs.Floats(hybrid.Transform(pairs), "Score"), PlayLogs.Floats(loaded.Transform(pairs), "Score"));
             Assert.Empty(loaded.TrainingData.GetColumn<float>(HybridRankerModel.LabelColumnName));
         }
         finally
         {
-            (loaded.Features[0].Scorer as IDisposable)?.Dispose();
+            // A loaded ranker owns the feature models it read.
+            loaded.Dispose();
         }
 
         // A feature that cannot be saved is named, and no file is left behind.
@@ -377,7 +384,7 @@ public sealed class PlayLogModelPersistenceTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    public static TheoryData<string> Kinds => new() { "MF", "Popularity", "ItemCF", "FFM", "SeedSong", "SongSet" };
+    public static TheoryData<string> Kinds => new() { "MF", "Popularity", "ItemCF", "FFM", "SeedSong", "SongSet", "AudioFactors" };
 
     [Theory]
     [MemberData(nameof(Kinds))]
@@ -454,6 +461,10 @@ public sealed class PlayLogModelPersistenceTests : IDisposable
             case (SeedSongModel seed, SeedSongModel back):
                 Assert.All(Enumerable.Range(1, Users), u => Assert.Equal(seed.SeedSong((uint)u), back.SeedSong((uint)u)));
                 break;
+            case (AudioFactorRegressionModel factors, AudioFactorRegressionModel back):
+                Assert.Equal((factors.UserColumnName, factors.SongColumnName, factors.Rank), (back.UserColumnName, back.SongColumnName, back.Rank));
+                Assert.All(Enumerable.Range(1, Songs), s => Assert.Equal(factors.GetPredictedSongFactors((uint)s), back.GetPredictedSongFactors((uint)s)));
+                break;
             case (SongSetModel, SongSetModel):
             case (FieldAwareFactorizationMachineRecommenderModel, FieldAwareFactorizationMachineRecommenderModel):
                 // Their state is what the Score column and ScoreUsers read, compared above.
@@ -510,6 +521,21 @@ public sealed class PlayLogModelPersistenceTests : IDisposable
         Assert.Equal(AudioModelFileProblem.Corrupt, e.Problem);
         Assert.Contains("stages/000.audio.bin", e.Message, StringComparison.Ordinal);
 
+        if (kind == "AudioFactors")
+        {
+            // Rank 0 (after the two key column names, the user and the song counts).
+            _ml.Audio().Model.Save(Fit(kind, training), training.Schema, path);
+            ModelFiles.RewriteStage(path, payload =>
+            {
+                BitConverter.TryWriteBytes(payload.AsSpan((2 * (1 + "UserId".Length)) + 8, 4), 0);
+                return payload;
+            });
+            e = Assert.Throws<AudioModelFileException>(() => _ml.Audio().Model.Load(path, out _));
+            Assert.Equal(AudioModelFileProblem.Corrupt, e.Problem);
+            Assert.Contains("rank 0", e.Message, StringComparison.Ordinal);
+            return;
+        }
+
         // A song index past the catalog inside the training plays (offset 4 + 2 strings + users + songs + offsets + count).
         _ml.Audio().Model.Save(Fit(kind, training), training.Schema, path);
         ModelFiles.RewriteStage(path, payload =>
@@ -535,6 +561,11 @@ public sealed class PlayLogModelPersistenceTests : IDisposable
             "MF" => trainers.ImplicitMatrixFactorization("Label", "UserId", "SongId", approximationRank: 4, numberOfIterations: 3).Fit(training),
             "Popularity" => trainers.Popularity("Label", "UserId", "SongId").Fit(training),
             "ItemCF" => trainers.ItemBasedCollaborativeFiltering("Label", "UserId", "SongId", numberOfNeighbors: 5).Fit(training),
+            "AudioFactors" => trainers.AudioFactorRegression(PlayLogs.SyntheticWindows(Songs), new AudioFactorRegressionOptions
+            {
+                Factorization = new ImplicitMatrixFactorizationOptions { ApproximationRank = 4, NumberOfIterations = 3, Device = TorchDevice.Cpu },
+                Audio = new MultiUserAudioOptions { EmbeddingSize = 4, Channels = 2, ConvolutionLayers = 2, Epochs = 1, BatchSize = 16, Device = TorchDevice.Cpu },
+            }).Fit(training),
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
         };
     }

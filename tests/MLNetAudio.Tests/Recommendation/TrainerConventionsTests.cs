@@ -17,17 +17,10 @@ public sealed class TrainerConventionsTests
     private const int Frames = 16, Coefficients = 3, Users = 12, Songs = 10;
 
     // Every user plays four songs (two of them twice as often), so the seed song's tie-break and the samplers have choices.
-    private static IDataView Plays(MLContext ml) => PlayLogs.Make(ml, Users, Songs, Enumerable.Range(1, Users)
-        .SelectMany(u => new[] { 0, 2, 5, 7 }.Select((offset, i) => ((uint)u, (uint)(((u + offset) % 8) + 1), i < 2 ? 2f : 1f)))
-        .ToArray());
+    private static IDataView Plays(MLContext ml) => PlayLogs.FourPlaysEach(ml, Users, Songs);
 
     // Synthetic windows (no rendering): 10 songs of 3 windows, songs 9 and 10 cold.
-    private static AudioSongWindows Windows()
-    {
-        var rng = new Random(4);
-        var windows = Enumerable.Range(0, Songs).Select(_ => Enumerable.Range(0, 3 * Frames * Coefficients).Select(_ => (float)rng.NextDouble()).ToArray()).ToArray();
-        return AudioSongWindows.FromValues(windows, Frames, Coefficients, new AudioSongOptions());
-    }
+    private static AudioSongWindows Windows() => PlayLogs.SyntheticWindows(Songs, Frames, Coefficients);
 
     private static float[][] Features() => Enumerable.Range(0, Songs).Select(s => new[] { s % 3, s / 3f }).ToArray();
 
@@ -87,10 +80,19 @@ public sealed class TrainerConventionsTests
         var held = sim.Training.Where((_, i) => i % 4 == 0).ToHashSet();
         var basePlays = sim.ToDataView(ml, sim.Training.Where(e => !held.Contains(e)).ToArray());
         var popularity = ml.Audio().Recommendation.Trainers.Popularity("Label", "UserId", "SongId").Fit(basePlays);
-        var model = ml.Audio().Recommendation.Trainers.HybridRanker(options)
-            .Fit([new HybridFeature("Oracle", sim), new HybridFeature("Popularity", popularity)], sim.ToDataView(ml, held.ToArray()), basePlays);
+        options.Features = [new HybridFeature("Oracle", sim), new HybridFeature("Popularity", popularity)];
+        var model = ml.Audio().Recommendation.Trainers.HybridRanker(options).Fit(sim.ToDataView(ml, held.ToArray()), basePlays);
         return AllScores(model);
     }
+
+    // The audio -> factors estimator training both of its models; returns every (user, song) score.
+    private static float[] TrainRegression(int contextSeed, AudioFactorRegressionOptions options)
+    {
+        var ml = new MLContext(contextSeed);
+        return AllScores(ml.Audio().Recommendation.Trainers.AudioFactorRegression(Windows(), options).Fit(Plays(ml)));
+    }
+
+    private static AudioFactorRegressionOptions RegressionOptions() => new() { Factorization = AlsOptions(), Audio = AudioOptions() };
 
     [Fact]
     public void NullSeedIsDrawnFromTheMLContext()
@@ -107,6 +109,8 @@ public sealed class TrainerConventionsTests
         var small = new HybridRankerOptions { RandomNegativesPerUser = 10, TopCandidatesPerFeature = 5, MinimumExampleCountPerLeaf = 5, NumberOfIterations = 5 };
         Assert.Equal(TrainHybrid(5, small), TrainHybrid(5, small));
         Assert.NotEqual(TrainHybrid(5, small), TrainHybrid(6, small));
+        Assert.Equal(TrainRegression(5, RegressionOptions()), TrainRegression(5, RegressionOptions()));
+        Assert.NotEqual(TrainRegression(5, RegressionOptions()), TrainRegression(6, RegressionOptions()));
     }
 
     [Fact]
@@ -124,6 +128,10 @@ public sealed class TrainerConventionsTests
         Assert.Equal(SeedSongs(5, new SeedSongOptions { Seed = 3 }), SeedSongs(6, new SeedSongOptions { Seed = 3 }));
         var hybrid = new HybridRankerOptions { RandomNegativesPerUser = 10, TopCandidatesPerFeature = 5, MinimumExampleCountPerLeaf = 5, NumberOfIterations = 5, Seed = 3 };
         Assert.Equal(TrainHybrid(5, hybrid), TrainHybrid(6, hybrid));
+        var regression = RegressionOptions();
+        regression.Factorization!.Seed = 3;
+        regression.Audio!.Seed = 3;
+        Assert.Equal(TrainRegression(5, regression), TrainRegression(6, regression));
     }
 
     [Fact]
@@ -259,14 +267,33 @@ public sealed class TrainerConventionsTests
 
         var hybridOptions = new HybridRankerOptions { RandomNegativesPerUser = 10, TopCandidatesPerFeature = 5, MinimumExampleCountPerLeaf = 5, NumberOfIterations = 5, Seed = 2 };
         var expected = TrainHybrid(1, hybridOptions);
-        var hybridTrainer = new HybridRankerTrainer(new MLContext(1), hybridOptions);
-        hybridOptions.Seed = 3;
-        hybridOptions.NumberOfIterations = 1;
         var sim = new ListeningSimulator(new ListeningSimulatorOptions { SongCount = 120, UserCount = 40, MeanSongsPerUser = 10, Seed = 1 });
         var held = sim.Training.Where((_, i) => i % 4 == 0).ToHashSet();
         var basePlays = sim.ToDataView(ml, sim.Training.Where(e => !held.Contains(e)).ToArray());
         var popularity = ml.Audio().Recommendation.Trainers.Popularity("Label", "UserId", "SongId").Fit(basePlays);
-        Assert.Equal(expected, AllScores(hybridTrainer.Fit([new HybridFeature("Oracle", sim), new HybridFeature("Popularity", popularity)], sim.ToDataView(ml, held.ToArray()), basePlays)));
+        var features = new List<HybridFeature> { new("Oracle", sim), new("Popularity", popularity) };
+        hybridOptions.Features = features;
+        var hybridTrainer = new MLContext(1).Audio().Recommendation.Trainers.HybridRanker(hybridOptions);
+        hybridOptions.Seed = 3;
+        hybridOptions.NumberOfIterations = 1;
+        hybridOptions.UserColumnName = "missing";
+        features.Reverse(); // the list the options named: the trainer kept its own copy
+        features.Add(new HybridFeature("Random", new RandomScorer(sim.UserCount, sim.SongCount, 1)));
+        Assert.Equal(expected, AllScores(hybridTrainer.Fit(sim.ToDataView(ml, held.ToArray()), basePlays)));
+
+        var regressionOptions = new AudioFactorRegressionOptions { Ridge = 1, Factorization = AlsOptions(), Audio = AudioOptions() };
+        regressionOptions.Factorization.Seed = 2;
+        regressionOptions.Audio.Seed = 2;
+        var regressionTrainer = ml.Audio().Recommendation.Trainers.AudioFactorRegression(Windows(), regressionOptions);
+        var expectedRegression = TrainRegression(1, regressionOptions);
+        regressionOptions.Ridge = 1000;
+        regressionOptions.LabelColumnName = "missing";
+        regressionOptions.Factorization.ApproximationRank = 5;
+        regressionOptions.Audio.EmbeddingSize = 2;
+        regressionOptions.Audio = null;
+        var regression = regressionTrainer.Fit(plays);
+        Assert.Equal(3, regression.Rank);
+        Assert.Equal(expectedRegression, AllScores(regression));
     }
 
     [Fact]
@@ -289,6 +316,10 @@ public sealed class TrainerConventionsTests
         Lists(() => ml.Audio().Recommendation.Trainers.SeedSong(Features(), new SeedSongOptions { LabelColumnName = " ", MatrixColumnIndexColumnName = "" }),
             "LabelColumnName", "MatrixColumnIndexColumnName");
         Lists(() => ml.Audio().Recommendation.Trainers.HybridRanker(new HybridRankerOptions { NumberOfLeaves = 1, LearningRate = 0 }),
-            "NumberOfLeaves", "LearningRate");
+            "NumberOfLeaves", "LearningRate", "Features");
+        Lists(() => ml.Audio().Recommendation.Trainers.AudioFactorRegression(Windows(), new AudioFactorRegressionOptions { Ridge = double.PositiveInfinity, SongWindowsColumnName = "" }),
+            "Ridge", "SongWindowsColumnName");
+        Lists(() => ml.Audio().Recommendation.Trainers.AudioFactorRegression(Windows(), new AudioFactorRegressionOptions { Factorization = new ImplicitMatrixFactorizationOptions { ApproximationRank = 0, Lambda = 0 } }),
+            "ApproximationRank", "Lambda");
     }
 }
