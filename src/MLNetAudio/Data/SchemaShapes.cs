@@ -40,8 +40,26 @@ internal static class SchemaShapes
         var annotationShape = annotations is null
             ? null
             : new SchemaShape(annotations.Schema.Select(a => MakeColumn(a.Name, a.Type)));
-        return (SchemaShape.Column)ColumnCtor.Invoke([name, kind, item, item is KeyDataViewType, annotationShape]);
+
+        // As ML.NET's own SchemaShape.Create: a key column is described by its raw type with isKey set (the
+        // constructor refuses a key type as the item type).
+        bool isKey = item is KeyDataViewType;
+        if (item is KeyDataViewType key)
+        {
+            item = KeyRawType(key, name);
+        }
+
+        return (SchemaShape.Column)ColumnCtor.Invoke([name, kind, item, isKey, annotationShape]);
     }
+
+    private static NumberDataViewType KeyRawType(KeyDataViewType key, string column) => key.RawType switch
+    {
+        var t when t == typeof(byte) => NumberDataViewType.Byte,
+        var t when t == typeof(ushort) => NumberDataViewType.UInt16,
+        var t when t == typeof(uint) => NumberDataViewType.UInt32,
+        var t when t == typeof(ulong) => NumberDataViewType.UInt64,
+        _ => throw new ArgumentException($"Column '{column}' is a key over {key.RawType.Name}, which ML.NET does not define.", nameof(key)),
+    };
 
     /// <summary>Finds a column or throws an error that names it and lists what the data has.</summary>
     public static SchemaShape.Column Require(SchemaShape input, string name, string role)
