@@ -30,6 +30,7 @@ public sealed class StreamedSegmentingTests : IDisposable
         { "fixture:flac24-stereo.flac", 22050 },       // FLAC
         { "fixture:oggflac16-mono.oga", 22050 },       // Ogg FLAC
         { "fixture:opus-stereo.opus", 22050 },         // Ogg Opus (48 kHz)
+        { "fixture:aac-stereo.m4a", 22050 },           // AAC through the ffmpeg fallback
         { "wav:95.3:44100:2", 22050 },                  // WAV, stereo, long enough for many decoder blocks
         { "wav:95.3:22050:1", 22050 },                  // WAV at the target rate
         { "wav:8.0:16000:1", 22050 },                   // exactly one window, upsampled
