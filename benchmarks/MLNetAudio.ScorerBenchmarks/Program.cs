@@ -24,10 +24,12 @@ if (mode is "train" or "all")
 {
     // Each form with the library's layers (GEMM) and, in the same run, libtorch's nn.Conv/nn.LSTM (oneDNN kernels,
     // what the library used before; labelled "/libtorch" so run-scorer-bench.sh's PyTorch ratio reads the GEMM line).
-    foreach (var (form, layers) in new[] { ConvolutionForm.Conv2dTimeOnly, ConvolutionForm.Conv1dAllCoefficients }.SelectMany(f => new[] { (f, TimeConvLayers.LibTorch), (f, TimeConvLayers.Gemm) }))
+    // "/unfused": the library's layers called one by one (convolution module, ReLU, pooling), as before the fused
+    // blocks (TimeConvReluPool).
+    foreach (var (form, layers, fused) in new[] { ConvolutionForm.Conv2dTimeOnly, ConvolutionForm.Conv1dAllCoefficients }.SelectMany(f => new[] { (f, TimeConvLayers.LibTorch, false), (f, TimeConvLayers.Gemm, false), (f, TimeConvLayers.Gemm, true) }))
     {
         torch.random.manual_seed(1);
-        using var net = new TimeConvNetwork(new TimeConvNetworkSettings(Frames, Coefficients, form), layers);
+        using var net = new TimeConvNetwork(new TimeConvNetworkSettings(Frames, Coefficients, form), layers) { FusedBlocks = fused };
         using var optimizer = new RootedAdam(net.parameters(), 1e-3);
         using var x = randn(Batch, Frames, Coefficients);
         using var half = 0.5.ToScalar();
@@ -47,7 +49,7 @@ if (mode is "train" or "all")
             }
         }
 
-        string label = layers == TimeConvLayers.Gemm ? form.ToString() : form + "/libtorch";
+        string label = layers == TimeConvLayers.Gemm ? (fused ? form.ToString() : form + "/unfused") : form + "/libtorch";
         Console.WriteLine(FormattableString.Invariant($"train {label}: median {Median(times):F2} ms/step over {steps} steps (batch {Batch} x {Frames} x {Coefficients}), {Batch / Median(times) * 1000:F0} windows/s"));
     }
 }
@@ -147,6 +149,81 @@ if (mode is "score" or "all")
         Console.WriteLine(FormattableString.Invariant($"  ONNX Runtime {OrtEnv.Instance().GetVersionString()}, one thread, one window per call: {onnxOneByOne:F1} ms/song = {1000 / onnxOneByOne:F2} songs/s"));
         Console.WriteLine(FormattableString.Invariant($"  ONNX Runtime, one thread, all windows in one batch:  {onnxBatched:F1} ms/song = {1000 / onnxBatched:F2} songs/s; max |onnx - torch| = {onnxDiff:E1}"));
     }
+}
+
+if (mode == "parts")
+{
+    // Where a 2-D training step's time goes: the convolution stack and the head, forward and forward + backward.
+    foreach (bool fused in new[] { false, true })
+    {
+        torch.random.manual_seed(1);
+        using var net = new TimeConvNetwork(new TimeConvNetworkSettings(Frames, Coefficients)) { FusedBlocks = fused };
+        using var x = randn(Batch, Frames, Coefficients);
+        using var feats = net.Features(x).detach().requires_grad_();
+        double convFwd = Time(() => { using var f = net.Features(x); });
+        double convBoth = Time(() => { using var f = net.Features(x); using var l = f.sum(); l.backward(); });
+        double headFwd = Time(() => { using var l = net.HeadLogits(feats); });
+        double headBoth = Time(() => { using var l = net.HeadLogits(feats).sum(); l.backward(); });
+        Console.WriteLine(FormattableString.Invariant($"parts fused={fused}: convolutions fwd {convFwd:F1} ms, fwd+bwd {convBoth:F1} ms; head fwd {headFwd:F1} ms, fwd+bwd {headBoth:F1} ms"));
+    }
+}
+
+if (mode == "roofline")
+{
+    // What one core can do at the training step's shapes (2-D form, batch 32 x 400 x 40, 16 channels, LSTM 64):
+    // GFLOP/s of libtorch's GEMM (its BLAS) for every product of the forward and backward pass, and a copy's
+    // bandwidth, which bounds the element-wise work (ReLU, pooling, padding). docs/benchmarks.md turns these into
+    // the best achievable step time.
+    void Gemm(string what, long m, long k, long n, bool transposeA = false)
+    {
+        using var a = transposeA ? randn(k, m) : randn(m, k);
+        using var b = randn(k, n);
+        using var c = zeros(m, n);
+        double ms = Time(() =>
+        {
+            using var r = transposeA ? a.t().mm(b) : a.mm(b);
+        });
+        Console.WriteLine(FormattableString.Invariant($"gemm {what,-40} [{m}x{k}]x[{k}x{n}]: {ms,7:F2} ms, {2.0 * m * k * n / ms / 1e6,6:F1} GFLOP/s"));
+    }
+
+    long rows1 = 32L * 40 * 402, rows2 = 32L * 40 * 202, rows3 = 32L * 40 * 102;
+    Gemm("conv1 fwd (in 1, 3 taps)", rows1, 3, 16);
+    Gemm("conv1 fwd transposed (channels first)", 16, 3, rows1);
+    using (var x1 = randn(rows1, 1))
+    using (var w1 = randn(16))
+    using (var y1 = empty(rows1, 16))
+    {
+        double ms = Time(() =>
+        {
+            using var r = x1.mul(w1);
+            r.addcmul_(x1, w1, TorchScalars.One);
+            r.addcmul_(x1, w1, TorchScalars.One);
+        });
+        Console.WriteLine(FormattableString.Invariant($"conv1 fwd as 3 broadcast multiply-adds: {ms,7:F2} ms"));
+    }
+
+    Gemm("conv1 dW (sum over positions)", 48 / 16, rows1, 16, transposeA: true);
+    foreach (var (name, rows) in new[] { ("conv2", rows2), ("conv3", rows3) })
+    {
+        Gemm(name + " fwd, columns (K = 48)", rows, 48, 16);
+        Gemm(name + " fwd, one tap (K = 16)", rows, 16, 16);
+        Gemm(name + " dW (K = positions)", 48, rows, 16, transposeA: true);
+        Gemm(name + " dX, columns (N = 48)", rows, 16, 48);
+    }
+
+    Gemm("lstm input projection fwd", 1600, 640, 256);
+    Gemm("lstm dW_ih", 256, 1600, 640, transposeA: true);
+    Gemm("lstm dX", 1600, 256, 640);
+    Gemm("lstm recurrent step", 32, 64, 256);
+    using var big = randn(32L * 40 * 400 * 16);
+    using var dst = empty_like(big);
+    double copyMs = Time(() => dst.copy_(big));
+    Console.WriteLine(FormattableString.Invariant($"copy of {big.numel() * 4 / 1e6:F0} MB (conv1 output): {copyMs:F2} ms, {2 * big.numel() * 4 / copyMs / 1e6:F1} GB/s read + write"));
+    double zerosMs = Time(() => { using var z = zeros(big.numel()); });
+    double fillMs = Time(() => dst.zero_());
+    Console.WriteLine(FormattableString.Invariant($"zeros() of {big.numel() * 4 / 1e6:F0} MB, fresh: {zerosMs:F2} ms; zero_() of an existing one: {fillMs:F2} ms (the difference is first-touch page faults)"));
+    double reluMs = Time(() => big.relu_());
+    Console.WriteLine(FormattableString.Invariant($"relu_ in place on it: {reluMs:F2} ms"));
 }
 
 static double Median(List<double> values)

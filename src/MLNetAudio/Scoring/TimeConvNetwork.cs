@@ -152,6 +152,13 @@ public sealed class TimeConvNetwork : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>
+    /// Whether <see cref="Features"/> runs each convolution block as one <see cref="TimeConvReluPool"/> operation
+    /// (the default) or as separate convolution, ReLU and pooling modules; the latter is kept for comparison
+    /// (benchmarks) and is what libtorch's layers always use.
+    /// </summary>
+    internal bool FusedBlocks { get; set; } = true;
+
     /// <summary>The shape settings this network was built with.</summary>
     public TimeConvNetworkSettings Settings { get; }
 
@@ -221,6 +228,21 @@ public sealed class TimeConvNetwork : nn.Module<Tensor, Tensor>
         }
 
         using var scope = NewDisposeScope();
+        if (FusedBlocks && PoolingTrace is not { Replaying: true } && convs.All(c => c is TimeConvolution))
+        {
+            // Time-major and padded from the start ([batch, frames + 2, rows, channels]); one autograd operation per
+            // convolution block (TimeConvReluPool) and no layout copy until the head's sequence.
+            bool twoD = Settings.ConvolutionForm == ConvolutionForm.Conv2dTimeOnly;
+            var x = TimeConvReluPool.Pad(windows.unsqueeze(twoD ? 3 : 2));
+            foreach (var conv in convs.Cast<TimeConvolution>())
+            {
+                x = TimeConvReluPool.Apply(x, conv.Weight, conv.Bias, PoolingTrace);
+            }
+
+            var steps = x.narrow(1, 1, x.shape[1] - 2); // [batch, pooled, rows, channels]
+            return (twoD ? steps.transpose(2, 3) : steps).reshape(steps.shape[0], steps.shape[1], -1).MoveToOuterDisposeScope();
+        }
+
         var h = ToConvLayout(windows);
         for (int l = 0; l < convs.Count; l++)
         {
@@ -475,6 +497,17 @@ internal sealed class PoolingTrace : IDisposable
         var positive = _decisions[_next++].to(preActivation.device);
         var (a, b) = Pairs(preActivation * positive.to(preActivation.dtype));
         return where(_decisions[_next++].to(preActivation.device), b, a);
+    }
+
+    /// <summary>
+    /// Records decisions made elsewhere (<see cref="TimeConvReluPool"/>): which pre-activations are positive
+    /// <c>[batch, channels, rows, time]</c> and where the second of a pooling pair beats the first after ReLU
+    /// <c>[batch, channels, rows, time / 2]</c>, in the layout <see cref="ReluPool"/> replays.
+    /// </summary>
+    public void Record(Tensor positive, Tensor secondWins)
+    {
+        _decisions.Add(positive.detach().clone().DetachFromDisposeScope());
+        _decisions.Add(secondWins.detach().clone().DetachFromDisposeScope());
     }
 
     private static (Tensor First, Tensor Second) Pairs(Tensor activated)

@@ -57,6 +57,12 @@ internal sealed class TimeConvolution : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>The weight, <c>[out, in, 3]</c> or <c>[out, in, 1, 3]</c>.</summary>
+    internal Parameter Weight => weight;
+
+    /// <summary>The bias <c>[out]</c>.</summary>
+    internal Parameter Bias => bias;
+
     /// <summary>Whether this replaces a <c>Conv2d</c> with kernel (1, 3) (input <c>[batch, in, rows, time]</c>).</summary>
     public bool TwoDimensional { get; }
 

@@ -1,0 +1,360 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetAudio.Scoring;
+
+/// <summary>
+/// The element-wise parts of <see cref="TimeConvReluPool"/> as single passes over float32 CPU tensors, written in
+/// C# with <see cref="Vector{T}"/>: max-pool + ReLU into the next block's padded input, its backward (which element
+/// of each pair gets the gradient, written with the padding in one pass, plus the bias gradient), and the whole first
+/// block when it reads one channel (convolution with 3 taps, bias, pool, ReLU; its backward recomputes the
+/// convolution instead of storing it).
+/// </summary>
+/// <remarks>
+/// libtorch runs the same steps as several generic passes (comparison, masked fill, strided copies, zero fills): 4-10
+/// ms each at the first block's size here, 40-50 ms for the first block's backward alone, against one pass of about
+/// 2-3 ms. Sums over many positions (weight and bias gradients) add float32 partial sums per batch item into
+/// float64 totals, so their rounding stays that of a few thousand terms.
+/// </remarks>
+internal static unsafe partial class TimeConvKernels
+{
+    /// <summary>Whether these kernels can run on <paramref name="tensors"/>: float32, on the CPU, contiguous.</summary>
+    public static bool Applicable(params Tensor[] tensors) =>
+        tensors.All(t => t.dtype == ScalarType.Float32 && t.device_type == DeviceType.CPU && t.is_contiguous());
+
+    /// <summary>
+    /// <paramref name="padded"/> <c>[batch, pooled + 2, rows, channels]</c> = ReLU(max of each time pair of
+    /// <paramref name="product"/>), with zero first and last steps; the product row i is padded row i + rows, so
+    /// pair j of batch item b starts at product row (b (time + 2) + 2 j) rows.
+    /// </summary>
+    public static void PoolRelu(Tensor product, Tensor padded, long batch, long time, long rows, long channels)
+    {
+        float* y = Data(product);
+        float* z = Data(padded);
+        long block = rows * channels;
+        long pooled = time / 2;
+        for (long b = 0; b < batch; b++)
+        {
+            float* zb = z + (b * (pooled + 2) * block);
+            new Span<float>(zb, checked((int)block)).Clear();
+            new Span<float>(zb + ((pooled + 1) * block), checked((int)block)).Clear();
+            for (long j = 0; j < pooled; j++)
+            {
+                float* first = y + (((b * (time + 2)) + (2 * j)) * block);
+                MaxRelu(first, first + block, zb + ((j + 1) * block), block);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The backward of <see cref="PoolRelu"/>: <paramref name="dPadded"/> (shaped like the padded product,
+    /// <c>[batch (time + 2) rows, channels]</c>) gets the gradient of each pooled value at the element that won its
+    /// pair (the first on a tie) when the pooled value is positive, zero everywhere else; returns the bias gradient.
+    /// </summary>
+    public static float[] PoolReluBackward(Tensor product, Tensor gradPadded, Tensor dPadded, long batch, long time, long rows, long channels)
+    {
+        float* y = Data(product);
+        float* g = Data(gradPadded);
+        float* d = Data(dPadded);
+        long block = rows * channels;
+        long pooled = time / 2;
+        var total = new double[channels];
+        var partial = new float[block];
+        for (long b = 0; b < batch; b++)
+        {
+            Array.Clear(partial);
+            float* db = d + (b * (time + 2) * block);
+            new Span<float>(db, checked((int)block)).Clear();
+            new Span<float>(db + ((2 * pooled) + 1) * block, checked((int)(((time + 1) - (2 * pooled)) * block))).Clear();
+            for (long j = 0; j < pooled; j++)
+            {
+                float* first = y + (((b * (time + 2)) + (2 * j)) * block);
+                float* dFirst = db + (((2 * j) + 1) * block);
+                RouteGradient(first, first + block, g + (((b * (pooled + 2)) + j + 1) * block), dFirst, dFirst + block, partial, block);
+            }
+
+            for (long i = 0; i < block; i++)
+            {
+                total[i % channels] += partial[i];
+            }
+        }
+
+        return Array.ConvertAll(total, v => (float)v);
+    }
+
+    /// <summary>
+    /// The first block when it reads one channel: <paramref name="padded"/> <c>[batch, pooled + 2, rows, channels]</c>
+    /// from <paramref name="input"/> <c>[batch, time + 2, rows]</c> (padded) with taps <paramref name="taps"/>
+    /// (<c>[3, channels]</c>, tap k multiplies the frame k - 1 steps away) and <paramref name="bias"/>.
+    /// </summary>
+    public static void FirstBlock(Tensor input, float[] taps, float[] bias, Tensor padded, long batch, long time, long rows)
+    {
+        float* x = Data(input);
+        float* z = Data(padded);
+        int channels = bias.Length;
+        long block = rows * channels;
+        long pooled = time / 2;
+        for (long b = 0; b < batch; b++)
+        {
+            float* zb = z + (b * (pooled + 2) * block);
+            new Span<float>(zb, checked((int)block)).Clear();
+            new Span<float>(zb + ((pooled + 1) * block), checked((int)block)).Clear();
+        }
+
+        // Channel chunks outermost, so that a chunk's taps and bias stay in registers over every position.
+        int o = 0;
+        int width = Vector<float>.Count;
+        if (Vector.IsHardwareAccelerated)
+        {
+            for (; o <= channels - width; o += width)
+            {
+                var w0 = new Vector<float>(taps, o);
+                var w1 = new Vector<float>(taps, channels + o);
+                var w2 = new Vector<float>(taps, (2 * channels) + o);
+                var bo = new Vector<float>(bias, o);
+                for (long b = 0; b < batch; b++)
+                {
+                    for (long j = 0; j < pooled; j++)
+                    {
+                        float* x0 = x + (((b * (time + 2)) + (2 * j)) * rows); // padded frames 2j .. 2j + 3
+                        float* zj = z + (((b * (pooled + 2)) + j + 1) * block) + o;
+                        for (long r = 0; r < rows; r++)
+                        {
+                            var p0 = new Vector<float>(x0[r]);
+                            var p1 = new Vector<float>(x0[r + rows]);
+                            var p2 = new Vector<float>(x0[r + (2 * rows)]);
+                            var p3 = new Vector<float>(x0[r + (3 * rows)]);
+                            var a = bo + (p0 * w0) + (p1 * w1) + (p2 * w2);
+                            var c = bo + (p1 * w0) + (p2 * w1) + (p3 * w2);
+                            Vector.Max(Vector.Max(a, c), Vector<float>.Zero).Store(zj + (r * channels));
+                        }
+                    }
+                }
+            }
+        }
+
+        for (; o < channels; o++)
+        {
+            for (long b = 0; b < batch; b++)
+            {
+                for (long j = 0; j < pooled; j++)
+                {
+                    float* x0 = x + (((b * (time + 2)) + (2 * j)) * rows);
+                    float* zj = z + (((b * (pooled + 2)) + j + 1) * block) + o;
+                    for (long r = 0; r < rows; r++)
+                    {
+                        float p0 = x0[r], p1 = x0[r + rows], p2 = x0[r + (2 * rows)], p3 = x0[r + (3 * rows)];
+                        float a = bias[o] + (p0 * taps[o]) + (p1 * taps[channels + o]) + (p2 * taps[(2 * channels) + o]);
+                        float c = bias[o] + (p1 * taps[o]) + (p2 * taps[channels + o]) + (p3 * taps[(2 * channels) + o]);
+                        zj[r * channels] = Math.Max(Math.Max(a, c), 0f);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The first block's convolution output <c>[batch, time, rows, channels]</c>, computed exactly as
+    /// <see cref="FirstBlock"/> computes it (same operations, same order), for the test hook that records pooling
+    /// decisions.
+    /// </summary>
+    public static Tensor FirstBlockProduct(Tensor input, float[] taps, float[] bias, long batch, long time, long rows)
+    {
+        int channels = bias.Length;
+        var product = empty(batch, time, rows, channels);
+        float* x = Data(input);
+        float* y = Data(product);
+        for (long b = 0; b < batch; b++)
+        {
+            for (long t = 0; t < time; t++)
+            {
+                float* x0 = x + (((b * (time + 2)) + t) * rows);
+                float* yt = y + (((b * time) + t) * rows * channels);
+                for (long r = 0; r < rows; r++)
+                {
+                    Convolve(taps, bias, x0[r], x0[r + rows], x0[r + (2 * rows)], new Span<float>(yt + (r * channels), channels));
+                }
+            }
+        }
+
+        return product;
+    }
+
+    /// <summary>
+    /// The backward of <see cref="FirstBlock"/>: the weight gradient <c>[3, channels]</c> (tap-major) and the bias
+    /// gradient, recomputing each pair's two convolution outputs to route the gradient.
+    /// </summary>
+    public static (float[] Taps, float[] Bias) FirstBlockBackward(Tensor input, float[] taps, float[] bias, Tensor gradPadded, long batch, long time, long rows)
+    {
+        float* x = Data(input);
+        float* g = Data(gradPadded);
+        int channels = bias.Length;
+        long block = rows * channels;
+        long pooled = time / 2;
+        var total = new double[4 * channels]; // taps 0..2, then bias
+        int o = 0;
+        int width = Vector<float>.Count;
+        if (Vector.IsHardwareAccelerated)
+        {
+            for (; o <= channels - width; o += width)
+            {
+                var w0 = new Vector<float>(taps, o);
+                var w1 = new Vector<float>(taps, channels + o);
+                var w2 = new Vector<float>(taps, (2 * channels) + o);
+                var bo = new Vector<float>(bias, o);
+                for (long b = 0; b < batch; b++)
+                {
+                    // Float32 sums over one batch item, float64 across them.
+                    Vector<float> s0 = default, s1 = default, s2 = default, sb = default;
+                    for (long j = 0; j < pooled; j++)
+                    {
+                        float* x0 = x + (((b * (time + 2)) + (2 * j)) * rows);
+                        float* gj = g + (((b * (pooled + 2)) + j + 1) * block) + o;
+                        for (long r = 0; r < rows; r++)
+                        {
+                            var p0 = new Vector<float>(x0[r]);
+                            var p1 = new Vector<float>(x0[r + rows]);
+                            var p2 = new Vector<float>(x0[r + (2 * rows)]);
+                            var p3 = new Vector<float>(x0[r + (3 * rows)]);
+                            var a = bo + (p0 * w0) + (p1 * w1) + (p2 * w2);
+                            var c = bo + (p1 * w0) + (p2 * w1) + (p3 * w2);
+                            var grad = Vector.ConditionalSelect(Vector.GreaterThan(Vector.Max(a, c), Vector<float>.Zero), Vector.Load(gj + (r * channels)), Vector<float>.Zero);
+                            var firstWins = Vector.GreaterThanOrEqual(a, c);
+                            s0 += Vector.ConditionalSelect(firstWins, p0, p1) * grad;
+                            s1 += Vector.ConditionalSelect(firstWins, p1, p2) * grad;
+                            s2 += Vector.ConditionalSelect(firstWins, p2, p3) * grad;
+                            sb += grad;
+                        }
+                    }
+
+                    for (int i = 0; i < width; i++)
+                    {
+                        total[o + i] += s0[i];
+                        total[channels + o + i] += s1[i];
+                        total[(2 * channels) + o + i] += s2[i];
+                        total[(3 * channels) + o + i] += sb[i];
+                    }
+                }
+            }
+        }
+
+        for (; o < channels; o++)
+        {
+            for (long b = 0; b < batch; b++)
+            {
+                float s0 = 0, s1 = 0, s2 = 0, sb = 0;
+                for (long j = 0; j < pooled; j++)
+                {
+                    float* x0 = x + (((b * (time + 2)) + (2 * j)) * rows);
+                    float* gj = g + (((b * (pooled + 2)) + j + 1) * block) + o;
+                    for (long r = 0; r < rows; r++)
+                    {
+                        float p0 = x0[r], p1 = x0[r + rows], p2 = x0[r + (2 * rows)], p3 = x0[r + (3 * rows)];
+                        float a = bias[o] + (p0 * taps[o]) + (p1 * taps[channels + o]) + (p2 * taps[(2 * channels) + o]);
+                        float c = bias[o] + (p1 * taps[o]) + (p2 * taps[channels + o]) + (p3 * taps[(2 * channels) + o]);
+                        float grad = Math.Max(a, c) > 0 ? gj[r * channels] : 0f;
+                        bool firstWins = a >= c;
+                        s0 += (firstWins ? p0 : p1) * grad;
+                        s1 += (firstWins ? p1 : p2) * grad;
+                        s2 += (firstWins ? p2 : p3) * grad;
+                        sb += grad;
+                    }
+                }
+
+                total[o] += s0;
+                total[channels + o] += s1;
+                total[(2 * channels) + o] += s2;
+                total[(3 * channels) + o] += sb;
+            }
+        }
+
+        var result = Array.ConvertAll(total, v => (float)v);
+        return (result[..(3 * channels)], result[(3 * channels)..]);
+    }
+
+    // The address of a float32 CPU tensor's first element (THSTensor_data is what TorchSharp's own accessor calls).
+    private static float* Data(Tensor t) => (float*)NativeMethods.THSTensor_data(t.Handle);
+
+    private static void Convolve(float[] taps, float[] bias, float p0, float p1, float p2, Span<float> output)
+    {
+        int channels = bias.Length;
+        int o = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var v0 = new Vector<float>(p0);
+            var v1 = new Vector<float>(p1);
+            var v2 = new Vector<float>(p2);
+            for (; o <= channels - Vector<float>.Count; o += Vector<float>.Count)
+            {
+                var sum = new Vector<float>(bias, o) + (v0 * new Vector<float>(taps, o)) + (v1 * new Vector<float>(taps, channels + o)) + (v2 * new Vector<float>(taps, (2 * channels) + o));
+                sum.CopyTo(output[o..]);
+            }
+        }
+
+        for (; o < channels; o++)
+        {
+            output[o] = bias[o] + (p0 * taps[o]) + (p1 * taps[channels + o]) + (p2 * taps[(2 * channels) + o]);
+        }
+    }
+
+    private static void MaxRelu(float* first, float* second, float* output, long length) =>
+        MaxRelu(new ReadOnlySpan<float>(first, checked((int)length)), new ReadOnlySpan<float>(second, (int)length), new Span<float>(output, (int)length));
+
+    private static void MaxRelu(ReadOnlySpan<float> first, ReadOnlySpan<float> second, Span<float> output)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            for (; i <= output.Length - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                Vector.Max(Vector.Max(new Vector<float>(first[i..]), new Vector<float>(second[i..])), Vector<float>.Zero).CopyTo(output[i..]);
+            }
+        }
+
+        for (; i < output.Length; i++)
+        {
+            output[i] = Math.Max(Math.Max(first[i], second[i]), 0f);
+        }
+    }
+
+    private static void RouteGradient(float* first, float* second, float* grad, float* dFirst, float* dSecond, float[] biasSum, long length)
+    {
+        int n = checked((int)length);
+        var a = new ReadOnlySpan<float>(first, n);
+        var c = new ReadOnlySpan<float>(second, n);
+        var g = new ReadOnlySpan<float>(grad, n);
+        var da = new Span<float>(dFirst, n);
+        var dc = new Span<float>(dSecond, n);
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                var va = new Vector<float>(a[i..]);
+                var vc = new Vector<float>(c[i..]);
+                var passed = Vector.ConditionalSelect(Vector.GreaterThan(Vector.Max(va, vc), Vector<float>.Zero), new Vector<float>(g[i..]), Vector<float>.Zero);
+                var firstWins = Vector.GreaterThanOrEqual(va, vc);
+                Vector.ConditionalSelect(firstWins, passed, Vector<float>.Zero).CopyTo(da[i..]);
+                Vector.ConditionalSelect(firstWins, Vector<float>.Zero, passed).CopyTo(dc[i..]);
+                (new Vector<float>(biasSum, i) + passed).CopyTo(biasSum, i);
+            }
+        }
+
+        for (; i < n; i++)
+        {
+            float passed = Math.Max(a[i], c[i]) > 0 ? g[i] : 0f;
+            bool firstWins = a[i] >= c[i];
+            da[i] = firstWins ? passed : 0f;
+            dc[i] = firstWins ? 0f : passed;
+            biasSum[i] += passed;
+        }
+    }
+
+    private static partial class NativeMethods
+    {
+        [LibraryImport("LibTorchSharp")]
+        public static partial IntPtr THSTensor_data(IntPtr handle);
+    }
+}
