@@ -154,10 +154,24 @@ public sealed class TimeConvNetwork : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// Whether <see cref="Features"/> runs each convolution block as one <see cref="TimeConvReluPool"/> operation
-    /// (the default) or as separate convolution, ReLU and pooling modules; the latter is kept for comparison
-    /// (benchmarks) and is what libtorch's layers always use.
+    /// (the default) or as separate convolution, ReLU and pooling modules, and whether the LSTM head runs as one
+    /// <see cref="LstmSequence"/> operation (the default) or steps <c>lstm_cell</c>; the earlier forms are kept for
+    /// comparison (benchmarks). libtorch's layers always run separately.
     /// </summary>
-    internal bool FusedBlocks { get; set; } = true;
+    internal bool FusedBlocks
+    {
+        get => _fused;
+        set
+        {
+            _fused = value;
+            if (lstm is GemmLstm gemm)
+            {
+                gemm.StepByStep = !value;
+            }
+        }
+    }
+
+    private bool _fused = true;
 
     /// <summary>The shape settings this network was built with.</summary>
     public TimeConvNetworkSettings Settings { get; }
@@ -233,7 +247,7 @@ public sealed class TimeConvNetwork : nn.Module<Tensor, Tensor>
             // Time-major and padded from the start ([batch, frames + 2, rows, channels]); one autograd operation per
             // convolution block (TimeConvReluPool) and no layout copy until the head's sequence.
             bool twoD = Settings.ConvolutionForm == ConvolutionForm.Conv2dTimeOnly;
-            var x = TimeConvReluPool.Pad(windows.unsqueeze(twoD ? 3 : 2));
+            var x = F.pad(windows, [0, 0, 1, 1]).contiguous().unsqueeze(twoD ? 3 : 2);
             foreach (var conv in convs.Cast<TimeConvolution>())
             {
                 x = TimeConvReluPool.Apply(x, conv.Weight, conv.Bias, PoolingTrace);

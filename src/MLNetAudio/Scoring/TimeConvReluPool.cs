@@ -76,7 +76,7 @@ internal sealed class TimeConvReluPool : autograd.SingleTensorFunction<TimeConvR
             {
                 var conv = TimeConvKernels.FirstBlockProduct(x, taps1, bias1, s.Batch, s.Time, s.RowsPerStep);
                 var pairs = conv.narrow(1, 0, 2 * s.Pooled).unflatten(1, [s.Pooled, 2]);
-                trace.Record(conv.gt(TorchScalars.Zero).permute(0, 3, 2, 1), pairs.select(2, 1).relu().gt(pairs.select(2, 0).relu()).permute(0, 3, 2, 1));
+                Record(trace, weight, conv.gt(TorchScalars.Zero), pairs.select(2, 1).relu().gt(pairs.select(2, 0).relu()));
             }
 
             ctx.save_for_backward([x, weight, bias]);
@@ -117,7 +117,7 @@ internal sealed class TimeConvReluPool : autograd.SingleTensorFunction<TimeConvR
         {
             // In the conv layout [batch, out, rows, time] that the float64 definition replays.
             var conv = y.as_strided([s.Batch, s.Time, s.RowsPerStep, s.Out], [(s.Time + 2) * s.RowsPerStep * s.Out, s.RowsPerStep * s.Out, s.Out, 1], 0);
-            trace.Record(conv.gt(TorchScalars.Zero).permute(0, 3, 2, 1), second.relu().gt(first.relu()).permute(0, 3, 2, 1));
+            Record(trace, weight, conv.gt(TorchScalars.Zero), second.relu().gt(first.relu()));
         }
 
         // TorchSharp saves the tensors after forward returns: they must outlive this method's scope.
@@ -181,6 +181,14 @@ internal sealed class TimeConvReluPool : autograd.SingleTensorFunction<TimeConvR
         }
 
         return [dx!, dWeight.MoveToOuterDisposeScope(), dBias.MoveToOuterDisposeScope(), null!];
+    }
+
+    // Decisions [batch, time, rows, out] handed to the trace in the conv layout: [batch, out, rows, time] (2-D form)
+    // or [batch, out, time] (1-D form, one row).
+    private static void Record(PoolingTrace trace, Tensor weight, Tensor positive, Tensor secondWins)
+    {
+        Tensor ConvLayout(Tensor t) => weight.ndim == 3 ? t.squeeze(2).permute(0, 2, 1) : t.permute(0, 3, 2, 1);
+        trace.Record(ConvLayout(positive), ConvLayout(secondWins));
     }
 
     // Tap-major [3 * out] weights and the bias of a one-channel layer, as .NET arrays for TimeConvKernels.
