@@ -94,6 +94,11 @@ internal sealed class TimeConvReluPool : autograd.SingleTensorFunction<TimeConvR
             y.addcmul_(flat.narrow(0, s.RowsPerStep, s.Positions), taps[1], TorchScalars.One);
             y.addcmul_(flat.narrow(0, 2 * s.RowsPerStep, s.Positions), taps[2], TorchScalars.One);
         }
+        else if (kernels && TimeConvKernels.Sixteen(s.In, s.Out))
+        {
+            y = empty(s.Positions, s.Out);
+            TimeConvKernels.Convolve16(x, 0, Array(taps), Array(bias), y, 0, s.Positions, 0, s.RowsPerStep, 2 * s.RowsPerStep);
+        }
         else
         {
             y = addmm(bias, flat.narrow(0, 0, s.Positions), taps[0], 1f, 1f);
@@ -164,11 +169,30 @@ internal sealed class TimeConvReluPool : autograd.SingleTensorFunction<TimeConvR
             dBias = passed.sum([0, 1, 2]);
         }
 
+        bool inputGrad = (bool)ctx.get_data("inputGrad");
+        if (TimeConvKernels.Applicable(x, y, dPadded) && TimeConvKernels.Sixteen(s.In, s.Out))
+        {
+            var dTaps16 = tensor(TimeConvKernels.WeightGradient16(x, dPadded, s.RowsPerStep, s.Positions, s.RowsPerStep, (s.Time + 2) * s.RowsPerStep)).view(Kernel, s.In, s.Out);
+            Tensor? dx16 = null;
+            if (inputGrad)
+            {
+                // dx[j] = sum over taps k of dy at padded row j + (1 - k) rows, times tap k transposed.
+                using var transposed = weight.detach().reshape(s.Out, s.In, Kernel).permute(2, 0, 1).contiguous();
+                dx16 = empty(s.Rows, s.In);
+                dx16.narrow(0, 0, s.RowsPerStep).zero_();
+                dx16.narrow(0, s.Rows - s.RowsPerStep, s.RowsPerStep).zero_();
+                TimeConvKernels.Convolve16(dPadded, s.RowsPerStep, Array(transposed), null, dx16, s.RowsPerStep, s.Rows - (2 * s.RowsPerStep), s.RowsPerStep, 0, -s.RowsPerStep);
+                dx16 = dx16.view(x.shape).MoveToOuterDisposeScope();
+            }
+
+            return [dx16!, dTaps16.permute(2, 1, 0).reshape(weight.shape).MoveToOuterDisposeScope(), dBias.MoveToOuterDisposeScope(), null!];
+        }
+
         var dy = dPadded.narrow(0, s.RowsPerStep, s.Positions);
         var dTaps = stack(Enumerable.Range(0, Kernel).Select(k => flat.narrow(0, k * s.RowsPerStep, s.Positions).t().mm(dy)).ToArray());
         var dWeight = dTaps.permute(2, 1, 0).reshape(weight.shape);
         Tensor? dx = null;
-        if ((bool)ctx.get_data("inputGrad"))
+        if (inputGrad)
         {
             var taps = Taps(weight, s);
             var dFlat = zeros(s.Rows, s.In, dtype: y.dtype, device: y.device);
@@ -189,6 +213,12 @@ internal sealed class TimeConvReluPool : autograd.SingleTensorFunction<TimeConvR
     {
         Tensor ConvLayout(Tensor t) => weight.ndim == 3 ? t.squeeze(2).permute(0, 2, 1) : t.permute(0, 3, 2, 1);
         trace.Record(ConvLayout(positive), ConvLayout(secondWins));
+    }
+
+    private static float[] Array(Tensor t)
+    {
+        using var c = t.detach().contiguous();
+        return c.data<float>().ToArray();
     }
 
     // Tap-major [3 * out] weights and the bias of a one-channel layer, as .NET arrays for TimeConvKernels.
