@@ -34,7 +34,7 @@ if (mode is "train" or "all")
         {
             torch.random.manual_seed(1);
             var net = new TimeConvNetwork(new TimeConvNetworkSettings(Frames, Coefficients, form), k.Layers) { FusedBlocks = k.Fused };
-            return (k.Label, Net: net, Optimizer: new RootedAdam(net.parameters(), 1e-3), Times: new List<double>());
+            return (k.Label, Net: net, Optimizer: new RootedAdam(net.parameters(), 1e-3), Times: new List<double>(), CpuTimes: new List<double>());
         }).ToList();
         using var x = randn(Batch, Frames, Coefficients);
         using var half = 0.5.ToScalar();
@@ -43,6 +43,7 @@ if (mode is "train" or "all")
         {
             foreach (var run in runs)
             {
+                var cpu = Process.GetCurrentProcess().TotalProcessorTime;
                 var clock = Stopwatch.StartNew();
                 using var scope = NewDisposeScope();
                 var loss = nn.functional.binary_cross_entropy_with_logits(run.Net.Logits(x), y);
@@ -52,15 +53,18 @@ if (mode is "train" or "all")
                 if (i >= 3)
                 {
                     run.Times.Add(clock.Elapsed.TotalMilliseconds);
+                    run.CpuTimes.Add((Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds);
                 }
             }
         }
 
-        double before = Median(runs[0].Times);
+        // Wall time, and the process's CPU time per step (user + system, all threads; libtorch runs on one): on a
+        // machine shared with other work the CPU time is the steadier measure of what a step costs.
+        double before = Median(runs[0].Times), beforeCpu = Median(runs[0].CpuTimes);
         foreach (var run in runs)
         {
-            double ms = Median(run.Times);
-            Console.WriteLine(FormattableString.Invariant($"train {run.Label}: median {ms:F2} ms/step over {steps} steps (batch {Batch} x {Frames} x {Coefficients}), {Batch / ms * 1000:F0} windows/s, {before / ms:F2}x libtorch's speed"));
+            double ms = Median(run.Times), cpuMs = Median(run.CpuTimes);
+            Console.WriteLine(FormattableString.Invariant($"train {run.Label}: median {ms:F2} ms/step over {steps} steps (batch {Batch} x {Frames} x {Coefficients}), {Batch / ms * 1000:F0} windows/s, {before / ms:F2}x libtorch's speed; CPU time median {cpuMs:F2} ms/step, {beforeCpu / cpuMs:F2}x"));
             run.Optimizer.Dispose();
             run.Net.Dispose();
         }
@@ -181,6 +185,47 @@ if (mode == "parts")
     }
 }
 
+if (mode == "step")
+{
+    // One fused 2-D training step split into its phases (minimum and median over the steps; the minimum is the
+    // least disturbed by other load on a shared machine).
+    torch.random.manual_seed(1);
+    using var net = new TimeConvNetwork(new TimeConvNetworkSettings(Frames, Coefficients));
+    using var optimizer = new RootedAdam(net.parameters(), 1e-3);
+    using var x = randn(Batch, Frames, Coefficients);
+    using var half = 0.5.ToScalar();
+    using var y = (rand(Batch) > half).to_type(ScalarType.Float32);
+    var phases = new Dictionary<string, List<double>>();
+    void Add(string phase, Stopwatch clock)
+    {
+        (phases.TryGetValue(phase, out var list) ? list : phases[phase] = []).Add(clock.Elapsed.TotalMilliseconds);
+        clock.Restart();
+    }
+
+    for (int i = 0; i < steps + 3; i++)
+    {
+        using var scope = NewDisposeScope();
+        var total = Stopwatch.StartNew();
+        var clock = Stopwatch.StartNew();
+        var features = net.Features(x);
+        Add("convolutions forward", clock);
+        var loss = nn.functional.binary_cross_entropy_with_logits(net.HeadLogits(features), y);
+        Add("head forward + loss", clock);
+        optimizer.zero_grad();
+        loss.backward();
+        Add("backward (all)", clock);
+        optimizer.step();
+        Add("optimiser", clock);
+        Add("step", total);
+    }
+
+    foreach (var (phase, times) in phases)
+    {
+        var kept = times.Skip(3).ToList();
+        Console.WriteLine(FormattableString.Invariant($"step {phase,-22}: min {kept.Min(),7:F2} ms, median {Median(kept),7:F2} ms"));
+    }
+}
+
 if (mode == "roofline")
 {
     // What one core can do at the training step's shapes (2-D form, batch 32 x 400 x 40, 16 channels, LSTM 64):
@@ -251,6 +296,25 @@ if (mode == "roofline")
             double flop = 2.0 * positions * 48 * 16;
             Console.WriteLine(FormattableString.Invariant($"conv2 forward: Convolve16 {ours:F2} ms ({flop / ours / 1e6:F0} GFLOP/s), three addmm {blas:F2} ms ({flop / blas / 1e6:F0}); weight gradient: WeightGradient16 {oursW:F2} ms ({flop / oursW / 1e6:F0}), three mm {blasW:F2} ms ({flop / blasW / 1e6:F0})"));
         }
+    }
+
+    using (var xs = randn(1600, 640))
+    using (var wih = randn(256, 640))
+    using (var dg = randn(1600, 256))
+    {
+        using var wihT = wih.t().contiguous();
+        for (int round = 0; round < 2; round++)
+        {
+            double u = Time(() => { using var r = TimeConvKernels.Multiply(xs, wihT); });
+            double dxs = Time(() => { using var r = TimeConvKernels.Multiply(dg, wih); });
+            double dw = Time(() => { using var r = TimeConvKernels.Multiply(dg.t(), xs); });
+            double flop = 2.0 * 1600 * 640 * 256;
+            Console.WriteLine(FormattableString.Invariant($"lstm products with TimeConvKernels.Multiply: input projection {u:F2} ms ({flop / u / 1e6:F0} GFLOP/s), dX {dxs:F2} ms ({flop / dxs / 1e6:F0}), dW_ih {dw:F2} ms ({flop / dw / 1e6:F0})"));
+        }
+
+        using var check = TimeConvKernels.Multiply(dg.t(), xs);
+        using var expected = dg.to(ScalarType.Float64).t().mm(xs.to(ScalarType.Float64));
+        Console.WriteLine(FormattableString.Invariant($"  max relative error of dW_ih against float64: {((check.to(ScalarType.Float64) - expected).abs().max() / expected.abs().max()).item<double>():E1}"));
     }
 
     Gemm("lstm input projection fwd", 1600, 640, 256);

@@ -133,6 +133,7 @@ internal sealed class GemmLstm : nn.Module<Tensor, Tensor>
 /// gradient. Gate order i, f, g, o as <c>nn.LSTM</c>.
 /// </summary>
 /// <remarks>
+/// The three large products use <see cref="TimeConvKernels.Multiply(Tensor, Tensor)"/> on float32 CPU tensors.
 /// Stepping <c>lstm_cell</c> under libtorch's autograd costs about twice the GEMM work of the 2-D form's head (640
 /// inputs): every step multiplies a 32-row slice by the input weights, and the backward accumulates the input-weight
 /// gradient 50 times. Only the small recurrent products and the element-wise gate arithmetic remain per step here.
@@ -154,7 +155,7 @@ internal sealed class LstmSequence : autograd.SingleTensorFunction<LstmSequence>
         using var scope = NewDisposeScope();
 
         // Gate pre-activations of every step from the input, then in place the activations: [steps, batch, 4 hidden].
-        var gates = addmm(biasIh.add(biasHh, TorchScalars.One), x.reshape(batch * steps, x.shape[2]), weightIh.t(), 1f, 1f)
+        var gates = Product(x.reshape(batch * steps, x.shape[2]), weightIh.t().contiguous()).add_(biasIh.add(biasHh, TorchScalars.One), TorchScalars.One)
             .view(batch, steps, 4 * hidden).transpose(0, 1).contiguous();
         var hiddens = zeros(steps + 1, batch, hidden, dtype: x.dtype, device: x.device); // h_0 .. h_steps
         var cells = zeros(steps + 1, batch, hidden, dtype: x.dtype, device: x.device);
@@ -210,12 +211,19 @@ internal sealed class LstmSequence : autograd.SingleTensorFunction<LstmSequence>
         }
 
         var byItem = dGates.transpose(0, 1).reshape(batch * steps, gates.shape[2]); // rows in x's (batch, step) order
-        var dWeightIh = byItem.t().mm(x.reshape(batch * steps, x.shape[2]));
-        var dWeightHh = dGates.view(steps * batch, -1).t().mm(hiddens.narrow(0, 0, steps).reshape(steps * batch, hidden));
+        var dWeightIh = Product(byItem.t(), x.reshape(batch * steps, x.shape[2]).contiguous());
+        var dWeightHh = Product(dGates.view(steps * batch, -1).t(), hiddens.narrow(0, 0, steps).reshape(steps * batch, hidden).contiguous());
         var dBias = dGates.sum([0, 1]);
-        Tensor? dx = (bool)ctx.get_data("inputGrad") ? byItem.mm(weightIh).view(x.shape).MoveToOuterDisposeScope() : null;
+        Tensor? dx = (bool)ctx.get_data("inputGrad") ? Product(byItem, weightIh.contiguous()).view(x.shape).MoveToOuterDisposeScope() : null;
         return [dx!, dWeightIh.MoveToOuterDisposeScope(), dWeightHh.MoveToOuterDisposeScope(), dBias.clone().MoveToOuterDisposeScope(), dBias.MoveToOuterDisposeScope()];
     }
+
+    // a b: the library's AVX-512 product for float32 CPU matrices whose column count it takes (about 2x libtorch's
+    // BLAS at these shapes on a Zen 5 core, docs/benchmarks.md), libtorch's mm otherwise.
+    private static Tensor Product(Tensor a, Tensor b) =>
+        a.dtype == ScalarType.Float32 && a.device_type == DeviceType.CPU && TimeConvKernels.Applicable(b) && TimeConvKernels.CanMultiply(b.shape[1])
+            ? TimeConvKernels.Multiply(a, b)
+            : a.mm(b);
 }
 
 /// <summary>Keeps a module out of <see cref="nn.Module"/>'s field-based registration.</summary>
