@@ -94,6 +94,13 @@ public sealed record TimeConvNetworkSettings(
 /// RNN kernels, which computed wrong float32 values on some x86-64 CPUs); they have the parameters of
 /// <c>nn.Conv2d</c>/<c>nn.Conv1d</c>/<c>nn.LSTM</c> and are checked against those modules in float64.
 /// </para>
+/// <para>
+/// <see cref="Features"/> keeps the activations time-major and padded (<c>[batch, frames + 2, rows, channels]</c>)
+/// from the input to the last block and runs each block as one autograd operation (<see cref="TimeConvReluPool"/>:
+/// convolution, bias, max-pool, ReLU, with a hand-written backward); the LSTM head is one operation too
+/// (<see cref="LstmSequence"/>). On float32 CPU tensors their element-wise passes and, with AVX-512, their products
+/// run in the library's own kernels (<see cref="TimeConvKernels"/>).
+/// </para>
 /// </remarks>
 public sealed class TimeConvNetwork : nn.Module<Tensor, Tensor>
 {
