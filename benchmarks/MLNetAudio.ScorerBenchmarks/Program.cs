@@ -182,6 +182,17 @@ if (mode == "parts")
         double headFwd = Time(() => { using var l = net.HeadLogits(feats); });
         double headBoth = Time(() => { using var l = net.HeadLogits(feats).sum(); l.backward(); });
         Console.WriteLine(FormattableString.Invariant($"parts fused={fused}: convolutions fwd {convFwd:F1} ms, fwd+bwd {convBoth:F1} ms; head fwd {headFwd:F1} ms, fwd+bwd {headBoth:F1} ms"));
+        foreach (var form in new[] { ConvolutionForm.Conv2dTimeOnly, ConvolutionForm.Conv1dAllCoefficients })
+        {
+            torch.random.manual_seed(1);
+            using var scorer = new TimeConvNetwork(new TimeConvNetworkSettings(Frames, Coefficients, form)) { FusedBlocks = fused };
+            using var one = randn(1, Frames, Coefficients);
+            using var many = randn(173, Frames, Coefficients);
+            using var noGrad = no_grad();
+            double single = Time(() => { using var p = scorer.forward(one); });
+            double batched = Time(() => { using var p = scorer.forward(many); });
+            Console.WriteLine(FormattableString.Invariant($"  scoring (no gradient) {form}, fused={fused}: one window {single:F2} ms, 173 windows in one batch {batched:F1} ms"));
+        }
     }
 }
 
@@ -223,6 +234,24 @@ if (mode == "step")
     {
         var kept = times.Skip(3).ToList();
         Console.WriteLine(FormattableString.Invariant($"step {phase,-22}: min {kept.Min(),7:F2} ms, median {Median(kept),7:F2} ms"));
+    }
+}
+
+if (mode == "lstm")
+{
+    // The LSTM head alone without gradient (scoring): one operation (LstmSequence) against lstm_cell steps.
+    foreach (int inputs in new[] { 16, 640 })
+    {
+        using var lstm = GemmLstm.Create(inputs, 64);
+        var p = lstm.state_dict();
+        using var noGrad = no_grad();
+        foreach (int batch in new[] { 1, 173 })
+        {
+            using var sequence = randn(batch, 50, inputs);
+            double sequenceMs = Time(() => { using var h = LstmSequence.Apply(sequence, p["weight_ih_l0"], p["weight_hh_l0"], p["bias_ih_l0"], p["bias_hh_l0"]); });
+            double cellMs = Time(() => { using var h = lstm.call(sequence); });
+            Console.WriteLine(FormattableString.Invariant($"lstm {inputs} inputs, batch {batch}, no gradient: LstmSequence {sequenceMs:F2} ms, lstm_cell steps {cellMs:F2} ms"));
+        }
     }
 }
 
