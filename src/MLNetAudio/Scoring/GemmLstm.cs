@@ -1,6 +1,7 @@
 using MLNetAudio.Data;
 using TorchSharp;
 using TorchSharp.Modules;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -163,11 +164,18 @@ internal sealed class LstmSequence : autograd.SingleTensorFunction<LstmSequence>
         var hiddens = zeros(steps + 1, batch, hidden, dtype: x.dtype, device: x.device); // h_0 .. h_steps
         var cells = zeros(steps + 1, batch, hidden, dtype: x.dtype, device: x.device);
         var recurrent = weightHh.t();
+        bool kernels = TimeConvKernels.Applicable(gates, hiddens, cells);
         for (long t = 0; t < steps; t++)
         {
             using var stepScope = NewDisposeScope();
             var a = gates[t];
             a.addmm_(hiddens[t], recurrent, 1f, 1f);
+            if (kernels)
+            {
+                LstmKernels.Step(a, cells[t], cells[t + 1], hiddens[t + 1], batch, hidden);
+                continue;
+            }
+
             var g = a.narrow(1, 2 * hidden, hidden);
             var tanhG = g.tanh();
             a.sigmoid_();
@@ -190,11 +198,20 @@ internal sealed class LstmSequence : autograd.SingleTensorFunction<LstmSequence>
         var (x, weightIh, weightHh, gates, hiddens, cells) = (saved[0], saved[1], saved[2], saved[3], saved[4], saved[5]);
         long batch = x.shape[0], steps = x.shape[1], hidden = weightHh.shape[1];
         var dGates = empty_like(gates); // gradients of the gate pre-activations, [steps, batch, 4 hidden]
-        var dh = grad_output.clone();
+        var dh = grad_output.contiguous().clone();
         var dc = zeros_like(dh);
+        bool kernels = TimeConvKernels.Applicable(gates, cells, dGates, dh, dc);
         for (long t = steps - 1; t >= 0; t--)
         {
             using var stepScope = NewDisposeScope();
+            if (kernels)
+            {
+                var dt = dGates[t];
+                LstmKernels.StepBackward(gates[t], cells[t], cells[t + 1], dh, dc, dt, batch, hidden);
+                dh = dt.mm(weightHh).MoveToOuterDisposeScope();
+                continue;
+            }
+
             var a = gates[t];
             var (i, f, g, o) = (a.narrow(1, 0, hidden), a.narrow(1, hidden, hidden), a.narrow(1, 2 * hidden, hidden), a.narrow(1, 3 * hidden, hidden));
             var tanhC = cells[t + 1].tanh();
@@ -227,6 +244,81 @@ internal sealed class LstmSequence : autograd.SingleTensorFunction<LstmSequence>
         a.dtype == ScalarType.Float32 && a.device_type == DeviceType.CPU && TimeConvKernels.Applicable(b) && TimeConvKernels.CanMultiply(b.shape[1])
             ? TimeConvKernels.Multiply(a, b)
             : a.mm(b);
+}
+
+/// <summary>
+/// The element-wise part of one <see cref="LstmSequence"/> step on float32 CPU tensors in one pass each way, with
+/// <see cref="TensorPrimitives"/> for sigmoid and tanh: libtorch's operations cost about 10 calls per step forward
+/// and 20 backward, which for 50 steps of a [32, 256] gate matrix was most of the recurrence's time.
+/// </summary>
+internal static unsafe class LstmKernels
+{
+    /// <summary>
+    /// Gate pre-activations <paramref name="gates"/> <c>[batch, 4 hidden]</c> (i, f, g, o) to activations in place,
+    /// then <c>c = f c_prev + i g</c> and <c>h = o tanh(c)</c>.
+    /// </summary>
+    public static void Step(Tensor gates, Tensor cellPrevious, Tensor cell, Tensor hidden, long batch, long size)
+    {
+        float* a = TimeConvKernels.Data(gates);
+        float* cp = TimeConvKernels.Data(cellPrevious);
+        float* c = TimeConvKernels.Data(cell);
+        float* h = TimeConvKernels.Data(hidden);
+        int n = checked((int)size);
+        for (long b = 0; b < batch; b++)
+        {
+            float* row = a + (b * 4 * size);
+            var i = new Span<float>(row, n);
+            var f = new Span<float>(row + size, n);
+            var g = new Span<float>(row + (2 * size), n);
+            var o = new Span<float>(row + (3 * size), n);
+            TensorPrimitives.Sigmoid(new Span<float>(row, 2 * n), new Span<float>(row, 2 * n));
+            TensorPrimitives.Tanh(g, g);
+            TensorPrimitives.Sigmoid(o, o);
+            var cRow = new Span<float>(c + (b * size), n);
+            var hRow = new Span<float>(h + (b * size), n);
+            TensorPrimitives.Multiply(f, new ReadOnlySpan<float>(cp + (b * size), n), cRow);
+            TensorPrimitives.FusedMultiplyAdd(i, g, cRow, cRow);
+            TensorPrimitives.Tanh(cRow, hRow);
+            TensorPrimitives.Multiply(hRow, o, hRow);
+        }
+    }
+
+    /// <summary>
+    /// One step back: from the gradients of the step's hidden state <paramref name="dHidden"/> and cell state
+    /// <paramref name="dCell"/> (updated in place to the previous cell state's), the gradients of the gate
+    /// pre-activations into <paramref name="dGates"/> <c>[batch, 4 hidden]</c>.
+    /// </summary>
+    public static void StepBackward(Tensor gates, Tensor cellPrevious, Tensor cell, Tensor dHidden, Tensor dCell, Tensor dGates, long batch, long size)
+    {
+        float* a = TimeConvKernels.Data(gates);
+        float* cp = TimeConvKernels.Data(cellPrevious);
+        float* c = TimeConvKernels.Data(cell);
+        float* dh = TimeConvKernels.Data(dHidden);
+        float* dc = TimeConvKernels.Data(dCell);
+        float* d = TimeConvKernels.Data(dGates);
+        int n = checked((int)size);
+        Span<float> tanhC = n <= 1024 ? stackalloc float[n] : new float[n];
+        for (long b = 0; b < batch; b++)
+        {
+            float* row = a + (b * 4 * size);
+            float* dRow = d + (b * 4 * size);
+            float* cpRow = cp + (b * size);
+            float* dhRow = dh + (b * size);
+            float* dcRow = dc + (b * size);
+            TensorPrimitives.Tanh(new ReadOnlySpan<float>(c + (b * size), n), tanhC);
+            for (int j = 0; j < n; j++)
+            {
+                float i = row[j], f = row[size + j], g = row[(2 * size) + j], o = row[(3 * size) + j];
+                float tc = tanhC[j], gradH = dhRow[j];
+                float gradC = dcRow[j] + (gradH * o * (1 - (tc * tc)));
+                dRow[j] = gradC * g * i * (1 - i);
+                dRow[size + j] = gradC * cpRow[j] * f * (1 - f);
+                dRow[(2 * size) + j] = gradC * i * (1 - (g * g));
+                dRow[(3 * size) + j] = gradH * tc * o * (1 - o);
+                dcRow[j] = gradC * f;
+            }
+        }
+    }
 }
 
 /// <summary>Keeps a module out of <see cref="nn.Module"/>'s field-based registration.</summary>

@@ -540,7 +540,7 @@ internal static unsafe partial class TimeConvKernels
     }
 
     // The address of a float32 CPU tensor's first element (THSTensor_data is what TorchSharp's own accessor calls).
-    private static float* Data(Tensor t) => (float*)NativeMethods.THSTensor_data(t.Handle);
+    internal static float* Data(Tensor t) => (float*)NativeMethods.THSTensor_data(t.Handle);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Convolve(float[] taps, float[] bias, float p0, float p1, float p2, Span<float> output)
