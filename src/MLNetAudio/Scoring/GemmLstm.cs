@@ -217,14 +217,14 @@ internal sealed class LstmSequence : autograd.SingleTensorFunction<LstmSequence>
             var tanhC = cells[t + 1].tanh();
             var d = dGates[t];
             d.narrow(1, 3 * hidden, hidden).copy_(dh).mul_(tanhC); // output gate
-            dc.addcmul_(dh.mul(o), tanhC.square().neg_().add_(TorchScalars.One), TorchScalars.One);
+            dc.addcmul_(dh.mul(o), tanhC.mul(tanhC).neg_().add_(TorchScalars.One, TorchScalars.One), TorchScalars.One);
             d.narrow(1, 0, hidden).copy_(dc).mul_(g); // input gate
             d.narrow(1, hidden, hidden).copy_(dc).mul_(cells[t]); // forget gate
             d.narrow(1, 2 * hidden, hidden).copy_(dc).mul_(i); // cell candidate
 
             // Through the activations: sigmoid' = s (1 - s) for i, f, o; tanh' = 1 - g^2 for g.
-            var slope = a.mul(a).neg_().add_(a);
-            slope.narrow(1, 2 * hidden, hidden).copy_(g.square().neg_().add_(TorchScalars.One));
+            var slope = a.mul(a).neg_().add_(a, TorchScalars.One);
+            slope.narrow(1, 2 * hidden, hidden).copy_(g.mul(g).neg_().add_(TorchScalars.One, TorchScalars.One));
             d.mul_(slope);
             dh = d.mm(weightHh).MoveToOuterDisposeScope();
             dc.mul_(f);

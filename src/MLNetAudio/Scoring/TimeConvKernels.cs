@@ -25,7 +25,7 @@ namespace MLNetAudio.Scoring;
 /// many positions (weight and bias gradients) add float32 partial sums per batch item into float64 totals, so
 /// their rounding stays that of a few thousand terms.
 /// </remarks>
-internal static unsafe partial class TimeConvKernels
+internal static unsafe class TimeConvKernels
 {
     /// <summary>Whether these kernels can run on <paramref name="tensors"/>: float32, on the CPU, contiguous.</summary>
     public static bool Applicable(params Tensor[] tensors) =>
@@ -620,9 +620,13 @@ internal static unsafe partial class TimeConvKernels
         }
     }
 
-    private static partial class NativeMethods
+    // A plain DllImport (not LibraryImport), so that tools compiling these sources without the source generator
+    // (tests/MLNetAudio.Tests/Data/ImplicitScalarGuardTests) still can.
+    private static class NativeMethods
     {
-        [LibraryImport("LibTorchSharp")]
-        public static partial IntPtr THSTensor_data(IntPtr handle);
+#pragma warning disable SYSLIB1054, CA5392
+        [DllImport("LibTorchSharp")]
+        public static extern IntPtr THSTensor_data(IntPtr handle);
+#pragma warning restore SYSLIB1054, CA5392
     }
 }
