@@ -351,6 +351,77 @@ internal static unsafe class TimeConvKernels
     }
 
     /// <summary>
+    /// <see cref="Convolve16"/> (forward, offsets 0, rows, 2 rows) and <see cref="PoolRelu"/> in one pass, for
+    /// <paramref name="rows"/> a multiple of 4: each pooling pair's two time steps are computed together (4 rows of
+    /// each), stored to <paramref name="product"/> for the backward, and their ReLU'd maximum written to
+    /// <paramref name="padded"/>. The same operations in the same order as <see cref="Convolve16"/>, so the product
+    /// is bit-identical. An odd last time step is not computed (nothing reads it).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Convolve16Pool(Tensor input, float[] weights, float[] bias, Tensor product, Tensor padded, long batch, long time, long rows)
+    {
+        float* source = Data(input);
+        float* y = Data(product);
+        float* z = Data(padded);
+        long block = rows * ChannelBlock;
+        long pooled = time / 2;
+        fixed (float* w = weights)
+        {
+            var start = Vector512.Create(bias);
+            for (long b = 0; b < batch; b++)
+            {
+                float* zb = z + (b * (pooled + 2) * block);
+                new Span<float>(zb, checked((int)block)).Clear();
+                new Span<float>(zb + ((pooled + 1) * block), checked((int)block)).Clear();
+                for (long j = 0; j < pooled; j++)
+                {
+                    long even = ((b * (time + 2)) + (2 * j)) * rows; // product row of the pair's first step, row 0
+                    float* zj = zb + ((j + 1) * block);
+                    for (long r = 0; r < rows; r += 4)
+                    {
+                        Vector512<float> e0 = start, e1 = start, e2 = start, e3 = start;
+                        Vector512<float> o0 = start, o1 = start, o2 = start, o3 = start;
+                        for (int k = 0; k < 3; k++)
+                        {
+                            float* xe = source + ((even + r + (k * rows)) * ChannelBlock);
+                            float* xo = xe + block;
+                            float* wk = w + (k * ChannelBlock * ChannelBlock);
+                            for (int c = 0; c < ChannelBlock; c++)
+                            {
+                                var wc = Vector512.Load(wk + (c * ChannelBlock));
+                                e0 = Avx512F.FusedMultiplyAdd(Vector512.Create(xe[c]), wc, e0);
+                                e1 = Avx512F.FusedMultiplyAdd(Vector512.Create(xe[ChannelBlock + c]), wc, e1);
+                                e2 = Avx512F.FusedMultiplyAdd(Vector512.Create(xe[(2 * ChannelBlock) + c]), wc, e2);
+                                e3 = Avx512F.FusedMultiplyAdd(Vector512.Create(xe[(3 * ChannelBlock) + c]), wc, e3);
+                                o0 = Avx512F.FusedMultiplyAdd(Vector512.Create(xo[c]), wc, o0);
+                                o1 = Avx512F.FusedMultiplyAdd(Vector512.Create(xo[ChannelBlock + c]), wc, o1);
+                                o2 = Avx512F.FusedMultiplyAdd(Vector512.Create(xo[(2 * ChannelBlock) + c]), wc, o2);
+                                o3 = Avx512F.FusedMultiplyAdd(Vector512.Create(xo[(3 * ChannelBlock) + c]), wc, o3);
+                            }
+                        }
+
+                        float* ye = y + ((even + r) * ChannelBlock);
+                        float* yo = ye + block;
+                        e0.Store(ye);
+                        e1.Store(ye + ChannelBlock);
+                        e2.Store(ye + (2 * ChannelBlock));
+                        e3.Store(ye + (3 * ChannelBlock));
+                        o0.Store(yo);
+                        o1.Store(yo + ChannelBlock);
+                        o2.Store(yo + (2 * ChannelBlock));
+                        o3.Store(yo + (3 * ChannelBlock));
+                        float* zr = zj + (r * ChannelBlock);
+                        Vector512.Max(Vector512.Max(e0, o0), Vector512<float>.Zero).Store(zr);
+                        Vector512.Max(Vector512.Max(e1, o1), Vector512<float>.Zero).Store(zr + ChannelBlock);
+                        Vector512.Max(Vector512.Max(e2, o2), Vector512<float>.Zero).Store(zr + (2 * ChannelBlock));
+                        Vector512.Max(Vector512.Max(e3, o3), Vector512<float>.Zero).Store(zr + (3 * ChannelBlock));
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// The weight gradient of a 16-to-16-channel block, tap-major <c>[3, in, out]</c>: the sum over the
     /// <paramref name="count"/> product rows i of <c>input[i + k rows][c] * gradient[i][o]</c>, where
     /// <paramref name="gradient"/>'s rows start at <paramref name="gradientFirstRow"/>. Float32 sums over

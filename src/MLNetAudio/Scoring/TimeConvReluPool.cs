@@ -86,6 +86,25 @@ internal sealed class TimeConvReluPool : autograd.SingleTensorFunction<TimeConvR
 
         var flat = x.view(s.Rows, s.In);
         var taps = Taps(weight, s); // [3, in, out]
+        if (kernels && TimeConvKernels.Sixteen(s.In, s.Out) && s.RowsPerStep % 4 == 0 && (trace is null || s.Time % 2 == 0))
+        {
+            // Product, pooling and ReLU in one pass (the 2-D form with a coefficient count divisible by 4); an odd
+            // last step is left out of the product, so the trace, which reads every step, needs an even count.
+            var product = empty(s.Positions, s.Out);
+            var next = empty(s.Batch, s.Pooled + 2, s.RowsPerStep, s.Out);
+            TimeConvKernels.Convolve16Pool(x, Array(taps), Array(bias), product, next, s.Batch, s.Time, s.RowsPerStep);
+            if (trace is { Replaying: false })
+            {
+                var conv = product.as_strided([s.Batch, s.Time, s.RowsPerStep, s.Out], [(s.Time + 2) * s.RowsPerStep * s.Out, s.RowsPerStep * s.Out, s.Out, 1], 0);
+                var (a, b) = s.Pairs(product, 0);
+                Record(trace, weight, conv.gt(TorchScalars.Zero), b.relu().gt(a.relu()));
+            }
+
+            ctx.save_for_backward([x, weight, product.MoveToOuterDisposeScope()]);
+            ctx.save_data("firstBlock", false);
+            return next.MoveToOuterDisposeScope();
+        }
+
         Tensor y; // [positions, out]: row i is the output at padded row i + rows (time-major)
         if (s.In == 1)
         {
