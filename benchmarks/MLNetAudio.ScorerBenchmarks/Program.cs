@@ -60,11 +60,12 @@ if (mode is "train" or "all")
 
         // Wall time, and the process's CPU time per step (user + system, all threads; libtorch runs on one): on a
         // machine shared with other work the CPU time is the steadier measure of what a step costs.
-        double before = Median(runs[0].Times), beforeCpu = Median(runs[0].CpuTimes);
+        // The fastest step of each is the one least disturbed by other work.
+        double before = Median(runs[0].Times), beforeCpu = Median(runs[0].CpuTimes), beforeMin = runs[0].Times.Min();
         foreach (var run in runs)
         {
-            double ms = Median(run.Times), cpuMs = Median(run.CpuTimes);
-            Console.WriteLine(FormattableString.Invariant($"train {run.Label}: median {ms:F2} ms/step over {steps} steps (batch {Batch} x {Frames} x {Coefficients}), {Batch / ms * 1000:F0} windows/s, {before / ms:F2}x libtorch's speed; CPU time median {cpuMs:F2} ms/step, {beforeCpu / cpuMs:F2}x"));
+            double ms = Median(run.Times), cpuMs = Median(run.CpuTimes), minMs = run.Times.Min();
+            Console.WriteLine(FormattableString.Invariant($"train {run.Label}: median {ms:F2} ms/step over {steps} steps (batch {Batch} x {Frames} x {Coefficients}), {Batch / ms * 1000:F0} windows/s, {before / ms:F2}x libtorch's speed; CPU time median {cpuMs:F2} ms/step, {beforeCpu / cpuMs:F2}x; fastest step {minMs:F2} ms, {beforeMin / minMs:F2}x"));
             run.Optimizer.Dispose();
             run.Net.Dispose();
         }
