@@ -248,6 +248,12 @@ public sealed class TimeConvNetwork : nn.Module<Tensor, Tensor>
                 nameof(windows));
         }
 
+        if (windows.shape[0] == 0)
+        {
+            // (The per-layer path's reshape(-1) cannot infer a size from no elements.)
+            return zeros(0, windows.shape[1] >> convs.Count, Settings.FeaturesPerStep, dtype: windows.dtype, device: windows.device);
+        }
+
         using var scope = NewDisposeScope();
         if (FusedBlocks && PoolingTrace is not { Replaying: true } && convs.All(c => c is TimeConvolution))
         {
