@@ -1,7 +1,9 @@
 // Scorer speed: TorchSharp training step time (compare with peer_torch_train.py), Fit's data path, and scoring a
 // 3-minute song at a 1 s hop window by window vs with the shared convolution vs ONNX Runtime. Stopwatch medians,
 // one thread.
-// Usage: dotnet run -c Release --project benchmarks/MLNetAudio.ScorerBenchmarks -- [train|fit|score|all] [steps]
+// Usage: dotnet run -c Release --project benchmarks/MLNetAudio.ScorerBenchmarks -- [train|fit|score|all|step|parts|lstm|roofline] [steps]
+// (step, parts, lstm and roofline break the 2-D training step down: its phases, its pieces, the LSTM head alone, and
+// GEMM rates at its shapes; docs/benchmarks.md, "the training step, fused operations").
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
