@@ -94,6 +94,13 @@ public sealed record TimeConvNetworkSettings(
 /// RNN kernels, which computed wrong float32 values on some x86-64 CPUs); they have the parameters of
 /// <c>nn.Conv2d</c>/<c>nn.Conv1d</c>/<c>nn.LSTM</c> and are checked against those modules in float64.
 /// </para>
+/// <para>
+/// <see cref="Features"/> keeps the activations time-major and padded (<c>[batch, frames + 2, rows, channels]</c>)
+/// from the input to the last block and runs each block as one autograd operation (<see cref="TimeConvReluPool"/>:
+/// convolution, bias, max-pool, ReLU, with a hand-written backward); the LSTM head is one operation too
+/// (<see cref="LstmSequence"/>). On float32 CPU tensors their element-wise passes and, with AVX-512, their products
+/// run in the library's own kernels (<see cref="TimeConvKernels"/>).
+/// </para>
 /// </remarks>
 public sealed class TimeConvNetwork : nn.Module<Tensor, Tensor>
 {
@@ -151,6 +158,27 @@ public sealed class TimeConvNetwork : nn.Module<Tensor, Tensor>
 
         RegisterComponents();
     }
+
+    /// <summary>
+    /// Whether <see cref="Features"/> runs each convolution block as one <see cref="TimeConvReluPool"/> operation
+    /// (the default) or as separate convolution, ReLU and pooling modules, and whether the LSTM head runs as one
+    /// <see cref="LstmSequence"/> operation (the default) or steps <c>lstm_cell</c>; the earlier forms are kept for
+    /// comparison (benchmarks). libtorch's layers always run separately.
+    /// </summary>
+    internal bool FusedBlocks
+    {
+        get => _fused;
+        set
+        {
+            _fused = value;
+            if (lstm is GemmLstm gemm)
+            {
+                gemm.StepByStep = !value;
+            }
+        }
+    }
+
+    private bool _fused = true;
 
     /// <summary>The shape settings this network was built with.</summary>
     public TimeConvNetworkSettings Settings { get; }
@@ -220,7 +248,28 @@ public sealed class TimeConvNetwork : nn.Module<Tensor, Tensor>
                 nameof(windows));
         }
 
+        if (windows.shape[0] == 0)
+        {
+            // (The per-layer path's reshape(-1) cannot infer a size from no elements.)
+            return zeros(0, windows.shape[1] >> convs.Count, Settings.FeaturesPerStep, dtype: windows.dtype, device: windows.device);
+        }
+
         using var scope = NewDisposeScope();
+        if (FusedBlocks && PoolingTrace is not { Replaying: true } && convs.All(c => c is TimeConvolution))
+        {
+            // Time-major and padded from the start ([batch, frames + 2, rows, channels]); one autograd operation per
+            // convolution block (TimeConvReluPool) and no layout copy until the head's sequence.
+            bool twoD = Settings.ConvolutionForm == ConvolutionForm.Conv2dTimeOnly;
+            var x = F.pad(windows, [0, 0, 1, 1]).contiguous().unsqueeze(twoD ? 3 : 2);
+            foreach (var conv in convs.Cast<TimeConvolution>())
+            {
+                x = TimeConvReluPool.Apply(x, conv.Weight, conv.Bias, PoolingTrace);
+            }
+
+            var steps = x.narrow(1, 1, x.shape[1] - 2); // [batch, pooled, rows, channels]
+            return (twoD ? steps.transpose(2, 3) : steps).reshape(steps.shape[0], steps.shape[1], -1).MoveToOuterDisposeScope();
+        }
+
         var h = ToConvLayout(windows);
         for (int l = 0; l < convs.Count; l++)
         {
@@ -475,6 +524,17 @@ internal sealed class PoolingTrace : IDisposable
         var positive = _decisions[_next++].to(preActivation.device);
         var (a, b) = Pairs(preActivation * positive.to(preActivation.dtype));
         return where(_decisions[_next++].to(preActivation.device), b, a);
+    }
+
+    /// <summary>
+    /// Records decisions made elsewhere (<see cref="TimeConvReluPool"/>): which pre-activations are positive
+    /// <c>[batch, channels, rows, time]</c> and where the second of a pooling pair beats the first after ReLU
+    /// <c>[batch, channels, rows, time / 2]</c>, in the layout <see cref="ReluPool"/> replays.
+    /// </summary>
+    public void Record(Tensor positive, Tensor secondWins)
+    {
+        _decisions.Add(positive.detach().clone().DetachFromDisposeScope());
+        _decisions.Add(secondWins.detach().clone().DetachFromDisposeScope());
     }
 
     private static (Tensor First, Tensor Second) Pairs(Tensor activated)

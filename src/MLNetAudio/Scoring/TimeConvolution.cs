@@ -9,10 +9,18 @@ namespace MLNetAudio.Scoring;
 /// <summary>
 /// A convolution along the last (time) axis only, kernel 3, zero padding 1, computed with matrix products: one
 /// GEMM over a column matrix when no gradient is needed (scoring), three batched products over time-shifted views
-/// when one is (training). It replaces <c>nn.Conv1d(in, out, 3, padding: 1)</c> and <c>nn.Conv2d(in, out, (1, 3),
+/// when one is. It replaces <c>nn.Conv1d(in, out, 3, padding: 1)</c> and <c>nn.Conv2d(in, out, (1, 3),
 /// padding: (0, 1))</c> with the same parameter names and shapes, so saved models load unchanged.
 /// </summary>
 /// <remarks>
+/// <para>
+/// <see cref="TimeConvNetwork.Features"/> (training and per-window scoring) does not call this module's
+/// <see cref="forward"/>: it runs each convolution block, with its ReLU and pooling, as one
+/// <see cref="TimeConvReluPool"/> operation on this module's <see cref="Weight"/> and <see cref="Bias"/> (with the
+/// LSTM as <see cref="LstmSequence"/>, the default 2-D training step went from 1.2-1.4x slower than libtorch's
+/// <c>Conv2d</c> to about 3.5x faster; docs/benchmarks.md). This forward serves the per-layer paths
+/// (<see cref="TimeConvNetwork.ConvolutionActivations"/>, shared-convolution scoring) and the per-layer tests.
+/// </para>
 /// <para>
 /// Written by hand because libtorch's own float32 convolutions on x86-64 CPUs go through oneDNN, whose blocked
 /// kernels returned wrong values (errors of order 1) on AVX-512 machines for input channel counts that are not a
@@ -56,6 +64,12 @@ internal sealed class TimeConvolution : nn.Module<Tensor, Tensor>
         TwoDimensional = twoD;
         RegisterComponents();
     }
+
+    /// <summary>The weight, <c>[out, in, 3]</c> or <c>[out, in, 1, 3]</c>.</summary>
+    internal Parameter Weight => weight;
+
+    /// <summary>The bias <c>[out]</c>.</summary>
+    internal Parameter Bias => bias;
 
     /// <summary>Whether this replaces a <c>Conv2d</c> with kernel (1, 3) (input <c>[batch, in, rows, time]</c>).</summary>
     public bool TwoDimensional { get; }

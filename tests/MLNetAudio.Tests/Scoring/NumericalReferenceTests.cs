@@ -195,6 +195,39 @@ public sealed class NumericalReferenceTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// The fused training operations (TimeConvReluPool, LstmSequence) off the float32 CPU kernels: run in float64
+    /// they take the libtorch-operations path that a GPU or another dtype would take, and must agree with the
+    /// definition to float64 rounding; also the unfused form the benchmarks compare against.
+    /// </summary>
+    [Theory]
+    [InlineData(ConvolutionForm.Conv2dTimeOnly, 20)]
+    [InlineData(ConvolutionForm.Conv2dTimeOnly, 3)]
+    [InlineData(ConvolutionForm.Conv1dAllCoefficients, 20)]
+    public void FusedOperationsOffTheFloat32KernelsMatchTheDefinitionInFloat64(ConvolutionForm form, int coefficients)
+    {
+        foreach (bool fused in new[] { true, false })
+        {
+            foreach (int channels in new[] { 16, 20 })
+            {
+                using var scope = NewDisposeScope();
+                PolluteFreedMemory();
+                torch.random.manual_seed(6000 + channels);
+                var settings = new TimeConvNetworkSettings(97, coefficients, form, Channels: channels);
+                using var network = new TimeConvNetwork(settings) { FusedBlocks = fused };
+                network.to(float64);
+                using var reference = Float64Definition(network);
+                var x = randn(2, 97, coefficients, dtype: float64);
+                var weights = randn(2, dtype: float64);
+                string name = $"float64 {form} coefficients {coefficients} channels {channels} fused {fused}";
+                (network.Logits(x) * weights).sum().backward();
+                (reference.Logits(x) * weights).sum().backward();
+                AssertClose(name + " logits", network.Logits(x), reference.Logits(x), 1e-9);
+                AssertGradientsClose(name, network, reference, 1e-9);
+            }
+        }
+    }
+
     [Theory]
     [InlineData(20)]
     [InlineData(40)]
@@ -285,10 +318,10 @@ public sealed class NumericalReferenceTests(ITestOutputHelper output)
         }
     }
 
-    private static void AssertClose(string what, Tensor actual, Tensor expected)
+    private static void AssertClose(string what, Tensor actual, Tensor expected, double tolerance = Tolerance)
     {
         double error = RelativeError(actual, expected);
-        Assert.True(error <= Tolerance, $"{what}: max |float32 - float64| / max |float64| = {error:E2} > {Tolerance:E0}");
+        Assert.True(error <= tolerance, $"{what}: max |actual - float64| / max |float64| = {error:E2} > {tolerance:E0}");
     }
 
     private static double RelativeError(Tensor actual, Tensor expected)
@@ -306,7 +339,7 @@ public sealed class NumericalReferenceTests(ITestOutputHelper output)
         return (a - e).abs().max().item<double>() / scale;
     }
 
-    private static void AssertGradientsClose(string what, nn.Module network, nn.Module reference)
+    private static void AssertGradientsClose(string what, nn.Module network, nn.Module reference, double tolerance = Tolerance)
     {
         var expected = reference.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad);
         int checkedCount = 0;
@@ -321,7 +354,7 @@ public sealed class NumericalReferenceTests(ITestOutputHelper output)
             }
 
             Assert.NotNull(parameter.grad);
-            AssertClose($"{what} grad {name}", parameter.grad, grad);
+            AssertClose($"{what} grad {name}", parameter.grad, grad, tolerance);
             checkedCount++;
         }
 

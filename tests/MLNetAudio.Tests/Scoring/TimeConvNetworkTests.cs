@@ -35,6 +35,40 @@ public sealed class TimeConvNetworkTests
         Assert.Equal(new long[] { 2, head == NetworkHead.Lstm ? 7 : 8 * f.shape[2] }, e.shape);
     }
 
+    [Theory]
+    [InlineData(ConvolutionForm.Conv2dTimeOnly)]
+    [InlineData(ConvolutionForm.Conv1dAllCoefficients)]
+    public void FusedAndUnfusedLayersAgreeAndTrainTheSameParameters(ConvolutionForm form)
+    {
+        // The fused training operations (TimeConvReluPool, LstmSequence) and the per-layer modules compute the same
+        // function; float32 rounding differs only. An odd frame count exercises the unpaired last step.
+        torch.random.manual_seed(3);
+        using var net = new TimeConvNetwork(new TimeConvNetworkSettings(203, 20, form));
+        using var x = randn(3, 203, 20);
+        var gradients = new List<Dictionary<string, Tensor>>();
+        var outputs = new List<Tensor>();
+        foreach (bool fused in new[] { true, false })
+        {
+            net.FusedBlocks = fused;
+            net.zero_grad();
+            var logits = net.Logits(x);
+            logits.sum().backward();
+            outputs.Add(logits.detach());
+            gradients.Add(net.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.clone()));
+        }
+
+        Assert.True((outputs[0] - outputs[1]).abs().max().item<float>() < 1e-4f);
+        foreach (var (name, g) in gradients[0])
+        {
+            double scale = Math.Max(g.abs().max().item<float>(), 1e-6f);
+            Assert.True((g - gradients[1][name]).abs().max().item<float>() / scale < 1e-3, name);
+        }
+
+        using var empty = zeros(0, 203, 20);
+        using var none = net.call(empty);
+        Assert.Equal(new long[] { 0 }, none.shape);
+    }
+
     [Fact]
     public void WeightsAreReachableByName()
     {
