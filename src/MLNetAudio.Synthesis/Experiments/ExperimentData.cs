@@ -105,9 +105,6 @@ public sealed record ExperimentNetwork(
     /// <summary>Kernel and stride of each max-pooling along time. Default 2 (the seed's (1, 2)).</summary>
     public int PoolingSize { get; init; } = 2;
 
-    /// <summary>A short name for tables: "3 conv, pool 2 x3" and the like.</summary>
-    public string PoolingDescription => $"{ConvolutionLayers} conv layers, {PoolingLayers ?? ConvolutionLayers} pooling layers of {PoolingSize}";
-
     internal void Validate(Data.OptionErrors e, string prefix)
     {
         e.Check(Epochs < 1, prefix + nameof(Epochs), $"must be at least 1; got {Epochs}.")
