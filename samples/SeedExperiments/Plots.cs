@@ -157,13 +157,13 @@ internal static class Plots
         seed.MarkerSize = 10;
 
         plot.Axes.Bottom.SetTicks(xs, gaps.Select(g => g == 0 ? "0 (as trained)" : g.ToString("+0;-0", System.Globalization.CultureInfo.InvariantCulture)).ToArray());
-        plot.ShowLegend(Alignment.LowerCenter);
+        plot.ShowLegend(Edge.Right); // outside the data: every corner holds points
         int seeds = rows.Select(r => r.Seed).Distinct().Count();
         plot.Title($"Experiment 2 variants, flute then guitar: CNN-only mean score (mean over up to {seeds} seeds)");
         plot.XLabel("gap change (frames of 20 ms; negative = B earlier; evenly spaced categories)");
         plot.YLabel("mean output (1 = liked)");
         plot.Axes.SetLimitsY(-0.05, 1.05);
-        plot.SavePng(Path.Combine(folder, $"{name}.png"), 1000, 480);
+        plot.SavePng(Path.Combine(folder, $"{name}.png"), 1100, 480);
     }
 
     private static double[] Scaled(float[] values)

@@ -262,7 +262,7 @@ internal static class Report
                   + "(8 frames each after three (1, 2) poolings) while B lasts 15 pooled steps, so most of B's features stay under the fully connected weights that "
                   + "learned them; max-pooling adds a little shift tolerance on top. The seed's CNN collapsed after a few frames, which suggests a head more tightly "
                   + "tied to exact positions than ours (less pooling, shorter events, or features sharper in time); the talk does not give its architecture, so we "
-                  + "cannot say which. We did not change the test data or the model until the numbers agreed."
+                  + "cannot say which from the talk. The variants section below tries these designs (and the seed's power-spectrogram input) without changing the test data."
                 : "Reproduces: the fully connected head over the position-dependent map loses the pattern after a few frames."));
         s.AppendLine($"- **CNN-only with large shifts**: ours {G(-50, false):F3} (gap -50) and {G(50, false):F3} (gap +50); seed 0.000 at -50. "
             + (G(-50, false) < 0.5 || G(50, false) < 0.5
@@ -290,6 +290,10 @@ internal static class Report
         s.AppendLine("- Experiment 2: 4 s clips (200 frames: A at 20-80, a 20-frame gap, B at 100-160) instead of 8 s, 24 + 25 training clips instead of 40 + 40,");
         s.AppendLine("  10 test clips per condition, 30 epochs, one gap change (-6). Asserts CNN+LSTM > 0.9 on A then B, < 0.1 on B then A, < 0.2 on the labelled-0 clips,");
         s.AppendLine("  and the CNN-only model ranking A then B above B then A. The CNN-only collapse is not asserted (it does not reproduce).");
+        s.AppendLine("- Experiment 2 variants: the CNN-only model with 0 and 1 pooling layers trains alone (`TrainCnnLstm = false`) on the same fast configuration; asserts");
+        s.AppendLine("  the rows, NaN for the untrained LSTM model, training accuracy 1 and A then B above B then A (no collapse is asserted), and that the CNN-only");
+        s.AppendLine("  numbers equal those of a run that also trains the LSTM model. The pooling options' shapes, validation, save/load and ONNX refusal:");
+        s.AppendLine("  `tests/MLNetAudio.Tests/Scoring/TimeConvPoolingTests.cs`.");
         s.AppendLine("- Experiment 1: the same notes and pitches, 30 epochs instead of 40, one seed. Asserts MFCC accuracy on unseen pitches > 0.9, and for the power");
         s.AppendLine("  spectrogram that every training note is learned and unseen pitches do better than chance (> 0.5), which is what the full runs support.");
         s.AppendLine();
