@@ -128,6 +128,44 @@ internal static class Plots
         plot.SavePng(Path.Combine(folder, $"{prefix}-gap.png"), 900, 420);
     }
 
+    /// <summary>Experiment 2 variants: the CNN-only model's mean score per gap change, one line per variant, the seed's CNN beside them.</summary>
+    public static void Variants(List<VariantRow> rows, string folder, string name)
+    {
+        // Evenly spaced categories: on a true frame axis the small shifts the seed is about would overlap.
+        int[] gaps = [-50, -10, -6, -2, 0, 2, 6, 10, 50];
+        double[] xs = gaps.Select((_, i) => (double)i).ToArray();
+        double Mean(string key, int g) => rows.Where(r => r.Variant == key && (g == 0 ? r.Test == OrderTimingTest.AsTrained : r.Test == OrderTimingTest.GapChanged && r.GapChange == g)).Average(r => r.Cnn);
+
+        var plot = new Plot();
+        foreach (var v in SeedExperiments.Variants.All.Where(v => rows.Any(r => r.Variant == v.Key)))
+        {
+            var line = plot.Add.Scatter(xs, gaps.Select(g => Mean(v.Key, g)).ToArray());
+            line.LegendText = v.Key;
+            line.LineWidth = v.Key == "default" ? 3 : 1.5f;
+            line.MarkerSize = 6;
+        }
+
+        var seedGaps = gaps.Select((g, i) => (g, i)).Where(p => Report.SeedCnn(p.g == 0 ? OrderTimingTest.AsTrained : OrderTimingTest.GapChanged, p.g) is not null).ToArray();
+        var seed = plot.Add.Scatter(
+            seedGaps.Select(p => (double)p.i).ToArray(),
+            seedGaps.Select(p => Report.SeedCnn(p.g == 0 ? OrderTimingTest.AsTrained : OrderTimingTest.GapChanged, p.g)!.Value).ToArray());
+        seed.LegendText = "seed: CNN";
+        seed.LineWidth = 2;
+        seed.LinePattern = LinePattern.Dashed;
+        seed.Color = Colors.Black;
+        seed.MarkerShape = MarkerShape.OpenSquare;
+        seed.MarkerSize = 10;
+
+        plot.Axes.Bottom.SetTicks(xs, gaps.Select(g => g == 0 ? "0 (as trained)" : g.ToString("+0;-0", System.Globalization.CultureInfo.InvariantCulture)).ToArray());
+        plot.ShowLegend(Edge.Right); // outside the data: every corner holds points
+        int seeds = rows.Select(r => r.Seed).Distinct().Count();
+        plot.Title($"Experiment 2 variants, flute then guitar: CNN-only mean score (mean over up to {seeds} seeds)");
+        plot.XLabel("gap change (frames of 20 ms; negative = B earlier; evenly spaced categories)");
+        plot.YLabel("mean output (1 = liked)");
+        plot.Axes.SetLimitsY(-0.05, 1.05);
+        plot.SavePng(Path.Combine(folder, $"{name}.png"), 1100, 480);
+    }
+
     private static double[] Scaled(float[] values)
     {
         float min = values.Min(), max = values.Max();

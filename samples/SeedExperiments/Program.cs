@@ -6,6 +6,12 @@
 //
 // Writes <docs folder>/experiments.md and the PNG plots under <docs folder>/experiments/ (default: the repository's
 // docs/ folder, found by walking up to MLNetAudio.sln).
+//
+//   dotnet run --project samples/SeedExperiments -c Release -- variants [--seeds 1,2,3] [--until 23:20] [<docs folder>]
+//
+// Runs only experiment 2's CNN-only variants (Variants.cs), keeps each finished run in
+// <docs folder>/experiments/exp2-variants.tsv (a rerun goes on from there), starts no run after --until (UTC), and
+// rewrites only the variants section of experiments.md and its plot.
 using System.Diagnostics;
 using System.Globalization;
 using MLNetAudio.Experiments;
@@ -22,9 +28,66 @@ var clock = Stopwatch.StartNew();
 const int Threads = 2;
 torch.set_num_threads(Threads);
 int[] seeds = [1, 2, 3, 4, 5];
-string docs = args.Length > 0 ? Path.GetFullPath(args[0]) : Path.Combine(Report.FindRepositoryRoot(), "docs");
+bool variantsOnly = args.Length > 0 && args[0] == "variants";
+DateTime? until = null;
+var rest = new List<string>();
+for (int i = variantsOnly ? 1 : 0; i < args.Length; i++)
+{
+    switch (args[i])
+    {
+        case "--seeds" when i + 1 < args.Length:
+            seeds = args[++i].Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+            break;
+        case "--until" when i + 1 < args.Length:
+            until = DateTime.UtcNow.Date + TimeSpan.Parse(args[++i], CultureInfo.InvariantCulture);
+            break;
+        default:
+            rest.Add(args[i]);
+            break;
+    }
+}
+
+string docs = rest.Count > 0 ? Path.GetFullPath(rest[0]) : Path.Combine(Report.FindRepositoryRoot(), "docs");
 string plots = Path.Combine(docs, "experiments");
 Directory.CreateDirectory(plots);
+string pagePath = Path.Combine(docs, "experiments.md");
+
+if (variantsOnly)
+{
+    // Seeds outermost: when time runs out every variant has the same seeds done.
+    string table = Path.Combine(plots, "exp2-variants.tsv");
+    var done = Variants.Read(table).Select(r => (r.Variant, r.Seed)).ToHashSet();
+    foreach (int seed in seeds)
+    {
+        foreach (var variant in Variants.RunOrder.Select(k => Variants.All.Single(v => v.Key == k)))
+        {
+            if (done.Contains((variant.Key, seed)))
+            {
+                continue;
+            }
+
+            if (until is DateTime stop && DateTime.UtcNow >= stop)
+            {
+                Console.WriteLine($"--until {stop:HH:mm} UTC reached: {variant.Key} seed {seed} and later runs not started.");
+                break;
+            }
+
+            var started = Stopwatch.StartNew();
+            var result = OrderTimingExperiment.Run(Variants.Options(variant, seed, Threads));
+            Variants.Append(table, variant.Key, result, started.Elapsed.TotalSeconds);
+            Console.WriteLine($"variant {variant.Key,-12} seed {seed}: CNN {result.Row(OrderTimingTest.AsTrained).Cnn:F3} as trained, "
+                + $"{result.Row(OrderTimingTest.GapChanged, -2).Cnn:F3} / {result.Row(OrderTimingTest.GapChanged, -6).Cnn:F3} / {result.Row(OrderTimingTest.GapChanged, -10).Cnn:F3} at gap -2 / -6 / -10  "
+                + $"({started.Elapsed.TotalSeconds:F0} s; {clock.Elapsed.TotalSeconds:F0} s in all)");
+        }
+    }
+
+    var rows = Variants.Read(table);
+    Plots.Variants(rows, plots, "exp2-variants-gap");
+    string section = Report.VariantsSection(rows, Threads);
+    File.WriteAllText(pagePath, Report.WithVariantsSection(File.ReadAllText(pagePath), section));
+    Console.WriteLine($"Wrote the variants section of {pagePath} and {Path.Combine(plots, "exp2-variants-gap.png")} ({clock.Elapsed.TotalSeconds:F0} s in all).");
+    return;
+}
 
 // STEP 2: experiment 1, flute (1) vs guitar (0): 10 + 10 training notes, 10 + 10 test notes at unseen pitches;
 // the STFT power spectrogram (the seed's input) and MFCC, five seeds each.
@@ -65,7 +128,7 @@ foreach (var (a, b, runs) in experiment2)
     Plots.Experiment2(runs, plots, $"exp2-{a}-{b}".ToLowerInvariant(), $"{a} then {b}", a == Instrument.Flute);
 }
 
-string page = Path.Combine(docs, "experiments.md");
-string history = File.Exists(page) ? Report.History(File.ReadAllText(page)) : string.Empty;
-File.WriteAllText(page, Report.Markdown(experiment1, experiment2, seeds, Threads, clock.Elapsed) + history);
-Console.WriteLine($"Wrote {page} and the plots in {plots} ({clock.Elapsed.TotalSeconds:F0} s in all).");
+string old = File.Exists(pagePath) ? File.ReadAllText(pagePath) : string.Empty;
+string fresh = Report.Markdown(experiment1, experiment2, seeds, Threads, clock.Elapsed) + Report.History(old);
+File.WriteAllText(pagePath, Report.VariantsSectionOf(old) is { } carried ? Report.WithVariantsSection(fresh, carried) : fresh);
+Console.WriteLine($"Wrote {pagePath} and the plots in {plots} ({clock.Elapsed.TotalSeconds:F0} s in all).");

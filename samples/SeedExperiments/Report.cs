@@ -262,7 +262,7 @@ internal static class Report
                   + "(8 frames each after three (1, 2) poolings) while B lasts 15 pooled steps, so most of B's features stay under the fully connected weights that "
                   + "learned them; max-pooling adds a little shift tolerance on top. The seed's CNN collapsed after a few frames, which suggests a head more tightly "
                   + "tied to exact positions than ours (less pooling, shorter events, or features sharper in time); the talk does not give its architecture, so we "
-                  + "cannot say which. We did not change the test data or the model until the numbers agreed."
+                  + "cannot say which from the talk. The variants section below tries these designs (and the seed's power-spectrogram input) without changing the test data."
                 : "Reproduces: the fully connected head over the position-dependent map loses the pattern after a few frames."));
         s.AppendLine($"- **CNN-only with large shifts**: ours {G(-50, false):F3} (gap -50) and {G(50, false):F3} (gap +50); seed 0.000 at -50. "
             + (G(-50, false) < 0.5 || G(50, false) < 0.5
@@ -290,6 +290,10 @@ internal static class Report
         s.AppendLine("- Experiment 2: 4 s clips (200 frames: A at 20-80, a 20-frame gap, B at 100-160) instead of 8 s, 24 + 25 training clips instead of 40 + 40,");
         s.AppendLine("  10 test clips per condition, 30 epochs, one gap change (-6). Asserts CNN+LSTM > 0.9 on A then B, < 0.1 on B then A, < 0.2 on the labelled-0 clips,");
         s.AppendLine("  and the CNN-only model ranking A then B above B then A. The CNN-only collapse is not asserted (it does not reproduce).");
+        s.AppendLine("- Experiment 2 variants: the CNN-only model with 0 and 1 pooling layers trains alone (`TrainCnnLstm = false`) on the same fast configuration; asserts");
+        s.AppendLine("  the rows, NaN for the untrained LSTM model, training accuracy 1 and A then B above B then A (no collapse is asserted), and that the CNN-only");
+        s.AppendLine("  numbers equal those of a run that also trains the LSTM model. The pooling options' shapes, validation, save/load and ONNX refusal:");
+        s.AppendLine("  `tests/MLNetAudio.Tests/Scoring/TimeConvPoolingTests.cs`.");
         s.AppendLine("- Experiment 1: the same notes and pitches, 30 epochs instead of 40, one seed. Asserts MFCC accuracy on unseen pitches > 0.9, and for the power");
         s.AppendLine("  spectrogram that every training note is learned and unseen pitches do better than chance (> 0.5), which is what the full runs support.");
         s.AppendLine();
@@ -313,6 +317,154 @@ internal static class Report
         {
             return "unknown (no /proc/cpuinfo)";
         }
+    }
+
+    /// <summary>Heading of the variants section, written by the <c>variants</c> command and carried over by full runs.</summary>
+    public const string VariantsHeading = "## Experiment 2 variants: what could explain the seed's CNN-only collapse?";
+
+    // The section the variants section goes before when a page has none yet.
+    private const string FastConfigurationHeading = "## The tests' fast configuration";
+
+    /// <summary>The variants section of a page (its heading up to the next "## " heading), or null when it has none.</summary>
+    public static string? VariantsSectionOf(string page)
+    {
+        int at = page.IndexOf(VariantsHeading, StringComparison.Ordinal);
+        if (at < 0)
+        {
+            return null;
+        }
+
+        int end = page.IndexOf("\n## ", at + VariantsHeading.Length, StringComparison.Ordinal);
+        return end < 0 ? page[at..] : page[at..(end + 1)];
+    }
+
+    /// <summary>The page with its variants section replaced by <paramref name="section"/> (or inserted before the fast-configuration section).</summary>
+    public static string WithVariantsSection(string page, string section)
+    {
+        if (VariantsSectionOf(page) is { } old)
+        {
+            int at = page.IndexOf(VariantsHeading, StringComparison.Ordinal);
+            return page[..at] + section + page[(at + old.Length)..];
+        }
+
+        int before = page.IndexOf(FastConfigurationHeading, StringComparison.Ordinal);
+        return before < 0 ? page + Environment.NewLine + section : page[..before] + section + page[before..];
+    }
+
+    /// <summary>The seed's CNN-only number for a condition, or null where the seed gave none.</summary>
+    public static double? SeedCnn(OrderTimingTest test, int gap) =>
+        SeedTable.Where(r => r.Test == test && r.Gap == gap).Select(r => (double?)r.Cnn).FirstOrDefault();
+
+    /// <summary>The conditions of experiment 2 in table order, with their labels.</summary>
+    public static readonly (OrderTimingTest Test, int Gap)[] Conditions =
+    [
+        (OrderTimingTest.AsTrained, 0), (OrderTimingTest.LabelledZero, 0),
+        (OrderTimingTest.GapChanged, -2), (OrderTimingTest.GapChanged, -6), (OrderTimingTest.GapChanged, -10), (OrderTimingTest.GapChanged, -50),
+        (OrderTimingTest.GapChanged, 2), (OrderTimingTest.GapChanged, 6), (OrderTimingTest.GapChanged, 10), (OrderTimingTest.GapChanged, 50),
+        (OrderTimingTest.BThenA, 0),
+    ];
+
+    /// <summary>
+    /// The variants section: the table (mean ± std over seeds per condition, the seed's numbers beside), a summary per
+    /// variant against criteria fixed before the runs, the plot, the command and seeds.
+    /// </summary>
+    public static string VariantsSection(List<VariantRow> rows, int threads)
+    {
+        var s = new StringBuilder();
+        var variants = Variants.All.Where(v => rows.Any(r => r.Variant == v.Key)).ToList();
+        var seedsOf = variants.ToDictionary(v => v.Key, v => rows.Where(r => r.Variant == v.Key).Select(r => r.Seed).Distinct().Order().ToArray());
+        double[] Values(string key, OrderTimingTest test, int gap) => rows.Where(r => r.Variant == key && r.Test == test && r.GapChange == gap).OrderBy(r => r.Seed).Select(r => r.Cnn).ToArray();
+        double Mean(string key, OrderTimingTest test, int gap) => Values(key, test, gap).Average();
+        string label(OrderTimingTest t, int g) => new OrderTimingRow(t, g, 0, 0, 0).Label;
+        var allSeeds = seedsOf.Values.SelectMany(x => x).Distinct().Order().ToArray();
+        var baseOptions = Variants.Options(Variants.All[0], 1, threads);
+
+        s.AppendLine(VariantsHeading);
+        s.AppendLine();
+        s.AppendLine("Generated by `samples/SeedExperiments` in its `variants` mode (do not edit by hand; rerun it). Issue 12, item 4: which head, pooling or data");
+        s.AppendLine("designs make our CNN-only model collapse under small shifts of B the way the seed's did (0.910 / 0.323 / 0.119 at gap -2 / -6 / -10 frames)?");
+        s.AppendLine();
+        s.AppendLine("```bash");
+        s.AppendLine("export OMP_WAIT_POLICY=PASSIVE");
+        s.AppendLine(Inv, $"dotnet run --project samples/SeedExperiments -c Release -- variants --seeds {string.Join(',', allSeeds)}");
+        s.AppendLine("```");
+        s.AppendLine();
+        s.AppendLine(Inv, $"- Flute then guitar, the settings of the main experiment 2 run above ({baseOptions.PositiveClips} + {5 * baseOptions.NegativeClipsPerKind} training clips, {baseOptions.Network.Epochs} epochs, batches of {baseOptions.Network.BatchSize}, "
+            + $"{baseOptions.TestClips} fresh test clips per condition, 20 MFCCs, {baseOptions.Network.ConvolutionLayers} convolution layers of {baseOptions.Network.Channels} filters), the same clips for every variant of a seed (except the two short-event variants, whose clips have other lengths).");
+        s.AppendLine("- Only the CNN-only model is trained (`OrderTimingOptions.TrainCnnLstm = false`); it trains first and alone either way, so the default variant's numbers are the CNN column of the main table.");
+        s.AppendLine(Inv, $"- Seeds: {string.Join("; ", variants.Select(v => $"{v.Key} {string.Join(", ", seedsOf[v.Key])}"))}. libtorch threads: {threads}. Per-run results: `experiments/exp2-variants.tsv`.");
+        s.AppendLine("- The variants, each fixed before its first run; the test conditions are the main run's, and nothing was tuned to match the seed:");
+        foreach (var v in variants)
+        {
+            s.AppendLine(Inv, $"  - `{v.Key}`: {v.Name}.");
+        }
+
+        if (variants.Any(v => v.Key is "power" or "power-pool0" or "few"))
+        {
+            s.AppendLine("  The first seven were declared before any run. `power`, `power-pool0` and `few` were added after the first run (`pool0`, seed 1: no collapse) and before any other result:");
+            s.AppendLine("  METHOD.md says the seed's feature-check experiments used the STFT power spectrogram, and the seed does not give its training-set size.");
+        }
+
+        s.AppendLine("  Pooling options: `TimeConvLstmOptions.PoolingLayers` / `PoolingSize` (and `TimeConvNetworkSettings`, `ExperimentNetwork`); defaults unchanged (every layer pools by 2).");
+        s.AppendLine(Inv, $"  Short events: `PairLayout` A at frames {Variants.ShortEvents.FirstStartFrame}-{Variants.ShortEvents.FirstStartFrame + Variants.ShortEvents.FirstFrames}, gap {Variants.ShortEvents.GapFrames}, B at {Variants.ShortEvents.SecondStartFrame}-{Variants.ShortEvents.SecondStartFrame + Variants.ShortEvents.SecondFrames} (the default has A at 40-160, B at 200-320).");
+        s.AppendLine();
+        s.AppendLine("CNN-only model, mean output ± std over the seeds:");
+        s.AppendLine();
+        s.AppendLine("| input | seed: CNN | " + string.Join(" | ", variants.Select(v => $"`{v.Key}`")) + " |");
+        s.AppendLine("|---|---|" + string.Concat(variants.Select(_ => "---|")));
+        foreach (var (test, gap) in Conditions)
+        {
+            s.AppendLine($"| {label(test, gap)} | {(SeedCnn(test, gap) is double x ? x.ToString("F3", Inv) : "-")} | "
+                + string.Join(" | ", variants.Select(v => Statistics.MeanStd(Values(v.Key, test, gap)))) + " |");
+        }
+
+        s.AppendLine($"| training accuracy | - | " + string.Join(" | ", variants.Select(v => Statistics.MeanStd(rows.Where(r => r.Variant == v.Key && r.Test == OrderTimingTest.AsTrained).Select(r => r.TrainingAccuracy)))) + " |");
+        s.AppendLine($"| seconds per run (2 shared cores) | - | " + string.Join(" | ", variants.Select(v => rows.Where(r => r.Variant == v.Key && r.Test == OrderTimingTest.AsTrained).Average(r => r.Seconds).ToString("F0", Inv))) + " |");
+        s.AppendLine();
+        s.AppendLine("![variants](experiments/exp2-variants-gap.png)");
+        s.AppendLine();
+
+        // Criteria fixed before the runs: the seed's pattern is a confident, correct model at the trained layout
+        // whose score falls with each small shift and is below 0.5 by 10 frames.
+        var seedRows = Conditions.Where(c => SeedCnn(c.Test, c.Gap) is not null).ToArray();
+        var shiftRows = new[] { -2, -6, -10 };
+        bool Reproduces(string key) =>
+            Mean(key, OrderTimingTest.AsTrained, 0) >= 0.9 && Mean(key, OrderTimingTest.BThenA, 0) <= 0.1
+            && Mean(key, OrderTimingTest.GapChanged, -2) > Mean(key, OrderTimingTest.GapChanged, -6)
+            && Mean(key, OrderTimingTest.GapChanged, -6) > Mean(key, OrderTimingTest.GapChanged, -10)
+            && Mean(key, OrderTimingTest.GapChanged, -10) <= 0.5;
+        int MonotoneSeeds(string key) => seedsOf[key].Count(seed =>
+        {
+            double G(int g) => rows.Single(r => r.Variant == key && r.Seed == seed && r.Test == OrderTimingTest.GapChanged && r.GapChange == g).Cnn;
+            return G(-2) > G(-6) && G(-6) > G(-10);
+        });
+        double Distance(string key, IEnumerable<(OrderTimingTest Test, int Gap)> which) => which.Average(c => Math.Abs(Mean(key, c.Test, c.Gap) - SeedCnn(c.Test, c.Gap)!.Value));
+        var shifts = shiftRows.Select(g => (OrderTimingTest.GapChanged, g)).ToArray();
+        string baseline = variants.Any(v => v.Key == "default") ? "default" : variants[0].Key;
+        int Closer(string key) => seedRows.Count(c => Math.Abs(Mean(key, c.Test, c.Gap) - SeedCnn(c.Test, c.Gap)!.Value) < Math.Abs(Mean(baseline, c.Test, c.Gap) - SeedCnn(c.Test, c.Gap)!.Value));
+
+        s.AppendLine("Against the seed. \"Reproduces\" means, on the means: as trained ≥ 0.9, B -> A ≤ 0.1, gap -2 > gap -6 > gap -10, and gap -10 ≤ 0.5");
+        s.AppendLine("(criteria written before the runs). \"Distance\" is the mean absolute difference from the seed's CNN column.");
+        s.AppendLine();
+        s.AppendLine("| variant | reproduces the collapse | seeds with -2 > -6 > -10 | distance, gaps -2/-6/-10 | distance, the seed's 7 rows | rows closer to the seed than `default` |");
+        s.AppendLine("|---|---|---|---|---|---|");
+        foreach (var v in variants)
+        {
+            s.AppendLine($"| `{v.Key}` | {(Reproduces(v.Key) ? "**yes**" : "no")} | {MonotoneSeeds(v.Key)} of {seedsOf[v.Key].Length} | {Distance(v.Key, shifts):F3} | {Distance(v.Key, seedRows):F3} | "
+                + (v.Key == baseline ? "-" : $"{Closer(v.Key)} of {seedRows.Length}") + " |");
+        }
+
+        s.AppendLine();
+        var reproducing = variants.Where(v => Reproduces(v.Key)).Select(v => $"`{v.Key}`").ToList();
+        var better = variants.Where(v => v.Key != baseline && Closer(v.Key) == seedRows.Length).Select(v => $"`{v.Key}`").ToList();
+        s.AppendLine(reproducing.Count == 0
+            ? "- **No variant reproduces the seed's collapse** by the criteria above."
+            : $"- **Reproduce the collapse pattern**: {string.Join(", ", reproducing)}.");
+        s.AppendLine(better.Count == 0
+            ? $"- **Default kept**: no variant is closer to the seed than `{baseline}` on every one of the seed's {seedRows.Length} rows, so the library's and the experiment's defaults stay as they are (every layer pools by 2, the 120-frame layout)."
+            : $"- **Closer to the seed than `{baseline}` on every one of its {seedRows.Length} rows**: {string.Join(", ", better)}. The defaults are left unchanged by this run; changing them is a separate decision (it changes every published number).");
+        s.AppendLine();
+        return s.ToString();
     }
 
     /// <summary>Heading of the hand-written section at the end of the page, which every rerun carries over unchanged.</summary>

@@ -116,10 +116,16 @@ internal sealed class TimeConvNetworkDescription
     {
         ArgumentNullException.ThrowIfNull(network);
         var s = network.Settings;
+        if ((s.PoolingLayers ?? s.ConvolutionLayers) != s.ConvolutionLayers)
+        {
+            throw new NotSupportedException(
+                $"The network pools after {s.PoolingLayers} of its {s.ConvolutionLayers} convolution layers; ONNX export supports pooling after every layer (PoolingLayers null).");
+        }
+
         var form = s.ConvolutionForm;
         var head = s.Head;
         using var scope = torch.NewDisposeScope();
-        return FromStateDict(form, head, s.FramesPerWindow, s.Coefficients, network.state_dict());
+        return FromStateDict(form, head, s.FramesPerWindow, s.Coefficients, network.state_dict(), s.PoolingSize);
     }
 
     /// <summary>Frames after the conv stack: each pooling floors the length.</summary>

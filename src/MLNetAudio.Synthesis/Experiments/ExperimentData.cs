@@ -52,6 +52,8 @@ internal static class ExperimentData
         ConvolutionForm = network.ConvolutionForm,
         Head = head,
         ConvolutionLayers = network.ConvolutionLayers,
+        PoolingLayers = network.PoolingLayers,
+        PoolingSize = network.PoolingSize,
         Channels = network.Channels,
         LstmHiddenSize = network.LstmHiddenSize,
     };
@@ -81,6 +83,10 @@ internal static class ExperimentData
 /// <param name="ConvolutionLayers">Convolution + ReLU + max-pool blocks. Default 3 (the seed's plots show three layers).</param>
 /// <param name="Channels">Filters per layer. Default 8.</param>
 /// <param name="LstmHiddenSize">LSTM state size. Default 32.</param>
+/// <remarks>
+/// The pooling (<see cref="PoolingLayers"/>, <see cref="PoolingSize"/>) is set with an initialiser, so the
+/// positional constructor of earlier releases is unchanged.
+/// </remarks>
 public sealed record ExperimentNetwork(
     int Epochs = 30,
     int BatchSize = 8,
@@ -90,6 +96,15 @@ public sealed record ExperimentNetwork(
     int Channels = 8,
     int LstmHiddenSize = 32)
 {
+    /// <summary>
+    /// Convolution layers, counted from the input, that end in max-pooling along time; null (default) every one.
+    /// Fewer give the head finer time positions; 0 puts the head over un-pooled features.
+    /// </summary>
+    public int? PoolingLayers { get; init; }
+
+    /// <summary>Kernel and stride of each max-pooling along time. Default 2 (the seed's (1, 2)).</summary>
+    public int PoolingSize { get; init; } = 2;
+
     internal void Validate(Data.OptionErrors e, string prefix)
     {
         e.Check(Epochs < 1, prefix + nameof(Epochs), $"must be at least 1; got {Epochs}.")
@@ -97,6 +112,8 @@ public sealed record ExperimentNetwork(
          .Check(!(LearningRate > 0 && double.IsFinite(LearningRate)), prefix + nameof(LearningRate), $"must be a positive finite number; got {LearningRate}.")
          .Check(ConvolutionLayers is < 1 or > 10, prefix + nameof(ConvolutionLayers), $"must be 1 to 10; got {ConvolutionLayers}.")
          .Check(Channels < 1, prefix + nameof(Channels), $"must be at least 1; got {Channels}.")
-         .Check(LstmHiddenSize < 1, prefix + nameof(LstmHiddenSize), $"must be at least 1; got {LstmHiddenSize}.");
+         .Check(LstmHiddenSize < 1, prefix + nameof(LstmHiddenSize), $"must be at least 1; got {LstmHiddenSize}.")
+         .Check(PoolingLayers is int p && (p < 0 || p > ConvolutionLayers), prefix + nameof(PoolingLayers), $"must be 0 to ConvolutionLayers ({ConvolutionLayers}) or null (every layer); got {PoolingLayers}.")
+         .Check(PoolingSize is < 2 or > 8, prefix + nameof(PoolingSize), $"must be 2 to 8; got {PoolingSize}.");
     }
 }

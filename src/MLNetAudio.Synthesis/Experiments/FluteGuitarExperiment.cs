@@ -74,7 +74,7 @@ public sealed record NoteScore(Instrument Instrument, int Midi, bool IsTraining,
 /// </summary>
 /// <param name="Layer">1-based layer number, counted from the input.</param>
 /// <param name="Filter">The filter shown: the one whose output changes most over the note (largest standard deviation over time).</param>
-/// <param name="FramesPerSecond">Time resolution of <see cref="Output"/>: 50 / 2^(layer - 1) (each earlier layer pooled by 2).</param>
+/// <param name="FramesPerSecond">Time resolution of <see cref="Output"/>: 50 / 2^(layer - 1) with the default pooling (each earlier layer pooled by 2).</param>
 /// <param name="Output">The filter's output (after ReLU, before pooling) at each time step; for the 2-D form, the mean over the coefficient rows.</param>
 /// <param name="Envelope">The note's RMS envelope at the same time steps, for comparison.</param>
 /// <param name="EnvelopeCorrelation">Pearson correlation of <see cref="Output"/> with <see cref="Envelope"/>; NaN when either is constant.</param>
@@ -211,12 +211,14 @@ public static class FluteGuitarExperiment
             }
 
             float[] output = curves[best].data<float>().ToArray();
-            float[] envelope = Downsample(envelope50, 1 << l, steps);
+            // Frames one step of this layer's output stands for: the pooling of the layers before it.
+            int stride = (int)Math.Pow(settings.PoolingSize, Math.Min(l, settings.PoolingLayers ?? settings.ConvolutionLayers));
+            float[] envelope = Downsample(envelope50, stride, steps);
             var weight = state[$"convs.{l}.weight"].detach().cpu();
             var kernels = Enumerable.Range(0, (int)weight.shape[0])
                 .Select(f => weight[f].reshape(-1).data<float>().ToArray())
                 .ToArray();
-            traces.Add(new LayerTrace(l + 1, best, 50.0 / (1 << l), output, envelope, Correlation(output, envelope), kernels));
+            traces.Add(new LayerTrace(l + 1, best, 50.0 / stride, output, envelope, Correlation(output, envelope), kernels));
         }
 
         return traces;

@@ -109,6 +109,17 @@ namespace MLNetAudio.Scoring
         /// <summary>Convolution + ReLU + max-pool blocks. Default 3.</summary>
         public int ConvolutionLayers = Defaults.ConvolutionLayers;
 
+        /// <summary>
+        /// How many convolution layers, counted from the input, end in max-pooling along time; null (default) every
+        /// one, as in the seed. Fewer pooling layers give the head finer time positions (0: un-pooled features).
+        /// Networks with other than the default pooling score window by window (no shared convolution), and those with
+        /// fewer pooling layers than convolution layers cannot be exported to ONNX.
+        /// </summary>
+        public int? PoolingLayers;
+
+        /// <summary>Kernel and stride of each max-pooling along time. Default 2 (the seed's (1, 2)).</summary>
+        public int PoolingSize = Defaults.PoolingSize;
+
         /// <summary>Filters per convolution layer. Default 16.</summary>
         public int Channels = Defaults.Channels;
 
@@ -226,6 +237,9 @@ namespace MLNetAudio.Scoring
             /// <summary>Default convolution layers.</summary>
             public const int ConvolutionLayers = 3;
 
+            /// <summary>Default pooling kernel and stride.</summary>
+            public const int PoolingSize = 2;
+
             /// <summary>Default channels.</summary>
             public const int Channels = 16;
 
@@ -266,12 +280,12 @@ namespace MLNetAudio.Scoring
             TrainingCheckpointDirectory.CheckOptions(e, CheckpointDirectory, CheckpointEverySteps, CheckpointEveryEpochs, CheckpointsToKeep);
 
             // The window shape comes from the data; check the rest of the network with a placeholder that passes.
-            new TimeConvNetworkSettings(1 << Math.Clamp(ConvolutionLayers, 1, 10), 1, ConvolutionForm, Head, ConvolutionLayers, Channels, LstmHiddenSize)
+            new TimeConvNetworkSettings(1 << 30, 1, ConvolutionForm, Head, ConvolutionLayers, Channels, LstmHiddenSize) { PoolingLayers = PoolingLayers, PoolingSize = PoolingSize }
                 .Validate(e);
             return e;
         }
 
         internal TimeConvNetworkSettings NetworkSettings(WindowColumn column) =>
-            new(column.FramesPerWindow, column.Coefficients, ConvolutionForm, Head, ConvolutionLayers, Channels, LstmHiddenSize);
+            new(column.FramesPerWindow, column.Coefficients, ConvolutionForm, Head, ConvolutionLayers, Channels, LstmHiddenSize) { PoolingLayers = PoolingLayers, PoolingSize = PoolingSize };
     }
 }

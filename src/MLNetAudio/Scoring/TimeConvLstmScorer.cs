@@ -31,6 +31,8 @@ namespace MLNetAudio.Scoring
     ///            int32 framesPerWindow, int32 coefficients, int32 convolutionForm, int32 head,
     ///            int32 convolutionLayers, int32 channels, int32 lstmHiddenSize,
     ///            [version 2 and later: bool hasTrainingLayout, double framesPerSecond, double hopFrames (0 when absent)]
+    ///            [version 3: int32 poolingLayers, int32 poolingSize; written only for networks whose pooling is not
+    ///             the default (every layer, by 2), so default networks still save as version 2]
     ///            then the network's weights as a TorchModuleState block (int64 length + TorchSharp state dict:
     ///            convs.{i}.weight/bias, lstm.* (LSTM head only), output.weight/bias)
     /// </code>
@@ -39,7 +41,7 @@ namespace MLNetAudio.Scoring
     public sealed class TimeConvLstmScorer : RowMappingTransformer, IDisposable, IPersistableAudioTransformer
     {
         internal const string FormatName = "MLNetAudio.TimeConvLstmScorer";
-        internal const int CurrentVersion = 2;
+        internal const int CurrentVersion = 3;
         internal const int OldestReadableVersion = 1;
 
         // Windows per forward call: bounds memory on hour-long inputs.
@@ -67,7 +69,7 @@ namespace MLNetAudio.Scoring
 
         string IPersistableAudioTransformer.FormatName => FormatName;
 
-        int IPersistableAudioTransformer.FormatVersion => CurrentVersion;
+        int IPersistableAudioTransformer.FormatVersion => Network.Settings.HasDefaultPooling ? 2 : CurrentVersion;
 
         void IPersistableAudioTransformer.Save(BinaryWriter writer)
         {
@@ -87,6 +89,12 @@ namespace MLNetAudio.Scoring
             writer.Write(TrainingLayout is not null);
             writer.Write(TrainingLayout?.FramesPerSecond ?? 0);
             writer.Write(TrainingLayout?.HopFrames ?? 0);
+            if (!s.HasDefaultPooling)
+            {
+                writer.Write(s.PoolingLayerCount);
+                writer.Write(s.PoolingSize);
+            }
+
             TorchModuleState.Write(writer, Network);
         }
 
@@ -117,6 +125,11 @@ namespace MLNetAudio.Scoring
                 }
 
                 layout = hasLayout ? new WindowLayout(settings.FramesPerWindow, settings.Coefficients, fps, hop) : null;
+            }
+
+            if (stage.Version >= 3)
+            {
+                settings = settings with { PoolingLayers = r.ReadInt32(), PoolingSize = r.ReadInt32() };
             }
 
             var errors = new OptionErrors($"entry '{stage.EntryName}': {nameof(TimeConvNetworkSettings)}");

@@ -284,7 +284,10 @@ namespace MLNetAudio.Scoring
                     $"ConvolutionLayers={o.ConvolutionLayers.ToString(CultureInfo.InvariantCulture)}",
                     $"Channels={o.Channels.ToString(CultureInfo.InvariantCulture)}",
                     $"LstmHiddenSize={o.LstmHiddenSize.ToString(CultureInfo.InvariantCulture)}",
-                    $"SkipNonFiniteBatches={o.SkipNonFiniteBatches}");
+                    $"SkipNonFiniteBatches={o.SkipNonFiniteBatches}")
+                    + (o.PoolingLayers is null && o.PoolingSize == TimeConvLstmOptions.Defaults.PoolingSize
+                        ? string.Empty // the seed's pooling adds nothing, so checkpoints written before these options still match
+                        : string.Create(CultureInfo.InvariantCulture, $";PoolingLayers={o.PoolingLayers?.ToString(CultureInfo.InvariantCulture) ?? "all"};PoolingSize={o.PoolingSize}"));
             }
 
             // One pass over the songs (none when they are cached in memory): the window layout, then every row's

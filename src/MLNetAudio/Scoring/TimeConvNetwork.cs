@@ -42,7 +42,7 @@ public enum NetworkHead
 /// <param name="Coefficients">Coefficients per frame (MFCC count, mel bands or spectrogram bins).</param>
 /// <param name="ConvolutionForm">2-D time-only (the seed's) or 1-D over all coefficients.</param>
 /// <param name="Head">LSTM (the seed's) or fully connected (experiment 2's CNN-only model).</param>
-/// <param name="ConvolutionLayers">Convolution + ReLU + max-pool blocks; each halves the time axis.</param>
+/// <param name="ConvolutionLayers">Convolution + ReLU (+ max-pool, see <see cref="PoolingLayers"/>) blocks; each pooling divides the time axis by <see cref="PoolingSize"/>.</param>
 /// <param name="Channels">Filters in every convolution layer.</param>
 /// <param name="LstmHiddenSize">LSTM state size (ignored by the fully connected head).</param>
 public sealed record TimeConvNetworkSettings(
@@ -54,8 +54,40 @@ public sealed record TimeConvNetworkSettings(
     int Channels = 16,
     int LstmHiddenSize = 64)
 {
-    /// <summary>Time steps left after pooling: <see cref="FramesPerWindow"/> / 2^<see cref="ConvolutionLayers"/>, rounded down.</summary>
-    public int PooledFrames => ConvolutionLayers is >= 0 and < 31 ? FramesPerWindow >> ConvolutionLayers : 0;
+    /// <summary>
+    /// How many convolution layers, counted from the input, end in max-pooling along time; the rest keep their
+    /// time resolution. Null (default): every layer pools, as in the seed. 0 feeds the head un-pooled features.
+    /// </summary>
+    public int? PoolingLayers { get; init; }
+
+    /// <summary>Kernel and stride of each max-pooling along time, in steps. Default 2 (the seed's (1, 2)).</summary>
+    public int PoolingSize { get; init; } = 2;
+
+    /// <summary>Time steps left after pooling: <see cref="FramesPerWindow"/> / <see cref="PoolingSize"/>^(pooling layers), rounded down.</summary>
+    public int PooledFrames
+    {
+        get
+        {
+            int layers = PoolingLayerCount, frames = FramesPerWindow;
+            if (layers is < 0 or > 30 || PoolingSize < 2)
+            {
+                return layers == 0 ? frames : 0;
+            }
+
+            for (int l = 0; l < layers && frames > 0; l++)
+            {
+                frames /= PoolingSize;
+            }
+
+            return frames;
+        }
+    }
+
+    /// <summary>The layers that pool: <see cref="PoolingLayers"/>, or every convolution layer when it is null.</summary>
+    internal int PoolingLayerCount => PoolingLayers ?? ConvolutionLayers;
+
+    /// <summary>Whether pooling is the seed's (every layer, kernel and stride 2); saved models and ONNX export assume it unless told otherwise.</summary>
+    internal bool HasDefaultPooling => PoolingLayerCount == ConvolutionLayers && PoolingSize == 2;
 
     /// <summary>Features per pooled time step fed to the head: channels x coefficients (2-D form) or channels (1-D form).</summary>
     public int FeaturesPerStep => ConvolutionForm == ConvolutionForm.Conv2dTimeOnly ? Channels * Coefficients : Channels;
@@ -69,8 +101,11 @@ public sealed record TimeConvNetworkSettings(
             .Check(ConvolutionLayers is < 1 or > 10, prefix + nameof(ConvolutionLayers), $"must be 1 to 10; got {ConvolutionLayers}.")
             .Check(Channels is < 1 or > 4096, prefix + nameof(Channels), $"must be 1 to 4096; got {Channels}.")
             .Check(Head == NetworkHead.Lstm && LstmHiddenSize is < 1 or > 8192, prefix + nameof(LstmHiddenSize), $"must be 1 to 8192; got {LstmHiddenSize}.")
-            .Check(FramesPerWindow > 0 && ConvolutionLayers is >= 1 and <= 10 && PooledFrames < 1, prefix + nameof(FramesPerWindow),
-                $"{FramesPerWindow} frames cannot go through {ConvolutionLayers} pooling layers (each halves time); use at least {1 << Math.Clamp(ConvolutionLayers, 1, 10)} frames or fewer layers.");
+            .Check(PoolingLayers is int p && (p < 0 || p > ConvolutionLayers), prefix + nameof(PoolingLayers), $"must be 0 to ConvolutionLayers ({ConvolutionLayers}) or null (every layer); got {PoolingLayers}.")
+            .Check(PoolingSize is < 2 or > 8, prefix + nameof(PoolingSize), $"must be 2 to 8; got {PoolingSize}.")
+            .Check(FramesPerWindow > 0 && ConvolutionLayers is >= 1 and <= 10 && PoolingLayerCount >= 0 && PoolingLayerCount <= ConvolutionLayers && PoolingSize is >= 2 and <= 8 && PooledFrames < 1,
+                prefix + nameof(FramesPerWindow),
+                $"{FramesPerWindow} frames cannot go through {PoolingLayerCount} pooling layers (each divides time by {PoolingSize}); use at least {Math.Pow(PoolingSize, PoolingLayerCount)} frames or fewer pooling layers.");
     }
 }
 
@@ -183,8 +218,8 @@ public sealed class TimeConvNetwork : nn.Module<Tensor, Tensor>
     /// <summary>The shape settings this network was built with.</summary>
     public TimeConvNetworkSettings Settings { get; }
 
-    /// <summary>Time frames one pooled step stands for: 2^layers.</summary>
-    public int PoolingStride => 1 << Settings.ConvolutionLayers;
+    /// <summary>Time frames one pooled step stands for: <see cref="TimeConvNetworkSettings.PoolingSize"/>^(pooling layers), 2^layers by default.</summary>
+    public int PoolingStride => (int)Math.Pow(Settings.PoolingSize, Settings.PoolingLayerCount);
 
     /// <summary>Preference in 0..1 for each window of <paramref name="windows"/> (<c>[batch, frames, coefficients]</c>).</summary>
     public override Tensor forward(Tensor windows)
@@ -231,7 +266,7 @@ public sealed class TimeConvNetwork : nn.Module<Tensor, Tensor>
         {
             var a = F.relu(convs[l].call(h));
             result.Add(a.detach().clone().MoveToOuterDisposeScope());
-            h = Pool(a);
+            h = l < Settings.PoolingLayerCount ? Pool(a) : a;
         }
 
         return result;
@@ -274,7 +309,8 @@ public sealed class TimeConvNetwork : nn.Module<Tensor, Tensor>
         for (int l = 0; l < convs.Count; l++)
         {
             var preActivation = convs[l].call(h);
-            h = PoolingTrace is { } trace ? trace.ReluPool(preActivation, Pool) : Pool(F.relu(preActivation));
+            h = l >= Settings.PoolingLayerCount ? F.relu(preActivation)
+                : PoolingTrace is { } trace ? trace.ReluPool(preActivation, Pool) : Pool(F.relu(preActivation));
         }
 
         return ToSequence(h).MoveToOuterDisposeScope();
@@ -308,9 +344,9 @@ public sealed class TimeConvNetwork : nn.Module<Tensor, Tensor>
     /// <summary>
     /// Whether <see cref="ScoreOverlappingWindows"/> reproduces per-window scoring exactly for this network: windows
     /// must fill a whole number of pooled steps, and hold at least four of them (the edge steps are recomputed from
-    /// four-step chunks).
+    /// four-step chunks). Only the seed's pooling (every layer, by 2) is shared; other pooling scores window by window.
     /// </summary>
-    public bool CanShareConvolution => Settings.FramesPerWindow % PoolingStride == 0 && Settings.PooledFrames >= EdgeChunkSteps;
+    public bool CanShareConvolution => Settings.HasDefaultPooling && Settings.FramesPerWindow % PoolingStride == 0 && Settings.PooledFrames >= EdgeChunkSteps;
 
     // Final steps in the chunks that recompute a window's first and last step; the receptive field of an edge
     // step (3 * 2^layers - 2 frames, reaching 2^layers - 1 frames outside the window) fits inside this many steps.
@@ -455,8 +491,8 @@ public sealed class TimeConvNetwork : nn.Module<Tensor, Tensor>
 
     private Tensor Pool(Tensor activated) =>
         Settings.ConvolutionForm == ConvolutionForm.Conv2dTimeOnly
-            ? F.max_pool2d(activated, kernel_size: (1L, 2L))
-            : F.max_pool1d(activated, kernel_size: 2);
+            ? F.max_pool2d(activated, kernel_size: (1L, Settings.PoolingSize))
+            : F.max_pool1d(activated, kernel_size: Settings.PoolingSize);
 
     /// <summary>
     /// Test hook for <see cref="Features"/>: records the ReLU and max-pool decisions of one forward pass and replays

@@ -44,6 +44,37 @@ public sealed class SeedExperimentsTests
         Assert.True(result.Row(OrderTimingTest.AsTrained).Cnn > result.Row(OrderTimingTest.BThenA).Cnn);
     }
 
+    [Theory]
+    [InlineData(0)] // the head over un-pooled features
+    [InlineData(1)]
+    public void CnnOnlyPoolingVariantRunsAlone(int poolingLayers)
+    {
+        // Issue 12, item 4: the CNN-only model with fewer pooling layers, trained without the LSTM model.
+        var options = FastOrderTiming(seed: 1);
+        options.TrainCnnLstm = false;
+        options.Network = options.Network with { PoolingLayers = poolingLayers };
+
+        var result = OrderTimingExperiment.Run(options);
+
+        Assert.Equal(4, result.Rows.Count); // as trained, labelled 0, gap -6, B then A
+        Assert.All(result.Rows, r => Assert.InRange(r.Cnn, 0, 1));
+        Assert.All(result.Rows, r => Assert.True(double.IsNaN(r.CnnLstm)));
+        Assert.True(double.IsNaN(result.LstmTrainingAccuracy));
+        Assert.Equal(1.0, result.CnnTrainingAccuracy);
+        Assert.True(result.Row(OrderTimingTest.AsTrained).Cnn > result.Row(OrderTimingTest.BThenA).Cnn);
+    }
+
+    [Fact]
+    public void CnnOnlyNumbersDoNotDependOnTrainingTheLstmModel()
+    {
+        // The variants study trains the CNN-only model alone and compares with the main run's CNN column.
+        var both = OrderTimingExperiment.Run(FastOrderTiming(seed: 2));
+        var alone = FastOrderTiming(seed: 2);
+        alone.TrainCnnLstm = false;
+
+        Assert.Equal(both.Rows.Select(r => r.Cnn), OrderTimingExperiment.Run(alone).Rows.Select(r => r.Cnn));
+    }
+
     [Fact]
     public void FluteVersusGuitarGeneralisesToUnseenPitchesOnMfcc()
     {
