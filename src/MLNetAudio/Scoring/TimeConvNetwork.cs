@@ -286,11 +286,12 @@ public sealed class TimeConvNetwork : nn.Module<Tensor, Tensor>
         if (windows.shape[0] == 0)
         {
             // (The per-layer path's reshape(-1) cannot infer a size from no elements.)
-            return zeros(0, windows.shape[1] >> convs.Count, Settings.FeaturesPerStep, dtype: windows.dtype, device: windows.device);
+            return zeros(0, windows.shape[1] / PoolingStride, Settings.FeaturesPerStep, dtype: windows.dtype, device: windows.device);
         }
 
         using var scope = NewDisposeScope();
-        if (FusedBlocks && PoolingTrace is not { Replaying: true } && convs.All(c => c is TimeConvolution))
+        // The fused blocks pool by 2 in every layer: other pooling (experiment 2's head study) runs layer by layer.
+        if (FusedBlocks && Settings.HasDefaultPooling && PoolingTrace is not { Replaying: true } && convs.All(c => c is TimeConvolution))
         {
             // Time-major and padded from the start ([batch, frames + 2, rows, channels]); one autograd operation per
             // convolution block (TimeConvReluPool) and no layout copy until the head's sequence.
