@@ -8,7 +8,7 @@
 // probe: oracle, random and MFCC-statistics rows, and linear probes of the taste attributes. features: the trainer's
 // user-vector model over fixed song features (variants attributes or mfcc, with ;linear ;songbias ;wd=X ;emb=N).
 // cnn: the trainer's loop re-implemented with switches (below), every --every epochs a row. library: the library's
-// MultiUserAudioTrainer itself with its defaults (--weight sets WindowStatisticsWeight).
+// MultiUserAudioTrainer itself with its defaults (--weight sets WindowStatisticsWeight, --agg mean|max Aggregation).
 //
 // CNN variants are ';'-separated tokens over the trainer's default (Conv1d, 3 layers x 16 channels, LSTM 32, Adam 3e-3,
 // batch 32, 2 uniform negatives per play, 3 windows per pair, log-mean-exp over them, mean of window sigmoids to score):
@@ -22,8 +22,9 @@
 //   clr=X;tau=T (CLMR-style contrastive loss: two windows of a song are positives)  dropnet=P (DropoutNet-style song
 //   vectors added to the audio embedding in training, dropped with probability P; scoring uses audio alone)
 //
-// --simseeds 1,2,3 rebuilds the benchmark for each simulator seed (windows cached per song); --seeds 0 makes the
-// model's seed the simulator seed; --spu N sets the simulator's MeanSongsPerUser (default 20).
+// --simseeds 1,2,3 rebuilds the benchmark for each simulator seed (windows cached per song); --seeds lists the models'
+// seeds, the same on every simulator seed; --spu N sets the simulator's MeanSongsPerUser (default 20). Every cnn row
+// is followed by the same model scored with the other aggregation (mean or max of the window preferences).
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
@@ -49,7 +50,6 @@ int userCount = int.Parse(arguments.GetValueOrDefault("users", "150"), CultureIn
 int epochs = int.Parse(arguments.GetValueOrDefault("epochs", "30"), CultureInfo.InvariantCulture);
 int every = int.Parse(arguments.GetValueOrDefault("every", "0"), CultureInfo.InvariantCulture);
 string run = arguments.GetValueOrDefault("run", "probe");
-// --seeds 0: the model's seed is the simulator seed of the run (--simseeds 1,2,3 --seeds 0: three paired seeds).
 var seeds = arguments.GetValueOrDefault("seeds", "1").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
 var variants = arguments.GetValueOrDefault("variants", "base").Split(',');
 torch.set_num_threads(int.Parse(arguments.GetValueOrDefault("threads", "1"), CultureInfo.InvariantCulture));
@@ -132,8 +132,13 @@ void RunOnSimulator(int simulatorSeed)
                     options.WindowStatisticsWeight = double.Parse(weight, CultureInfo.InvariantCulture);
                 }
 
+                if (arguments.TryGetValue("agg", out string? aggregation))
+                {
+                    options.Aggregation = Enum.Parse<AudioSongAggregation>(aggregation, ignoreCase: true);
+                }
+
                 using var model = ml.Audio().Recommendation.Trainers.MultiUserAudio(songs, options).Fit(bench.Training);
-                bench.Row($"library MultiUserAudioTrainer, WindowStatisticsWeight {options.WindowStatisticsWeight}", seed, epochs, model, $"play loss {losses.FirstOrDefault():0.000} -> {losses.LastOrDefault():0.000}; {timer.Elapsed.TotalSeconds:0} s");
+                bench.Row($"library MultiUserAudioTrainer, WindowStatisticsWeight {options.WindowStatisticsWeight}, {options.Aggregation}", options.Seed.Value, epochs, model, $"play loss {losses.FirstOrDefault():0.000} -> {losses.LastOrDefault():0.000}; {timer.Elapsed.TotalSeconds:0} s");
             }
 
             break;
@@ -638,6 +643,7 @@ internal static class CnnExperiment
         var simulator = bench.Simulator;
         int songCount = simulator.SongCount;
         var table = new float[simulator.UserCount * songCount];
+        var otherTable = table;
         var songMeans = new float[songCount][];
         double withinSong = 0, total = 0;
         long windowsSeen = 0;
@@ -670,6 +676,7 @@ internal static class CnnExperiment
 
             var p = logits.sigmoid();
             table = (max ? p.amax([2]) : p.mean([2])).data<float>().ToArray();
+            otherTable = (max ? p.mean([2]) : p.amax([2])).data<float>().ToArray();
         }
 
         // Participation ratio of the song-mean embeddings' covariance: how many directions the songs really spread over.
@@ -681,6 +688,10 @@ internal static class CnnExperiment
         }
 
         var (cold, warm) = bench.Evaluate(new DenseScorer(simulator.UserCount, songCount, table));
+        // The same model scored with the other aggregation (mean or max of the window preferences), at no training cost.
+        var (otherCold, otherWarm) = bench.Evaluate(new DenseScorer(simulator.UserCount, songCount, otherTable));
+        Console.WriteLine(
+            $"| cnn {variant};{(max ? "agg=mean" : "agg=max")} (same model) | {seed} | {epoch} | {otherCold.NdcgAtK:0.000} | {otherCold.Auc:0.000} | {otherWarm.NdcgAtK:0.000} | {otherWarm.Auc:0.000} | |");
         string probe = string.Empty;
         if (last)
         {
