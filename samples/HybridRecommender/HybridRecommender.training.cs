@@ -73,11 +73,14 @@ public static partial class HybridRecommender
     }
 
     /// <summary>The multi-user audio recommender: shared CNN+LSTM encoder, one vector per user.</summary>
-    public static MultiUserAudioModel TrainAudio(MLContext ml, AudioSongWindows songs, IDataView plays, int epochs, AudioSongAggregation aggregation = AudioSongAggregation.Mean) =>
+    public static MultiUserAudioModel TrainAudio(
+        MLContext ml, AudioSongWindows songs, IDataView plays, int epochs, AudioSongAggregation aggregation = AudioSongAggregation.Mean,
+        int negativesPerPlay = MultiUserAudioOptions.Defaults.NegativesPerPlay) =>
         ml.Audio().Recommendation.Trainers.MultiUserAudio(songs, new MultiUserAudioOptions
         {
             Epochs = epochs,
             Aggregation = aggregation,
+            NegativesPerPlay = negativesPerPlay,
             EmbeddingSize = 32,
             Channels = 16,
             Seed = 1,
