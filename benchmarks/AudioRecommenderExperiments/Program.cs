@@ -8,7 +8,7 @@
 // probe: oracle, random and MFCC-statistics rows, and linear probes of the taste attributes. features: the trainer's
 // user-vector model over fixed song features (variants attributes or mfcc, with ;linear ;songbias ;wd=X ;emb=N).
 // cnn: the trainer's loop re-implemented with switches (below), every --every epochs a row. library: the library's
-// MultiUserAudioTrainer itself with its defaults (--weight sets WindowStatisticsWeight).
+// MultiUserAudioTrainer itself with its defaults (--weight sets WindowStatisticsWeight, --agg mean|max Aggregation).
 //
 // CNN variants are ';'-separated tokens over the trainer's default (Conv1d, 3 layers x 16 channels, LSTM 32, Adam 3e-3,
 // batch 32, 2 uniform negatives per play, 3 windows per pair, log-mean-exp over them, mean of window sigmoids to score):
@@ -19,6 +19,12 @@
 //   convolution features over time through a Linear layer instead of the LSTM)  bn (batch-normalised embedding)
 //   aux=X (self-supervised loss: a linear read-out of the embedding gives the window's MFCC mean and deviation; what
 //   MultiUserAudioOptions.WindowStatisticsWeight now does)  vicreg=X (VICReg variance and covariance terms)
+//   clr=X;tau=T (CLMR-style contrastive loss: two windows of a song are positives)  dropnet=P (DropoutNet-style song
+//   vectors added to the audio embedding in training, dropped with probability P; scoring uses audio alone)
+//
+// --simseeds 1,2,3 rebuilds the benchmark for each simulator seed (windows cached per song); --seeds lists the models'
+// seeds, the same on every simulator seed; --spu N sets the simulator's MeanSongsPerUser (default 20). Every cnn row
+// is followed by the same model scored with the other aggregation (mean or max of the window preferences).
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
@@ -48,79 +54,98 @@ var seeds = arguments.GetValueOrDefault("seeds", "1").Split(',').Select(s => int
 var variants = arguments.GetValueOrDefault("variants", "base").Split(',');
 torch.set_num_threads(int.Parse(arguments.GetValueOrDefault("threads", "1"), CultureInfo.InvariantCulture));
 
+var simulatorSeeds = arguments.GetValueOrDefault("simseeds", "1").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+double songsPerUser = double.Parse(arguments.GetValueOrDefault("spu", "20"), CultureInfo.InvariantCulture);
 var clock = Stopwatch.StartNew();
-var ml = new MLContext(seed: 1);
-var simulator = new ListeningSimulator(new ListeningSimulatorOptions
+foreach (int simulatorSeed in simulatorSeeds)
 {
-    SongCount = songCount,
-    UserCount = userCount,
-    MeanSongsPerUser = 20,
-    PopularityExponent = 0.7,
-    TasteStrength = 10,
-    Seed = 1,
-});
-var songs = AudioSongWindows.Compute(ml, simulator.Songs, new AudioSongOptions());
-var bench = new Bench(ml, simulator, songs);
-Console.WriteLine($"# {songCount} songs x {userCount} users: {simulator.Training.Count} training plays, {simulator.WarmTest.Count} warm test plays, "
-    + $"{simulator.ColdTest.Count} plays of {simulator.ColdSongKeys.Count} cold songs; windows {songs.WindowCount(0)} x {songs.FramesPerWindow} x {songs.Coefficients} "
-    + $"({songs.ComputedSongs} rendered now); {clock.Elapsed.TotalSeconds:0} s");
-Console.WriteLine("| model / variant | seed | epochs | cold NDCG@10 | cold AUC | warm NDCG@10 | warm AUC | notes |");
-Console.WriteLine("|---|---|---|---|---|---|---|---|");
-
-switch (run)
-{
-    case "probe":
-        bench.Row("oracle", 0, 0, simulator, "");
-        bench.Row("taste oracle", 0, 0, simulator.TasteOracle, "");
-        bench.Row("random", 1, 0, new RandomScorer(userCount, songCount, 1), "");
-        var stats = ContentSongFeatures.MfccStatistics(songs);
-        bench.Row("content, song set (MFCC stats)", 0, 0, ml.Audio().Recommendation.Trainers.SongSet(stats).Fit(bench.Training), "");
-        Console.WriteLine();
-        Console.WriteLine("Linear probes (trained on warm songs, tested on cold songs):");
-        Console.WriteLine(Probe.Describe("MFCC mean+std (40)", stats, simulator, bench.Warm, bench.Cold));
-        Console.WriteLine(Probe.Describe("simulator attributes (10)", Enumerable.Range(1, songCount).Select(k => simulator.AttributeVector((uint)k)).ToArray(), simulator, bench.Warm, bench.Cold));
-        break;
-    case "features":
-        foreach (string variant in variants)
-        {
-            foreach (int seed in seeds)
-            {
-                FeatureModel.Run(bench, variant, seed, epochs);
-            }
-        }
-
-        break;
-    case "cnn":
-        foreach (string variant in variants)
-        {
-            foreach (int seed in seeds)
-            {
-                CnnExperiment.Run(bench, variant, seed, epochs, every);
-            }
-        }
-
-        break;
-    case "library":
-        foreach (int seed in seeds)
-        {
-            var timer = Stopwatch.StartNew();
-            var losses = new List<double>();
-            var options = new MultiUserAudioOptions { Epochs = epochs, Seed = seed, Progress = new SyncProgress(p => losses.Add(p.TrainingLoss)) };
-            if (arguments.TryGetValue("weight", out string? weight))
-            {
-                options.WindowStatisticsWeight = double.Parse(weight, CultureInfo.InvariantCulture);
-            }
-
-            using var model = ml.Audio().Recommendation.Trainers.MultiUserAudio(songs, options).Fit(bench.Training);
-            bench.Row($"library MultiUserAudioTrainer, WindowStatisticsWeight {options.WindowStatisticsWeight}", seed, epochs, model, $"play loss {losses.FirstOrDefault():0.000} -> {losses.LastOrDefault():0.000}; {timer.Elapsed.TotalSeconds:0} s");
-        }
-
-        break;
-    default:
-        throw new ArgumentException($"--run must be probe, features, cnn or library; found '{run}'.");
+    RunOnSimulator(simulatorSeed);
 }
 
 Console.WriteLine($"# done in {clock.Elapsed.TotalSeconds:0} s");
+
+void RunOnSimulator(int simulatorSeed)
+{
+    var ml = new MLContext(seed: 1);
+    var simulator = new ListeningSimulator(new ListeningSimulatorOptions
+    {
+        SongCount = songCount,
+        UserCount = userCount,
+        MeanSongsPerUser = songsPerUser,
+        PopularityExponent = 0.7,
+        TasteStrength = 10,
+        Seed = simulatorSeed,
+    });
+    var songs = AudioSongWindows.Compute(ml, simulator.Songs, new AudioSongOptions());
+    var bench = new Bench(ml, simulator, songs);
+    Console.WriteLine($"# simulator seed {simulatorSeed}, {songsPerUser} songs per user; {songCount} songs x {userCount} users: {simulator.Training.Count} training plays, {simulator.WarmTest.Count} warm test plays, "
+        + $"{simulator.ColdTest.Count} plays of {simulator.ColdSongKeys.Count} cold songs; windows {songs.WindowCount(0)} x {songs.FramesPerWindow} x {songs.Coefficients} "
+        + $"({songs.ComputedSongs} rendered now); {clock.Elapsed.TotalSeconds:0} s");
+    Console.WriteLine("| model / variant | seed | epochs | cold NDCG@10 | cold AUC | warm NDCG@10 | warm AUC | notes |");
+    Console.WriteLine("|---|---|---|---|---|---|---|---|");
+    if (run != "probe")
+    {
+        bench.Row("taste oracle", 0, 0, simulator.TasteOracle, $"simulator seed {simulatorSeed}");
+    }
+
+    switch (run)
+    {
+        case "probe":
+            bench.Row("oracle", 0, 0, simulator, "");
+            bench.Row("taste oracle", 0, 0, simulator.TasteOracle, "");
+            bench.Row("random", 1, 0, new RandomScorer(userCount, songCount, 1), "");
+            var stats = ContentSongFeatures.MfccStatistics(songs);
+            bench.Row("content, song set (MFCC stats)", 0, 0, ml.Audio().Recommendation.Trainers.SongSet(stats).Fit(bench.Training), "");
+            Console.WriteLine();
+            Console.WriteLine("Linear probes (trained on warm songs, tested on cold songs):");
+            Console.WriteLine(Probe.Describe("MFCC mean+std (40)", stats, simulator, bench.Warm, bench.Cold));
+            Console.WriteLine(Probe.Describe("simulator attributes (10)", Enumerable.Range(1, songCount).Select(k => simulator.AttributeVector((uint)k)).ToArray(), simulator, bench.Warm, bench.Cold));
+            break;
+        case "features":
+            foreach (string variant in variants)
+            {
+                foreach (int seed in seeds)
+                {
+                    FeatureModel.Run(bench, variant, seed, epochs);
+                }
+            }
+
+            break;
+        case "cnn":
+            foreach (string variant in variants)
+            {
+                foreach (int seed in seeds)
+                {
+                    CnnExperiment.Run(bench, variant, seed, epochs, every);
+                }
+            }
+
+            break;
+        case "library":
+            foreach (int seed in seeds)
+            {
+                var timer = Stopwatch.StartNew();
+                var losses = new List<double>();
+                var options = new MultiUserAudioOptions { Epochs = epochs, Seed = seed, Progress = new SyncProgress(p => losses.Add(p.TrainingLoss)) };
+                if (arguments.TryGetValue("weight", out string? weight))
+                {
+                    options.WindowStatisticsWeight = double.Parse(weight, CultureInfo.InvariantCulture);
+                }
+
+                if (arguments.TryGetValue("agg", out string? aggregation))
+                {
+                    options.Aggregation = Enum.Parse<AudioSongAggregation>(aggregation, ignoreCase: true);
+                }
+
+                using var model = ml.Audio().Recommendation.Trainers.MultiUserAudio(songs, options).Fit(bench.Training);
+                bench.Row($"library MultiUserAudioTrainer, WindowStatisticsWeight {options.WindowStatisticsWeight}, {options.Aggregation}", options.Seed.Value, epochs, model, $"play loss {losses.FirstOrDefault():0.000} -> {losses.LastOrDefault():0.000}; {timer.Elapsed.TotalSeconds:0} s");
+            }
+
+            break;
+        default:
+            throw new ArgumentException($"--run must be probe, features, cnn or library; found '{run}'.");
+    }
+}
 
 /// <summary>The benchmark, its splits and the evaluation every variant goes through.</summary>
 internal sealed class Bench
@@ -468,8 +493,22 @@ internal static class CnnExperiment
         // hold. vicreg=X: VICReg's variance and covariance terms on the batch's embeddings, weight X.
         double aux = FeatureModel.Value(tokens, "aux", 0), vicreg = FeatureModel.Value(tokens, "vicreg", 0);
         using var auxHead = aux > 0 ? nn.Linear(e, 2L * songs.Coefficients) : null;
-        IEnumerable<TorchSharp.Modules.Parameter> trained = [users, bias, userBiases, songBiases, logScale];
-        var encoderParameters = network.parameters().Concat(poolHead?.parameters() ?? []).Concat(batchNorm?.parameters() ?? []).Concat(auxHead?.parameters() ?? []);
+        // clr=X: CLMR-style contrastive loss, weight X: two windows of the same song are positives, the other songs'
+        // windows in the batch negatives (InfoNCE through a linear projection, temperature tau=T, default 0.1).
+        double clr = FeatureModel.Value(tokens, "clr", 0), tau = FeatureModel.Value(tokens, "tau", 0.1);
+        using var clrHead = clr > 0 ? nn.Linear(e, e) : null;
+        if (clr > 0 && w < 2)
+        {
+            throw new ArgumentException("clr=X needs at least two windows per pair (wpp=2 or more).");
+        }
+
+        // dropnet=P: DropoutNet-style. Every warm song also has a learned vector added to its audio embedding in
+        // training, dropped (zeroed) for a pair with probability P; scoring uses the audio embedding alone, as for a
+        // cold song. The song vectors absorb what audio cannot explain; the dropped pairs train audio alone.
+        double dropNet = FeatureModel.Value(tokens, "dropnet", 0);
+        var songVectors = nn.Parameter(zeros(simulator.SongCount, e));
+        IEnumerable<TorchSharp.Modules.Parameter> trained = dropNet > 0 ? [users, bias, userBiases, songBiases, logScale, songVectors] : [users, bias, userBiases, songBiases, logScale];
+        var encoderParameters = network.parameters().Concat(poolHead?.parameters() ?? []).Concat(batchNorm?.parameters() ?? []).Concat(auxHead?.parameters() ?? []).Concat(clrHead?.parameters() ?? []);
         var parameters = (freeze ? trained : encoderParameters.Concat(trained)).ToArray();
         using var optimizer = new RootedAdam(parameters, lr);
         var rng = new Random(seed);
@@ -502,6 +541,12 @@ internal static class CnnExperiment
                 var userIndex = tensor(pairs.Skip(start).Take(b).Select(p => (long)p.User).ToArray());
                 var songIndex = tensor(pairs.Skip(start).Take(b).Select(p => (long)p.Song).ToArray());
                 var u = users.index_select(0, userIndex);
+                if (dropNet > 0)
+                {
+                    var keep = tensor(Enumerable.Range(0, b).Select(_ => rng.NextDouble() < dropNet ? 0f : 1f).ToArray()).reshape(b, 1, 1);
+                    embedding = embedding.add(songVectors.index_select(0, songIndex).unsqueeze(1).mul(keep), TorchScalars.One);
+                }
+
                 var logits = (embedding * u.unsqueeze(1)).sum(-1).add(bias, TorchScalars.One);
                 using var logWindows = ((float)Math.Log(w)).ToScalar();
                 var pair = logits.logsumexp(1).sub(logWindows);
@@ -527,6 +572,23 @@ internal static class CnnExperiment
                     var target = cat([x.mean([1]), x.std(1)], 1).detach();
                     using var auxScalar = ((float)aux).ToScalar();
                     loss = loss.add(F.mse_loss(auxHead.call(flat), target).mul(auxScalar), TorchScalars.One);
+                }
+
+                if (clrHead is not null)
+                {
+                    var windowsOfPair = flat.reshape(b, w, -1);
+                    var z0 = F.normalize(clrHead.call(windowsOfPair.select(1, 0)), p: 2, dim: -1);
+                    var z1 = F.normalize(clrHead.call(windowsOfPair.select(1, 1)), p: 2, dim: -1);
+                    using var tauScalar = ((float)tau).ToScalar();
+                    var similarity = z0.matmul(z1.t()).div(tauScalar);
+                    // Another pair of the same song is no negative.
+                    var sameSong = songIndex.unsqueeze(1).eq(songIndex.unsqueeze(0)).logical_and(eye(b, dtype: ScalarType.Bool).logical_not());
+                    using var masked = (-1e4f).ToScalar();
+                    similarity = similarity.masked_fill(sameSong, masked);
+                    var targets = arange(b, dtype: ScalarType.Int64);
+                    var contrastive = F.cross_entropy(similarity, targets).add(F.cross_entropy(similarity.t(), targets), TorchScalars.One).div(TorchScalars.Two);
+                    using var clrScalar = ((float)clr).ToScalar();
+                    loss = loss.add(contrastive.mul(clrScalar), TorchScalars.One);
                 }
 
                 if (vicreg > 0)
@@ -581,6 +643,7 @@ internal static class CnnExperiment
         var simulator = bench.Simulator;
         int songCount = simulator.SongCount;
         var table = new float[simulator.UserCount * songCount];
+        var otherTable = table;
         var songMeans = new float[songCount][];
         double withinSong = 0, total = 0;
         long windowsSeen = 0;
@@ -613,6 +676,7 @@ internal static class CnnExperiment
 
             var p = logits.sigmoid();
             table = (max ? p.amax([2]) : p.mean([2])).data<float>().ToArray();
+            otherTable = (max ? p.mean([2]) : p.amax([2])).data<float>().ToArray();
         }
 
         // Participation ratio of the song-mean embeddings' covariance: how many directions the songs really spread over.
@@ -624,6 +688,10 @@ internal static class CnnExperiment
         }
 
         var (cold, warm) = bench.Evaluate(new DenseScorer(simulator.UserCount, songCount, table));
+        // The same model scored with the other aggregation (mean or max of the window preferences), at no training cost.
+        var (otherCold, otherWarm) = bench.Evaluate(new DenseScorer(simulator.UserCount, songCount, otherTable));
+        Console.WriteLine(
+            $"| cnn {variant};{(max ? "agg=mean" : "agg=max")} (same model) | {seed} | {epoch} | {otherCold.NdcgAtK:0.000} | {otherCold.Auc:0.000} | {otherWarm.NdcgAtK:0.000} | {otherWarm.Auc:0.000} | |");
         string probe = string.Empty;
         if (last)
         {

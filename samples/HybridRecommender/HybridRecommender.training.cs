@@ -10,14 +10,16 @@ public static partial class HybridRecommender
 {
     /// <summary>
     /// The listening benchmark: taste drives choice strongly enough for audio to matter (TasteStrength 10,
-    /// PopularityExponent 0.7: see docs/recommendation.md, "Two oracles"), 20 songs per user on average.
+    /// PopularityExponent 0.7: see docs/recommendation.md, "Two oracles"), 20 songs per user on average unless
+    /// <paramref name="songsPerUser"/> says otherwise (more plays per listener give the audio model more to learn from;
+    /// docs/recommendation.md, "Cold songs at the small size").
     /// </summary>
-    public static ListeningSimulator Simulate(int songCount, int userCount, int seed = 1) =>
+    public static ListeningSimulator Simulate(int songCount, int userCount, int seed = 1, double songsPerUser = 20) =>
         new(new ListeningSimulatorOptions
         {
             SongCount = songCount,
             UserCount = userCount,
-            MeanSongsPerUser = 20,
+            MeanSongsPerUser = songsPerUser,
             PopularityExponent = 0.7,
             TasteStrength = 10,
             Seed = seed,
@@ -71,10 +73,14 @@ public static partial class HybridRecommender
     }
 
     /// <summary>The multi-user audio recommender: shared CNN+LSTM encoder, one vector per user.</summary>
-    public static MultiUserAudioModel TrainAudio(MLContext ml, AudioSongWindows songs, IDataView plays, int epochs) =>
+    public static MultiUserAudioModel TrainAudio(
+        MLContext ml, AudioSongWindows songs, IDataView plays, int epochs, AudioSongAggregation aggregation = AudioSongAggregation.Mean,
+        int negativesPerPlay = MultiUserAudioOptions.Defaults.NegativesPerPlay) =>
         ml.Audio().Recommendation.Trainers.MultiUserAudio(songs, new MultiUserAudioOptions
         {
             Epochs = epochs,
+            Aggregation = aggregation,
+            NegativesPerPlay = negativesPerPlay,
             EmbeddingSize = 32,
             Channels = 16,
             Seed = 1,

@@ -2,7 +2,7 @@
 // rendered to audio, on warm and cold songs, beside the oracle and random.
 //
 //   dotnet run -c Release --project samples/HybridRecommender [-- --size small|benchmark] [--songs N --users N --epochs N]
-//        [--cache FOLDER] [--out FOLDER]
+//        [--seed N --songs-per-user N --aggregation mean|max --negatives N] [--cache FOLDER] [--out FOLDER]
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -19,6 +19,12 @@ bool benchmark = arguments.GetValueOrDefault("size") == "benchmark";
 int songCount = int.Parse(arguments.GetValueOrDefault("songs") ?? (benchmark ? "5000" : "300"), CultureInfo.InvariantCulture);
 int userCount = int.Parse(arguments.GetValueOrDefault("users") ?? (benchmark ? "2000" : "150"), CultureInfo.InvariantCulture);
 int epochs = int.Parse(arguments.GetValueOrDefault("epochs") ?? (benchmark ? "4" : "30"), CultureInfo.InvariantCulture);
+// The simulator's seed and mean songs per user (defaults 1 and 20: the published tables), and how the audio model
+// turns window preferences into a song's score (default mean, the seed's) and its negatives per play (default 2).
+int simulatorSeed = int.Parse(arguments.GetValueOrDefault("seed") ?? "1", CultureInfo.InvariantCulture);
+double songsPerUser = double.Parse(arguments.GetValueOrDefault("songs-per-user") ?? "20", CultureInfo.InvariantCulture);
+var aggregation = Enum.Parse<AudioSongAggregation>(arguments.GetValueOrDefault("aggregation") ?? "mean", ignoreCase: true);
+int negatives = int.Parse(arguments.GetValueOrDefault("negatives") ?? MultiUserAudioOptions.Defaults.NegativesPerPlay.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
 string outputFolder = arguments.GetValueOrDefault("out") ?? Path.Combine(Environment.CurrentDirectory, "hybrid-output");
 Directory.CreateDirectory(outputFolder);
 var clock = Stopwatch.StartNew();
@@ -31,12 +37,12 @@ var ml = new MLContext(seed: 1);
 // STEP 2: the listening benchmark. Taste drives choice strongly enough for audio to matter (TasteStrength 10,
 // PopularityExponent 0.7: see docs/recommendation.md, "Two oracles"). The training log is split once more per user:
 // 80% trains the models, 20% trains the hybrid ranker on top of them (stacking).
-var simulator = HybridRecommender.Simulate(songCount, userCount);
+var simulator = HybridRecommender.Simulate(songCount, userCount, simulatorSeed, songsPerUser);
 var (basePlays, rankerPlays) = HybridRecommender.SplitForStacking(simulator.Training);
 
 IDataView training = simulator.ToDataView(ml, simulator.Training);
 IDataView baseTraining = simulator.ToDataView(ml, basePlays);
-Log($"simulated {songCount} songs x {userCount} users: {simulator.Training.Count} training plays ({basePlays.Count} base + {rankerPlays.Count} for the ranker), "
+Log($"simulated {songCount} songs x {userCount} users (simulator seed {simulatorSeed}, {songsPerUser} songs per user on average; audio aggregation {aggregation}, {negatives} negatives per play): {simulator.Training.Count} training plays ({basePlays.Count} base + {rankerPlays.Count} for the ranker), "
     + $"{simulator.WarmTest.Count} warm test plays, {simulator.ColdTest.Count} plays of {simulator.ColdSongKeys.Count} cold songs");
 
 // STEP 3: render every song with the synthesizer and cut it into 8 s MFCC windows every 1 s (cached on disk, so a
@@ -53,7 +59,7 @@ var cf = HybridRecommender.TrainCollaborative(ml, training);
 var ffm = ml.Audio().Recommendation.Trainers.FieldAwareFactorizationMachine(new FieldAwareFactorizationMachineRecommenderOptions
     { LabelColumnName = "Label", MatrixColumnIndexColumnName = "UserId", MatrixRowIndexColumnName = "SongId", Seed = 1 }).Fit(training);
 Log("collaborative models trained");
-using var audio = HybridRecommender.TrainAudio(ml, songs, baseTraining, epochs);
+using var audio = HybridRecommender.TrainAudio(ml, songs, baseTraining, epochs, aggregation, negatives);
 Log("multi-user audio model trained");
 // audio -> MF factors: a ridge regression from the audio model's song embeddings to each factorization's song factors,
 // fitted on the plays that factorization was trained on.
@@ -253,7 +259,7 @@ static Dictionary<string, string> ParseArguments(string[] args)
     {
         if (!args[i].StartsWith("--", StringComparison.Ordinal))
         {
-            throw new ArgumentException($"Expected an option such as --size, found '{args[i]}'. Options: --size small|benchmark, --songs N, --users N, --epochs N, --cache FOLDER, --out FOLDER.");
+            throw new ArgumentException($"Expected an option such as --size, found '{args[i]}'. Options: --size small|benchmark, --songs N, --users N, --epochs N, --seed N, --songs-per-user N, --aggregation mean|max, --negatives N, --cache FOLDER, --out FOLDER.");
         }
 
         result[args[i][2..]] = args[i + 1];

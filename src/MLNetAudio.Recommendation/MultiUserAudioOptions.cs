@@ -57,7 +57,12 @@ public sealed class MultiUserAudioOptions
     /// <summary>Adam learning rate. Default 3e-3.</summary>
     public double LearningRate = Defaults.LearningRate;
 
-    /// <summary>Unplayed songs sampled as negatives per play (from songs with training plays only). Default 2.</summary>
+    /// <summary>
+    /// Unplayed songs sampled as negatives per play (from songs with training plays only). Default 2. Four ranked cold
+    /// songs a little better on the small benchmark at about the same training time (cold NDCG@10 0.299 ± 0.017 at 20
+    /// epochs against 0.278 ± 0.002 for 2 at 30, three simulator seeds; docs/recommendation.md, "Cold songs at the
+    /// small size"), but each epoch costs 5/3 as much; not measured at the benchmark size.
+    /// </summary>
     public int NegativesPerPlay = Defaults.NegativesPerPlay;
 
     /// <summary>
@@ -71,7 +76,11 @@ public sealed class MultiUserAudioOptions
     /// <summary>Windows drawn from each song of a training pair; the pair's logit is a soft maximum over them. Default 3.</summary>
     public int WindowsPerPair = Defaults.WindowsPerPair;
 
-    /// <summary>How window preferences make a song's score. Default <see cref="AudioSongAggregation.Mean"/>.</summary>
+    /// <summary>
+    /// How window preferences make a song's score. Default <see cref="AudioSongAggregation.Mean"/>, the seed's.
+    /// <see cref="AudioSongAggregation.Max"/> scored the same trained models a little better on cold songs of the small
+    /// benchmark (about +0.01 NDCG@10, higher in 8 of 9 comparisons; docs/recommendation.md, "Cold songs at the small size").
+    /// </summary>
     public AudioSongAggregation Aggregation = AudioSongAggregation.Mean;
 
     /// <summary>
