@@ -585,7 +585,8 @@ internal static class CnnExperiment
                     var sameSong = songIndex.unsqueeze(1).eq(songIndex.unsqueeze(0)).logical_and(eye(b, dtype: ScalarType.Bool).logical_not());
                     using var masked = (-1e4f).ToScalar();
                     similarity = similarity.masked_fill(sameSong, masked);
-                    var targets = arange(b, dtype: ScalarType.Int64);
+                    using var batchPairs = b.ToScalar();
+                    var targets = arange(batchPairs, dtype: ScalarType.Int64);
                     var contrastive = F.cross_entropy(similarity, targets).add(F.cross_entropy(similarity.t(), targets), TorchScalars.One).div(TorchScalars.Two);
                     using var clrScalar = ((float)clr).ToScalar();
                     loss = loss.add(contrastive.mul(clrScalar), TorchScalars.One);
