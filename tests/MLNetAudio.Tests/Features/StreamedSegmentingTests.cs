@@ -60,6 +60,21 @@ public sealed class StreamedSegmentingTests : IDisposable
         }
     }
 
+    [RealMusicFact]
+    public void Real_music_streams_bit_identically_with_default_options()
+    {
+        // Recordings this project did not make (Debian's frozen-bubble-data, 5.4 minutes of Ogg Vorbis at 44.1 kHz;
+        // warzone2100-music's Opus menu theme), through LoadAudio and SegmentMfcc with every option at its default.
+        foreach (string path in new[] { Path.Combine(AudioLoaderTests.FrozenBubbleDir, "frozen-mainzik-1p.ogg"), "/usr/share/games/warzone2100/music/menu.opus" })
+        {
+            var (streamed, count) = Windows([path], AudioLoaderOptions.Defaults.TargetSampleRate, new MfccSegmenterOptions(), alsoReadSamples: false);
+            var (held, _) = Windows([path], AudioLoaderOptions.Defaults.TargetSampleRate, new MfccSegmenterOptions(), alsoReadSamples: true);
+            Assert.Equal(1, count);
+            Assert.True(held[0].Length > 0, path);
+            Assert.Equal(held[0], streamed[0]);
+        }
+    }
+
     [Fact]
     public void A_standardized_segmenter_streams_the_same_windows_too()
     {
