@@ -21,10 +21,21 @@
 //   MultiUserAudioOptions.WindowStatisticsWeight now does)  vicreg=X (VICReg variance and covariance terms)
 //   clr=X;tau=T (CLMR-style contrastive loss: two windows of a song are positives)  dropnet=P (DropoutNet-style song
 //   vectors added to the audio embedding in training, dropped with probability P; scoring uses audio alone)
+//   wpe / fmse;rank=N (van den Oord et al. 2013: the network predicts weighted-MF song factors, by the weighted
+//   prediction error over all users with their MF factors fixed, or by squared error on the factors)
 //
 // --simseeds 1,2,3 rebuilds the benchmark for each simulator seed (windows cached per song); --seeds lists the models'
 // seeds, the same on every simulator seed; --spu N sets the simulator's MeanSongsPerUser (default 20). Every cnn row
 // is followed by the same model scored with the other aggregation (mean or max of the window preferences).
+//
+// Tastes by kind (issue 12, item 1): --focus all|instrument|register|tempo|motif|motiforder (comma-separated, each run
+// on every simulator seed) sets ListeningSimulatorOptions.TasteFocus; --falling P its FallingMotifShare (default 0.5
+// for motiforder, else 0); --motifs P its MotifProbability (default 0.3, as before). --run tastes prints, per focus and simulator seed: taste oracle, random, the library's
+// MFCC-statistics content baselines (song set, seed song), the MLP on MFCC mean+std and on the simulator's attributes
+// (the same training signal over fixed features), and the CNN variants of --variants (default aux=1, with the paired
+// other aggregation). --tsv FILE appends every row as tab-separated values; --run summarize --tsv FILE [--plot PNG]
+// reads such a file back and prints, per focus, each model's mean and spread and its paired difference from the MLP
+// on MFCC statistics (and plots the share of the taste oracle per focus).
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
@@ -56,15 +67,26 @@ torch.set_num_threads(int.Parse(arguments.GetValueOrDefault("threads", "1"), Cul
 
 var simulatorSeeds = arguments.GetValueOrDefault("simseeds", "1").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
 double songsPerUser = double.Parse(arguments.GetValueOrDefault("spu", "20"), CultureInfo.InvariantCulture);
-var clock = Stopwatch.StartNew();
-foreach (int simulatorSeed in simulatorSeeds)
+var focuses = arguments.GetValueOrDefault("focus", "all").Split(',').Select(f => Enum.Parse<TasteFocus>(f, ignoreCase: true)).ToArray();
+string? tsv = arguments.GetValueOrDefault("tsv");
+if (run == "summarize")
 {
-    RunOnSimulator(simulatorSeed);
+    TasteSummary.Print(tsv ?? throw new ArgumentException("--run summarize needs --tsv FILE."), arguments.GetValueOrDefault("plot"));
+    return;
+}
+
+var clock = Stopwatch.StartNew();
+foreach (var focus in focuses)
+{
+    foreach (int simulatorSeed in simulatorSeeds)
+    {
+        RunOnSimulator(simulatorSeed, focus);
+    }
 }
 
 Console.WriteLine($"# done in {clock.Elapsed.TotalSeconds:0} s");
 
-void RunOnSimulator(int simulatorSeed)
+void RunOnSimulator(int simulatorSeed, TasteFocus focus)
 {
     var ml = new MLContext(seed: 1);
     var simulator = new ListeningSimulator(new ListeningSimulatorOptions
@@ -75,10 +97,13 @@ void RunOnSimulator(int simulatorSeed)
         PopularityExponent = 0.7,
         TasteStrength = 10,
         Seed = simulatorSeed,
+        TasteFocus = focus,
+        MotifProbability = double.Parse(arguments.GetValueOrDefault("motifs", "0.3"), CultureInfo.InvariantCulture),
+        FallingMotifShare = double.Parse(arguments.GetValueOrDefault("falling", focus == TasteFocus.MotifOrder ? "0.5" : "0"), CultureInfo.InvariantCulture),
     });
     var songs = AudioSongWindows.Compute(ml, simulator.Songs, new AudioSongOptions());
-    var bench = new Bench(ml, simulator, songs);
-    Console.WriteLine($"# simulator seed {simulatorSeed}, {songsPerUser} songs per user; {songCount} songs x {userCount} users: {simulator.Training.Count} training plays, {simulator.WarmTest.Count} warm test plays, "
+    var bench = new Bench(ml, simulator, songs) { ResultsFile = tsv, Setting = $"{focus}{(simulator.Options.MotifProbability != 0.3 ? $" (motifs {simulator.Options.MotifProbability})" : string.Empty)}\t{simulatorSeed}\t{songsPerUser}" };
+    Console.WriteLine($"# taste focus {focus}, motif probability {simulator.Options.MotifProbability}, falling motif share {simulator.Options.FallingMotifShare}; simulator seed {simulatorSeed}, {songsPerUser} songs per user; {songCount} songs x {userCount} users: {simulator.Training.Count} training plays, {simulator.WarmTest.Count} warm test plays, "
         + $"{simulator.ColdTest.Count} plays of {simulator.ColdSongKeys.Count} cold songs; windows {songs.WindowCount(0)} x {songs.FramesPerWindow} x {songs.Coefficients} "
         + $"({songs.ComputedSongs} rendered now); {clock.Elapsed.TotalSeconds:0} s");
     Console.WriteLine("| model / variant | seed | epochs | cold NDCG@10 | cold AUC | warm NDCG@10 | warm AUC | notes |");
@@ -100,6 +125,22 @@ void RunOnSimulator(int simulatorSeed)
             Console.WriteLine("Linear probes (trained on warm songs, tested on cold songs):");
             Console.WriteLine(Probe.Describe("MFCC mean+std (40)", stats, simulator, bench.Warm, bench.Cold));
             Console.WriteLine(Probe.Describe("simulator attributes (10)", Enumerable.Range(1, songCount).Select(k => simulator.AttributeVector((uint)k)).ToArray(), simulator, bench.Warm, bench.Cold));
+            break;
+        case "tastes":
+            bench.Row("random", 1, 0, new RandomScorer(userCount, songCount, 1), "");
+            var mfccStats = ContentSongFeatures.MfccStatistics(songs);
+            bench.Row("content, song set (MFCC stats)", 0, 0, ml.Audio().Recommendation.Trainers.SongSet(mfccStats).Fit(bench.Training), "");
+            bench.Row("content, seed song (MFCC stats)", 0, 0, ml.Audio().Recommendation.Trainers.SeedSong(mfccStats).Fit(bench.Training), "");
+            foreach (int seed in seeds)
+            {
+                FeatureModel.Run(bench, "mfcc", seed, epochs);
+                FeatureModel.Run(bench, "attributes", seed, epochs);
+                foreach (string variant in arguments.GetValueOrDefault("variants", "aux=1").Split(','))
+                {
+                    CnnExperiment.Run(bench, variant, seed, epochs, every);
+                }
+            }
+
             break;
         case "features":
             foreach (string variant in variants)
@@ -170,6 +211,12 @@ internal sealed class Bench
 
     public MLContext Ml { get; }
 
+    /// <summary>A tab-separated file every row is appended to, or null.</summary>
+    public string? ResultsFile { get; init; }
+
+    /// <summary>The row's setting as the results file's first columns: focus, simulator seed, songs per user.</summary>
+    public string Setting { get; init; } = string.Empty;
+
     public ListeningSimulator Simulator { get; }
 
     public AudioSongWindows Songs { get; }
@@ -199,7 +246,17 @@ internal sealed class Bench
     public void Row(string name, int seed, int epochs, IUserSongScorer scorer, string notes)
     {
         var (cold, warm) = Evaluate(scorer);
+        Print(name, seed, epochs, cold, warm, notes);
+    }
+
+    /// <summary>Prints one markdown row and appends it to <see cref="ResultsFile"/> when there is one.</summary>
+    public void Print(string name, int seed, int epochs, RecommendationMetrics cold, RecommendationMetrics warm, string notes)
+    {
         Console.WriteLine($"| {name} | {seed} | {epochs} | {cold.NdcgAtK:0.000} | {cold.Auc:0.000} | {warm.NdcgAtK:0.000} | {warm.Auc:0.000} | {notes} |");
+        if (ResultsFile is not null)
+        {
+            File.AppendAllText(ResultsFile, FormattableString.Invariant($"{Setting}\t{name}\t{seed}\t{epochs}\t{cold.NdcgAtK:R}\t{cold.Auc:R}\t{warm.NdcgAtK:R}\t{warm.Auc:R}\n"));
+        }
     }
 
     /// <summary>Pairs of one epoch: every training play and <paramref name="negatives"/> unplayed warm songs for it.</summary>
@@ -509,7 +566,37 @@ internal static class CnnExperiment
         var songVectors = nn.Parameter(zeros(simulator.SongCount, e));
         IEnumerable<TorchSharp.Modules.Parameter> trained = dropNet > 0 ? [users, bias, userBiases, songBiases, logScale, songVectors] : [users, bias, userBiases, songBiases, logScale];
         var encoderParameters = network.parameters().Concat(poolHead?.parameters() ?? []).Concat(batchNorm?.parameters() ?? []).Concat(auxHead?.parameters() ?? []).Concat(clrHead?.parameters() ?? []);
-        var parameters = (freeze ? trained : encoderParameters.Concat(trained)).ToArray();
+        // wpe / fmse (van den Oord, Dieleman and Schrauwen 2013, "Deep content-based music recommendation"): the
+        // network predicts each song's weighted-MF factors instead of learning user vectors from plays. MF (the
+        // library's ImplicitMatrixFactorization, rank=N, default 8, its other defaults) is fitted on the training plays
+        // first; a linear head maps the mean of a song's window embeddings to its factors. fmse: mean squared error
+        // against the MF song factors. wpe: the weighted prediction error, the WMF objective with the user factors held
+        // fixed: mean over the batch's songs and all users of c_us (p_us - x_u . y_s)^2, c = 1 + alpha x plays.
+        // Scoring: each window's preference is sigmoid(x_u . head(embedding)), aggregated like every other variant.
+        bool wpe = tokens.Contains("wpe"), fmse = tokens.Contains("fmse");
+        int rank = (int)FeatureModel.Value(tokens, "rank", ImplicitMatrixFactorizationOptions.Defaults.ApproximationRank);
+        Tensor? userFactors = null, songFactors = null, preference = null, confidence = null;
+        using var factorHead = wpe || fmse ? nn.Linear(e, rank) : null;
+        if (factorHead is not null)
+        {
+            var mf = bench.Ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(new ImplicitMatrixFactorizationOptions { MatrixColumnIndexColumnName = "UserId", MatrixRowIndexColumnName = "SongId", ApproximationRank = rank, Seed = seed }).Fit(bench.Training);
+            userFactors = tensor(Enumerable.Range(1, simulator.UserCount).SelectMany(k => mf.GetUserFactors((uint)k)).ToArray(), [simulator.UserCount, rank]);
+            songFactors = tensor(Enumerable.Range(1, simulator.SongCount).SelectMany(k => mf.GetSongFactors((uint)k)).ToArray(), [simulator.SongCount, rank]);
+            var p = new float[simulator.SongCount * simulator.UserCount];
+            var c = new float[p.Length];
+            Array.Fill(c, 1f);
+            foreach (var play in simulator.Training)
+            {
+                int at = ((int)play.SongId - 1) * simulator.UserCount + (int)play.UserId - 1;
+                p[at] = 1;
+                c[at] = 1 + (float)(mf.Alpha * play.Label);
+            }
+
+            preference = tensor(p, [simulator.SongCount, simulator.UserCount]);
+            confidence = tensor(c, [simulator.SongCount, simulator.UserCount]);
+        }
+
+        var parameters = (freeze ? trained : encoderParameters.Concat(trained)).Concat(factorHead?.parameters() ?? []).ToArray();
         using var optimizer = new RootedAdam(parameters, lr);
         var rng = new Random(seed);
         int size = songs.WindowSize;
@@ -561,6 +648,14 @@ internal static class CnnExperiment
                 }
 
                 var loss = F.binary_cross_entropy_with_logits(pair, tensor(pairs.Skip(start).Take(b).Select(p => p.Label).ToArray()));
+                if (factorHead is not null)
+                {
+                    var predicted = factorHead.call(flat).reshape(b, w, rank).mean([1]);
+                    loss = fmse
+                        ? F.mse_loss(predicted, songFactors!.index_select(0, songIndex))
+                        : confidence!.index_select(0, songIndex).mul(preference!.index_select(0, songIndex).sub(predicted.matmul(userFactors!.t())).pow(TorchScalars.Two)).mean();
+                }
+
                 if (wd > 0)
                 {
                     using var wdScalar = ((float)wd).ToScalar();
@@ -617,7 +712,15 @@ internal static class CnnExperiment
             losses.Add(total / batches);
             if (epoch == epochs || (every > 0 && epoch % every == 0))
             {
-                Report(bench, variant, seed, epoch, network, Embed, users, bias, userBias ? userBiases : null, norm, logScale, max, mean, std, losses, timer, epoch == epochs);
+                if (factorHead is not null)
+                {
+                    using var noBias = zeros(1);
+                    Report(bench, variant, seed, epoch, network, x => factorHead.call(Embed(x)), userFactors!, noBias, null, false, logScale, max, mean, std, losses, timer, epoch == epochs);
+                }
+                else
+                {
+                    Report(bench, variant, seed, epoch, network, Embed, users, bias, userBias ? userBiases : null, norm, logScale, max, mean, std, losses, timer, epoch == epochs);
+                }
             }
         }
     }
@@ -691,8 +794,7 @@ internal static class CnnExperiment
         var (cold, warm) = bench.Evaluate(new DenseScorer(simulator.UserCount, songCount, table));
         // The same model scored with the other aggregation (mean or max of the window preferences), at no training cost.
         var (otherCold, otherWarm) = bench.Evaluate(new DenseScorer(simulator.UserCount, songCount, otherTable));
-        Console.WriteLine(
-            $"| cnn {variant};{(max ? "agg=mean" : "agg=max")} (same model) | {seed} | {epoch} | {otherCold.NdcgAtK:0.000} | {otherCold.Auc:0.000} | {otherWarm.NdcgAtK:0.000} | {otherWarm.Auc:0.000} | |");
+        bench.Print($"cnn {variant};{(max ? "agg=mean" : "agg=max")} (same model)", seed, epoch, otherCold, otherWarm, string.Empty);
         string probe = string.Empty;
         if (last)
         {
@@ -703,10 +805,10 @@ internal static class CnnExperiment
             probe = $"; probe of song embedding: instrument {instrument:0.00}, register {register:0.00}";
         }
 
-        Console.WriteLine(
-            $"| cnn {variant} | {seed} | {epoch} | {cold.NdcgAtK:0.000} | {cold.Auc:0.000} | {warm.NdcgAtK:0.000} | {warm.Auc:0.000} | "
-            + $"loss {losses[0]:0.000} -> {losses[^1]:0.000}; between-song share of window variance {1 - (withinSong / Math.Max(1e-12, total)):0.00}, "
-            + $"total {total:0.000}, participation ratio {participation:0.0}{probe}; {timer.Elapsed.TotalSeconds:0} s |");
+        bench.Print(
+            $"cnn {variant}", seed, epoch, cold, warm,
+            $"loss {losses[0]:0.000} -> {losses[^1]:0.000}; between-song share of window variance {1 - (withinSong / Math.Max(1e-12, total)):0.00}, "
+            + $"total {total:0.000}, participation ratio {participation:0.0}{probe}; {timer.Elapsed.TotalSeconds:0} s");
         _ = windowsSeen;
     }
 

@@ -12,6 +12,12 @@
 //   (--epochs: default automatic, see MultiUserAudioOptions.Epochs; --seconds 0 reads whole tracks; --store DIR
 //   streams the windows into an on-disk store; --catalog-only stops after the windows, to measure that stage;
 //   --copies N with --catalog-only lists every track N times under different song ids, for a catalog-scale measurement)
+//
+//   --taste order (issue 12: a time-structure taste on real recordings): every track is in the catalog twice, as
+//   recorded and played backwards (both written as 16 kHz WAV files from the same decoded samples, under the temp
+//   folder). Half of the listeners like music played forwards, the other half backwards, whatever the soundtrack.
+//   The two versions have the same frames in the opposite order, so statistics over a song's frames (the MFCC
+//   baselines) cannot tell them apart; only the order of frames can. Both versions of a track share its cold split.
 using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -57,6 +63,21 @@ if (settings.Copies > 1 && !settings.CatalogOnly)
 }
 
 var loaderOptions = new AudioLoaderOptions { TargetSampleRate = 16000, MaxDuration = settings.Seconds > 0 ? settings.Seconds : null };
+if (settings.Taste == "order")
+{
+    if (settings.Copies > 1)
+    {
+        Console.Error.WriteLine("--taste order lists each track forwards and backwards: it does not take --copies.");
+        return 1;
+    }
+
+    allRows = Reversal.ForwardAndBackward(ml, allRows, loaderOptions, settings.Seconds);
+}
+else if (settings.Taste != "soundtrack")
+{
+    Console.Error.WriteLine($"--taste must be soundtrack (the default: each listener likes one soundtrack) or order (forwards or backwards); found '{settings.Taste}'.");
+    return 1;
+}
 
 // The catalog in one pass over its files: each decoded once (with --store DIR into an on-disk store, so a rerun
 // decodes nothing), the files that do not decode listed and left out (one damaged file does not stop the others),
@@ -88,19 +109,24 @@ if (settings.CatalogOnly)
 
 var features = ContentSongFeatures.MfccStatistics(windows);
 
-// Listeners: a favourite soundtrack each (balanced), six training plays, 85% of them from the favourite.
+// Listeners: a favourite soundtrack each (balanced), or with --taste order a favourite direction (forwards or
+// backwards); six training plays, 85% of them from the favourite.
 var rng = new Random(settings.Seed);
-var soundtrackOf = catalogRows.Select(r => r.Soundtrack).ToArray();
+var soundtrackOf = catalogRows.Select(r => settings.Taste == "order" ? (r.Backwards ? "backwards" : "forwards") : r.Soundtrack).ToArray();
 var cold = new bool[catalogRows.Count];
-foreach (var group in Enumerable.Range(0, catalogRows.Count).GroupBy(i => soundtrackOf[i]))
+// The cold split: a third of every soundtrack's tracks (both versions of a track together with --taste order).
+foreach (var group in Enumerable.Range(0, catalogRows.Count).GroupBy(i => catalogRows[i].Soundtrack))
 {
-    foreach (int i in group.OrderBy(_ => rng.Next()).Take(group.Count() / 3))
+    foreach (var track in group.GroupBy(i => catalogRows[i].Path.Replace(".backwards.wav", ".forwards.wav", StringComparison.Ordinal)).OrderBy(_ => rng.Next()).Take(group.Select(i => catalogRows[i].Path.Replace(".backwards.wav", ".forwards.wav", StringComparison.Ordinal)).Distinct().Count() / 3))
     {
-        cold[i] = true;
+        foreach (int i in track)
+        {
+            cold[i] = true;
+        }
     }
 }
 
-var names = tracks.Select(t => t.Name).ToArray();
+var names = settings.Taste == "order" ? ["forwards", "backwards"] : tracks.Select(t => t.Name).ToArray();
 var favourite = Enumerable.Range(0, settings.Users).Select(u => names[u % names.Length]).ToArray();
 var warm = Enumerable.Range(0, catalogRows.Count).Where(i => !cold[i]).ToArray();
 var plays = new List<PlayRow>();
@@ -147,7 +173,7 @@ var mf = ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(new Impl
 var seedSong = ml.Audio().Recommendation.Trainers.SeedSong(features, new SeedSongOptions { MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = "Plays", Seed = settings.Seed }).Fit(training);
 var songSet = ml.Audio().Recommendation.Trainers.SongSet(features, new SongSetOptions { MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = "Plays" }).Fit(training);
 var userOfKey = Enumerable.Range(0, settings.Users).ToDictionary(u => UserKey(u), u => u);
-Evaluate("oracle (the listener's soundtrack)", new Oracle(settings.Users, catalogRows.Count, (user, song) => favourite[userOfKey[(uint)user + 1]] == soundtrackOf[song] ? 1 : 0));
+Evaluate(settings.Taste == "order" ? "oracle (the listener's direction)" : "oracle (the listener's soundtrack)", new Oracle(settings.Users, catalogRows.Count, (user, song) => favourite[userOfKey[(uint)user + 1]] == soundtrackOf[song] ? 1 : 0));
 Evaluate("multi-user audio (CNN + LSTM)", audio);
 Evaluate("audio -> MF factors", ml.Audio().Recommendation.Trainers.AudioFactorRegression(mf, audio, new AudioFactorRegressionOptions
     { MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = "Plays" }).Fit(training));
@@ -157,7 +183,7 @@ Evaluate("matrix factorization (no audio)", mf);
 Evaluate("random", new RandomScorer(settings.Users, catalogRows.Count, settings.Seed));
 
 Console.WriteLine();
-Console.WriteLine($"cold tracks ({evaluation.CandidateSongKeys.Count}), {settings.Users} listeners, seed {settings.Seed}:");
+Console.WriteLine($"cold tracks ({evaluation.CandidateSongKeys.Count}), {settings.Users} listeners, seed {settings.Seed}, taste {settings.Taste}:");
 Console.WriteLine($"| model | NDCG@10 | P@10 | AUC |");
 Console.WriteLine($"|---|---|---|---|");
 foreach (var (name, m) in results)
@@ -178,6 +204,60 @@ internal sealed class CatalogRow
     public string Path { get; set; } = string.Empty;
 
     public string Soundtrack { get; set; } = string.Empty;
+
+    /// <summary>True for a track played backwards (<c>--taste order</c>).</summary>
+    public bool Backwards { get; set; }
+}
+
+/// <summary>The catalog of <c>--taste order</c>: every track forwards and backwards, from the same decoded samples.</summary>
+internal static class Reversal
+{
+    public static List<CatalogRow> ForwardAndBackward(MLContext ml, List<CatalogRow> rows, AudioLoaderOptions loaderOptions, double seconds)
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "MLNetAudio", "realmusic-order", FormattableString.Invariant($"{seconds:0.###}s-{loaderOptions.TargetSampleRate}Hz"));
+        Directory.CreateDirectory(folder);
+        var result = new List<CatalogRow>();
+        var reportOptions = new AudioLoaderOptions
+        {
+            TargetSampleRate = loaderOptions.TargetSampleRate, MaxDuration = loaderOptions.MaxDuration, ErrorPolicy = AudioErrorPolicy.Report,
+        };
+        var data = ml.Transforms.LoadAudio("Audio", nameof(CatalogRow.Path), reportOptions).Fit(ml.Data.LoadFromEnumerable(rows)).Transform(ml.Data.LoadFromEnumerable(rows));
+        using var cursor = data.GetRowCursor(data.Schema);
+        var audio = cursor.GetGetter<VBuffer<float>>(data.Schema["Audio"]);
+        var error = cursor.GetGetter<ReadOnlyMemory<char>>(data.Schema[AudioColumns.Error("Audio")]);
+        var buffer = default(VBuffer<float>);
+        var message = default(ReadOnlyMemory<char>);
+        int row = 0;
+        while (cursor.MoveNext())
+        {
+            var source = rows[row++];
+            string stem = Path.Combine(folder, source.SongId.Replace('/', '_'));
+            string forwards = stem + ".forwards.wav", backwards = stem + ".backwards.wav";
+            if (!File.Exists(forwards) || !File.Exists(backwards))
+            {
+                audio(ref buffer);
+                var samples = buffer.DenseValues().ToArray();
+                if (samples.Length == 0)
+                {
+                    error(ref message);
+                    Console.WriteLine($"skipped {source.SongId}: {message}");
+                    continue;
+                }
+
+                WavWriter.Write(forwards + ".tmp", samples, loaderOptions.TargetSampleRate);
+                Array.Reverse(samples);
+                WavWriter.Write(backwards + ".tmp", samples, loaderOptions.TargetSampleRate);
+                File.Move(forwards + ".tmp", forwards, overwrite: true);
+                File.Move(backwards + ".tmp", backwards, overwrite: true);
+            }
+
+            result.Add(new CatalogRow { SongId = source.SongId + " >", Path = forwards, Soundtrack = source.Soundtrack });
+            result.Add(new CatalogRow { SongId = source.SongId + " <", Path = backwards, Soundtrack = source.Soundtrack, Backwards = true });
+        }
+
+        Console.WriteLine($"--taste order: {result.Count / 2} tracks written forwards and backwards to {folder}");
+        return result;
+    }
 }
 
 internal sealed class PlayRow
@@ -224,7 +304,7 @@ internal sealed class Oracle(int users, int songs, Func<int, int, float> score) 
     }
 }
 
-internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs, string? Store = null, bool CatalogOnly = false, string[]? Sources = null, int Copies = 1)
+internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs, string? Store = null, bool CatalogOnly = false, string[]? Sources = null, int Copies = 1, string Taste = "soundtrack")
 {
     public static Settings Parse(string[] args)
     {
@@ -253,7 +333,8 @@ internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs
                 "--seed" => s with { Seed = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--epochs" => s with { Epochs = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--copies" => s with { Copies = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
-                _ => throw new ArgumentException($"Unknown option {args[i]}; known: --seconds (0: whole tracks), --users, --seed, --epochs, --store DIR, --catalog-only, --no-check (no effect: unreadable files are found in the same pass now), --sources a,b, --copies N (with --catalog-only)."),
+                "--taste" => s with { Taste = args[i + 1] },
+                _ => throw new ArgumentException($"Unknown option {args[i]}; known: --seconds (0: whole tracks), --users, --seed, --epochs, --store DIR, --catalog-only, --no-check (no effect: unreadable files are found in the same pass now), --sources a,b, --copies N (with --catalog-only), --taste soundtrack|order."),
             };
         }
 

@@ -8,7 +8,8 @@ namespace MLNetAudio.Recommendation;
 /// synthesizer (<see cref="Instruments"/>): the song is cut into sections, each played by one of its parts (now and
 /// then two) as a phrase of notes in the song's register at its tempo, so in a song of several parts only some
 /// sections carry a given instrument; the A-then-B motif is a low then a high long note played by the part named in
-/// <see cref="MotifPlacement.CarriedBy"/>, at the motif's relative place in the song.
+/// <see cref="MotifPlacement.CarriedBy"/>, at the motif's relative place in the song (a falling motif,
+/// <see cref="MotifPlacement.Falling"/>, plays the same two notes the other way round).
 /// </summary>
 /// <remarks>Written by hand: the benchmark's songs are this project's own.</remarks>
 public static class AudioSongRenderer
@@ -78,8 +79,9 @@ public static class AudioSongRenderer
             // The motif keeps its relative place when the song is compressed to RenderSeconds.
             double motifSeconds = Math.Min(3, options.RenderSeconds / 2);
             double start = Math.Clamp(motif.StartSeconds / Math.Max(song.DurationSeconds - 8, 1), 0, 1) * (options.RenderSeconds - motifSeconds);
-            Add(mix, Instruments.Play(motif.CarriedBy, root - 5, motifSeconds / 2, rng, 0.9f, sr), (int)Math.Round(start * sr));
-            Add(mix, Instruments.Play(motif.CarriedBy, root + 19, motifSeconds / 2, rng, 0.9f, sr), (int)Math.Round((start + (motifSeconds / 2)) * sr));
+            double low = root - 5, high = root + 19;
+            Add(mix, Instruments.Play(motif.CarriedBy, motif.Falling ? high : low, motifSeconds / 2, rng, 0.9f, sr), (int)Math.Round(start * sr));
+            Add(mix, Instruments.Play(motif.CarriedBy, motif.Falling ? low : high, motifSeconds / 2, rng, 0.9f, sr), (int)Math.Round((start + (motifSeconds / 2)) * sr));
         }
 
         float peak = 0;

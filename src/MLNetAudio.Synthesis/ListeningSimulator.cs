@@ -18,10 +18,47 @@ public enum PitchRegister
     High,
 }
 
+/// <summary>
+/// Which attributes simulated users' tastes are built from (<see cref="ListeningSimulatorOptions.TasteFocus"/>): all of
+/// them with random weights (the benchmark's setting), or one alone, so that a model can be measured per kind of taste.
+/// </summary>
+public enum TasteFocus
+{
+    /// <summary>Every user weighs instrument, register, tempo and (40% of users) the motif at random weights.</summary>
+    All,
+
+    /// <summary>Timbre: each user likes songs in which their favourite instrument plays, and nothing else.</summary>
+    Instrument,
+
+    /// <summary>Pitch: each user likes songs in their favourite register, and nothing else.</summary>
+    Register,
+
+    /// <summary>Time structure: each user likes songs near their preferred tempo (a Gaussian of width 20 bpm).</summary>
+    Tempo,
+
+    /// <summary>Time structure: every user likes songs holding the rising (low-then-high) motif.</summary>
+    Motif,
+
+    /// <summary>
+    /// Time structure alone: half of the users like songs whose motif rises (low then high note), the other half songs
+    /// whose motif falls (the same two notes, high then low). Needs <see cref="ListeningSimulatorOptions.FallingMotifShare"/>
+    /// strictly between 0 and 1. The two orders have the same notes for the same time, so statistics over a song's
+    /// frames (MFCC mean and deviation) cannot tell them apart; only the order of frames can.
+    /// </summary>
+    MotifOrder,
+}
+
 /// <summary>Where a song's A-then-B motif sits: its start time and the instrument (part) that carries it.</summary>
 /// <param name="StartSeconds">Start of the motif in the song, in seconds.</param>
 /// <param name="CarriedBy">The part that plays the motif; the song's other parts do not.</param>
-public sealed record MotifPlacement(double StartSeconds, Instrument CarriedBy);
+public sealed record MotifPlacement(double StartSeconds, Instrument CarriedBy)
+{
+    /// <summary>
+    /// True when the motif is played the other way round, the high note first (B then A): the same notes for the
+    /// same time, in the opposite order. False (the default) for the rising A-then-B motif.
+    /// </summary>
+    public bool Falling { get; init; }
+}
 
 /// <summary>
 /// An abstract description of a simulated song: what an audio renderer needs to synthesise it, and what users'
@@ -47,11 +84,17 @@ public sealed record SongDescription(uint Key, IReadOnlyList<Instrument> Instrum
 /// <param name="RegisterWeight">Weight of the register matching.</param>
 /// <param name="PreferredTempoBpm">The tempo the user likes.</param>
 /// <param name="TempoWeight">Weight of the tempo's closeness (a Gaussian of width 20 bpm).</param>
-/// <param name="MotifWeight">Weight of the motif being present (0 for users indifferent to it).</param>
+/// <param name="MotifWeight">Weight of the motif being present in the order the user likes (0 for users indifferent to it).</param>
 public sealed record UserTaste(
     uint Key, Instrument FavoriteInstrument, double InstrumentWeight, PitchRegister FavoriteRegister, double RegisterWeight,
     double PreferredTempoBpm, double TempoWeight, double MotifWeight)
 {
+    /// <summary>
+    /// True when the motif the user likes is the falling one (<see cref="MotifPlacement.Falling"/>); false (the default)
+    /// for the rising one. A motif in the other order counts as no motif.
+    /// </summary>
+    public bool PrefersFallingMotif { get; init; }
+
     /// <summary>How much the user likes <paramref name="song"/>, from 0 to 1: the taste oracle's score.</summary>
     public double Utility(SongDescription song)
     {
@@ -60,7 +103,7 @@ public sealed record UserTaste(
         return InstrumentWeight * (song.Instruments.Contains(FavoriteInstrument) ? 1 : 0)
             + RegisterWeight * (song.Register == FavoriteRegister ? 1 : 0)
             + TempoWeight * Math.Exp(-tempo * tempo)
-            + MotifWeight * (song.Motif is null ? 0 : 1);
+            + MotifWeight * (song.Motif is { } motif && motif.Falling == PrefersFallingMotif ? 1 : 0);
     }
 }
 
@@ -113,6 +156,20 @@ public sealed class ListeningSimulatorOptions
     /// <summary>Probability that a song holds an A-then-B motif. Default 0.3.</summary>
     public double MotifProbability = 0.3;
 
+    /// <summary>
+    /// Share of the motifs that fall (<see cref="MotifPlacement.Falling"/>: the high note first) instead of rising.
+    /// Drawn from a generator of its own, so the catalog, popularity and splits are otherwise those of the same seed
+    /// with the default 0 (no falling motifs: the benchmark's setting).
+    /// </summary>
+    public double FallingMotifShare;
+
+    /// <summary>
+    /// Which attributes users' tastes are built from. Default <see cref="TasteFocus.All"/> (the benchmark's setting).
+    /// Each user's favourite instrument, register and tempo are drawn as under <see cref="TasteFocus.All"/>; a focus
+    /// sets the weight of its attribute to 1 and the others to 0. The catalog and popularity do not change with it.
+    /// </summary>
+    public TasteFocus TasteFocus = TasteFocus.All;
+
     /// <summary>Throws one <see cref="ArgumentException"/> listing every invalid field.</summary>
     public void Validate() =>
         new OptionErrors(nameof(ListeningSimulatorOptions))
@@ -125,6 +182,10 @@ public sealed class ListeningSimulatorOptions
             .Check(!(ColdSongFraction is >= 0.2 and < 1), nameof(ColdSongFraction), $"must be at least 0.2 and below 1; found {ColdSongFraction}.")
             .Check(!(WarmTestFraction is >= 0 and < 1), nameof(WarmTestFraction), $"must be at least 0 and below 1; found {WarmTestFraction}.")
             .Check(!(MotifProbability is >= 0 and <= 1), nameof(MotifProbability), $"must be between 0 and 1; found {MotifProbability}.")
+            .Check(!(FallingMotifShare is >= 0 and <= 1), nameof(FallingMotifShare), $"must be between 0 and 1; found {FallingMotifShare}.")
+            .Check(!Enum.IsDefined(TasteFocus), nameof(TasteFocus), $"must be one of {string.Join(", ", Enum.GetNames<TasteFocus>())}; found {(int)TasteFocus}.")
+            .Check(TasteFocus == TasteFocus.MotifOrder && !(FallingMotifShare is > 0 and < 1 && MotifProbability > 0), nameof(FallingMotifShare),
+                $"must be strictly between 0 and 1 (and MotifProbability above 0) when TasteFocus is MotifOrder, so that both orders occur; found FallingMotifShare {FallingMotifShare}, MotifProbability {MotifProbability}. Try FallingMotifShare = 0.5.")
             .ThrowIfAny();
 }
 #pragma warning restore CA1051
@@ -159,8 +220,12 @@ public sealed class ListeningSimulator : IUserSongScorer
         Options = options ?? new ListeningSimulatorOptions();
         Options.Validate();
         var random = new Random(Options.Seed);
-        Songs = Enumerable.Range(0, Options.SongCount).Select(i => MakeSong(random, (uint)i + 1)).ToArray();
-        Users = Enumerable.Range(0, Options.UserCount).Select(i => MakeUser(random, (uint)i + 1)).ToArray();
+
+        // Motif orders and taste focus draw from a generator of their own, so that with them at their defaults every
+        // other draw is the one of earlier versions (the same catalog, tastes and logs for the same seed).
+        var orderRandom = new Random(unchecked((Options.Seed * 7919) + 104729));
+        Songs = Enumerable.Range(0, Options.SongCount).Select(i => MakeSong(random, orderRandom, (uint)i + 1)).ToArray();
+        Users = Enumerable.Range(0, Options.UserCount).Select(i => MakeUser(random, orderRandom, (uint)i + 1)).ToArray();
 
         // Hidden popularity: Zipf over a random order of the catalog, independent of the songs' attributes.
         var order = Enumerable.Range(0, Options.SongCount).OrderBy(_ => random.Next()).ToArray();
@@ -273,7 +338,8 @@ public sealed class ListeningSimulator : IUserSongScorer
 
     /// <summary>
     /// A song's attributes as a vector, for diversity measures and as a stand-in for a content embedding: one slot per
-    /// instrument (1 when present), one per register, the tempo scaled to about 0..1, and 1 when the motif is present.
+    /// instrument (1 when present), one per register, the tempo scaled to about 0..1, and 1 when the rising motif is
+    /// present (−1 when the falling one is, 0 without a motif).
     /// </summary>
     public float[] AttributeVector(uint songKey)
     {
@@ -291,7 +357,7 @@ public sealed class ListeningSimulator : IUserSongScorer
 
         v[SongInstruments.Length + (int)song.Register] = 1;
         v[^2] = (float)((song.TempoBpm - 60) / 120);
-        v[^1] = song.Motif is null ? 0 : 1;
+        v[^1] = song.Motif is null ? 0 : song.Motif.Falling ? -1 : 1;
         return v;
     }
 
@@ -356,7 +422,7 @@ public sealed class ListeningSimulator : IUserSongScorer
         return mlContext.Data.LoadFromEnumerable(rows, schema);
     }
 
-    private SongDescription MakeSong(Random random, uint key)
+    private SongDescription MakeSong(Random random, Random orderRandom, uint key)
     {
         var all = SongInstruments;
         int parts = 1 + random.Next(3);
@@ -367,13 +433,16 @@ public sealed class ListeningSimulator : IUserSongScorer
         MotifPlacement? motif = null;
         if (random.NextDouble() < Options.MotifProbability)
         {
-            motif = new MotifPlacement(Math.Round(random.NextDouble() * (duration - 8), 1), instruments[random.Next(instruments.Length)]);
+            motif = new MotifPlacement(Math.Round(random.NextDouble() * (duration - 8), 1), instruments[random.Next(instruments.Length)])
+            {
+                Falling = Options.FallingMotifShare > 0 && orderRandom.NextDouble() < Options.FallingMotifShare,
+            };
         }
 
         return new SongDescription(key, instruments, register, Math.Round(tempo), Math.Round(duration), motif);
     }
 
-    private static UserTaste MakeUser(Random random, uint key)
+    private UserTaste MakeUser(Random random, Random orderRandom, uint key)
     {
         var instrument = SongInstruments[random.Next(SongInstruments.Length)];
         var register = (PitchRegister)random.Next(3);
@@ -381,7 +450,19 @@ public sealed class ListeningSimulator : IUserSongScorer
         bool likesMotif = random.NextDouble() < 0.4;
         double wi = random.NextDouble() + 0.5, wr = random.NextDouble(), wt = random.NextDouble(), wm = likesMotif ? random.NextDouble() + 0.5 : 0;
         double sum = wi + wr + wt + wm;
-        return new UserTaste(key, instrument, wi / sum, register, wr / sum, tempo, wt / sum, wm / sum);
+        bool prefersFalling = Options.FallingMotifShare > 0 && orderRandom.NextDouble() < 0.5;
+        (double Instrument, double Register, double Tempo, double Motif) taste = Options.TasteFocus switch
+        {
+            TasteFocus.Instrument => (1.0, 0.0, 0.0, 0.0),
+            TasteFocus.Register => (0.0, 1.0, 0.0, 0.0),
+            TasteFocus.Tempo => (0.0, 0.0, 1.0, 0.0),
+            TasteFocus.Motif or TasteFocus.MotifOrder => (0.0, 0.0, 0.0, 1.0),
+            _ => (wi / sum, wr / sum, wt / sum, wm / sum),
+        };
+        return new UserTaste(key, instrument, taste.Instrument, register, taste.Register, tempo, taste.Tempo, taste.Motif)
+        {
+            PrefersFallingMotif = Options.TasteFocus != TasteFocus.Motif && prefersFalling,
+        };
     }
 
     private IEnumerable<ListeningEvent> DrawPlays(Random random, UserTaste user)

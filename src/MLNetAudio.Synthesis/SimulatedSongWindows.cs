@@ -118,7 +118,8 @@ public static class SimulatedSongWindows
     private static string Hash(string settings, SongDescription song)
     {
         string text = settings + "|" + song.Key + "|" + string.Join(",", song.Instruments) + "|" + song.Register + "|"
-            + FormattableString.Invariant($"{song.TempoBpm}|{song.DurationSeconds}|{song.Motif?.StartSeconds}|{song.Motif?.CarriedBy}");
+            + FormattableString.Invariant($"{song.TempoBpm}|{song.DurationSeconds}|{song.Motif?.StartSeconds}|{song.Motif?.CarriedBy}")
+            + (song.Motif?.Falling == true ? "|falling" : string.Empty); // absent for rising motifs: older caches stay valid
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)), 0, 8);
     }
 

@@ -147,7 +147,7 @@ public sealed class ListeningSimulatorTests
             Assert.Equal(1f, v[5 + (int)song.Register]);
             Assert.Equal(1f, v[5..8].Sum());
             Assert.Equal((float)((song.TempoBpm - 60) / 120), v[8], 6);
-            Assert.Equal(song.Motif is null ? 0f : 1f, v[9]);
+            Assert.Equal(song.Motif is null ? 0f : song.Motif.Falling ? -1f : 1f, v[9]);
             Assert.DoesNotContain(MLNetAudio.Synthesis.Instrument.Sine, song.Instruments);
         }
     }
@@ -178,4 +178,117 @@ public sealed class ListeningSimulatorTests
         Assert.Contains("ColdSongFraction", e.Message);
         Assert.Contains("NoiseFraction", e.Message);
     }
+
+    [Theory]
+    [InlineData(TasteFocus.Instrument)]
+    [InlineData(TasteFocus.Register)]
+    [InlineData(TasteFocus.Tempo)]
+    [InlineData(TasteFocus.Motif)]
+    public void A_taste_focus_keeps_the_catalog_and_gives_every_user_that_one_attribute(TasteFocus focus)
+    {
+        var all = new ListeningSimulator(new ListeningSimulatorOptions { Seed = 7 });
+        var focused = new ListeningSimulator(new ListeningSimulatorOptions { Seed = 7, TasteFocus = focus });
+
+        // Same songs, popularity, cold split and favourites: only the weights (so the logs) change.
+        Assert.Equal(all.Songs.Select(Describe), focused.Songs.Select(Describe));
+        Assert.Equal(all.Popularity, focused.Popularity);
+        Assert.Equal(all.ColdSongKeys, focused.ColdSongKeys);
+        Assert.Equal(all.Users.Select(u => (u.FavoriteInstrument, u.FavoriteRegister, u.PreferredTempoBpm)), focused.Users.Select(u => (u.FavoriteInstrument, u.FavoriteRegister, u.PreferredTempoBpm)));
+        Assert.NotEqual(Rows(all.Training), Rows(focused.Training));
+
+        foreach (var user in focused.Users)
+        {
+            double[] weights = [user.InstrumentWeight, user.RegisterWeight, user.TempoWeight, user.MotifWeight];
+            Assert.Equal(1.0, weights.Sum(), 12);
+            Assert.Equal(1.0, weights[focus switch { TasteFocus.Instrument => 0, TasteFocus.Register => 1, TasteFocus.Tempo => 2, _ => 3 }]);
+            foreach (var song in focused.Songs.Take(40))
+            {
+                double expected = focus switch
+                {
+                    TasteFocus.Instrument => song.Instruments.Contains(user.FavoriteInstrument) ? 1 : 0,
+                    TasteFocus.Register => song.Register == user.FavoriteRegister ? 1 : 0,
+                    TasteFocus.Tempo => Math.Exp(-Math.Pow((song.TempoBpm - user.PreferredTempoBpm) / 20, 2)),
+                    _ => song.Motif is null ? 0 : 1,
+                };
+                Assert.Equal(expected, user.Utility(song), 12);
+            }
+        }
+
+        // The logs follow the focused taste: played songs are liked more than the catalog on average.
+        double played = focused.Training.Average(e => focused.Users[(int)e.UserId - 1].Utility(focused.Songs[(int)e.SongId - 1]));
+        double catalog = focused.Users.Average(u => focused.Songs.Average(u.Utility));
+        Assert.True(played > catalog + 0.1, $"{focus}: played {played:F3} vs catalog {catalog:F3}");
+    }
+
+    [Fact]
+    public void Falling_motifs_change_only_the_motif_order_and_motif_order_tastes_split_users_by_it()
+    {
+        var rising = new ListeningSimulator(new ListeningSimulatorOptions { Seed = 3, MotifProbability = 0.6 });
+        var options = new ListeningSimulatorOptions { Seed = 3, MotifProbability = 0.6, FallingMotifShare = 0.5, TasteFocus = TasteFocus.MotifOrder };
+        var order = new ListeningSimulator(options);
+
+        Assert.All(rising.Songs, s => Assert.False(s.Motif?.Falling ?? false));
+        Assert.Equal(rising.Songs.Select(Describe), order.Songs.Select(s => s with { Motif = s.Motif is null ? null : s.Motif with { Falling = false } }).Select(Describe));
+        var motifs = order.Songs.Where(s => s.Motif is not null).ToArray();
+        Assert.InRange(motifs.Count(s => s.Motif!.Falling) / (double)motifs.Length, 0.35, 0.65);
+        Assert.InRange(order.Users.Count(u => u.PrefersFallingMotif) / (double)order.UserCount, 0.35, 0.65);
+
+        foreach (var user in order.Users.Take(20))
+        {
+            Assert.Equal(1.0, user.MotifWeight);
+            foreach (var song in order.Songs)
+            {
+                bool liked = song.Motif is { } m && m.Falling == user.PrefersFallingMotif;
+                Assert.Equal(liked ? 1.0 : 0.0, user.Utility(song));
+            }
+
+            // The attribute vector tells the orders apart (+1 rising, -1 falling), so the attribute ceiling can too.
+            foreach (var song in motifs.Take(10))
+            {
+                Assert.Equal(song.Motif!.Falling ? -1f : 1f, order.AttributeVector(song.Key)[9]);
+            }
+        }
+
+        // Users who like falling motifs play falling ones more than rising ones, and the other way round.
+        double Share(bool prefersFalling, bool falling) => order.Training
+            .Where(e => order.Users[(int)e.UserId - 1].PrefersFallingMotif == prefersFalling)
+            .Average(e => order.Songs[(int)e.SongId - 1].Motif is { } m && m.Falling == falling ? 1.0 : 0.0);
+        Assert.True(Share(true, true) > 2 * Share(true, false), $"{Share(true, true):F3} vs {Share(true, false):F3}");
+        Assert.True(Share(false, false) > 2 * Share(false, true), $"{Share(false, false):F3} vs {Share(false, true):F3}");
+    }
+
+    [Fact]
+    public void A_falling_motif_renders_the_same_notes_in_the_other_order()
+    {
+        var song = new ListeningSimulator(new ListeningSimulatorOptions { Seed = 3, MotifProbability = 1 }).Songs[0];
+        var falling = song with { Motif = song.Motif! with { Falling = true } };
+        var render = new AudioSongOptions { RenderSeconds = 8, SectionSeconds = 4 };
+        var up = AudioSongRenderer.Render(song, render);
+        var down = AudioSongRenderer.Render(falling, render);
+        Assert.NotEqual(up, down);
+
+        // The motif is 3 s: its notes' energy below and above the song's register sits in opposite halves.
+        int sr = render.SampleRate;
+        double motifSeconds = 3;
+        double start = Math.Clamp(song.Motif!.StartSeconds / Math.Max(song.DurationSeconds - 8, 1), 0, 1) * (render.RenderSeconds - motifSeconds);
+        var difference = up.Zip(down, (a, b) => (double)a - b).ToArray();
+        double inside = difference.Skip((int)(start * sr)).Take((int)((motifSeconds + 0.5) * sr)).Sum(d => d * d);
+        double total = difference.Sum(d => d * d);
+        // Outside the motif only the peak normalisation's gain can differ, so most of the difference is inside.
+        Assert.True(inside > 0.9 * total, $"inside {inside:F2} of {total:F2}");
+    }
+
+    [Fact]
+    public void Motif_order_without_both_orders_is_refused_naming_the_option()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new ListeningSimulator(new ListeningSimulatorOptions { TasteFocus = TasteFocus.MotifOrder }));
+        Assert.Contains("FallingMotifShare", e.Message);
+        Assert.Contains("MotifOrder", e.Message);
+        e = Assert.Throws<ArgumentException>(() => new ListeningSimulator(new ListeningSimulatorOptions { FallingMotifShare = 1.5, TasteFocus = (TasteFocus)42 }));
+        Assert.Contains("FallingMotifShare", e.Message);
+        Assert.Contains("TasteFocus", e.Message);
+    }
+
+    private static string Describe(SongDescription s) =>
+        FormattableString.Invariant($"{s.Key}|{string.Join(",", s.Instruments)}|{s.Register}|{s.TempoBpm}|{s.DurationSeconds}|{s.Motif?.StartSeconds}|{s.Motif?.CarriedBy}|{s.Motif?.Falling}");
 }

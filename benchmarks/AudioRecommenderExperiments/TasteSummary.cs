@@ -1,0 +1,139 @@
+using System.Globalization;
+using ScottPlot;
+
+/// <summary>
+/// Reads the rows that <c>--run tastes --tsv FILE</c> appended and prints, per taste focus, each model's cold NDCG@10
+/// (mean and standard deviation over simulator seeds, each seed's value first averaged over the model seeds), its share
+/// of that seed's taste oracle, and its paired difference (same simulator seed) from the MLP on MFCC statistics and
+/// from the best of the three MFCC-statistics baselines on that seed.
+/// </summary>
+/// <remarks>
+/// The criterion of issue 12, item 1, fixed before the runs: a model "beats the MFCC-statistics baselines by more than
+/// the spread" on a focus when its mean paired difference from the best baseline of each seed is above zero by more
+/// than the larger of the two standard deviations over simulator seeds (the model's and that baseline's), and it is
+/// "level" when the mean paired difference is within that spread.
+/// </remarks>
+internal static class TasteSummary
+{
+    private const string MfccMlp = "MLP on mfcc";
+
+    private static readonly string[] MfccBaselines = [MfccMlp, "content, song set (MFCC stats)", "content, seed song (MFCC stats)"];
+
+    public static void Print(string path, string? plotPath)
+    {
+        var rows = File.ReadLines(path).Where(l => l.Length > 0).Select(Parse).ToArray();
+        var plotData = new List<(string Focus, string Model, double Mean, double Std)>();
+        foreach (var focusRows in rows.GroupBy(r => r.Focus))
+        {
+            string focus = focusRows.Key;
+            var oracle = focusRows.Where(r => r.Model == "taste oracle").GroupBy(r => r.SimSeed).ToDictionary(g => g.Key, g => g.First().Cold);
+            // Per model (name and epochs), per simulator seed: the mean over model seeds.
+            var perSeed = focusRows.Where(r => r.Model != "taste oracle")
+                .GroupBy(r => (r.Model, r.Epochs))
+                .ToDictionary(g => g.Key, g => g.GroupBy(r => r.SimSeed).ToDictionary(s => s.Key, s => s.Average(r => r.Cold)));
+            var baselineKeys = perSeed.Keys.Where(k => MfccBaselines.Contains(k.Model)).ToArray();
+            var simSeeds = oracle.Keys.Order().ToArray();
+            double BestBaseline(int seed) => baselineKeys.Where(k => perSeed[k].ContainsKey(seed)).Max(k => perSeed[k][seed]);
+            string BestBaselineName(int seed) => baselineKeys.Where(k => perSeed[k].ContainsKey(seed)).MaxBy(k => perSeed[k][seed]).Model;
+
+            Console.WriteLine($"### Taste focus {focus}: simulator seeds {string.Join(", ", simSeeds)}; taste oracle cold NDCG@10 {Mean(simSeeds.Select(s => oracle[s])):0.000} ± {Std(simSeeds.Select(s => oracle[s])):0.000}");
+            Console.WriteLine();
+            Console.WriteLine("| model | epochs | seeds | cold NDCG@10, mean ± std | % of taste oracle | − MLP on MFCC stats (paired), mean ± std | − best MFCC baseline (paired) | seeds above best baseline | verdict | per seed |");
+            Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
+            foreach (var (key, values) in perSeed.OrderByDescending(p => Mean(p.Value.Values)))
+            {
+                var seeds = simSeeds.Where(values.ContainsKey).ToArray();
+                var cold = seeds.Select(s => values[s]).ToArray();
+                var share = seeds.Select(s => 100 * values[s] / oracle[s]).ToArray();
+                string vsMlp = "", vsBest = "", above = "", verdict = "";
+                var mlpKey = perSeed.Keys.FirstOrDefault(k => k.Model == MfccMlp);
+                if (!MfccBaselines.Contains(key.Model) && key.Model != "random" && perSeed.TryGetValue(mlpKey, out var mlp) && baselineKeys.Length > 0)
+                {
+                    var paired = seeds.Where(mlp.ContainsKey).Select(s => values[s] - mlp[s]).ToArray();
+                    vsMlp = $"{Mean(paired):+0.000;−0.000} ± {Std(paired):0.000}";
+                    var best = seeds.Select(s => values[s] - BestBaseline(s)).ToArray();
+                    vsBest = $"{Mean(best):+0.000;−0.000} ± {Std(best):0.000}";
+                    above = $"{best.Count(d => d > 0)} of {best.Length}";
+                    var bestName = seeds.Select(BestBaselineName).GroupBy(n => n).MaxBy(g => g.Count())!.Key;
+                    var bestValues = seeds.Select(BestBaseline).ToArray();
+                    double spread = Math.Max(Std(cold), Std(bestValues));
+                    verdict = Mean(best) > spread ? $"beats by more than the spread ({spread:0.000})"
+                        : Math.Abs(Mean(best)) <= spread ? $"level (within {spread:0.000})"
+                        : $"below by more than the spread ({spread:0.000})";
+                    _ = bestName;
+                }
+
+                Console.WriteLine($"| {key.Model} | {key.Epochs} | {seeds.Length} | {Mean(cold):0.000} ± {Std(cold):0.000} | {Mean(share):0}% ± {Std(share):0} | {vsMlp} | {vsBest} | {above} | {verdict} | {string.Join(" / ", cold.Select(c => c.ToString("0.000", CultureInfo.InvariantCulture)))} |");
+                plotData.Add((focus, $"{key.Model}{(key.Epochs > 0 ? $" ({key.Epochs} ep.)" : string.Empty)}", Mean(share), Std(share)));
+            }
+
+            Console.WriteLine();
+        }
+
+        if (plotPath is not null)
+        {
+            Plot(plotData, plotPath);
+        }
+    }
+
+    private static void Plot(List<(string Focus, string Model, double Mean, double Std)> data, string path)
+    {
+        var focuses = data.Select(d => d.Focus).Distinct().ToArray();
+        var models = data.Select(d => d.Model).Distinct().Where(m => m != "random").ToArray();
+        var plot = new Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        double width = 0.8 / models.Length;
+        for (int m = 0; m < models.Length; m++)
+        {
+            var bars = new List<Bar>();
+            foreach (var (focus, f) in focuses.Select((f, i) => (f, i)))
+            {
+                var point = data.FirstOrDefault(d => d.Focus == focus && d.Model == models[m]);
+                if (point.Model is null)
+                {
+                    continue;
+                }
+
+                bars.Add(new Bar
+                {
+                    Position = f + (m - ((models.Length - 1) / 2.0)) * width,
+                    Value = point.Mean,
+                    Error = point.Std,
+                    Size = width * 0.95,
+                    FillColor = palette.GetColor(m),
+                });
+            }
+
+            plot.Add.Bars(bars);
+            plot.Legend.ManualItems.Add(new LegendItem { LabelText = models[m], FillColor = palette.GetColor(m) });
+        }
+
+        plot.Axes.Bottom.SetTicks(focuses.Select((_, i) => (double)i).ToArray(), focuses);
+        plot.Axes.Margins(bottom: 0);
+        plot.ShowLegend(Edge.Right);
+        plot.Title("Cold-song NDCG@10 as % of the taste oracle, by kind of taste (mean ± std over simulator seeds)");
+        plot.YLabel("% of the taste oracle's cold NDCG@10");
+        plot.SavePng(path, 1300, 520);
+        Console.WriteLine($"Plot: {path}");
+    }
+
+    private static (string Focus, int SimSeed, string Model, int Seed, int Epochs, double Cold) Parse(string line)
+    {
+        var f = line.Split('\t');
+        return (f[0], int.Parse(f[1], CultureInfo.InvariantCulture), f[3], int.Parse(f[4], CultureInfo.InvariantCulture), int.Parse(f[5], CultureInfo.InvariantCulture), double.Parse(f[6], CultureInfo.InvariantCulture));
+    }
+
+    private static double Mean(IEnumerable<double> values) => values.DefaultIfEmpty(double.NaN).Average();
+
+    private static double Std(IEnumerable<double> values)
+    {
+        var v = values.ToArray();
+        if (v.Length < 2)
+        {
+            return 0;
+        }
+
+        double m = v.Average();
+        return Math.Sqrt(v.Sum(x => (x - m) * (x - m)) / (v.Length - 1));
+    }
+}
