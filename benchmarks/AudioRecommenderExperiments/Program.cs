@@ -803,6 +803,14 @@ internal static class CnnExperiment
             double instrument = instruments.Average(i => Probe.Classify(standardised, simulator.Songs.Select(s => s.Instruments.Contains(i) ? 1 : 0).ToArray(), 2, bench.Warm, bench.Cold).Accuracy);
             double register = Probe.Classify(standardised, simulator.Songs.Select(s => (int)s.Register).ToArray(), 3, bench.Warm, bench.Cold).Accuracy;
             probe = $"; probe of song embedding: instrument {instrument:0.00}, register {register:0.00}";
+            // With both motif orders in the catalog: can a linear read-out of the song embedding tell them apart
+            // (motif songs only, trained on warm, tested on cold)?
+            if (simulator.Songs.Any(s => s.Motif?.Falling == true))
+            {
+                int[] Motifs(int[] keys) => keys.Where(s => simulator.Songs[s].Motif is not null).ToArray();
+                var (direction, majority) = Probe.Classify(standardised, simulator.Songs.Select(s => s.Motif?.Falling == true ? 1 : 0).ToArray(), 2, Motifs(bench.Warm), Motifs(bench.Cold));
+                probe += $", motif order {direction:0.00} (majority {majority:0.00})";
+            }
         }
 
         bench.Print(

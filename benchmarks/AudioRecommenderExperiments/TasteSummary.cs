@@ -1,4 +1,5 @@
 using System.Globalization;
+using MLNetAudio.Recommendation;
 using ScottPlot;
 
 /// <summary>
@@ -22,8 +23,10 @@ internal static class TasteSummary
     public static void Print(string path, string? plotPath)
     {
         var rows = File.ReadLines(path).Where(l => l.Length > 0).Select(Parse).ToArray();
-        var plotData = new List<(string Focus, string Model, double Mean, double Std)>();
-        foreach (var focusRows in rows.GroupBy(r => r.Focus))
+        var plotData = new List<(string Focus, string Model, int Epochs, double Mean, double Std)>();
+        var oracleMeans = new Dictionary<string, double>();
+        // Timbre and pitch first, then the time-structure tastes, in TasteFocus order.
+        foreach (var focusRows in rows.GroupBy(r => r.Focus).OrderBy(g => Enum.TryParse<TasteFocus>(g.Key.Split(' ')[0], out var f) ? (int)f : int.MaxValue).ThenBy(g => g.Key, StringComparer.Ordinal))
         {
             string focus = focusRows.Key;
             var oracle = focusRows.Where(r => r.Model == "taste oracle").GroupBy(r => r.SimSeed).ToDictionary(g => g.Key, g => g.First().Cold);
@@ -36,6 +39,7 @@ internal static class TasteSummary
             double BestBaseline(int seed) => baselineKeys.Where(k => perSeed[k].ContainsKey(seed)).Max(k => perSeed[k][seed]);
             string BestBaselineName(int seed) => baselineKeys.Where(k => perSeed[k].ContainsKey(seed)).MaxBy(k => perSeed[k][seed]).Model;
 
+            oracleMeans[focus] = Mean(simSeeds.Select(s => oracle[s]));
             Console.WriteLine($"### Taste focus {focus}: simulator seeds {string.Join(", ", simSeeds)}; taste oracle cold NDCG@10 {Mean(simSeeds.Select(s => oracle[s])):0.000} ± {Std(simSeeds.Select(s => oracle[s])):0.000}");
             Console.WriteLine();
             Console.WriteLine("| model | epochs | seeds | cold NDCG@10, mean ± std | % of taste oracle | − MLP on MFCC stats (paired), mean ± std | − best MFCC baseline (paired) | seeds above best baseline | verdict | per seed |");
@@ -64,7 +68,7 @@ internal static class TasteSummary
                 }
 
                 Console.WriteLine($"| {key.Model} | {key.Epochs} | {seeds.Length} | {Mean(cold):0.000} ± {Std(cold):0.000} | {Mean(share):0}% ± {Std(share):0} | {vsMlp} | {vsBest} | {above} | {verdict} | {string.Join(" / ", cold.Select(c => c.ToString("0.000", CultureInfo.InvariantCulture)))} |");
-                plotData.Add((focus, $"{key.Model}{(key.Epochs > 0 ? $" ({key.Epochs} ep.)" : string.Empty)}", Mean(share), Std(share)));
+                plotData.Add((focus, key.Model, key.Epochs, Mean(cold), Std(cold)));
             }
 
             Console.WriteLine();
@@ -72,14 +76,23 @@ internal static class TasteSummary
 
         if (plotPath is not null)
         {
-            Plot(plotData, plotPath);
+            Plot(plotData, oracleMeans, plotPath);
         }
     }
 
-    private static void Plot(List<(string Focus, string Model, double Mean, double Std)> data, string path)
+    /// <summary>
+    /// Cold NDCG@10 per focus: the models trained longest (the paired other-aggregation rows left out), the MFCC
+    /// baselines and random as bars with their spread over simulator seeds, the taste oracle as a marker.
+    /// </summary>
+    private static void Plot(List<(string Focus, string Model, int Epochs, double Mean, double Std)> data, Dictionary<string, double> oracle, string path)
     {
         var focuses = data.Select(d => d.Focus).Distinct().ToArray();
-        var models = data.Select(d => d.Model).Distinct().Where(m => m != "random").ToArray();
+        int longest = data.Where(d => d.Model.StartsWith("cnn", StringComparison.Ordinal)).Select(d => d.Epochs).DefaultIfEmpty(0).Max();
+        var models = data
+            .Where(d => !d.Model.Contains("(same model)", StringComparison.Ordinal) && (d.Epochs == 0 || d.Epochs == longest))
+            .Select(d => d.Model).Distinct()
+            .OrderBy(m => m.StartsWith("cnn", StringComparison.Ordinal) ? 0 : m == MfccMlp ? 1 : m.StartsWith("content", StringComparison.Ordinal) ? 2 : m == "random" ? 4 : 3)
+            .ToArray();
         var plot = new Plot();
         var palette = new ScottPlot.Palettes.Category10();
         double width = 0.8 / models.Length;
@@ -88,7 +101,7 @@ internal static class TasteSummary
             var bars = new List<Bar>();
             foreach (var (focus, f) in focuses.Select((f, i) => (f, i)))
             {
-                var point = data.FirstOrDefault(d => d.Focus == focus && d.Model == models[m]);
+                var point = data.FirstOrDefault(d => d.Focus == focus && d.Model == models[m] && (d.Epochs == 0 || d.Epochs == longest));
                 if (point.Model is null)
                 {
                     continue;
@@ -96,7 +109,7 @@ internal static class TasteSummary
 
                 bars.Add(new Bar
                 {
-                    Position = f + (m - ((models.Length - 1) / 2.0)) * width,
+                    Position = f + ((m - ((models.Length - 1) / 2.0)) * width),
                     Value = point.Mean,
                     Error = point.Std,
                     Size = width * 0.95,
@@ -105,14 +118,19 @@ internal static class TasteSummary
             }
 
             plot.Add.Bars(bars);
-            plot.Legend.ManualItems.Add(new LegendItem { LabelText = models[m], FillColor = palette.GetColor(m) });
+            plot.Legend.ManualItems.Add(new LegendItem { LabelText = models[m] + (models[m].StartsWith("cnn", StringComparison.Ordinal) || models[m].StartsWith("MLP", StringComparison.Ordinal) ? $" ({longest} epochs)" : string.Empty), FillColor = palette.GetColor(m) });
         }
 
+        var oracleMarkers = plot.Add.Markers(focuses.Select((_, i) => (double)i).ToArray(), focuses.Select(f => oracle[f]).ToArray());
+        oracleMarkers.MarkerShape = MarkerShape.FilledDiamond;
+        oracleMarkers.MarkerSize = 12;
+        oracleMarkers.Color = Colors.Black;
+        oracleMarkers.LegendText = "taste oracle (ranks by the hidden taste alone)";
         plot.Axes.Bottom.SetTicks(focuses.Select((_, i) => (double)i).ToArray(), focuses);
         plot.Axes.Margins(bottom: 0);
         plot.ShowLegend(Edge.Right);
-        plot.Title("Cold-song NDCG@10 as % of the taste oracle, by kind of taste (mean ± std over simulator seeds)");
-        plot.YLabel("% of the taste oracle's cold NDCG@10");
+        plot.Title("Cold-song NDCG@10 by kind of taste (mean ± std over simulator seeds; 300 songs x 150 users)");
+        plot.YLabel("cold NDCG@10");
         plot.SavePng(path, 1300, 520);
         Console.WriteLine($"Plot: {path}");
     }
