@@ -279,6 +279,31 @@ public sealed class ListeningSimulatorTests
     }
 
     [Fact]
+    public void Frame_statistics_hardly_tell_the_motif_orders_apart_while_the_windows_do()
+    {
+        // What makes TasteFocus.MotifOrder a test of time structure: a song with its motif reversed has nearly the same
+        // MFCC mean and deviation (the same notes for the same time), while the windows holding the motif differ.
+        var simulator = new ListeningSimulator(new ListeningSimulatorOptions { Seed = 3, MotifProbability = 1 });
+        var rising = simulator.Songs[0];
+        var falling = rising with { Key = 2, Motif = rising.Motif! with { Falling = true } };
+        var other = simulator.Songs[1] with { Key = 3 };
+        var options = new AudioSongOptions { RenderSeconds = 8, UseCache = false };
+        var songs = AudioSongWindows.Compute(new Microsoft.ML.MLContext(1), [rising, falling, other], options);
+        var stats = ContentSongFeatures.MfccStatistics(songs, standardize: false);
+        double Distance(float[] a, float[] b) => Math.Sqrt(a.Zip(b, (x, y) => (double)(x - y) * (x - y)).Sum());
+
+        double orders = Distance(stats[0], stats[1]), songsApart = Distance(stats[0], stats[2]);
+        Assert.True(orders < 0.25 * songsApart, $"statistics: reversed motif {orders:F2}, another song {songsApart:F2}");
+
+        // Window by window the two orders are far apart where the motif plays: the largest window difference is
+        // several times the difference of the statistics.
+        double windows = Enumerable.Range(0, songs.WindowCount(0)).Max(w => Distance(
+            songs.Windows(0).Slice(w * songs.WindowSize, songs.WindowSize).ToArray(), songs.Windows(1).Slice(w * songs.WindowSize, songs.WindowSize).ToArray()));
+        double perFrame = windows / Math.Sqrt(songs.FramesPerWindow);
+        Assert.True(perFrame > 3 * orders, $"largest window difference per frame {perFrame:F2}, statistics {orders:F2}");
+    }
+
+    [Fact]
     public void Motif_order_without_both_orders_is_refused_naming_the_option()
     {
         var e = Assert.Throws<ArgumentException>(() => new ListeningSimulator(new ListeningSimulatorOptions { TasteFocus = TasteFocus.MotifOrder }));
