@@ -75,7 +75,12 @@ public sealed class HybridRankerOptions
     /// be held out look cold to the ranker), and the only value allowed with fitted <see cref="Features"/>.</item>
     /// <item>Below 1: a larger share costs the feature models those songs' plays while the ranker is fitted.</item>
     /// </list>
-    /// Measured in docs/recommendation.md, "The hybrid trained with cold-like positives (issue 12, item 3)".
+    /// Measured (docs/recommendation.md, "The hybrid trained with cold-like positives (issue 12, item 3)"): with the
+    /// content or audio model beside MF, item-CF and popularity at 300 songs x 150 users, the ranker without cold-like
+    /// songs ranks cold songs against the content model (cold AUC 0.37 to 0.44) and with 0.2 nearly as it does
+    /// (0.73 against 0.73 to 0.75); in the HybridRecommender sample 0.1 and 0.2 lift the hybrid's cold AUC to its audio
+    /// model's (0.70 to 0.71 from 0.66 to 0.68, two simulator seeds) but not its cold NDCG@10 (−0.033 to +0.026), and
+    /// warm NDCG@10 moves −0.024 to +0.027: hence the default of 0.
     /// </summary>
     public double ColdLikeSongFraction = Defaults.ColdLikeSongFraction;
 
