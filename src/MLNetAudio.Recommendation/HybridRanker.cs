@@ -49,8 +49,8 @@ public sealed class HybridRankerOptions
     /// The feature models as estimators, in slot order, instead of <see cref="Features"/> (set exactly one of the two).
     /// <see cref="HybridRankerTrainer.Fit(IDataView)"/> is then given the whole training log and stacks by itself: it
     /// holds <see cref="HeldOutFraction"/> of each user's plays out (and every play of <see cref="ColdLikeSongFraction"/>
-    /// of the songs), fits the feature trainers on the rest, fits the ranker on the held-out plays, and refits the feature trainers on the whole log for the model it returns (which
-    /// owns them: dispose it). The trainers must read this options' column names. The trainer keeps a copy of the list.
+    /// of the songs), fits the feature trainers on the rest, fits the ranker on the held-out plays, and refits the
+    /// feature trainers on the whole log for the model it returns (which owns them: dispose it). The trainers must read this options' column names. The trainer keeps a copy of the list.
     /// </summary>
     public IReadOnlyList<HybridFeatureTrainer>? FeatureTrainers;
 

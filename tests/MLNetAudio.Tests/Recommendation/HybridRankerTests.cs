@@ -145,7 +145,7 @@ public class HybridRankerTests
         // The trainer's split (seed 3, the ranker's): 30% of the played songs, rounded, lose every play to the labels.
         var (basePlays, heldOut, coldLike) = HybridRankerTrainer.SplitForStacking(all, HybridRankerOptions.Defaults.HeldOutFraction, 3, 0.3);
         int played = Enumerable.Range(0, all.SongCount).Count(s => all.PlayCountOfSong(s) > 0);
-        Assert.Equal((int)Math.Round(0.3 * played), coldLike.Length);
+        Assert.Equal((int)Math.Round(0.3 * played, MidpointRounding.AwayFromZero), coldLike.Length);
         Assert.All(coldLike, s => Assert.True(all.PlayCountOfSong(s) > 0));
 
         // What the feature trainer saw: first the base plays, without a single play of a cold-like song, then every play.
