@@ -78,9 +78,9 @@ public sealed class HybridRankerOptions
     /// Measured (docs/recommendation.md, "The hybrid trained with cold-like positives (issue 12, item 3)"): with the
     /// content or audio model beside MF, item-CF and popularity at 300 songs x 150 users, the ranker without cold-like
     /// songs ranks cold songs against the content model (cold AUC 0.37 to 0.44) and with 0.2 nearly as it does
-    /// (0.73 against 0.73 to 0.75); in the HybridRecommender sample 0.1 and 0.2 lift the hybrid's cold AUC to its audio
-    /// model's (0.70 to 0.71 from 0.66 to 0.68, two simulator seeds) but not its cold NDCG@10 (−0.033 to +0.026), and
-    /// warm NDCG@10 moves −0.024 to +0.027: hence the default of 0.
+    /// (0.73 against 0.73 to 0.75); in the HybridRecommender sample (three simulator seeds) 0.1 lifts the hybrid's cold
+    /// AUC to its audio model's (0.69 to 0.71 from 0.60 to 0.68) but not its cold NDCG@10 (−0.015 to +0.026, mean
+    /// +0.006; 0.2: mean −0.015), and warm NDCG@10 moves −0.021 to +0.027 (mean −0.003): hence the default of 0.
     /// </summary>
     public double ColdLikeSongFraction = Defaults.ColdLikeSongFraction;
 
