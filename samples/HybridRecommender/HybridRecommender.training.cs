@@ -58,23 +58,33 @@ public static partial class HybridRecommender
         return new CollaborativeModels(
             trainers.Popularity("Label", "UserId", "SongId").Fit(plays),
             trainers.ItemBasedCollaborativeFiltering("Label", "UserId", "SongId").Fit(plays),
-            trainers.ImplicitMatrixFactorization(new ImplicitMatrixFactorizationOptions
-            {
-                LabelColumnName = "Label",
-                MatrixColumnIndexColumnName = "UserId",
-                MatrixRowIndexColumnName = "SongId",
-                ApproximationRank = 32,
-                Lambda = 100,
-                Alpha = 10,
-                NumberOfIterations = 15,
-                ConjugateGradientSteps = 3,
-                Seed = 1,
-            }).Fit(plays));
+            MatrixFactorization(ml).Fit(plays));
     }
+
+    /// <summary>Weighted ALS with the settings of docs/recommendation.md, "ALS settings at benchmark size".</summary>
+    public static ImplicitMatrixFactorizationTrainer MatrixFactorization(MLContext ml) =>
+        ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(new ImplicitMatrixFactorizationOptions
+        {
+            LabelColumnName = "Label",
+            MatrixColumnIndexColumnName = "UserId",
+            MatrixRowIndexColumnName = "SongId",
+            ApproximationRank = 32,
+            Lambda = 100,
+            Alpha = 10,
+            NumberOfIterations = 15,
+            ConjugateGradientSteps = 3,
+            Seed = 1,
+        });
 
     /// <summary>The multi-user audio recommender: shared CNN+LSTM encoder, one vector per user.</summary>
     public static MultiUserAudioModel TrainAudio(
         MLContext ml, AudioSongWindows songs, IDataView plays, int epochs, AudioSongAggregation aggregation = AudioSongAggregation.Mean,
+        int negativesPerPlay = MultiUserAudioOptions.Defaults.NegativesPerPlay) =>
+        AudioTrainer(ml, songs, epochs, aggregation, negativesPerPlay).Fit(plays);
+
+    /// <summary>The estimator of <see cref="TrainAudio"/>.</summary>
+    public static MultiUserAudioTrainer AudioTrainer(
+        MLContext ml, AudioSongWindows songs, int epochs, AudioSongAggregation aggregation = AudioSongAggregation.Mean,
         int negativesPerPlay = MultiUserAudioOptions.Defaults.NegativesPerPlay) =>
         ml.Audio().Recommendation.Trainers.MultiUserAudio(songs, new MultiUserAudioOptions
         {
@@ -85,7 +95,30 @@ public static partial class HybridRecommender
             Channels = 16,
             Seed = 1,
             Progress = new Progress<TrainingProgress>(p => Console.WriteLine($"    audio epoch {p.Epoch}/{p.TotalEpochs}: loss {p.TrainingLoss:0.0000}")),
+        });
+
+    /// <summary>
+    /// The hybrid that stacks by itself (<see cref="HybridRankerOptions.FeatureTrainers"/>): the audio model, MF,
+    /// item-CF and popularity as estimators, its own 80/20 split (seed 1), <paramref name="coldLikeSongFraction"/> of the
+    /// played songs made cold-like while the ranker is fitted, every feature refitted on <paramref name="plays"/> after.
+    /// </summary>
+    public static HybridRankerModel TrainSelfStackedHybrid(
+        MLContext ml, AudioSongWindows songs, IDataView plays, int epochs, AudioSongAggregation aggregation, int negativesPerPlay, double coldLikeSongFraction)
+    {
+        var trainers = ml.Audio().Recommendation.Trainers;
+        return trainers.HybridRanker(new HybridRankerOptions
+        {
+            FeatureTrainers =
+            [
+                new("Audio", AudioTrainer(ml, songs, epochs, aggregation, negativesPerPlay)),
+                new("MF", MatrixFactorization(ml)),
+                new("ItemCF", trainers.ItemBasedCollaborativeFiltering("Label", "UserId", "SongId")),
+                new("Popularity", trainers.Popularity("Label", "UserId", "SongId")),
+            ],
+            ColdLikeSongFraction = coldLikeSongFraction,
+            Seed = 1,
         }).Fit(plays);
+    }
 
     /// <summary>The features of the hybrid ranker, in a fixed order.</summary>
     public static HybridFeature[] Features(MultiUserAudioModel audio, AudioFactorRegressionModel audioFactors, CollaborativeModels cf) =>

@@ -2,7 +2,7 @@
 // rendered to audio, on warm and cold songs, beside the oracle and random.
 //
 //   dotnet run -c Release --project samples/HybridRecommender [-- --size small|benchmark] [--songs N --users N --epochs N]
-//        [--seed N --songs-per-user N --aggregation mean|max --negatives N] [--cache FOLDER] [--out FOLDER]
+//        [--seed N --songs-per-user N --aggregation mean|max --negatives N] [--cold-like F] [--cache FOLDER] [--out FOLDER]
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -25,6 +25,10 @@ int simulatorSeed = int.Parse(arguments.GetValueOrDefault("seed") ?? "1", Cultur
 double songsPerUser = double.Parse(arguments.GetValueOrDefault("songs-per-user") ?? "20", CultureInfo.InvariantCulture);
 var aggregation = Enum.Parse<AudioSongAggregation>(arguments.GetValueOrDefault("aggregation") ?? "mean", ignoreCase: true);
 int negatives = int.Parse(arguments.GetValueOrDefault("negatives") ?? MultiUserAudioOptions.Defaults.NegativesPerPlay.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+// --cold-like F (off unless given; F = 0 is today's ranker): also fit the hybrid that stacks by itself, with F of the
+// played songs made cold-like while its ranker is fitted (HybridRankerOptions.ColdLikeSongFraction), and its own audio
+// model on every training play beside it. Costs two more audio trainings.
+double? coldLike = arguments.TryGetValue("cold-like", out var coldLikeText) ? double.Parse(coldLikeText, CultureInfo.InvariantCulture) : null;
 string outputFolder = arguments.GetValueOrDefault("out") ?? Path.Combine(Environment.CurrentDirectory, "hybrid-output");
 Directory.CreateDirectory(outputFolder);
 var clock = Stopwatch.StartNew();
@@ -72,6 +76,13 @@ var hybridBase = ml.Audio().Recommendation.Trainers.HybridRanker(new HybridRanke
 var hybrid = hybridBase.WithFeatures(HybridRecommender.Features(audio, audioFactors, cf));
 var rankerFit = ml.Ranking.Evaluate(hybridBase.ScoreCandidates(hybridBase.TrainingData), HybridRankerModel.LabelColumnName, HybridRankerModel.GroupColumnName);
 Log($"hybrid ranker (LightGBM LambdaRank) trained; NDCG@10 on its own candidates (ML.NET RankingEvaluator): {rankerFit.NormalizedDiscountedCumulativeGains[Math.Min(9, rankerFit.NormalizedDiscountedCumulativeGains.Count - 1)]:0.000}");
+using var selfStacked = coldLike is double fraction
+    ? HybridRecommender.TrainSelfStackedHybrid(ml, songs, training, epochs, aggregation, negatives, fraction)
+    : null;
+if (selfStacked is not null)
+{
+    Log($"self-stacked hybrid trained (cold-like songs {coldLike}, features refitted on every training play)");
+}
 
 // STEP 5: evaluate every model on the warm split (held-out plays of warm songs) and the cold split (songs never
 // played in training); songs played in training are filtered out; diversity over the songs' attribute vectors.
@@ -97,6 +108,14 @@ var models = new (string Name, IUserSongScorer Scorer)[]
     ("MF, base plays only", cfBase.Mf),
     ("hybrid, base-play features", DenseScorer.From(hybridBase)),
 };
+if (selfStacked is not null)
+{
+    // The hybrid that stacks by itself, beside its own audio model (refitted on every training play, as its MF is cf.Mf).
+    models = [.. models,
+        ($"hybrid, self-stacked, cold-like {coldLike}", DenseScorer.From(selfStacked)),
+        ("audio, multi-user, all training plays", selfStacked.Features[0].Scorer)];
+}
+
 var rows = new List<(string Model, string Split, RecommendationMetrics Metrics)>();
 foreach (var (name, scorer) in models)
 {
@@ -259,7 +278,7 @@ static Dictionary<string, string> ParseArguments(string[] args)
     {
         if (!args[i].StartsWith("--", StringComparison.Ordinal))
         {
-            throw new ArgumentException($"Expected an option such as --size, found '{args[i]}'. Options: --size small|benchmark, --songs N, --users N, --epochs N, --seed N, --songs-per-user N, --aggregation mean|max, --negatives N, --cache FOLDER, --out FOLDER.");
+            throw new ArgumentException($"Expected an option such as --size, found '{args[i]}'. Options: --size small|benchmark, --songs N, --users N, --epochs N, --seed N, --songs-per-user N, --aggregation mean|max, --negatives N, --cold-like F, --cache FOLDER, --out FOLDER.");
         }
 
         result[args[i][2..]] = args[i + 1];
