@@ -37,7 +37,6 @@ internal static class TasteSummary
             var baselineKeys = perSeed.Keys.Where(k => MfccBaselines.Contains(k.Model)).ToArray();
             var simSeeds = oracle.Keys.Order().ToArray();
             double BestBaseline(int seed) => baselineKeys.Where(k => perSeed[k].ContainsKey(seed)).Max(k => perSeed[k][seed]);
-            string BestBaselineName(int seed) => baselineKeys.Where(k => perSeed[k].ContainsKey(seed)).MaxBy(k => perSeed[k][seed]).Model;
 
             oracleMeans[focus] = Mean(simSeeds.Select(s => oracle[s]));
             Console.WriteLine($"### Taste focus {focus}: simulator seeds {string.Join(", ", simSeeds)}; taste oracle cold NDCG@10 {Mean(simSeeds.Select(s => oracle[s])):0.000} ± {Std(simSeeds.Select(s => oracle[s])):0.000}");
@@ -58,13 +57,11 @@ internal static class TasteSummary
                     var best = seeds.Select(s => values[s] - BestBaseline(s)).ToArray();
                     vsBest = $"{Mean(best):+0.000;−0.000} ± {Std(best):0.000}";
                     above = $"{best.Count(d => d > 0)} of {best.Length}";
-                    var bestName = seeds.Select(BestBaselineName).GroupBy(n => n).MaxBy(g => g.Count())!.Key;
                     var bestValues = seeds.Select(BestBaseline).ToArray();
                     double spread = Math.Max(Std(cold), Std(bestValues));
                     verdict = Mean(best) > spread ? $"beats by more than the spread ({spread:0.000})"
                         : Math.Abs(Mean(best)) <= spread ? $"level (within {spread:0.000})"
                         : $"below by more than the spread ({spread:0.000})";
-                    _ = bestName;
                 }
 
                 Console.WriteLine($"| {key.Model} | {key.Epochs} | {seeds.Length} | {Mean(cold):0.000} ± {Std(cold):0.000} | {Mean(share):0}% ± {Std(share):0} | {vsMlp} | {vsBest} | {above} | {verdict} | {string.Join(" / ", cold.Select(c => c.ToString("0.000", CultureInfo.InvariantCulture)))} |");
