@@ -118,7 +118,9 @@ var cold = new bool[catalogRows.Count];
 // The cold split: a third of every soundtrack's tracks (both versions of a track together with --taste order).
 foreach (var group in Enumerable.Range(0, catalogRows.Count).GroupBy(i => catalogRows[i].Soundtrack))
 {
-    foreach (var track in group.GroupBy(i => catalogRows[i].Path.Replace(".backwards.wav", ".forwards.wav", StringComparison.Ordinal)).OrderBy(_ => rng.Next()).Take(group.Select(i => catalogRows[i].Path.Replace(".backwards.wav", ".forwards.wav", StringComparison.Ordinal)).Distinct().Count() / 3))
+    // A track's versions (forwards and backwards) share its file stem, so they are one group.
+    var versionsOfTrack = group.GroupBy(i => catalogRows[i].Path.Replace(".backwards.wav", ".forwards.wav", StringComparison.Ordinal)).ToArray();
+    foreach (var track in versionsOfTrack.OrderBy(_ => rng.Next()).Take(versionsOfTrack.Length / 3))
     {
         foreach (int i in track)
         {
