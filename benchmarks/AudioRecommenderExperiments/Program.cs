@@ -23,6 +23,8 @@
 //   vectors added to the audio embedding in training, dropped with probability P; scoring uses audio alone)
 //   wpe / fmse;rank=N (van den Oord et al. 2013: the network predicts weighted-MF song factors, by the weighted
 //   prediction error over all users with their MF factors fixed, or by squared error on the factors)
+//   simneg=P;simk=K (MultiUserAudioOptions.SimilarNegativeShare: share P of the negatives from the played song's K
+//   nearest warm songs by MFCC statistics, default K 5)
 //
 // --simseeds 1,2,3 rebuilds the benchmark for each simulator seed (windows cached per song); --seeds lists the models'
 // seeds, the same on every simulator seed; --spu N sets the simulator's MeanSongsPerUser (default 20). Every cnn row
@@ -259,18 +261,48 @@ internal sealed class Bench
         }
     }
 
-    /// <summary>Pairs of one epoch: every training play and <paramref name="negatives"/> unplayed warm songs for it.</summary>
-    public List<(int User, int Song, float Label)> Pairs(Random rng, int negatives, bool popularityMatched)
+    private readonly Dictionary<int, int[][]> _similar = [];
+
+    /// <summary>Every warm song's nearest warm songs by z-scored MFCC statistics (exact search; cold songs get none).</summary>
+    public int[][] SimilarWarmSongs(int neighbors)
     {
+        if (_similar.TryGetValue(neighbors, out var known))
+        {
+            return known;
+        }
+
+        var features = ContentSongFeatures.MfccStatistics(Songs);
+        var result = new int[Simulator.SongCount][];
+        foreach (int song in Warm)
+        {
+            result[song] = Warm.Where(o => o != song)
+                .Select(o => (Distance: features[song].Zip(features[o], (a, b) => (a - b) * (a - b)).Sum(), Song: o))
+                .Order().Take(neighbors).Select(p => p.Song).ToArray();
+        }
+
+        return _similar[neighbors] = result;
+    }
+
+    /// <summary>Pairs of one epoch: every training play and <paramref name="negatives"/> unplayed warm songs for it.</summary>
+    /// <remarks>
+    /// With <paramref name="similarShare"/> above 0, that share of the negatives comes from the played song's
+    /// <paramref name="similarNeighbors"/> nearest warm songs by MFCC statistics, as MultiUserAudioOptions.SimilarNegativeShare
+    /// draws them (same order of draws).
+    /// </remarks>
+    public List<(int User, int Song, float Label)> Pairs(Random rng, int negatives, bool popularityMatched, double similarShare = 0, int similarNeighbors = 5)
+    {
+        var similar = similarShare > 0 ? SimilarWarmSongs(similarNeighbors) : null;
         var pairs = new List<(int, int, float)>(Positives.Length * (1 + negatives));
         foreach (var (u, s) in Positives)
         {
             pairs.Add((u, s, 1));
             for (int n = 0; n < negatives; n++)
             {
+                var neighbours = similar is not null && rng.NextDouble() < similarShare ? similar[s] : null;
                 for (int attempt = 0; attempt < 20; attempt++)
                 {
-                    int candidate = popularityMatched ? Positives[rng.Next(Positives.Length)].Song : Warm[rng.Next(Warm.Length)];
+                    int candidate = neighbours is not null && neighbours.Length > 0 && attempt < 10 ? neighbours[rng.Next(neighbours.Length)]
+                        : popularityMatched ? Positives[rng.Next(Positives.Length)].Song : Warm[rng.Next(Warm.Length)];
                     if (!Played[u].Contains(candidate))
                     {
                         pairs.Add((u, candidate, 0));
@@ -504,6 +536,8 @@ internal static class CnnExperiment
         bool songBias = tokens.Contains("songbias"), userBias = tokens.Contains("userbias"), norm = tokens.Contains("norm");
         bool freeze = tokens.Contains("freeze"), popNeg = tokens.Contains("popneg"), standardise = !tokens.Contains("nostd");
         bool max = tokens.Contains("agg=max");
+        double similarShare = FeatureModel.Value(tokens, "simneg", 0);
+        int similarNeighbors = (int)FeatureModel.Value(tokens, "simk", 5);
         var form = tokens.Contains("form=2d") ? ConvolutionForm.Conv2dTimeOnly : ConvolutionForm.Conv1dAllCoefficients;
 
         var songs = bench.Songs;
@@ -605,7 +639,7 @@ internal static class CnnExperiment
         for (int epoch = 1; epoch <= epochs; epoch++)
         {
             network.train();
-            var pairs = bench.Pairs(rng, negatives, popNeg);
+            var pairs = bench.Pairs(rng, negatives, popNeg, similarShare, similarNeighbors);
             double total = 0;
             int batches = 0;
             for (int start = 0; start < pairs.Count; start += 32)

@@ -18,6 +18,11 @@
 //   folder). Half of the listeners like music played forwards, the other half backwards, whatever the soundtrack.
 //   The two versions have the same frames in the opposite order, so statistics over a song's frames (the MFCC
 //   baselines) cannot tell them apart; only the order of frames can. Both versions of a track share its cold split.
+//   --no-direction-check skips the single-listener scorer told the direction (about 2 min).
+//
+//   --similar-negatives F sets MultiUserAudioOptions.SimilarNegativeShare (share of negatives drawn from the played
+//   track's nearest tracks by MFCC statistics; default 0); --window-statistics-weight W sets the multi-user model's
+//   WindowStatisticsWeight, --time-order-weight W its TimeOrderWeight; --form 1d|2d the ConvolutionForm of both networks (defaults: 1d multi-user, 2d told the direction).
 using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -167,7 +172,9 @@ watch.Restart();
 using var audio = ml.Audio().Recommendation.Trainers.MultiUserAudio(windows, new MultiUserAudioOptions
 {
     MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = "Plays",
-    Epochs = settings.Epochs, Seed = settings.Seed,
+    Epochs = settings.Epochs, Seed = settings.Seed, SimilarNegativeShare = settings.SimilarNegatives,
+    WindowStatisticsWeight = settings.WindowStatisticsWeight ?? MultiUserAudioOptions.Defaults.WindowStatisticsWeight,
+    ConvolutionForm = settings.Form ?? ConvolutionForm.Conv1dAllCoefficients, TimeOrderWeight = settings.TimeOrderWeight,
 }).Fit(training);
 Console.WriteLine($"multi-user audio model trained in {watch.Elapsed.TotalSeconds:F1} s ({audio.Epochs} epochs{(settings.Epochs is null ? ", automatic" : string.Empty)})");
 // Seed 1 whatever --seed says: the published tables (docs/recommendation.md) were made with it (a null Seed draws from ml).
@@ -194,7 +201,7 @@ foreach (var (name, m) in results)
     Console.WriteLine($"| {name} | {m.Format(nameof(m.NdcgAtK))} | {m.Format(nameof(m.PrecisionAtK))} | {m.Format(nameof(m.Auc))} |");
 }
 
-if (settings.Taste == "order")
+if (settings.Taste == "order" && settings.DirectionCheck)
 {
     // Can the network hear the direction at all when it is told it directly? The seed's single-listener scorer
     // (TimeConvLstm, library defaults but every window for 10 epochs, --epochs N for N) trained on the warm tracks with "backwards" as the label, scored on the cold
@@ -207,6 +214,7 @@ if (settings.Taste == "order")
         {
             LabelColumnName = nameof(DirectionRow.Backwards), FeatureColumnName = "Windows", Seed = settings.Seed,
             Epochs = settings.Epochs ?? 10, TrainingWindowStride = 1, ValidationFraction = 0, // every window, 10 epochs: about 2,000 steps
+            ConvolutionForm = settings.Form ?? ConvolutionForm.Conv2dTimeOnly,
         }))
         .Append(ml.Transforms.AggregateWindows("Score", "WindowScores", new WindowAggregatorOptions { DurationColumnName = "Audio.Duration" }))
         .Fit(ml.Data.LoadFromEnumerable(labelled.Where(r => !r.Cold)));
@@ -341,13 +349,20 @@ internal sealed class Oracle(int users, int songs, Func<int, int, float> score) 
     }
 }
 
-internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs, string? Store = null, bool CatalogOnly = false, string[]? Sources = null, int Copies = 1, string Taste = "soundtrack")
+internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs, string? Store = null, bool CatalogOnly = false, string[]? Sources = null, int Copies = 1, string Taste = "soundtrack", double SimilarNegatives = 0, bool DirectionCheck = true, double? WindowStatisticsWeight = null, ConvolutionForm? Form = null, double TimeOrderWeight = 0)
 {
     public static Settings Parse(string[] args)
     {
         var s = new Settings(60, 60, 1, null);
         for (int i = 0; i < args.Length; i += 2)
         {
+            if (args[i] == "--no-direction-check")
+            {
+                s = s with { DirectionCheck = false };
+                i--;
+                continue;
+            }
+
             if (args[i] is "--catalog-only" or "--no-check")
             {
                 // --no-check is accepted for older command lines: unreadable files are found in the catalog's one pass now.
@@ -371,7 +386,11 @@ internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs
                 "--epochs" => s with { Epochs = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--copies" => s with { Copies = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--taste" => s with { Taste = args[i + 1] },
-                _ => throw new ArgumentException($"Unknown option {args[i]}; known: --seconds (0: whole tracks), --users, --seed, --epochs, --store DIR, --catalog-only, --no-check (no effect: unreadable files are found in the same pass now), --sources a,b, --copies N (with --catalog-only), --taste soundtrack|order."),
+                "--window-statistics-weight" => s with { WindowStatisticsWeight = double.Parse(args[i + 1], CultureInfo.InvariantCulture) },
+                "--form" => s with { Form = args[i + 1] == "2d" ? ConvolutionForm.Conv2dTimeOnly : args[i + 1] == "1d" ? ConvolutionForm.Conv1dAllCoefficients : throw new ArgumentException($"--form takes 1d or 2d; found '{args[i + 1]}'.") },
+                "--time-order-weight" => s with { TimeOrderWeight = double.Parse(args[i + 1], CultureInfo.InvariantCulture) },
+                "--similar-negatives" => s with { SimilarNegatives = double.Parse(args[i + 1], CultureInfo.InvariantCulture) },
+                _ => throw new ArgumentException($"Unknown option {args[i]}; known: --seconds (0: whole tracks), --users, --seed, --epochs, --store DIR, --catalog-only, --no-check (no effect: unreadable files are found in the same pass now), --sources a,b, --copies N (with --catalog-only), --taste soundtrack|order, --similar-negatives F (MultiUserAudioOptions.SimilarNegativeShare), --no-direction-check (order: skip the TimeConvLstm told the direction), --window-statistics-weight W, --time-order-weight W, --form 1d|2d (the multi-user model's MultiUserAudioOptions)."),
             };
         }
 
