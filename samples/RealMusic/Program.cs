@@ -20,9 +20,8 @@
 //   baselines) cannot tell them apart; only the order of frames can. Both versions of a track share its cold split.
 //   --no-direction-check skips the single-listener scorer told the direction (about 2 min).
 //
-//   --similar-negatives F sets MultiUserAudioOptions.SimilarNegativeShare (share of negatives drawn from the played
-//   track's nearest tracks by MFCC statistics; default 0); --window-statistics-weight W sets the multi-user model's
-//   WindowStatisticsWeight, --time-order-weight W its TimeOrderWeight; --form 1d|2d the ConvolutionForm of both networks (defaults: 1d multi-user, 2d told the direction).
+//   --window-statistics-weight W sets the multi-user model's WindowStatisticsWeight; --form 1d|2d the ConvolutionForm
+//   of both networks (defaults: 1-D for the multi-user model, 2-D for the one told the direction).
 using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -172,9 +171,9 @@ watch.Restart();
 using var audio = ml.Audio().Recommendation.Trainers.MultiUserAudio(windows, new MultiUserAudioOptions
 {
     MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = "Plays",
-    Epochs = settings.Epochs, Seed = settings.Seed, SimilarNegativeShare = settings.SimilarNegatives,
+    Epochs = settings.Epochs, Seed = settings.Seed,
     WindowStatisticsWeight = settings.WindowStatisticsWeight ?? MultiUserAudioOptions.Defaults.WindowStatisticsWeight,
-    ConvolutionForm = settings.Form ?? ConvolutionForm.Conv1dAllCoefficients, TimeOrderWeight = settings.TimeOrderWeight,
+    ConvolutionForm = settings.Form ?? ConvolutionForm.Conv1dAllCoefficients,
 }).Fit(training);
 Console.WriteLine($"multi-user audio model trained in {watch.Elapsed.TotalSeconds:F1} s ({audio.Epochs} epochs{(settings.Epochs is null ? ", automatic" : string.Empty)})");
 // Seed 1 whatever --seed says: the published tables (docs/recommendation.md) were made with it (a null Seed draws from ml).
@@ -349,7 +348,7 @@ internal sealed class Oracle(int users, int songs, Func<int, int, float> score) 
     }
 }
 
-internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs, string? Store = null, bool CatalogOnly = false, string[]? Sources = null, int Copies = 1, string Taste = "soundtrack", double SimilarNegatives = 0, bool DirectionCheck = true, double? WindowStatisticsWeight = null, ConvolutionForm? Form = null, double TimeOrderWeight = 0)
+internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs, string? Store = null, bool CatalogOnly = false, string[]? Sources = null, int Copies = 1, string Taste = "soundtrack", bool DirectionCheck = true, double? WindowStatisticsWeight = null, ConvolutionForm? Form = null)
 {
     public static Settings Parse(string[] args)
     {
@@ -388,9 +387,7 @@ internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs
                 "--taste" => s with { Taste = args[i + 1] },
                 "--window-statistics-weight" => s with { WindowStatisticsWeight = double.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--form" => s with { Form = args[i + 1] == "2d" ? ConvolutionForm.Conv2dTimeOnly : args[i + 1] == "1d" ? ConvolutionForm.Conv1dAllCoefficients : throw new ArgumentException($"--form takes 1d or 2d; found '{args[i + 1]}'.") },
-                "--time-order-weight" => s with { TimeOrderWeight = double.Parse(args[i + 1], CultureInfo.InvariantCulture) },
-                "--similar-negatives" => s with { SimilarNegatives = double.Parse(args[i + 1], CultureInfo.InvariantCulture) },
-                _ => throw new ArgumentException($"Unknown option {args[i]}; known: --seconds (0: whole tracks), --users, --seed, --epochs, --store DIR, --catalog-only, --no-check (no effect: unreadable files are found in the same pass now), --sources a,b, --copies N (with --catalog-only), --taste soundtrack|order, --similar-negatives F (MultiUserAudioOptions.SimilarNegativeShare), --no-direction-check (order: skip the TimeConvLstm told the direction), --window-statistics-weight W, --time-order-weight W, --form 1d|2d (the multi-user model's MultiUserAudioOptions)."),
+                _ => throw new ArgumentException($"Unknown option {args[i]}; known: --seconds (0: whole tracks), --users, --seed, --epochs, --store DIR, --catalog-only, --no-check (no effect: unreadable files are found in the same pass now), --sources a,b, --copies N (with --catalog-only), --taste soundtrack|order, --no-direction-check (order: skip the TimeConvLstm told the direction), --window-statistics-weight W (the multi-user model's), --form 1d|2d (both networks' ConvolutionForm)."),
             };
         }
 

@@ -73,19 +73,6 @@ public sealed class MultiUserAudioOptions
     /// </summary>
     public bool PopularityMatchedNegatives;
 
-    /// <summary>
-    /// Share of the negatives drawn from among the <see cref="SimilarNegativeNeighbors"/> warm songs nearest to the
-    /// played song by MFCC statistics (per-coefficient mean and standard deviation over the song, z-scored over the
-    /// catalog; <see cref="ContentSongFeatures.MfccStatistics"/>), the rest uniformly as before; a neighbour the listener
-    /// played is skipped. A negative that sounds like the positive on average leaves the model only what differs within
-    /// the songs (what happens when, in which order) to tell them apart. Default 0: every negative uniform, the runs of
-    /// before bit for bit.
-    /// </summary>
-    public double SimilarNegativeShare;
-
-    /// <summary>How many nearest warm songs <see cref="SimilarNegativeShare"/> draws from. Default 5.</summary>
-    public int SimilarNegativeNeighbors = Defaults.SimilarNegativeNeighbors;
-
     /// <summary>Windows drawn from each song of a training pair; the pair's logit is a soft maximum over them. Default 3.</summary>
     public int WindowsPerPair = Defaults.WindowsPerPair;
 
@@ -104,15 +91,6 @@ public sealed class MultiUserAudioOptions
     /// little: experiments"). 0 turns it off. Default 1.
     /// </summary>
     public double WindowStatisticsWeight = Defaults.WindowStatisticsWeight;
-
-    /// <summary>
-    /// Weight of a second self-supervised loss while training, the arrow of time: a linear read-out of each window
-    /// embedding must tell the window from the same window with its frames in reverse order (binary cross-entropy; both
-    /// are encoded, so a step costs about twice the encoder's work). Statistics over a window's frames are the same
-    /// both ways, so the embedding must keep something of the order of events. The read-out is dropped after training.
-    /// Default 0 (off).
-    /// </summary>
-    public double TimeOrderWeight;
 
     /// <summary>
     /// Seed of the weights, the negatives and the window draws. Null (default) draws one from the MLContext when the
@@ -233,9 +211,6 @@ public sealed class MultiUserAudioOptions
         /// <summary>Default negatives per play.</summary>
         public const int NegativesPerPlay = 2;
 
-        /// <summary>Default neighbours a similar negative is drawn from.</summary>
-        public const int SimilarNegativeNeighbors = 5;
-
         /// <summary>Default windows per pair.</summary>
         public const int WindowsPerPair = 3;
 
@@ -263,9 +238,6 @@ public sealed class MultiUserAudioOptions
             .Check(BatchSize < 1, nameof(BatchSize), $"must be at least 1; found {BatchSize}.")
             .Check(!(LearningRate > 0 && LearningRate <= 1e30), nameof(LearningRate), $"must be positive and at most 1e30 (Adam's step is computed in float32); found {LearningRate}.")
             .Check(NegativesPerPlay < 0, nameof(NegativesPerPlay), $"must be 0 or more; found {NegativesPerPlay}.")
-            .Check(!(TimeOrderWeight >= 0) || double.IsInfinity(TimeOrderWeight), nameof(TimeOrderWeight), $"must be 0 or more and finite; found {TimeOrderWeight}.")
-            .Check(!(SimilarNegativeShare is >= 0 and <= 1), nameof(SimilarNegativeShare), $"must be 0 to 1; found {SimilarNegativeShare}.")
-            .Check(SimilarNegativeNeighbors < 1, nameof(SimilarNegativeNeighbors), $"must be at least 1; found {SimilarNegativeNeighbors}.")
             .Check(WindowsPerPair < 1, nameof(WindowsPerPair), $"must be at least 1; found {WindowsPerPair}.")
             .Check(!Enum.IsDefined(Aggregation), nameof(Aggregation), $"unknown value {(int)Aggregation}.")
             .Check(!Enum.IsDefined(Device), nameof(Device), $"unknown value {(int)Device}.")

@@ -13,7 +13,7 @@ namespace MLNetAudio.Recommendation;
 public sealed partial class MultiUserAudioTrainer
 {
     /// <summary>What training has changed so far: the parameters and the optimiser (the network's and the user vectors' weights live in them).</summary>
-    private sealed record TrainingState(TimeConvNetwork Network, TorchSharp.Modules.Parameter Users, TorchSharp.Modules.Parameter Bias, nn.Module? StatisticsHead, nn.Module? TimeOrderHead, RootedAdam Optimizer);
+    private sealed record TrainingState(TimeConvNetwork Network, TorchSharp.Modules.Parameter Users, TorchSharp.Modules.Parameter Bias, nn.Module? StatisticsHead, RootedAdam Optimizer);
 
     /// <summary>
     /// Where training stands: epochs done, batches already drawn in the next epoch (0 at an epoch's end), optimisation
@@ -161,11 +161,6 @@ public sealed partial class MultiUserAudioTrainer
                     TorchModuleState.Write(writer, _state.StatisticsHead);
                 }
 
-                if (_state.TimeOrderHead is not null)
-                {
-                    TorchModuleState.Write(writer, _state.TimeOrderHead);
-                }
-
                 _state.Optimizer.WriteMoments(writer);
             });
             _channel.Info(MessageSensitivity.None,
@@ -197,11 +192,6 @@ public sealed partial class MultiUserAudioTrainer
             if (_state.StatisticsHead is not null)
             {
                 TorchModuleState.Read(reader, _state.StatisticsHead);
-            }
-
-            if (_state.TimeOrderHead is not null)
-            {
-                TorchModuleState.Read(reader, _state.TimeOrderHead);
             }
 
             _state.Optimizer.ReadMoments(reader);
@@ -263,12 +253,7 @@ public sealed partial class MultiUserAudioTrainer
             $"PopularityMatchedNegatives={o.PopularityMatchedNegatives}",
             $"WindowsPerPair={o.WindowsPerPair.ToString(CultureInfo.InvariantCulture)}",
             $"WindowStatisticsWeight={Number(o.WindowStatisticsWeight)}",
-            $"SkipNonFiniteBatches={o.SkipNonFiniteBatches}")
-            // Added only when used, so checkpoints written before the option existed still match.
-            + (o.TimeOrderWeight > 0 ? $";TimeOrderWeight={Number(o.TimeOrderWeight)}" : string.Empty)
-            + (o.SimilarNegativeShare > 0
-                ? $";SimilarNegativeShare={Number(o.SimilarNegativeShare)};SimilarNegativeNeighbors={o.SimilarNegativeNeighbors.ToString(CultureInfo.InvariantCulture)}"
-                : string.Empty);
+            $"SkipNonFiniteBatches={o.SkipNonFiniteBatches}");
 
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData(System.Text.Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,

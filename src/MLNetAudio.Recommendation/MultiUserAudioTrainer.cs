@@ -174,46 +174,6 @@ public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioMod
         return (int)Math.Clamp(wanted, MultiUserAudioOptions.Defaults.Epochs, MultiUserAudioOptions.Defaults.MaximumAutomaticEpochs);
     }
 
-    /// <summary>
-    /// For every warm song, the <see cref="MultiUserAudioOptions.SimilarNegativeNeighbors"/> other warm songs nearest
-    /// to it by z-scored MFCC statistics (Euclidean; ties by song index); cold songs get none. Written here because the
-    /// catalogs are small enough for an exact search (5,000 songs: 25 million distances of 2 x coefficients values).
-    /// </summary>
-    private int[][] SimilarWarmSongs(int[] warm, int neighbors)
-    {
-        var features = ContentSongFeatures.MfccStatistics(_songs);
-        var result = new int[_songs.SongCount][];
-        int k = Math.Min(neighbors, warm.Length - 1);
-        Parallel.For(0, warm.Length, i =>
-        {
-            var a = features[warm[i]];
-            var distances = new (float Distance, int Song)[warm.Length - 1];
-            int n = 0;
-            foreach (int other in warm)
-            {
-                if (other == warm[i])
-                {
-                    continue;
-                }
-
-                var b = features[other];
-                float d = 0;
-                for (int j = 0; j < a.Length; j++)
-                {
-                    float e = a[j] - b[j];
-                    d += e * e;
-                }
-
-                distances[n++] = (d, other);
-            }
-
-            Array.Sort(distances);
-            result[warm[i]] = distances.Take(Math.Max(0, k)).Select(x => x.Song).ToArray();
-        });
-
-        return result;
-    }
-
     // Pairs per epoch: every training play and its negatives, in batches.
     private static long StepsPerEpoch(int trainingPlays, MultiUserAudioOptions options) =>
         ((long)trainingPlays * (1 + options.NegativesPerPlay) + options.BatchSize - 1) / options.BatchSize;
@@ -233,16 +193,11 @@ public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioMod
             }
         }
 
-        var similar = o.SimilarNegativeShare > 0 ? SimilarWarmSongs(warm, o.SimilarNegativeNeighbors) : null;
-
         // The auxiliary read-out (WindowStatisticsWeight) is made after the network and the user vectors, so that with
         // the weight at 0 every initial weight, and the run, is what it was before the option existed.
         using var statisticsHead = o.WindowStatisticsWeight > 0 ? nn.Linear(o.EmbeddingSize, 2L * _songs.Coefficients) : null;
         statisticsHead?.to(device);
-        // Made after the statistics read-out for the same reason: with TimeOrderWeight 0 nothing changes.
-        using var timeOrderHead = o.TimeOrderWeight > 0 ? nn.Linear(o.EmbeddingSize, 1) : null;
-        timeOrderHead?.to(device);
-        var parameters = network.parameters().Append(users).Append(bias).Concat(statisticsHead?.parameters() ?? []).Concat(timeOrderHead?.parameters() ?? []).ToArray();
+        var parameters = network.parameters().Append(users).Append(bias).Concat(statisticsHead?.parameters() ?? []).ToArray();
         using var optimizer = new RootedAdam(parameters, o.LearningRate);
         int size = _songs.WindowSize;
         int w = o.WindowsPerPair;
@@ -251,9 +206,8 @@ public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioMod
         using var channel = _log.Start("Training");
         using var logWindows = ((float)Math.Log(w)).ToScalar();
         using var statisticsWeight = ((float)o.WindowStatisticsWeight).ToScalar();
-        using var timeOrderWeight = ((float)o.TimeOrderWeight).ToScalar();
         var checkpoints = o.CheckpointDirectory is null ? null
-            : new CheckpointedRun(o, channel, new TrainingState(network, users, bias, statisticsHead, timeOrderHead, optimizer), Fingerprint(plays, o, device));
+            : new CheckpointedRun(o, channel, new TrainingState(network, users, bias, statisticsHead, optimizer), Fingerprint(plays, o, device));
         var resume = checkpoints?.Open(rng, skippedPerEpoch, epochs);
         long totalSteps = resume?.TotalSteps ?? 0;
         network.train();
@@ -269,12 +223,9 @@ public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioMod
                 for (int n = 0; n < o.NegativesPerPlay; n++)
                 {
                     // Negatives come from warm songs only: cold songs never enter training, not even as negatives.
-                    // The draw for a similar negative is made only when the option is on, so runs without it keep their stream.
-                    var neighbours = similar is not null && rng.NextDouble() < o.SimilarNegativeShare ? similar[s] : null;
                     for (int attempt = 0; attempt < 20; attempt++)
                     {
-                        int candidate = neighbours is not null && neighbours.Length > 0 && attempt < 10 ? neighbours[rng.Next(neighbours.Length)]
-                            : o.PopularityMatchedNegatives ? positives[rng.Next(positives.Count)].Song : warm[rng.Next(warm.Length)];
+                        int candidate = o.PopularityMatchedNegatives ? positives[rng.Next(positives.Count)].Song : warm[rng.Next(warm.Length)];
                         if (played.IndexOf(candidate) < 0)
                         {
                             pairs.Add((u, candidate, 0));
@@ -327,16 +278,6 @@ public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioMod
                     // The window's own MFCC statistics over time: the embedding must keep what they hold.
                     var statistics = cat([x.mean([1]), x.std(1)], 1).detach();
                     loss = loss.add(F.mse_loss(statisticsHead.call(windowEmbedding), statistics).mul(statisticsWeight), TorchScalars.One);
-                }
-
-                if (timeOrderHead is not null)
-                {
-                    // The arrow of time: a linear read-out of the embedding must tell each window from itself played
-                    // backwards (its frames in reverse order), which statistics over the frames cannot.
-                    var reversed = network.Embedding(x.flip(1));
-                    var orderLogits = timeOrderHead.call(cat([windowEmbedding, reversed], 0)).squeeze(-1);
-                    var forwards = cat([ones(windowEmbedding.shape[0], device: device), zeros(windowEmbedding.shape[0], device: device)], 0);
-                    loss = loss.add(F.binary_cross_entropy_with_logits(orderLogits, forwards).mul(timeOrderWeight), TorchScalars.One);
                 }
 
                 optimizer.zero_grad();

@@ -79,9 +79,6 @@ internal sealed class SavableRandom
         return (int)(Sample() * maxValue);
     }
 
-    /// <summary>A value in [0, 1), as <c>System.Random.NextDouble()</c> draws it.</summary>
-    public double NextDouble() => Sample();
-
     /// <summary>A value in [0, <paramref name="maxValue"/>), as <c>System.Random.NextInt64(long)</c> draws it.</summary>
     public long NextInt64(long maxValue)
     {
