@@ -22,6 +22,9 @@
 //
 //   --window-statistics-weight W sets the multi-user model's WindowStatisticsWeight; --form 1d|2d the ConvolutionForm
 //   of both networks (defaults: 1-D for the multi-user model, 2-D for the one told the direction).
+//
+//   --per-listener adds the seed's own method: a TimeConvLstm per listener on that listener's played warm tracks
+//   against four times as many unplayed ones (every window, --epochs or 10 epochs), scoring the cold tracks.
 using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -115,7 +118,7 @@ if (settings.CatalogOnly)
 var features = ContentSongFeatures.MfccStatistics(windows);
 
 // Listeners: a favourite soundtrack each (balanced), or with --taste order a favourite direction (forwards or
-// backwards); six training plays, 85% of them from the favourite.
+// backwards); six training plays (--plays N), 85% of them from the favourite.
 var rng = new Random(settings.Seed);
 var soundtrackOf = catalogRows.Select(r => settings.Taste == "order" ? (r.Backwards ? "backwards" : "forwards") : r.Soundtrack).ToArray();
 var cold = new bool[catalogRows.Count];
@@ -140,7 +143,7 @@ var plays = new List<PlayRow>();
 for (int u = 0; u < settings.Users; u++)
 {
     var mine = warm.Where(i => soundtrackOf[i] == favourite[u]).ToArray();
-    foreach (int i in Enumerable.Range(0, 6).Select(_ => rng.NextDouble() < 0.85 ? mine[rng.Next(mine.Length)] : warm[rng.Next(warm.Length)]).Distinct())
+    foreach (int i in Enumerable.Range(0, settings.Plays).Select(_ => rng.NextDouble() < 0.85 ? mine[rng.Next(mine.Length)] : warm[rng.Next(warm.Length)]).Distinct())
     {
         plays.Add(new PlayRow { UserId = $"listener-{u + 1}", SongId = catalogRows[i].SongId, Plays = 1 + rng.Next(5) });
     }
@@ -190,6 +193,17 @@ Evaluate("seed song (MFCC statistics)", seedSong);
 Evaluate("song set (MFCC statistics)", songSet);
 Evaluate("matrix factorization (no audio)", mf);
 Evaluate("random", new RandomScorer(settings.Users, catalogRows.Count, settings.Seed));
+if (settings.PerListener)
+{
+    // The seed's own method: one TimeConvLstm per listener, told that listener's plays directly.
+    watch.Restart();
+    var indexOfSong = catalogRows.Select((r, i) => (r.SongId, i)).ToDictionary(p => p.SongId, p => p.i, StringComparer.Ordinal);
+    var playedBy = Enumerable.Range(0, settings.Users)
+        .Select(u => plays.Where(p => p.UserId == $"listener-{u + 1}").Select(p => indexOfSong[p.SongId]).Distinct().ToArray()).ToArray();
+    var perListener = PerListener.Fit(ml, catalogRows, cold, playedBy, loaderOptions, settings.Seed, settings.Epochs ?? 10, settings.Form ?? ConvolutionForm.Conv2dTimeOnly);
+    Console.WriteLine($"per-listener scorers trained in {watch.Elapsed.TotalSeconds:F0} s");
+    Evaluate("per-listener TimeConvLstm (the seed's method)", new Oracle(settings.Users, catalogRows.Count, (user, song) => perListener[userOfKey[(uint)user + 1]][song]));
+}
 
 Console.WriteLine();
 Console.WriteLine($"cold tracks ({evaluation.CandidateSongKeys.Count}), {settings.Users} listeners, seed {settings.Seed}, taste {settings.Taste}:");
@@ -295,6 +309,59 @@ internal static class Reversal
     }
 }
 
+/// <summary>
+/// The seed's per-user method (<c>--per-listener</c>): for every listener a TimeConvLstm trained on that listener's
+/// played warm tracks (label true) and four times as many unplayed warm tracks drawn at random (false), every window,
+/// then the mean window score of every cold track (AggregateWindows).
+/// </summary>
+internal static class PerListener
+{
+    public static float[][] Fit(MLContext ml, IReadOnlyList<CatalogRow> rows, bool[] cold, int[][] playedBy, AudioLoaderOptions loader, int seed, int epochs, ConvolutionForm form)
+    {
+        // The windows once for every track, cached; each listener's model reads them from the cache.
+        var tracks = ml.Data.LoadFromEnumerable(rows.Select((r, i) => new TrackRow { Path = r.Path, Track = i, Cold = cold[i] ? 1 : 0 }));
+        var featurized = ml.Transforms.LoadAudio("Audio", nameof(TrackRow.Path), loader).Append(ml.Transforms.SegmentMfcc("Windows", "Audio")).Fit(tracks).Transform(tracks);
+        featurized = ml.Data.Cache(ml.Transforms.DropColumns("Audio").Fit(featurized).Transform(featurized));
+        var warmView = ml.Data.FilterRowsByColumn(featurized, nameof(TrackRow.Cold), upperBound: 0.5);
+        var coldView = ml.Data.FilterRowsByColumn(featurized, nameof(TrackRow.Cold), lowerBound: 0.5);
+        int[] warm = Enumerable.Range(0, rows.Count).Where(i => !cold[i]).ToArray();
+        var scores = new float[playedBy.Length][];
+        for (int u = 0; u < playedBy.Length; u++)
+        {
+            var rng = new Random(seed * 1000 + u);
+            var positives = playedBy[u].ToHashSet();
+            var negatives = warm.Where(i => !positives.Contains(i)).OrderBy(_ => rng.Next()).Take(4 * positives.Count).ToHashSet();
+            var labels = ml.Transforms.Conversion.MapValue("Liked", Enumerable.Range(0, rows.Count).Select(i => new KeyValuePair<int, bool>(i, positives.Contains(i))), nameof(TrackRow.Track))
+                .Append(ml.Transforms.Conversion.MapValue("Include", Enumerable.Range(0, rows.Count).Select(i => new KeyValuePair<int, float>(i, positives.Contains(i) || negatives.Contains(i) ? 1 : 0)), nameof(TrackRow.Track)));
+            var labelled = labels.Fit(warmView).Transform(warmView);
+            var model = ml.Audio().Trainers.TimeConvLstm(new TimeConvLstmOptions
+                {
+                    LabelColumnName = "Liked", FeatureColumnName = "Windows", Seed = seed + u, Epochs = epochs, TrainingWindowStride = 1, ValidationFraction = 0,
+                    ConvolutionForm = form,
+                })
+                .Append(ml.Transforms.AggregateWindows("Score", "WindowScores", new WindowAggregatorOptions { DurationColumnName = "Audio.Duration" }))
+                .Fit(ml.Data.FilterRowsByColumn(labelled, "Include", lowerBound: 0.5));
+            var scored = model.Transform(coldView);
+            scores[u] = new float[rows.Count];
+            foreach (var (track, score) in scored.GetColumn<int>(nameof(TrackRow.Track)).Zip(scored.GetColumn<float>("Score")))
+            {
+                scores[u][track] = score;
+            }
+        }
+
+        return scores;
+    }
+}
+
+internal sealed class TrackRow
+{
+    public string Path { get; set; } = string.Empty;
+
+    public int Track { get; set; }
+
+    public float Cold { get; set; }
+}
+
 internal sealed class DirectionRow
 {
     public string Path { get; set; } = string.Empty;
@@ -348,16 +415,16 @@ internal sealed class Oracle(int users, int songs, Func<int, int, float> score) 
     }
 }
 
-internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs, string? Store = null, bool CatalogOnly = false, string[]? Sources = null, int Copies = 1, string Taste = "soundtrack", bool DirectionCheck = true, double? WindowStatisticsWeight = null, ConvolutionForm? Form = null)
+internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs, string? Store = null, bool CatalogOnly = false, string[]? Sources = null, int Copies = 1, string Taste = "soundtrack", bool DirectionCheck = true, double? WindowStatisticsWeight = null, ConvolutionForm? Form = null, bool PerListener = false, int Plays = 6)
 {
     public static Settings Parse(string[] args)
     {
         var s = new Settings(60, 60, 1, null);
         for (int i = 0; i < args.Length; i += 2)
         {
-            if (args[i] == "--no-direction-check")
+            if (args[i] is "--no-direction-check" or "--per-listener")
             {
-                s = s with { DirectionCheck = false };
+                s = args[i] == "--per-listener" ? s with { PerListener = true } : s with { DirectionCheck = false };
                 i--;
                 continue;
             }
@@ -385,9 +452,10 @@ internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs
                 "--epochs" => s with { Epochs = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--copies" => s with { Copies = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--taste" => s with { Taste = args[i + 1] },
+                "--plays" => s with { Plays = int.Parse(args[i + 1], CultureInfo.InvariantCulture) is int n and > 0 ? n : throw new ArgumentException($"--plays takes a positive count; found '{args[i + 1]}'.") },
                 "--window-statistics-weight" => s with { WindowStatisticsWeight = double.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--form" => s with { Form = args[i + 1] == "2d" ? ConvolutionForm.Conv2dTimeOnly : args[i + 1] == "1d" ? ConvolutionForm.Conv1dAllCoefficients : throw new ArgumentException($"--form takes 1d or 2d; found '{args[i + 1]}'.") },
-                _ => throw new ArgumentException($"Unknown option {args[i]}; known: --seconds (0: whole tracks), --users, --seed, --epochs, --store DIR, --catalog-only, --no-check (no effect: unreadable files are found in the same pass now), --sources a,b, --copies N (with --catalog-only), --taste soundtrack|order, --no-direction-check (order: skip the TimeConvLstm told the direction), --window-statistics-weight W (the multi-user model's), --form 1d|2d (both networks' ConvolutionForm)."),
+                _ => throw new ArgumentException($"Unknown option {args[i]}; known: --seconds (0: whole tracks), --users, --seed, --epochs, --store DIR, --catalog-only, --no-check (no effect: unreadable files are found in the same pass now), --sources a,b, --copies N (with --catalog-only), --taste soundtrack|order, --no-direction-check (order: skip the TimeConvLstm told the direction), --window-statistics-weight W (the multi-user model's), --form 1d|2d (both networks' ConvolutionForm), --per-listener (also the seed's method: a TimeConvLstm per listener), --plays N (training plays drawn per listener, default 6)."),
             };
         }
 
