@@ -23,7 +23,7 @@
 //   vectors added to the audio embedding in training, dropped with probability P; scoring uses audio alone)
 //   wpe / fmse;rank=N (van den Oord et al. 2013: the network predicts weighted-MF song factors, by the weighted
 //   prediction error over all users with their MF factors fixed, or by squared error on the factors)
-//   simneg=P;simk=K (MultiUserAudioOptions.SimilarNegativeShare: share P of the negatives from the played song's K
+//   simneg=P;simk=K (the dropped SimilarNegativeShare of commit 3353880: share P of the negatives from the played song's K
 //   nearest warm songs by MFCC statistics, default K 5)
 //
 // --simseeds 1,2,3 rebuilds the benchmark for each simulator seed (windows cached per song); --seeds lists the models'
@@ -286,8 +286,8 @@ internal sealed class Bench
     /// <summary>Pairs of one epoch: every training play and <paramref name="negatives"/> unplayed warm songs for it.</summary>
     /// <remarks>
     /// With <paramref name="similarShare"/> above 0, that share of the negatives comes from the played song's
-    /// <paramref name="similarNeighbors"/> nearest warm songs by MFCC statistics, as MultiUserAudioOptions.SimilarNegativeShare
-    /// draws them (same order of draws).
+    /// <paramref name="similarNeighbors"/> nearest warm songs by MFCC statistics, drawn in the same order as the
+    /// library's SimilarNegativeShare drew them in commit 3353880 (dropped since).
     /// </remarks>
     public List<(int User, int Song, float Label)> Pairs(Random rng, int negatives, bool popularityMatched, double similarShare = 0, int similarNeighbors = 5)
     {

@@ -198,8 +198,8 @@ if (settings.PerListener)
     // The seed's own method: one TimeConvLstm per listener, told that listener's plays directly.
     watch.Restart();
     var indexOfSong = catalogRows.Select((r, i) => (r.SongId, i)).ToDictionary(p => p.SongId, p => p.i, StringComparer.Ordinal);
-    var playedBy = Enumerable.Range(0, settings.Users)
-        .Select(u => plays.Where(p => p.UserId == $"listener-{u + 1}").Select(p => indexOfSong[p.SongId]).Distinct().ToArray()).ToArray();
+    var playsOf = plays.ToLookup(p => p.UserId, p => indexOfSong[p.SongId], StringComparer.Ordinal);
+    var playedBy = Enumerable.Range(0, settings.Users).Select(u => playsOf[$"listener-{u + 1}"].Distinct().ToArray()).ToArray();
     var perListener = PerListener.Fit(ml, catalogRows, cold, playedBy, loaderOptions, settings.Seed, settings.Epochs ?? 10, settings.Form ?? ConvolutionForm.Conv2dTimeOnly);
     Console.WriteLine($"per-listener scorers trained in {watch.Elapsed.TotalSeconds:F0} s");
     Evaluate("per-listener TimeConvLstm (the seed's method)", new Oracle(settings.Users, catalogRows.Count, (user, song) => perListener[userOfKey[(uint)user + 1]][song]));
