@@ -35,7 +35,8 @@
 // for motiforder, else 0); --motifs P its MotifProbability (default 0.3, as before). --run tastes prints, per focus and simulator seed: taste oracle, random, the library's
 // MFCC-statistics content baselines (song set, seed song), the MLP on MFCC mean+std and on the simulator's attributes
 // (the same training signal over fixed features), and the CNN variants of --variants (default aux=1, with the paired
-// other aggregation). --tsv FILE appends every row as tab-separated values; --run summarize --tsv FILE [--plot PNG]
+// other aggregation; --variants none for no CNN), and with --perlistener E the seed's per-user method (a TimeConvLstm per
+// listener, E epochs, --perlistenerneg N unplayed warm songs per play, default 4). --tsv FILE appends every row as tab-separated values; --run summarize --tsv FILE [--plot PNG]
 // reads such a file back and prints, per focus, each model's mean and spread and its paired difference from the MLP
 // on MFCC statistics (and plots the share of the taste oracle per focus).
 using System.Diagnostics;
@@ -137,9 +138,14 @@ void RunOnSimulator(int simulatorSeed, TasteFocus focus)
             {
                 FeatureModel.Run(bench, "mfcc", seed, epochs);
                 FeatureModel.Run(bench, "attributes", seed, epochs);
-                foreach (string variant in arguments.GetValueOrDefault("variants", "aux=1").Split(','))
+                foreach (string variant in arguments.GetValueOrDefault("variants", "aux=1").Split(',').Where(v => v != "none"))
                 {
                     CnnExperiment.Run(bench, variant, seed, epochs, every);
+                }
+
+                if (arguments.TryGetValue("perlistener", out string? perListenerEpochs))
+                {
+                    PerListenerModel.Run(bench, seed, int.Parse(perListenerEpochs, CultureInfo.InvariantCulture), int.Parse(arguments.GetValueOrDefault("perlistenerneg", "4"), CultureInfo.InvariantCulture));
                 }
             }
 
@@ -319,6 +325,46 @@ internal sealed class Bench
         }
 
         return pairs;
+    }
+}
+
+/// <summary>
+/// The seed's per-user method on the simulator (<c>--perlistener E</c> in <c>--run tastes</c>): for every listener a
+/// TimeConvLstm (<c>ml.Audio().Trainers.TimeConvLstm</c> at its defaults, except E epochs, every window, no validation
+/// split and the 1-D form) trained on that listener's training plays (label true) against <paramref name="negativesPerPlay"/>
+/// times as many unplayed warm songs drawn at random (false); every song is then scored by its mean window score.
+/// The same design as RealMusic's <c>--per-listener</c>.
+/// </summary>
+internal static class PerListenerModel
+{
+    public static void Run(Bench bench, int seed, int epochs, int negativesPerPlay)
+    {
+        var timer = Stopwatch.StartNew();
+        var songs = bench.Songs;
+        int users = bench.Simulator.UserCount, songCount = bench.Simulator.SongCount;
+        var table = new float[users * songCount];
+        for (int u = 0; u < users; u++)
+        {
+            var rng = new Random((seed * 100_003) + u);
+            var liked = bench.Played[u];
+            var unliked = bench.Warm.Where(s => !liked.Contains(s)).OrderBy(_ => rng.Next()).Take(negativesPerPlay * liked.Count);
+            var data = songs.ToDataView(bench.Ml, liked.Select(s => (s, true)).Concat(unliked.Select(s => (s, false))));
+            using var scorer = bench.Ml.Audio().Trainers.TimeConvLstm(new TimeConvLstmOptions
+            {
+                Epochs = epochs,
+                ConvolutionForm = ConvolutionForm.Conv1dAllCoefficients,
+                ValidationFraction = 0,
+                TrainingWindowStride = 1,
+                Seed = seed + u,
+                Threads = 1,
+            }).Fit(data);
+            for (int s = 0; s < songCount; s++)
+            {
+                table[(u * songCount) + s] = scorer.ScoreSong(songs.Windows(s), songs.HopFrames).Average();
+            }
+        }
+
+        bench.Row("per-listener TimeConvLstm", seed, epochs, new DenseScorer(users, songCount, table), $"{negativesPerPlay} negatives per play, every window; {timer.Elapsed.TotalSeconds:0} s");
     }
 }
 

@@ -610,6 +610,38 @@ namespace MLNetAudio.Recommendation
         }
 
         /// <summary>
+        /// The seed's per-user method: one TimeConvLstm per listener, trained on that listener's plays against unplayed
+        /// songs, scoring every song of <paramref name="songs"/> (cold ones included) by its mean window preference.
+        /// </summary>
+        /// <param name="trainers">The catalog.</param>
+        /// <param name="songs">Every song's MFCC windows (index = song key - 1), from <c>AudioSongWindows.Compute</c> (MLNetAudio.Synthesis) or <see cref="AudioSongWindows.FromDataView(IDataView, string, string)"/>.</param>
+        /// <param name="options">Columns, negatives and each listener's network and training; null for the defaults.</param>
+        /// <exception cref="ArgumentException">An option is invalid (every bad one is listed), or <paramref name="songs"/> holds no window values.</exception>
+        public static PerListenerAudioTrainer PerListenerAudio(this RecommendationTrainers trainers, AudioSongWindows songs, PerListenerAudioOptions? options = null)
+        {
+            ArgumentNullException.ThrowIfNull(trainers);
+            return new PerListenerAudioTrainer(trainers.Context, songs, options ?? new PerListenerAudioOptions());
+        }
+
+        /// <summary>
+        /// The per-listener recommender over a real catalog (DESIGN.md §8): songs as an IDataView, one row per song with the
+        /// song key (<see cref="PerListenerAudioOptions.MatrixRowIndexColumnName"/>, the same fitted MapValueToKey as the
+        /// plays) and the windows <c>SegmentMfcc</c> made (<see cref="PerListenerAudioOptions.SongWindowsColumnName"/>).
+        /// </summary>
+        /// <param name="trainers">The catalog.</param>
+        /// <param name="songs">The catalog's songs (see <see cref="AudioSongWindows.FromDataView(IDataView, string, string)"/>).</param>
+        /// <param name="options">Columns, negatives and each listener's network and training; null for the defaults.</param>
+        /// <exception cref="ArgumentException">An option, a column or a song of <paramref name="songs"/> is invalid; the message names it.</exception>
+        public static PerListenerAudioTrainer PerListenerAudio(this RecommendationTrainers trainers, IDataView songs, PerListenerAudioOptions? options = null)
+        {
+            ArgumentNullException.ThrowIfNull(trainers);
+            options ??= new PerListenerAudioOptions();
+            options.Validate();
+            var windows = AudioSongWindows.FromDataView(songs, options.MatrixRowIndexColumnName, options.SongWindowsColumnName);
+            return new PerListenerAudioTrainer(trainers.Context, windows, options);
+        }
+
+        /// <summary>
         /// The hybrid LightGBM LambdaRank ranker over other models' scores, one query group per user, fitted on held-out
         /// plays (<see cref="HybridRankerTrainer.Fit(IDataView, IDataView?)"/>).
         /// </summary>

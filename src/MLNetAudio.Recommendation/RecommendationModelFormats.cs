@@ -22,6 +22,7 @@ internal sealed class RecommendationModelFormats : IAudioModelFormatRegistrar
         AudioModelFormats.Register(SeedSongModel.FormatName, SeedSongModel.CurrentVersion, SeedSongModel.OldestReadableVersion, SeedSongModel.Load);
         AudioModelFormats.Register(SongSetModel.FormatName, SongSetModel.CurrentVersion, SongSetModel.OldestReadableVersion, SongSetModel.Load);
         AudioModelFormats.Register(AudioFactorRegressionModel.FormatName, AudioFactorRegressionModel.CurrentVersion, AudioFactorRegressionModel.OldestReadableVersion, AudioFactorRegressionModel.Load);
+        AudioModelFormats.Register(PerListenerAudioModel.FormatName, PerListenerAudioModel.CurrentVersion, PerListenerAudioModel.OldestReadableVersion, PerListenerAudioModel.Load);
         AudioModelFormats.Register(ItemBasedCollaborativeFilteringModel.FormatName, ItemBasedCollaborativeFilteringModel.CurrentVersion, ItemBasedCollaborativeFilteringModel.OldestReadableVersion, ItemBasedCollaborativeFilteringModel.Load);
     }
 }

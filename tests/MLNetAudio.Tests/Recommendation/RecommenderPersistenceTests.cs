@@ -384,7 +384,7 @@ public sealed class PlayLogModelPersistenceTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    public static TheoryData<string> Kinds => new() { "MF", "Popularity", "ItemCF", "FFM", "SeedSong", "SongSet", "AudioFactors" };
+    public static TheoryData<string> Kinds => new() { "MF", "Popularity", "ItemCF", "FFM", "SeedSong", "SongSet", "AudioFactors", "PerListener" };
 
     [Theory]
     [MemberData(nameof(Kinds))]
@@ -465,6 +465,10 @@ public sealed class PlayLogModelPersistenceTests : IDisposable
                 Assert.Equal((factors.UserColumnName, factors.SongColumnName, factors.Rank), (back.UserColumnName, back.SongColumnName, back.Rank));
                 Assert.All(Enumerable.Range(1, Songs), s => Assert.Equal(factors.GetPredictedSongFactors((uint)s), back.GetPredictedSongFactors((uint)s)));
                 break;
+            case (PerListenerAudioModel listeners, PerListenerAudioModel back):
+                Assert.Equal((listeners.UserColumnName, listeners.SongColumnName, listeners.Seed, listeners.ListenersWithModel), (back.UserColumnName, back.SongColumnName, back.Seed, back.ListenersWithModel));
+                Assert.All(Enumerable.Range(1, Users), u => Assert.Equal(listeners.HasListenerModel((uint)u), back.HasListenerModel((uint)u)));
+                break;
             case (SongSetModel, SongSetModel):
             case (FieldAwareFactorizationMachineRecommenderModel, FieldAwareFactorizationMachineRecommenderModel):
                 // Their state is what the Score column and ScoreUsers read, compared above.
@@ -521,6 +525,21 @@ public sealed class PlayLogModelPersistenceTests : IDisposable
         Assert.Equal(AudioModelFileProblem.Corrupt, e.Problem);
         Assert.Contains("stages/000.audio.bin", e.Message, StringComparison.Ordinal);
 
+        if (kind == "PerListener")
+        {
+            // A listener's model flag of 2 (after the two key column names, users, songs, seed and the flags' count).
+            _ml.Audio().Model.Save(Fit(kind, training), training.Schema, path);
+            ModelFiles.RewriteStage(path, payload =>
+            {
+                BitConverter.TryWriteBytes(payload.AsSpan((2 * (1 + "UserId".Length)) + 16, 4), 2);
+                return payload;
+            });
+            e = Assert.Throws<AudioModelFileException>(() => _ml.Audio().Model.Load(path, out _));
+            Assert.Equal(AudioModelFileProblem.Corrupt, e.Problem);
+            Assert.Contains("model flag", e.Message, StringComparison.Ordinal);
+            return;
+        }
+
         if (kind == "AudioFactors")
         {
             // Rank 0 (after the two key column names, the user and the song counts).
@@ -565,6 +584,11 @@ public sealed class PlayLogModelPersistenceTests : IDisposable
             {
                 Factorization = new ImplicitMatrixFactorizationOptions { ApproximationRank = 4, NumberOfIterations = 3, Device = TorchDevice.Cpu },
                 Audio = new MultiUserAudioOptions { EmbeddingSize = 4, Channels = 2, ConvolutionLayers = 2, Epochs = 1, BatchSize = 16, Device = TorchDevice.Cpu },
+            }).Fit(training),
+            "PerListener" => trainers.PerListenerAudio(PlayLogs.SyntheticWindows(Songs), new PerListenerAudioOptions
+            {
+                MinimumPlays = 3,
+                Listener = new TimeConvLstmOptions { Epochs = 1, TrainingWindowStride = 1, ValidationFraction = 0, ConvolutionLayers = 1, Channels = 2, LstmHiddenSize = 4, Device = TorchDevice.Cpu },
             }).Fit(training),
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
         };

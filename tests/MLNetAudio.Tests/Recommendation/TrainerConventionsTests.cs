@@ -92,6 +92,19 @@ public sealed class TrainerConventionsTests
         return AllScores(ml.Audio().Recommendation.Trainers.AudioFactorRegression(Windows(), options).Fit(Plays(ml)));
     }
 
+    // One TimeConvLstm per listener; returns every (user, song) score.
+    private static float[] TrainPerListener(int contextSeed, PerListenerAudioOptions options)
+    {
+        var ml = new MLContext(contextSeed);
+        return AllScores(ml.Audio().Recommendation.Trainers.PerListenerAudio(Windows(), options).Fit(Plays(ml)));
+    }
+
+    private static PerListenerAudioOptions PerListenerOptions(int? seed = null) => new()
+    {
+        Seed = seed,
+        Listener = new TimeConvLstmOptions { Epochs = 1, TrainingWindowStride = 1, ValidationFraction = 0, ConvolutionLayers = 1, Channels = 2, LstmHiddenSize = 4, Device = TorchDevice.Cpu },
+    };
+
     private static AudioFactorRegressionOptions RegressionOptions() => new() { Factorization = AlsOptions(), Audio = AudioOptions() };
 
     [Fact]
@@ -111,6 +124,8 @@ public sealed class TrainerConventionsTests
         Assert.NotEqual(TrainHybrid(5, small), TrainHybrid(6, small));
         Assert.Equal(TrainRegression(5, RegressionOptions()), TrainRegression(5, RegressionOptions()));
         Assert.NotEqual(TrainRegression(5, RegressionOptions()), TrainRegression(6, RegressionOptions()));
+        Assert.Equal(TrainPerListener(5, PerListenerOptions()), TrainPerListener(5, PerListenerOptions()));
+        Assert.NotEqual(TrainPerListener(5, PerListenerOptions()), TrainPerListener(6, PerListenerOptions()));
     }
 
     [Fact]
@@ -132,6 +147,7 @@ public sealed class TrainerConventionsTests
         regression.Factorization!.Seed = 3;
         regression.Audio!.Seed = 3;
         Assert.Equal(TrainRegression(5, regression), TrainRegression(6, regression));
+        Assert.Equal(TrainPerListener(5, PerListenerOptions(3)), TrainPerListener(6, PerListenerOptions(3)));
     }
 
     [Fact]
@@ -142,6 +158,8 @@ public sealed class TrainerConventionsTests
         var again = AudioOptions();
         again.Seed = drawn.Seed;
         Assert.Equal(AllScores(drawn), TrainAudio(1, again));
+        var listeners = ml.Audio().Recommendation.Trainers.PerListenerAudio(Windows(), PerListenerOptions()).Fit(Plays(ml));
+        Assert.Equal(AllScores(listeners), TrainPerListener(1, PerListenerOptions(listeners.Seed)));
     }
 
     [Fact]
