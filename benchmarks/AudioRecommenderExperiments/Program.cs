@@ -36,7 +36,8 @@
 // MFCC-statistics content baselines (song set, seed song), the MLP on MFCC mean+std and on the simulator's attributes
 // (the same training signal over fixed features), and the CNN variants of --variants (default aux=1, with the paired
 // other aggregation; --variants none for no CNN), and with --perlistener E the seed's per-user method (a TimeConvLstm per
-// listener, E epochs, --perlistenerneg N unplayed warm songs per play, default 4). --tsv FILE appends every row as tab-separated values; --run summarize --tsv FILE [--plot PNG]
+// listener, E epochs, --perlistenerneg N unplayed warm songs per play, default 4, --perlistenerform 1d|2d; with
+// --focus motiforder also the same network told each motif's direction, which --run direction runs alone). --tsv FILE appends every row as tab-separated values; --run summarize --tsv FILE [--plot PNG]
 // reads such a file back and prints, per focus, each model's mean and spread and its paired difference from the MLP
 // on MFCC statistics (and plots the share of the taste oracle per focus).
 using System.Diagnostics;
@@ -78,6 +79,7 @@ if (run == "summarize")
     return;
 }
 
+PerListenerModel.PerListenerForm = arguments.GetValueOrDefault("perlistenerform", "1d") == "2d" ? ConvolutionForm.Conv2dTimeOnly : ConvolutionForm.Conv1dAllCoefficients;
 var clock = Stopwatch.StartNew();
 foreach (var focus in focuses)
 {
@@ -143,10 +145,22 @@ void RunOnSimulator(int simulatorSeed, TasteFocus focus)
                     CnnExperiment.Run(bench, variant, seed, epochs, every);
                 }
 
-                if (arguments.TryGetValue("perlistener", out string? perListenerEpochs))
+                if (arguments.TryGetValue("perlistener", out string? perListenerEpochs) && focus == TasteFocus.MotifOrder)
+                {
+                    PerListenerModel.ToldDirectly(bench, seed, int.Parse(perListenerEpochs, CultureInfo.InvariantCulture));
+                }
+
+                if (perListenerEpochs is not null)
                 {
                     PerListenerModel.Run(bench, seed, int.Parse(perListenerEpochs, CultureInfo.InvariantCulture), int.Parse(arguments.GetValueOrDefault("perlistenerneg", "4"), CultureInfo.InvariantCulture));
                 }
+            }
+
+            break;
+        case "direction":
+            foreach (int seed in seeds)
+            {
+                PerListenerModel.ToldDirectly(bench, seed, int.Parse(arguments.GetValueOrDefault("perlistener", "10"), CultureInfo.InvariantCulture));
             }
 
             break;
@@ -192,7 +206,7 @@ void RunOnSimulator(int simulatorSeed, TasteFocus focus)
 
             break;
         default:
-            throw new ArgumentException($"--run must be probe, features, cnn or library; found '{run}'.");
+            throw new ArgumentException($"--run must be probe, tastes, direction, features, cnn or library; found '{run}'.");
     }
 }
 
@@ -329,42 +343,52 @@ internal sealed class Bench
 }
 
 /// <summary>
-/// The seed's per-user method on the simulator (<c>--perlistener E</c> in <c>--run tastes</c>): for every listener a
-/// TimeConvLstm (<c>ml.Audio().Trainers.TimeConvLstm</c> at its defaults, except E epochs, every window, no validation
-/// split and the 1-D form) trained on that listener's training plays (label true) against <paramref name="negativesPerPlay"/>
-/// times as many unplayed warm songs drawn at random (false); every song is then scored by its mean window score.
-/// The same design as RealMusic's <c>--per-listener</c>.
+/// The seed's per-user method on the simulator (<c>--perlistener E</c> in <c>--run tastes</c>): the library's
+/// PerListenerAudio (a TimeConvLstm per listener, <see cref="PerListenerAudioOptions.DefaultListenerOptions"/> with E
+/// epochs, one thread) trained on each listener's training plays against <paramref name="negativesPerPlay"/> unplayed
+/// warm songs per play. The same design as RealMusic's <c>--per-listener</c>.
 /// </summary>
 internal static class PerListenerModel
 {
+    /// <summary>The listeners' convolution form (<c>--perlistenerform 1d|2d</c>; default the library's 1-D).</summary>
+    public static ConvolutionForm PerListenerForm { get; set; } = ConvolutionForm.Conv1dAllCoefficients;
+
+    /// <summary>
+    /// The same network told the motif's direction: one TimeConvLstm (the listener settings, E epochs) trained on the
+    /// warm songs holding a motif, labelled falling or not, and its cold-song AUC. It separates "the network cannot hear
+    /// the order in these songs" from "plays carry too little of it".
+    /// </summary>
+    public static void ToldDirectly(Bench bench, int seed, int epochs)
+    {
+        var timer = Stopwatch.StartNew();
+        var songs = bench.Simulator.Songs;
+        bool? Falling(int s) => songs[s].Motif?.Falling;
+        var listener = PerListenerAudioOptions.DefaultListenerOptions();
+        listener.Epochs = epochs;
+        listener.Threads = 1;
+        listener.Seed = seed;
+        listener.ConvolutionForm = PerListenerForm;
+        var data = bench.Songs.ToDataView(bench.Ml, bench.Warm.Where(s => Falling(s) is not null).Select(s => (s, Falling(s)!.Value)));
+        using var scorer = bench.Ml.Audio().Trainers.TimeConvLstm(listener).Fit(data);
+        var cold = bench.Cold.Where(s => Falling(s) is not null).Select(s => (Falling: Falling(s)!.Value, Score: scorer.ScoreSong(bench.Songs.Windows(s), bench.Songs.HopFrames).Average())).ToArray();
+        var falling = cold.Where(c => c.Falling).Select(c => c.Score).ToArray();
+        var rising = cold.Where(c => !c.Falling).Select(c => c.Score).ToArray();
+        double auc = falling.SelectMany(f => rising.Select(r => f > r ? 1.0 : f == r ? 0.5 : 0.0)).Average();
+        Console.WriteLine($"# told the motif's direction directly: TimeConvLstm ({epochs} epochs, every window) on {data.GetRowCount() ?? bench.Warm.Length} warm motif songs, cold AUC {auc:0.000} over {falling.Length} falling x {rising.Length} rising cold songs; {timer.Elapsed.TotalSeconds:0} s");
+    }
+
     public static void Run(Bench bench, int seed, int epochs, int negativesPerPlay)
     {
         var timer = Stopwatch.StartNew();
-        var songs = bench.Songs;
-        int users = bench.Simulator.UserCount, songCount = bench.Simulator.SongCount;
-        var table = new float[users * songCount];
-        for (int u = 0; u < users; u++)
+        var listener = PerListenerAudioOptions.DefaultListenerOptions();
+        listener.Epochs = epochs;
+        listener.Threads = 1;
+        listener.ConvolutionForm = PerListenerForm;
+        var model = bench.Ml.Audio().Recommendation.Trainers.PerListenerAudio(bench.Songs, new PerListenerAudioOptions
         {
-            var rng = new Random((seed * 100_003) + u);
-            var liked = bench.Played[u];
-            var unliked = bench.Warm.Where(s => !liked.Contains(s)).OrderBy(_ => rng.Next()).Take(negativesPerPlay * liked.Count);
-            var data = songs.ToDataView(bench.Ml, liked.Select(s => (s, true)).Concat(unliked.Select(s => (s, false))));
-            using var scorer = bench.Ml.Audio().Trainers.TimeConvLstm(new TimeConvLstmOptions
-            {
-                Epochs = epochs,
-                ConvolutionForm = ConvolutionForm.Conv1dAllCoefficients,
-                ValidationFraction = 0,
-                TrainingWindowStride = 1,
-                Seed = seed + u,
-                Threads = 1,
-            }).Fit(data);
-            for (int s = 0; s < songCount; s++)
-            {
-                table[(u * songCount) + s] = scorer.ScoreSong(songs.Windows(s), songs.HopFrames).Average();
-            }
-        }
-
-        bench.Row("per-listener TimeConvLstm", seed, epochs, new DenseScorer(users, songCount, table), $"{negativesPerPlay} negatives per play, every window; {timer.Elapsed.TotalSeconds:0} s");
+            Seed = seed, NegativesPerPlay = negativesPerPlay, Listener = listener,
+        }).Fit(bench.Training);
+        bench.Row("per-listener TimeConvLstm", seed, epochs, model, $"{negativesPerPlay} negatives per play, every window; {model.ListenersWithModel} listeners; {timer.Elapsed.TotalSeconds:0} s");
     }
 }
 

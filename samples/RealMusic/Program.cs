@@ -195,14 +195,20 @@ Evaluate("matrix factorization (no audio)", mf);
 Evaluate("random", new RandomScorer(settings.Users, catalogRows.Count, settings.Seed));
 if (settings.PerListener)
 {
-    // The seed's own method: one TimeConvLstm per listener, told that listener's plays directly.
+    // The seed's own method: one TimeConvLstm per listener, told that listener's plays directly (the library's
+    // PerListenerAudio: 4 unplayed tracks per play, every window, 10 epochs unless --epochs, the 1-D form unless --form).
     watch.Restart();
-    var indexOfSong = catalogRows.Select((r, i) => (r.SongId, i)).ToDictionary(p => p.SongId, p => p.i, StringComparer.Ordinal);
-    var playsOf = plays.ToLookup(p => p.UserId, p => indexOfSong[p.SongId], StringComparer.Ordinal);
-    var playedBy = Enumerable.Range(0, settings.Users).Select(u => playsOf[$"listener-{u + 1}"].Distinct().ToArray()).ToArray();
-    var perListener = PerListener.Fit(ml, catalogRows, cold, playedBy, loaderOptions, settings.Seed, settings.Epochs ?? 10, settings.Form ?? ConvolutionForm.Conv2dTimeOnly);
-    Console.WriteLine($"per-listener scorers trained in {watch.Elapsed.TotalSeconds:F0} s");
-    Evaluate("per-listener TimeConvLstm (the seed's method)", new Oracle(settings.Users, catalogRows.Count, (user, song) => perListener[userOfKey[(uint)user + 1]][song]));
+    var listener = PerListenerAudioOptions.DefaultListenerOptions();
+    listener.Epochs = settings.Epochs ?? listener.Epochs;
+    listener.ConvolutionForm = settings.Form ?? listener.ConvolutionForm;
+    var perListener = ml.Audio().Recommendation.Trainers.PerListenerAudio(windows, new PerListenerAudioOptions
+    {
+        MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = "Plays", Seed = settings.Seed, Listener = listener,
+    }).Fit(training);
+    Console.WriteLine($"per-listener scorers trained in {watch.Elapsed.TotalSeconds:F0} s ({perListener.ListenersWithModel} listeners)");
+    Evaluate("per-listener TimeConvLstm (the seed's method)", perListener);
+    // A fixed, unlearned stack: each listener's two scores standardised over the catalog and added.
+    Evaluate("multi-user + per-listener (z-scores added)", StandardizedSum.Of(audio, perListener));
 }
 
 Console.WriteLine();
@@ -309,59 +315,6 @@ internal static class Reversal
     }
 }
 
-/// <summary>
-/// The seed's per-user method (<c>--per-listener</c>): for every listener a TimeConvLstm trained on that listener's
-/// played warm tracks (label true) and four times as many unplayed warm tracks drawn at random (false), every window,
-/// then the mean window score of every cold track (AggregateWindows).
-/// </summary>
-internal static class PerListener
-{
-    public static float[][] Fit(MLContext ml, IReadOnlyList<CatalogRow> rows, bool[] cold, int[][] playedBy, AudioLoaderOptions loader, int seed, int epochs, ConvolutionForm form)
-    {
-        // The windows once for every track, cached; each listener's model reads them from the cache.
-        var tracks = ml.Data.LoadFromEnumerable(rows.Select((r, i) => new TrackRow { Path = r.Path, Track = i, Cold = cold[i] ? 1 : 0 }));
-        var featurized = ml.Transforms.LoadAudio("Audio", nameof(TrackRow.Path), loader).Append(ml.Transforms.SegmentMfcc("Windows", "Audio")).Fit(tracks).Transform(tracks);
-        featurized = ml.Data.Cache(ml.Transforms.DropColumns("Audio").Fit(featurized).Transform(featurized));
-        var warmView = ml.Data.FilterRowsByColumn(featurized, nameof(TrackRow.Cold), upperBound: 0.5);
-        var coldView = ml.Data.FilterRowsByColumn(featurized, nameof(TrackRow.Cold), lowerBound: 0.5);
-        int[] warm = Enumerable.Range(0, rows.Count).Where(i => !cold[i]).ToArray();
-        var scores = new float[playedBy.Length][];
-        for (int u = 0; u < playedBy.Length; u++)
-        {
-            var rng = new Random(seed * 1000 + u);
-            var positives = playedBy[u].ToHashSet();
-            var negatives = warm.Where(i => !positives.Contains(i)).OrderBy(_ => rng.Next()).Take(4 * positives.Count).ToHashSet();
-            var labels = ml.Transforms.Conversion.MapValue("Liked", Enumerable.Range(0, rows.Count).Select(i => new KeyValuePair<int, bool>(i, positives.Contains(i))), nameof(TrackRow.Track))
-                .Append(ml.Transforms.Conversion.MapValue("Include", Enumerable.Range(0, rows.Count).Select(i => new KeyValuePair<int, float>(i, positives.Contains(i) || negatives.Contains(i) ? 1 : 0)), nameof(TrackRow.Track)));
-            var labelled = labels.Fit(warmView).Transform(warmView);
-            var model = ml.Audio().Trainers.TimeConvLstm(new TimeConvLstmOptions
-                {
-                    LabelColumnName = "Liked", FeatureColumnName = "Windows", Seed = seed + u, Epochs = epochs, TrainingWindowStride = 1, ValidationFraction = 0,
-                    ConvolutionForm = form,
-                })
-                .Append(ml.Transforms.AggregateWindows("Score", "WindowScores", new WindowAggregatorOptions { DurationColumnName = "Audio.Duration" }))
-                .Fit(ml.Data.FilterRowsByColumn(labelled, "Include", lowerBound: 0.5));
-            var scored = model.Transform(coldView);
-            scores[u] = new float[rows.Count];
-            foreach (var (track, score) in scored.GetColumn<int>(nameof(TrackRow.Track)).Zip(scored.GetColumn<float>("Score")))
-            {
-                scores[u][track] = score;
-            }
-        }
-
-        return scores;
-    }
-}
-
-internal sealed class TrackRow
-{
-    public string Path { get; set; } = string.Empty;
-
-    public int Track { get; set; }
-
-    public float Cold { get; set; }
-}
-
 internal sealed class DirectionRow
 {
     public string Path { get; set; } = string.Empty;
@@ -460,5 +413,49 @@ internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs
         }
 
         return s;
+    }
+}
+
+/// <summary>
+/// Adds scorers per listener after standardising each one's scores over the whole catalog (mean 0, deviation 1; a
+/// constant row stays 0), so neither scale dominates: a fixed blend with no weights to fit.
+/// </summary>
+internal sealed class StandardizedSum(IUserSongScorer[] scorers) : IUserSongScorer
+{
+    public static StandardizedSum Of(params IUserSongScorer[] scorers) => new(scorers);
+
+    public int UserCount => scorers[0].UserCount;
+
+    public int SongCount => scorers[0].SongCount;
+
+    public void ScoreUsers(int firstUser, int userCount, Span<float> destination)
+    {
+        destination[..(userCount * SongCount)].Clear();
+        var row = new float[userCount * SongCount];
+        foreach (var scorer in scorers)
+        {
+            scorer.ScoreUsers(firstUser, userCount, row);
+            for (int u = 0; u < userCount; u++)
+            {
+                var scores = row.AsSpan(u * SongCount, SongCount);
+                double mean = 0, squares = 0;
+                foreach (float v in scores)
+                {
+                    mean += v;
+                }
+
+                mean /= SongCount;
+                foreach (float v in scores)
+                {
+                    squares += (v - mean) * (v - mean);
+                }
+
+                double deviation = Math.Sqrt(squares / SongCount);
+                for (int s = 0; s < SongCount; s++)
+                {
+                    destination[(u * SongCount) + s] += deviation > 0 ? (float)((scores[s] - mean) / deviation) : 0f;
+                }
+            }
+        }
     }
 }

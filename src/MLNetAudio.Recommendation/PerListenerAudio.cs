@@ -263,6 +263,18 @@ public sealed class PerListenerAudioTrainer : IEstimator<PerListenerAudioModel>
         return pool[..take];
     }
 
+    /// <summary>
+    /// A listener's training rows, liked and unliked songs in a seeded random order: TimeConvLstm streams songs in row
+    /// order through a buffer of ShuffleBufferSize windows, so rows of liked songs first would give every epoch a run of
+    /// liked windows, then one of unliked windows.
+    /// </summary>
+    internal static (int Song, bool Label)[] TrainingRows(HashSet<int> liked, int[] unliked, Random random)
+    {
+        var rows = liked.Order().Select(s => (s, true)).Concat(unliked.Select(s => (s, false))).ToArray();
+        random.Shuffle(rows);
+        return rows;
+    }
+
     /// <summary>Trains listener <paramref name="user"/>'s model and writes its mean window score of every song; returns its last training loss.</summary>
     private double TrainListener(int user, HashSet<int> liked, int[] unliked, Span<float> row)
     {
@@ -278,7 +290,7 @@ public sealed class PerListenerAudioTrainer : IEstimator<PerListenerAudioModel>
             lastLoss = p.TrainingLoss;
             listenerProgress?.Report(p);
         });
-        var data = _songs.ToDataView(_mlContext, liked.Order().Select(s => (s, true)).Concat(unliked.Select(s => (s, false))));
+        var data = _songs.ToDataView(_mlContext, TrainingRows(liked, unliked, new Random(unchecked((_seed * 1_000_003) + user + 1))));
         using var scorer = _mlContext.Audio().Trainers.TimeConvLstm(options).Fit(data);
         for (int s = 0; s < row.Length; s++)
         {
