@@ -23,6 +23,8 @@
 //   vectors added to the audio embedding in training, dropped with probability P; scoring uses audio alone)
 //   wpe / fmse;rank=N (van den Oord et al. 2013: the network predicts weighted-MF song factors, by the weighted
 //   prediction error over all users with their MF factors fixed, or by squared error on the factors)
+//   pretrain=E (E epochs of CLMR-style contrastive pretraining on every song's windows, cold ones too, before the plays;
+//   temperature tau=T; with clr=X the contrastive term also stays in the play training)
 //   simneg=P;simk=K (the dropped SimilarNegativeShare of commit 3353880: share P of the negatives from the played song's K
 //   nearest warm songs by MFCC statistics, default K 5)
 //
@@ -657,7 +659,8 @@ internal static class CnnExperiment
         // clr=X: CLMR-style contrastive loss, weight X: two windows of the same song are positives, the other songs'
         // windows in the batch negatives (InfoNCE through a linear projection, temperature tau=T, default 0.1).
         double clr = FeatureModel.Value(tokens, "clr", 0), tau = FeatureModel.Value(tokens, "tau", 0.1);
-        using var clrHead = clr > 0 ? nn.Linear(e, e) : null;
+        bool pretraining = FeatureModel.Value(tokens, "pretrain", 0) > 0;
+        using var clrHead = clr > 0 || pretraining ? nn.Linear(e, e) : null;
         if (clr > 0 && w < 2)
         {
             throw new ArgumentException("clr=X needs at least two windows per pair (wpp=2 or more).");
@@ -704,6 +707,66 @@ internal static class CnnExperiment
         using var optimizer = new RootedAdam(parameters, lr);
         var rng = new Random(seed);
         int size = songs.WindowSize;
+
+        // pretrain=E: CLMR-style contrastive pretraining as a phase of its own, before any play is seen: E epochs over
+        // every song of the catalog (cold ones too: no labels needed), batches of 32 songs, two different windows of each,
+        // InfoNCE through the clr projection (temperature tau) plus the aux term when set; the encoder's own Adam, lr.
+        int pretrain = (int)FeatureModel.Value(tokens, "pretrain", 0);
+        if (pretrain > 0)
+        {
+            var head = clrHead!;
+            var encoderOnly = encoderParameters.ToArray();
+            using var preOptimizer = new RootedAdam(encoderOnly, lr);
+            var preBuffer = new float[32 * 2 * size];
+            var preLosses = new List<double>();
+            for (int epoch = 0; epoch < pretrain; epoch++)
+            {
+                network.train();
+                var order = Enumerable.Range(0, simulator.SongCount).OrderBy(_ => rng.Next()).ToArray();
+                double total = 0;
+                int batches = 0;
+                for (int start = 0; start + 1 < order.Length; start += 32)
+                {
+                    int b = Math.Min(32, order.Length - start);
+                    for (int i = 0; i < b; i++)
+                    {
+                        int song = order[start + i], count = songs.WindowCount(song);
+                        int first = rng.Next(count), second = count < 2 ? first : (first + 1 + rng.Next(count - 1)) % count;
+                        songs.Windows(song).Slice(first * size, size).CopyTo(preBuffer.AsSpan(2 * i * size, size));
+                        songs.Windows(song).Slice(second * size, size).CopyTo(preBuffer.AsSpan(((2 * i) + 1) * size, size));
+                    }
+
+                    using var scope = NewDisposeScope();
+                    var x = tensor(preBuffer.AsSpan(0, 2 * b * size).ToArray(), [2 * b, songs.FramesPerWindow, songs.Coefficients]).sub(mean).div(std);
+                    var flat = Embed(x);
+                    var pairsOfWindows = flat.reshape(b, 2, -1);
+                    var z0 = F.normalize(head.call(pairsOfWindows.select(1, 0)), p: 2, dim: -1);
+                    var z1 = F.normalize(head.call(pairsOfWindows.select(1, 1)), p: 2, dim: -1);
+                    using var tauScalar = ((float)tau).ToScalar();
+                    var similarity = z0.matmul(z1.t()).div(tauScalar);
+                    using var batchSongs = b.ToScalar();
+                    var targets = arange(batchSongs, dtype: ScalarType.Int64);
+                    var loss = F.cross_entropy(similarity, targets).add(F.cross_entropy(similarity.t(), targets), TorchScalars.One).div(TorchScalars.Two);
+                    if (auxHead is not null)
+                    {
+                        var target = cat([x.mean([1]), x.std(1)], 1).detach();
+                        using var auxScalar = ((float)aux).ToScalar();
+                        loss = loss.add(F.mse_loss(auxHead.call(flat), target).mul(auxScalar), TorchScalars.One);
+                    }
+
+                    preOptimizer.zero_grad();
+                    loss.backward();
+                    nn.utils.clip_grad_norm_(encoderOnly, 5);
+                    preOptimizer.step();
+                    total += loss.item<float>();
+                    batches++;
+                }
+
+                preLosses.Add(total / batches);
+            }
+
+            Console.WriteLine($"# {variant}: {pretrain} pretraining epochs over {simulator.SongCount} songs, loss {preLosses[0]:0.000} -> {preLosses[^1]:0.000}; {timer.Elapsed.TotalSeconds:0} s");
+        }
         var buffer = new float[32 * w * size];
         var losses = new List<double>();
         for (int epoch = 1; epoch <= epochs; epoch++)
@@ -773,7 +836,7 @@ internal static class CnnExperiment
                     loss = loss.add(F.mse_loss(auxHead.call(flat), target).mul(auxScalar), TorchScalars.One);
                 }
 
-                if (clrHead is not null)
+                if (clrHead is not null && clr > 0)
                 {
                     var windowsOfPair = flat.reshape(b, w, -1);
                     var z0 = F.normalize(clrHead.call(windowsOfPair.select(1, 0)), p: 2, dim: -1);

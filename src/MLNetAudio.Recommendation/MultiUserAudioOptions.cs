@@ -93,6 +93,28 @@ public sealed class MultiUserAudioOptions
     public double WindowStatisticsWeight = Defaults.WindowStatisticsWeight;
 
     /// <summary>
+    /// Epochs of contrastive pretraining of the encoder before any play is seen (CLMR, Spijkervet and Burgoyne 2021):
+    /// every song of the catalog given to the trainer, cold songs included (their audio, never their plays), in batches
+    /// of <see cref="BatchSize"/> songs; two different windows of a song must find each other among the batch's other
+    /// songs' windows (InfoNCE in both directions through a linear projection, temperature
+    /// <see cref="ContrastiveTemperature"/>), with the <see cref="WindowStatisticsWeight"/> term beside it; Adam at
+    /// <see cref="LearningRate"/>. The encoder then starts the play training knowing which windows belong together. It
+    /// costs about (songs / BatchSize) steps of 2 x BatchSize windows per epoch, reports no progress and is not
+    /// checkpointed (a resumed run finds its weights in the checkpoint). 0 turns it off. Default 0.
+    /// </summary>
+    public int ContrastivePretrainingEpochs;
+
+    /// <summary>
+    /// Weight of the same contrastive term during the play training: the first two windows of every pair's song against
+    /// the other pairs' songs in the batch (other pairs of the same song are not counted as negatives). Needs
+    /// <see cref="WindowsPerPair"/> of 2 or more. 0 turns it off. Default 0.
+    /// </summary>
+    public double ContrastiveWeight;
+
+    /// <summary>Temperature of the contrastive terms (their cosine similarities are divided by it). Default 0.1.</summary>
+    public double ContrastiveTemperature = Defaults.ContrastiveTemperature;
+
+    /// <summary>
     /// Seed of the weights, the negatives and the window draws. Null (default) draws one from the MLContext when the
     /// trainer is made (ML.NET's convention: the same context seed and the same calls give the same model; the fitted
     /// model's <see cref="MultiUserAudioModel.Seed"/> says which). On the CPU two fits with one seed give the same model
@@ -217,6 +239,9 @@ public sealed class MultiUserAudioOptions
         /// <summary>Default weight of the window-statistics auxiliary loss.</summary>
         public const double WindowStatisticsWeight = 1;
 
+        /// <summary>Default temperature of the contrastive terms.</summary>
+        public const double ContrastiveTemperature = 0.1;
+
         /// <summary>Default epochs between checkpoints.</summary>
         public const int CheckpointEveryEpochs = 1;
 
@@ -242,6 +267,10 @@ public sealed class MultiUserAudioOptions
             .Check(!Enum.IsDefined(Aggregation), nameof(Aggregation), $"unknown value {(int)Aggregation}.")
             .Check(!Enum.IsDefined(Device), nameof(Device), $"unknown value {(int)Device}.")
             .Check(!(WindowStatisticsWeight >= 0) || double.IsInfinity(WindowStatisticsWeight), nameof(WindowStatisticsWeight), $"must be 0 or more and finite; found {WindowStatisticsWeight}.")
+            .Check(ContrastivePretrainingEpochs < 0, nameof(ContrastivePretrainingEpochs), $"must be 0 or more; found {ContrastivePretrainingEpochs}.")
+            .Check(!(ContrastiveWeight >= 0) || double.IsInfinity(ContrastiveWeight), nameof(ContrastiveWeight), $"must be 0 or more and finite; found {ContrastiveWeight}.")
+            .Check(ContrastiveWeight > 0 && WindowsPerPair < 2, nameof(ContrastiveWeight), $"needs WindowsPerPair of 2 or more (two windows of a song to match); WindowsPerPair is {WindowsPerPair}.")
+            .Check(!(ContrastiveTemperature > 0) || double.IsInfinity(ContrastiveTemperature), nameof(ContrastiveTemperature), $"must be positive and finite; found {ContrastiveTemperature}.")
             .ThrowIfAny();
 }
 #pragma warning restore CA1051

@@ -197,7 +197,11 @@ public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioMod
         // the weight at 0 every initial weight, and the run, is what it was before the option existed.
         using var statisticsHead = o.WindowStatisticsWeight > 0 ? nn.Linear(o.EmbeddingSize, 2L * _songs.Coefficients) : null;
         statisticsHead?.to(device);
-        var parameters = network.parameters().Append(users).Append(bias).Concat(statisticsHead?.parameters() ?? []).ToArray();
+        // The contrastive projection comes after both, for the same reason (with both contrastive options at 0, none).
+        using var projection = o.ContrastivePretrainingEpochs > 0 || o.ContrastiveWeight > 0 ? nn.Linear(o.EmbeddingSize, o.EmbeddingSize) : null;
+        projection?.to(device);
+        var parameters = network.parameters().Append(users).Append(bias).Concat(statisticsHead?.parameters() ?? [])
+            .Concat(o.ContrastiveWeight > 0 ? projection!.parameters() : []).ToArray();
         using var optimizer = new RootedAdam(parameters, o.LearningRate);
         int size = _songs.WindowSize;
         int w = o.WindowsPerPair;
@@ -206,9 +210,16 @@ public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioMod
         using var channel = _log.Start("Training");
         using var logWindows = ((float)Math.Log(w)).ToScalar();
         using var statisticsWeight = ((float)o.WindowStatisticsWeight).ToScalar();
+        using var contrastiveWeight = ((float)o.ContrastiveWeight).ToScalar();
+        using var temperature = ((float)o.ContrastiveTemperature).ToScalar();
         var checkpoints = o.CheckpointDirectory is null ? null
-            : new CheckpointedRun(o, channel, new TrainingState(network, users, bias, statisticsHead, optimizer), Fingerprint(plays, o, device));
+            : new CheckpointedRun(o, channel, new TrainingState(network, users, bias, statisticsHead, projection, optimizer), Fingerprint(plays, o, device));
         var resume = checkpoints?.Open(rng, skippedPerEpoch, epochs);
+        if (resume is null && o.ContrastivePretrainingEpochs > 0)
+        {
+            Pretrain(o, network, statisticsHead, projection!, rng, device, mean, std, channel, statisticsWeight, temperature);
+        }
+
         long totalSteps = resume?.TotalSteps ?? 0;
         network.train();
         for (int epoch = resume?.EpochsDone ?? 0; epoch < epochs; epoch++)
@@ -245,11 +256,13 @@ public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioMod
             {
                 int b = Math.Min(o.BatchSize, pairs.Count - first);
                 var userIndex = new long[b];
+                var songIndex = new long[b];
                 var labels = new float[b];
                 for (int i = 0; i < b; i++)
                 {
                     var (u, s, label) = pairs[first + i];
                     userIndex[i] = u;
+                    songIndex[i] = s;
                     labels[i] = label;
                     var windows = _songs.Windows(s);
                     int count = _songs.WindowCount(s);
@@ -280,6 +293,14 @@ public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioMod
                     loss = loss.add(F.mse_loss(statisticsHead.call(windowEmbedding), statistics).mul(statisticsWeight), TorchScalars.One);
                 }
 
+                if (o.ContrastiveWeight > 0 && b > 1)
+                {
+                    // Another pair of the same song is no negative.
+                    var songs = tensor(songIndex, device: device);
+                    var sameSong = songs.unsqueeze(1).eq(songs.unsqueeze(0)).logical_and(eye(b, dtype: ScalarType.Bool, device: device).logical_not());
+                    loss = loss.add(ContrastiveLoss(projection!, embedding, temperature, sameSong).mul(contrastiveWeight), TorchScalars.One);
+                }
+
                 optimizer.zero_grad();
                 loss.backward();
 
@@ -287,7 +308,7 @@ public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioMod
                 double gradientNorm = nn.utils.clip_grad_norm_(parameters, 5);
                 float fullLoss = loss.item<float>();
                 int batch = batches + skipped + 1;
-                string? lossHint = float.IsFinite(playLoss) ? $"The play loss was {playLoss}; the window-statistics term (WindowStatisticsWeight) was not finite." : null;
+                string? lossHint = float.IsFinite(playLoss) ? $"The play loss was {playLoss}; the window-statistics term (WindowStatisticsWeight) or the contrastive term (ContrastiveWeight) was not finite." : null;
                 if (NonFiniteTrainingException.IsNonFiniteBatch(TrainerName, epoch + 1, batch, fullLoss, gradientNorm, o.SkipNonFiniteBatches, lossHint))
                 {
                     skipped++;
@@ -332,6 +353,101 @@ public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioMod
             {
                 checkpoints.Write(new CheckpointPosition(epoch + 1, 0, totalSteps, rng.SaveState(), 0, 0, 0, 0), skippedPerEpoch);
             }
+        }
+    }
+
+    /// <summary>
+    /// InfoNCE between the first two windows of each row of <paramref name="windows"/> ([rows, windows, embedding]):
+    /// each row's first window must pick its second among every row's second window, and the other way round, through
+    /// <paramref name="projection"/> and L2 normalisation, similarities divided by <paramref name="temperature"/>;
+    /// <paramref name="exclude"/> (rows x rows, or null) masks pairs that are not negatives. Written by hand: a few
+    /// tensor operations (CLMR's loss, Spijkervet and Burgoyne 2021).
+    /// </summary>
+    internal static Tensor ContrastiveLoss(nn.Module<Tensor, Tensor> projection, Tensor windows, Scalar temperature, Tensor? exclude)
+    {
+        long rows = windows.shape[0];
+        var z0 = F.normalize(projection.call(windows.select(1, 0)), p: 2, dim: -1);
+        var z1 = F.normalize(projection.call(windows.select(1, 1)), p: 2, dim: -1);
+        var similarity = z0.matmul(z1.t()).div(temperature);
+        if (exclude is not null)
+        {
+            using var masked = (-1e4f).ToScalar();
+            similarity = similarity.masked_fill(exclude, masked);
+        }
+
+        using var count = rows.ToScalar();
+        var targets = arange(count, dtype: ScalarType.Int64, device: windows.device);
+        return F.cross_entropy(similarity, targets).add(F.cross_entropy(similarity.t(), targets), TorchScalars.One).div(TorchScalars.Two);
+    }
+
+    /// <summary>
+    /// <see cref="MultiUserAudioOptions.ContrastivePretrainingEpochs"/>: the encoder (and the statistics read-out and
+    /// the projection) trained on every song of the catalog, two different windows of each song per batch row, with
+    /// an Adam of its own; the songs' order and windows come from <paramref name="rng"/>.
+    /// </summary>
+    private void Pretrain(MultiUserAudioOptions o, TimeConvNetwork network, nn.Module<Tensor, Tensor>? statisticsHead, nn.Module<Tensor, Tensor> projection,
+        SavableRandom rng, Device device, Tensor mean, Tensor std, IChannel channel, Scalar statisticsWeight, Scalar temperature)
+    {
+        var parameters = network.parameters().Concat(statisticsHead?.parameters() ?? []).Concat(projection.parameters()).ToArray();
+        using var optimizer = new RootedAdam(parameters, o.LearningRate);
+        int size = _songs.WindowSize;
+        var order = Enumerable.Range(0, _songs.SongCount).ToList();
+        var buffer = new float[o.BatchSize * 2 * size];
+        for (int epoch = 0; epoch < o.ContrastivePretrainingEpochs; epoch++)
+        {
+            Shuffle(order, rng);
+            double total = 0;
+            int batches = 0, skipped = 0;
+            for (int first = 0; first + 1 < order.Count; first += o.BatchSize)
+            {
+                int b = Math.Min(o.BatchSize, order.Count - first);
+                if (b < 2)
+                {
+                    break; // one song has nothing to be told apart from
+                }
+
+                for (int i = 0; i < b; i++)
+                {
+                    int song = order[first + i], count = _songs.WindowCount(song);
+                    int one = rng.Next(count), other = count < 2 ? one : (one + 1 + rng.Next(count - 1)) % count;
+                    var windows = _songs.Windows(song);
+                    windows.Slice(one * size, size).CopyTo(buffer.AsSpan(2 * i * size, size));
+                    windows.Slice(other * size, size).CopyTo(buffer.AsSpan(((2 * i) + 1) * size, size));
+                }
+
+                using var scope = NewDisposeScope();
+                var x = tensor(buffer.AsSpan(0, 2 * b * size).ToArray(), [2 * b, _songs.FramesPerWindow, _songs.Coefficients]).to(device).sub(mean).div(std);
+                var embedding = network.Embedding(x);
+                var loss = ContrastiveLoss(projection, embedding.reshape(b, 2, -1), temperature, null);
+                float contrastive = loss.item<float>();
+                if (statisticsHead is not null)
+                {
+                    var statistics = cat([x.mean([1]), x.std(1)], 1).detach();
+                    loss = loss.add(F.mse_loss(statisticsHead.call(embedding), statistics).mul(statisticsWeight), TorchScalars.One);
+                }
+
+                optimizer.zero_grad();
+                loss.backward();
+                double gradientNorm = nn.utils.clip_grad_norm_(parameters, 5);
+                if (NonFiniteTrainingException.IsNonFiniteBatch($"{TrainerName} (contrastive pretraining)", epoch + 1, batches + skipped + 1, loss.item<float>(), gradientNorm, o.SkipNonFiniteBatches,
+                    float.IsFinite(contrastive) ? $"The contrastive loss was {contrastive}; the window-statistics term was not finite." : null))
+                {
+                    skipped++;
+                    continue;
+                }
+
+                optimizer.step();
+                total += contrastive;
+                batches++;
+            }
+
+            if (batches == 0 && skipped > 0)
+            {
+                throw NonFiniteTrainingException.AllBatchesSkipped($"{TrainerName} (contrastive pretraining)", epoch + 1, skipped);
+            }
+
+            channel.Info(MessageSensitivity.None, $"{TrainerName} contrastive pretraining epoch {epoch + 1}: loss {(batches == 0 ? "n/a" : (total / batches).ToString("F4", CultureInfo.InvariantCulture))}"
+                + (skipped > 0 ? $", {skipped} batch(es) skipped" : string.Empty));
         }
     }
 

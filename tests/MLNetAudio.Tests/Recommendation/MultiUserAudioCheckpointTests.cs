@@ -149,6 +149,33 @@ public sealed class MultiUserAudioCheckpointTests : IDisposable
     }
 
     [Fact]
+    public void With_contrastive_pretraining_and_term_a_run_resumed_inside_an_epoch_gives_the_uninterrupted_model()
+    {
+        static MultiUserAudioOptions Contrastive(string? directory)
+        {
+            var options = CheckpointedMultiUserTraining.Options(directory, epochs: 2);
+            options.ContrastivePretrainingEpochs = 2;
+            options.ContrastiveWeight = 0.5;
+            return options;
+        }
+
+        string reference = CheckpointedMultiUserTraining.Train(Contrastive(null));
+        Assert.NotEqual(CheckpointedMultiUserTraining.Train(CheckpointedMultiUserTraining.Options(null, epochs: 2)), reference);
+        string directory = Path.Combine(_root, "contrastive");
+        Assert.Equal(reference, CheckpointedMultiUserTraining.Train(Contrastive(directory)));
+
+        // Inside the second epoch: the projection and the encoder come back from the checkpoint, pretraining is not redone.
+        string checkpoint = Checkpoints(directory).First(p => p.Contains("epoch-000001-step-000000006", StringComparison.Ordinal));
+        string resumed = Path.Combine(_root, "contrastive-resumed");
+        Directory.CreateDirectory(resumed);
+        File.Copy(checkpoint, Path.Combine(resumed, Path.GetFileName(checkpoint)));
+        var log = new List<string>();
+        Assert.Equal(reference, CheckpointedMultiUserTraining.Train(Contrastive(resumed), log: log.Add));
+        Assert.Contains(log, l => l.Contains("resuming from checkpoint", StringComparison.Ordinal));
+        Assert.DoesNotContain(log, l => l.Contains("contrastive pretraining epoch", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void A_damaged_newest_checkpoint_is_reported_and_the_one_before_is_used()
     {
         var (reference, directory) = ReferenceAndCheckpoints();
