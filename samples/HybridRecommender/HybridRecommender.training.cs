@@ -79,18 +79,20 @@ public static partial class HybridRecommender
     /// <summary>The multi-user audio recommender: shared CNN+LSTM encoder, one vector per user.</summary>
     public static MultiUserAudioModel TrainAudio(
         MLContext ml, AudioSongWindows songs, IDataView plays, int epochs, AudioSongAggregation aggregation = AudioSongAggregation.Mean,
-        int negativesPerPlay = MultiUserAudioOptions.Defaults.NegativesPerPlay) =>
-        AudioTrainer(ml, songs, epochs, aggregation, negativesPerPlay).Fit(plays);
+        int negativesPerPlay = MultiUserAudioOptions.Defaults.NegativesPerPlay, (int PretrainingEpochs, double Weight) contrastive = default) =>
+        AudioTrainer(ml, songs, epochs, aggregation, negativesPerPlay, contrastive).Fit(plays);
 
-    /// <summary>The estimator of <see cref="TrainAudio"/>.</summary>
+    /// <summary>The estimator of <see cref="TrainAudio"/> (<paramref name="contrastive"/>: ContrastivePretrainingEpochs and ContrastiveWeight).</summary>
     public static MultiUserAudioTrainer AudioTrainer(
         MLContext ml, AudioSongWindows songs, int epochs, AudioSongAggregation aggregation = AudioSongAggregation.Mean,
-        int negativesPerPlay = MultiUserAudioOptions.Defaults.NegativesPerPlay) =>
+        int negativesPerPlay = MultiUserAudioOptions.Defaults.NegativesPerPlay, (int PretrainingEpochs, double Weight) contrastive = default) =>
         ml.Audio().Recommendation.Trainers.MultiUserAudio(songs, new MultiUserAudioOptions
         {
             Epochs = epochs,
             Aggregation = aggregation,
             NegativesPerPlay = negativesPerPlay,
+            ContrastivePretrainingEpochs = contrastive.PretrainingEpochs,
+            ContrastiveWeight = contrastive.Weight,
             EmbeddingSize = 32,
             Channels = 16,
             Seed = 1,
@@ -103,14 +105,15 @@ public static partial class HybridRecommender
     /// played songs made cold-like while the ranker is fitted, every feature refitted on <paramref name="plays"/> after.
     /// </summary>
     public static HybridRankerModel TrainSelfStackedHybrid(
-        MLContext ml, AudioSongWindows songs, IDataView plays, int epochs, AudioSongAggregation aggregation, int negativesPerPlay, double coldLikeSongFraction)
+        MLContext ml, AudioSongWindows songs, IDataView plays, int epochs, AudioSongAggregation aggregation, int negativesPerPlay, double coldLikeSongFraction,
+        (int PretrainingEpochs, double Weight) contrastive = default)
     {
         var trainers = ml.Audio().Recommendation.Trainers;
         return trainers.HybridRanker(new HybridRankerOptions
         {
             FeatureTrainers =
             [
-                new("Audio", AudioTrainer(ml, songs, epochs, aggregation, negativesPerPlay)),
+                new("Audio", AudioTrainer(ml, songs, epochs, aggregation, negativesPerPlay, contrastive)),
                 new("MF", MatrixFactorization(ml)),
                 new("ItemCF", trainers.ItemBasedCollaborativeFiltering("Label", "UserId", "SongId")),
                 new("Popularity", trainers.Popularity("Label", "UserId", "SongId")),

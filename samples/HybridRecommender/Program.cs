@@ -3,6 +3,7 @@
 //
 //   dotnet run -c Release --project samples/HybridRecommender [-- --size small|benchmark] [--songs N --users N --epochs N]
 //        [--seed N --songs-per-user N --aggregation mean|max --negatives N] [--cold-like F] [--cache FOLDER] [--out FOLDER]
+//        [--contrastive-pretraining E --contrastive-weight W] (the audio model's ContrastivePretrainingEpochs and ContrastiveWeight)
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -28,6 +29,9 @@ int negatives = int.Parse(arguments.GetValueOrDefault("negatives") ?? MultiUserA
 // --cold-like F (off unless given; F = 0 is today's ranker): also fit the hybrid that stacks by itself, with F of the
 // played songs made cold-like while its ranker is fitted (HybridRankerOptions.ColdLikeSongFraction), and its own audio
 // model on every training play beside it. Costs two more audio trainings.
+var contrastive = (
+    int.Parse(arguments.GetValueOrDefault("contrastive-pretraining") ?? "0", CultureInfo.InvariantCulture),
+    double.Parse(arguments.GetValueOrDefault("contrastive-weight") ?? "0", CultureInfo.InvariantCulture));
 double? coldLike = arguments.TryGetValue("cold-like", out var coldLikeText) ? double.Parse(coldLikeText, CultureInfo.InvariantCulture) : null;
 string outputFolder = arguments.GetValueOrDefault("out") ?? Path.Combine(Environment.CurrentDirectory, "hybrid-output");
 Directory.CreateDirectory(outputFolder);
@@ -46,7 +50,7 @@ var (basePlays, rankerPlays) = HybridRecommender.SplitForStacking(simulator.Trai
 
 IDataView training = simulator.ToDataView(ml, simulator.Training);
 IDataView baseTraining = simulator.ToDataView(ml, basePlays);
-Log($"simulated {songCount} songs x {userCount} users (simulator seed {simulatorSeed}, {songsPerUser} songs per user on average; audio aggregation {aggregation}, {negatives} negatives per play): {simulator.Training.Count} training plays ({basePlays.Count} base + {rankerPlays.Count} for the ranker), "
+Log($"simulated {songCount} songs x {userCount} users (simulator seed {simulatorSeed}, {songsPerUser} songs per user on average; audio aggregation {aggregation}, {negatives} negatives per play{(contrastive.Item1 > 0 || contrastive.Item2 > 0 ? $", contrastive pretraining {contrastive.Item1} epochs, weight {contrastive.Item2}" : string.Empty)}): {simulator.Training.Count} training plays ({basePlays.Count} base + {rankerPlays.Count} for the ranker), "
     + $"{simulator.WarmTest.Count} warm test plays, {simulator.ColdTest.Count} plays of {simulator.ColdSongKeys.Count} cold songs");
 
 // STEP 3: render every song with the synthesizer and cut it into 8 s MFCC windows every 1 s (cached on disk, so a
@@ -63,7 +67,7 @@ var cf = HybridRecommender.TrainCollaborative(ml, training);
 var ffm = ml.Audio().Recommendation.Trainers.FieldAwareFactorizationMachine(new FieldAwareFactorizationMachineRecommenderOptions
     { LabelColumnName = "Label", MatrixColumnIndexColumnName = "UserId", MatrixRowIndexColumnName = "SongId", Seed = 1 }).Fit(training);
 Log("collaborative models trained");
-using var audio = HybridRecommender.TrainAudio(ml, songs, baseTraining, epochs, aggregation, negatives);
+using var audio = HybridRecommender.TrainAudio(ml, songs, baseTraining, epochs, aggregation, negatives, contrastive);
 Log("multi-user audio model trained");
 // audio -> MF factors: a ridge regression from the audio model's song embeddings to each factorization's song factors,
 // fitted on the plays that factorization was trained on.
@@ -77,7 +81,7 @@ var hybrid = hybridBase.WithFeatures(HybridRecommender.Features(audio, audioFact
 var rankerFit = ml.Ranking.Evaluate(hybridBase.ScoreCandidates(hybridBase.TrainingData), HybridRankerModel.LabelColumnName, HybridRankerModel.GroupColumnName);
 Log($"hybrid ranker (LightGBM LambdaRank) trained; NDCG@10 on its own candidates (ML.NET RankingEvaluator): {rankerFit.NormalizedDiscountedCumulativeGains[Math.Min(9, rankerFit.NormalizedDiscountedCumulativeGains.Count - 1)]:0.000}");
 using var selfStacked = coldLike is double fraction
-    ? HybridRecommender.TrainSelfStackedHybrid(ml, songs, training, epochs, aggregation, negatives, fraction)
+    ? HybridRecommender.TrainSelfStackedHybrid(ml, songs, training, epochs, aggregation, negatives, fraction, contrastive)
     : null;
 if (selfStacked is not null)
 {
@@ -278,7 +282,7 @@ static Dictionary<string, string> ParseArguments(string[] args)
     {
         if (!args[i].StartsWith("--", StringComparison.Ordinal))
         {
-            throw new ArgumentException($"Expected an option such as --size, found '{args[i]}'. Options: --size small|benchmark, --songs N, --users N, --epochs N, --seed N, --songs-per-user N, --aggregation mean|max, --negatives N, --cold-like F, --cache FOLDER, --out FOLDER.");
+            throw new ArgumentException($"Expected an option such as --size, found '{args[i]}'. Options: --size small|benchmark, --songs N, --users N, --epochs N, --seed N, --songs-per-user N, --aggregation mean|max, --negatives N, --cold-like F, --contrastive-pretraining E, --contrastive-weight W, --cache FOLDER, --out FOLDER.");
         }
 
         result[args[i][2..]] = args[i + 1];

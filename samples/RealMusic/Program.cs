@@ -20,7 +20,8 @@
 //   baselines) cannot tell them apart; only the order of frames can. Both versions of a track share its cold split.
 //   --no-direction-check skips the single-listener scorer told the direction (about 2 min).
 //
-//   --window-statistics-weight W sets the multi-user model's WindowStatisticsWeight; --form 1d|2d the ConvolutionForm
+//   --window-statistics-weight W sets the multi-user model's WindowStatisticsWeight; --contrastive-pretraining E and
+//   --contrastive-weight W its ContrastivePretrainingEpochs and ContrastiveWeight; --form 1d|2d the ConvolutionForm
 //   of both networks (defaults: 1-D for the multi-user model, 2-D for the one told the direction).
 //
 //   --per-listener adds the seed's own method: a TimeConvLstm per listener on that listener's played warm tracks
@@ -176,6 +177,7 @@ using var audio = ml.Audio().Recommendation.Trainers.MultiUserAudio(windows, new
     MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = "Plays",
     Epochs = settings.Epochs, Seed = settings.Seed,
     WindowStatisticsWeight = settings.WindowStatisticsWeight ?? MultiUserAudioOptions.Defaults.WindowStatisticsWeight,
+    ContrastivePretrainingEpochs = settings.ContrastivePretrainingEpochs, ContrastiveWeight = settings.ContrastiveWeight,
     ConvolutionForm = settings.Form ?? ConvolutionForm.Conv1dAllCoefficients,
 }).Fit(training);
 Console.WriteLine($"multi-user audio model trained in {watch.Elapsed.TotalSeconds:F1} s ({audio.Epochs} epochs{(settings.Epochs is null ? ", automatic" : string.Empty)})");
@@ -368,7 +370,7 @@ internal sealed class Oracle(int users, int songs, Func<int, int, float> score) 
     }
 }
 
-internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs, string? Store = null, bool CatalogOnly = false, string[]? Sources = null, int Copies = 1, string Taste = "soundtrack", bool DirectionCheck = true, double? WindowStatisticsWeight = null, ConvolutionForm? Form = null, bool PerListener = false, int Plays = 6)
+internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs, string? Store = null, bool CatalogOnly = false, string[]? Sources = null, int Copies = 1, string Taste = "soundtrack", bool DirectionCheck = true, double? WindowStatisticsWeight = null, ConvolutionForm? Form = null, bool PerListener = false, int Plays = 6, int ContrastivePretrainingEpochs = 0, double ContrastiveWeight = 0)
 {
     public static Settings Parse(string[] args)
     {
@@ -407,8 +409,10 @@ internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs
                 "--taste" => s with { Taste = args[i + 1] },
                 "--plays" => s with { Plays = int.Parse(args[i + 1], CultureInfo.InvariantCulture) is int n and > 0 ? n : throw new ArgumentException($"--plays takes a positive count; found '{args[i + 1]}'.") },
                 "--window-statistics-weight" => s with { WindowStatisticsWeight = double.Parse(args[i + 1], CultureInfo.InvariantCulture) },
+                "--contrastive-pretraining" => s with { ContrastivePretrainingEpochs = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
+                "--contrastive-weight" => s with { ContrastiveWeight = double.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--form" => s with { Form = args[i + 1] == "2d" ? ConvolutionForm.Conv2dTimeOnly : args[i + 1] == "1d" ? ConvolutionForm.Conv1dAllCoefficients : throw new ArgumentException($"--form takes 1d or 2d; found '{args[i + 1]}'.") },
-                _ => throw new ArgumentException($"Unknown option {args[i]}; known: --seconds (0: whole tracks), --users, --seed, --epochs, --store DIR, --catalog-only, --no-check (no effect: unreadable files are found in the same pass now), --sources a,b, --copies N (with --catalog-only), --taste soundtrack|order, --no-direction-check (order: skip the TimeConvLstm told the direction), --window-statistics-weight W (the multi-user model's), --form 1d|2d (both networks' ConvolutionForm), --per-listener (also the seed's method: a TimeConvLstm per listener), --plays N (training plays drawn per listener, default 6)."),
+                _ => throw new ArgumentException($"Unknown option {args[i]}; known: --seconds (0: whole tracks), --users, --seed, --epochs, --store DIR, --catalog-only, --no-check (no effect: unreadable files are found in the same pass now), --sources a,b, --copies N (with --catalog-only), --taste soundtrack|order, --no-direction-check (order: skip the TimeConvLstm told the direction), --window-statistics-weight W, --contrastive-pretraining E, --contrastive-weight W (the multi-user model's), --form 1d|2d (both networks' ConvolutionForm), --per-listener (also the seed's method: a TimeConvLstm per listener), --plays N (training plays drawn per listener, default 6)."),
             };
         }
 
