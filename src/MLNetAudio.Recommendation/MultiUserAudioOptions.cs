@@ -100,7 +100,15 @@ public sealed class MultiUserAudioOptions
     /// <see cref="ContrastiveTemperature"/>), with the <see cref="WindowStatisticsWeight"/> term beside it; Adam at
     /// <see cref="LearningRate"/>. The encoder then starts the play training knowing which windows belong together. It
     /// costs about (songs / BatchSize) steps of 2 x BatchSize windows per epoch, reports no progress and is not
-    /// checkpointed (a resumed run finds its weights in the checkpoint). 0 turns it off. Default 0.
+    /// checkpointed (a resumed run finds its weights in the checkpoint). 0 turns it off. Default 0 (the published
+    /// figures were made without it).
+    /// <para>
+    /// Measured (docs/recommendation.md, "Contrastive pretraining"), 100 epochs with <see cref="ContrastiveWeight"/> 0.5:
+    /// cold-song NDCG@10 55% of the taste oracle's against 44% at 300 songs x 150 listeners with 20 plays each (every
+    /// one of 3 simulator seeds, 30 epochs), 57% against 34% at 5,000 songs x 2,000 listeners (5 epochs), level where plays are
+    /// plentiful (40 per listener, four negatives each), and a mean +0.06 over 3 seeds on real game soundtracks. Try
+    /// 100 epochs and weight 0.5 when plays per song are few.
+    /// </para>
     /// </summary>
     public int ContrastivePretrainingEpochs;
 
