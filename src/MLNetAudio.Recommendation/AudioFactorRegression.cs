@@ -393,10 +393,7 @@ public sealed class AudioFactorRegressionModel : RowMappingTransformer, IUserSon
     /// <summary>User factors times predicted song factors, one matrix product.</summary>
     public void ScoreUsers(int firstUser, int userCount, Span<float> destination)
     {
-        if (firstUser < 0 || userCount < 0 || firstUser + (long)userCount > UserCount || destination.Length < userCount * (long)SongCount)
-        {
-            throw new ArgumentOutOfRangeException(nameof(firstUser), $"Users {firstUser} .. {firstUser + userCount - 1} (x {SongCount} songs) do not fit {UserCount} users or a destination of {destination.Length}.");
-        }
+        UserSongBlocks.Check(this, firstUser, userCount, destination.Length);
 
         using var scope = NewDisposeScope();
         // Clones live in libtorch's aligned memory: a product over pinned managed arrays rounds by their alignment,

@@ -653,10 +653,7 @@ public sealed class HybridRankerModel : RowMappingTransformer, IUserSongScorer, 
     /// <summary>Scores every song for each user in the range with the ML.NET ranking model.</summary>
     public void ScoreUsers(int firstUser, int userCount, Span<float> destination)
     {
-        if (firstUser < 0 || userCount < 0 || firstUser + (long)userCount > UserCount || destination.Length < userCount * (long)SongCount)
-        {
-            throw new ArgumentOutOfRangeException(nameof(firstUser), $"Users {firstUser} .. {firstUser + userCount - 1} (x {SongCount} songs) do not fit {UserCount} users or a destination of {destination.Length}.");
-        }
+        UserSongBlocks.Check(this, firstUser, userCount, destination.Length);
 
         int songs = SongCount;
         var block = new float[_features.Count][];

@@ -353,10 +353,7 @@ public sealed class MultiUserAudioModel : RowMappingTransformer, IUserSongScorer
     /// </summary>
     public void ScoreUsers(int firstUser, int userCount, Span<float> destination)
     {
-        if (firstUser < 0 || userCount < 0 || firstUser + (long)userCount > UserCount || destination.Length < userCount * (long)SongCount)
-        {
-            throw new ArgumentOutOfRangeException(nameof(firstUser), $"Users {firstUser} .. {firstUser + userCount - 1} (x {SongCount} songs) do not fit {UserCount} users or a destination of {destination.Length}.");
-        }
+        UserSongBlocks.Check(this, firstUser, userCount, destination.Length);
 
         var vectors = _users.AsSpan(firstUser * EmbeddingSize, userCount * EmbeddingSize).ToArray();
         ScoreVectors(vectors, userCount).AsSpan().CopyTo(destination);

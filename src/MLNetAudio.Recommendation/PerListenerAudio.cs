@@ -384,10 +384,7 @@ public sealed class PerListenerAudioModel : RowMappingTransformer, IUserSongScor
     /// <inheritdoc/>
     public void ScoreUsers(int firstUser, int userCount, Span<float> destination)
     {
-        if (firstUser < 0 || userCount < 0 || firstUser + (long)userCount > UserCount || destination.Length < userCount * (long)SongCount)
-        {
-            throw new ArgumentOutOfRangeException(nameof(firstUser), $"Users {firstUser} .. {firstUser + userCount - 1} (x {SongCount} songs) do not fit {UserCount} users or a destination of {destination.Length}.");
-        }
+        UserSongBlocks.Check(this, firstUser, userCount, destination.Length);
 
         _scores.AsSpan((int)(firstUser * (long)SongCount), (int)(userCount * (long)SongCount)).CopyTo(destination);
     }

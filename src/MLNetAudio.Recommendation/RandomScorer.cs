@@ -31,10 +31,7 @@ public sealed class RandomScorer : IUserSongScorer
     /// <inheritdoc/>
     public void ScoreUsers(int firstUser, int userCount, Span<float> destination)
     {
-        if (firstUser < 0 || userCount < 0 || firstUser + (long)userCount > UserCount || destination.Length < userCount * (long)SongCount)
-        {
-            throw new ArgumentOutOfRangeException(nameof(firstUser), $"Users {firstUser} .. {firstUser + userCount - 1} (x {SongCount} songs) do not fit {UserCount} users or a destination of {destination.Length}.");
-        }
+        UserSongBlocks.Check(this, firstUser, userCount, destination.Length);
 
         for (int r = 0; r < userCount; r++)
         {
