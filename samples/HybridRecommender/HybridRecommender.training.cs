@@ -79,13 +79,13 @@ public static partial class HybridRecommender
     /// <summary>The multi-user audio recommender: shared CNN+LSTM encoder, one vector per user.</summary>
     public static MultiUserAudioModel TrainAudio(
         MLContext ml, AudioSongWindows songs, IDataView plays, int epochs, AudioSongAggregation aggregation = AudioSongAggregation.Mean,
-        int negativesPerPlay = MultiUserAudioOptions.Defaults.NegativesPerPlay, (int PretrainingEpochs, double Weight) contrastive = default) =>
+        int negativesPerPlay = MultiUserAudioOptions.Defaults.NegativesPerPlay, (int? PretrainingEpochs, double? Weight) contrastive = default) =>
         AudioTrainer(ml, songs, epochs, aggregation, negativesPerPlay, contrastive).Fit(plays);
 
     /// <summary>The estimator of <see cref="TrainAudio"/> (<paramref name="contrastive"/>: ContrastivePretrainingEpochs and ContrastiveWeight).</summary>
     public static MultiUserAudioTrainer AudioTrainer(
         MLContext ml, AudioSongWindows songs, int epochs, AudioSongAggregation aggregation = AudioSongAggregation.Mean,
-        int negativesPerPlay = MultiUserAudioOptions.Defaults.NegativesPerPlay, (int PretrainingEpochs, double Weight) contrastive = default) =>
+        int negativesPerPlay = MultiUserAudioOptions.Defaults.NegativesPerPlay, (int? PretrainingEpochs, double? Weight) contrastive = default) =>
         ml.Audio().Recommendation.Trainers.MultiUserAudio(songs, new MultiUserAudioOptions
         {
             Epochs = epochs,
@@ -96,7 +96,13 @@ public static partial class HybridRecommender
             EmbeddingSize = 32,
             Channels = 16,
             Seed = 1,
-            Progress = new Progress<TrainingProgress>(p => Console.WriteLine($"    audio epoch {p.Epoch}/{p.TotalEpochs}: loss {p.TrainingLoss:0.0000}")),
+            Progress = new Progress<TrainingProgress>(p =>
+            {
+                if (!p.Pretraining || p.Epoch == 1 || p.Epoch % 25 == 0 || p.Epoch == p.TotalEpochs)
+                {
+                    Console.WriteLine($"    audio {(p.Pretraining ? "contrastive pretraining epoch" : "epoch")} {p.Epoch}/{p.TotalEpochs}: loss {p.TrainingLoss:0.0000}");
+                }
+            }),
         });
 
     /// <summary>
@@ -106,7 +112,7 @@ public static partial class HybridRecommender
     /// </summary>
     public static HybridRankerModel TrainSelfStackedHybrid(
         MLContext ml, AudioSongWindows songs, IDataView plays, int epochs, AudioSongAggregation aggregation, int negativesPerPlay, double coldLikeSongFraction,
-        (int PretrainingEpochs, double Weight) contrastive = default)
+        (int? PretrainingEpochs, double? Weight) contrastive = default)
     {
         var trainers = ml.Audio().Recommendation.Trainers;
         return trainers.HybridRanker(new HybridRankerOptions

@@ -3,7 +3,8 @@
 //
 //   dotnet run -c Release --project samples/HybridRecommender [-- --size small|benchmark] [--songs N --users N --epochs N]
 //        [--seed N --songs-per-user N --aggregation mean|max --negatives N] [--cold-like F] [--cache FOLDER] [--out FOLDER]
-//        [--contrastive-pretraining E --contrastive-weight W] (the audio model's ContrastivePretrainingEpochs and ContrastiveWeight)
+//        [--contrastive-pretraining E --contrastive-weight W] (the audio model's ContrastivePretrainingEpochs and
+//        ContrastiveWeight; left out, the library's automatic defaults; "0 0" for the figures published before them)
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -29,9 +30,12 @@ int negatives = int.Parse(arguments.GetValueOrDefault("negatives") ?? MultiUserA
 // --cold-like F (off unless given; F = 0 is today's ranker): also fit the hybrid that stacks by itself, with F of the
 // played songs made cold-like while its ranker is fitted (HybridRankerOptions.ColdLikeSongFraction), and its own audio
 // model on every training play beside it. Costs two more audio trainings.
-var contrastive = (
-    int.Parse(arguments.GetValueOrDefault("contrastive-pretraining") ?? "0", CultureInfo.InvariantCulture),
-    double.Parse(arguments.GetValueOrDefault("contrastive-weight") ?? "0", CultureInfo.InvariantCulture));
+// --contrastive-pretraining E --contrastive-weight W: the audio model's ContrastivePretrainingEpochs and
+// ContrastiveWeight; left out, the library's automatic defaults (100 epochs at this size, weight 0.5). "0 0" gives the
+// model of the figures published before contrastive pretraining was the default.
+(int? PretrainingEpochs, double? Weight) contrastive = (
+    arguments.TryGetValue("contrastive-pretraining", out var pretrainingText) ? int.Parse(pretrainingText, CultureInfo.InvariantCulture) : null,
+    arguments.TryGetValue("contrastive-weight", out var weightText) ? double.Parse(weightText, CultureInfo.InvariantCulture) : null);
 double? coldLike = arguments.TryGetValue("cold-like", out var coldLikeText) ? double.Parse(coldLikeText, CultureInfo.InvariantCulture) : null;
 string outputFolder = arguments.GetValueOrDefault("out") ?? Path.Combine(Environment.CurrentDirectory, "hybrid-output");
 Directory.CreateDirectory(outputFolder);
@@ -50,7 +54,7 @@ var (basePlays, rankerPlays) = HybridRecommender.SplitForStacking(simulator.Trai
 
 IDataView training = simulator.ToDataView(ml, simulator.Training);
 IDataView baseTraining = simulator.ToDataView(ml, basePlays);
-Log($"simulated {songCount} songs x {userCount} users (simulator seed {simulatorSeed}, {songsPerUser} songs per user on average; audio aggregation {aggregation}, {negatives} negatives per play{(contrastive.Item1 > 0 || contrastive.Item2 > 0 ? $", contrastive pretraining {contrastive.Item1} epochs, weight {contrastive.Item2}" : string.Empty)}): {simulator.Training.Count} training plays ({basePlays.Count} base + {rankerPlays.Count} for the ranker), "
+Log($"simulated {songCount} songs x {userCount} users (simulator seed {simulatorSeed}, {songsPerUser} songs per user on average; audio aggregation {aggregation}, {negatives} negatives per play, contrastive pretraining {contrastive.PretrainingEpochs?.ToString(CultureInfo.InvariantCulture) ?? "automatic"} epochs, weight {contrastive.Weight?.ToString(CultureInfo.InvariantCulture) ?? "automatic"}): {simulator.Training.Count} training plays ({basePlays.Count} base + {rankerPlays.Count} for the ranker), "
     + $"{simulator.WarmTest.Count} warm test plays, {simulator.ColdTest.Count} plays of {simulator.ColdSongKeys.Count} cold songs");
 
 // STEP 3: render every song with the synthesizer and cut it into 8 s MFCC windows every 1 s (cached on disk, so a

@@ -21,7 +21,8 @@
 //   --no-direction-check skips the single-listener scorer told the direction (about 2 min).
 //
 //   --window-statistics-weight W sets the multi-user model's WindowStatisticsWeight; --contrastive-pretraining E and
-//   --contrastive-weight W its ContrastivePretrainingEpochs and ContrastiveWeight; --form 1d|2d the ConvolutionForm
+//   --contrastive-weight W its ContrastivePretrainingEpochs and ContrastiveWeight (left out, the library's automatic
+//   defaults; 0 and 0 for the figures published before them); --form 1d|2d the ConvolutionForm
 //   of both networks (defaults: 1-D for the multi-user model, 2-D for the one told the direction).
 //
 //   --per-listener adds the seed's own method: a TimeConvLstm per listener on that listener's played warm tracks
@@ -370,7 +371,7 @@ internal sealed class Oracle(int users, int songs, Func<int, int, float> score) 
     }
 }
 
-internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs, string? Store = null, bool CatalogOnly = false, string[]? Sources = null, int Copies = 1, string Taste = "soundtrack", bool DirectionCheck = true, double? WindowStatisticsWeight = null, ConvolutionForm? Form = null, bool PerListener = false, int Plays = 6, int ContrastivePretrainingEpochs = 0, double ContrastiveWeight = 0)
+internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs, string? Store = null, bool CatalogOnly = false, string[]? Sources = null, int Copies = 1, string Taste = "soundtrack", bool DirectionCheck = true, double? WindowStatisticsWeight = null, ConvolutionForm? Form = null, bool PerListener = false, int Plays = 6, int? ContrastivePretrainingEpochs = null, double? ContrastiveWeight = null)
 {
     public static Settings Parse(string[] args)
     {

@@ -99,25 +99,32 @@ public sealed class MultiUserAudioOptions
     /// songs' windows (InfoNCE in both directions through a linear projection, temperature
     /// <see cref="ContrastiveTemperature"/>), with the <see cref="WindowStatisticsWeight"/> term beside it; Adam at
     /// <see cref="LearningRate"/>. The encoder then starts the play training knowing which windows belong together. It
-    /// costs about (songs / BatchSize) steps of 2 x BatchSize windows per epoch, reports no progress and is not
-    /// checkpointed (a resumed run finds its weights in the checkpoint). 0 turns it off. Default 0 (the published
-    /// figures were made without it).
+    /// costs about (songs / BatchSize) steps of 2 x BatchSize windows per epoch, reports each epoch through
+    /// <see cref="Progress"/> (<see cref="TrainingProgress.Pretraining"/> true) and is not checkpointed (a resumed run
+    /// finds its weights in the checkpoint). 0 turns it off.
+    /// <para>
+    /// Default null: automatic, <see cref="Defaults.ContrastivePretrainingEpochs"/> epochs, fewer when that would be more
+    /// than <see cref="Defaults.MaximumAutomaticPretrainingSteps"/> steps (at least one epoch), so a catalog of 5,000
+    /// songs gets 100 epochs (about 15,700 steps; 3 to 6 minutes on two CPU cores) and one of 100,000 songs 5.
+    /// </para>
     /// <para>
     /// Measured (docs/recommendation.md, "Contrastive pretraining"), 100 epochs with <see cref="ContrastiveWeight"/> 0.5:
-    /// cold-song NDCG@10 55% of the taste oracle's against 44% at 300 songs x 150 listeners with 20 plays each (every
-    /// one of 3 simulator seeds, 30 epochs), 57% against 34% at 5,000 songs x 2,000 listeners (5 epochs), level where plays are
-    /// plentiful (40 per listener, four negatives each), and a mean +0.06 over 3 seeds on real game soundtracks. Try
-    /// 100 epochs and weight 0.5 when plays per song are few.
+    /// cold-song NDCG@10 55% of the taste oracle's against 44% without at 300 songs x 150 listeners with 20 plays each
+    /// (every one of 3 simulator seeds, 30 epochs), 57% against 34% at 5,000 songs x 2,000 listeners (5 epochs), level
+    /// where plays are plentiful (40 per listener, four negatives each), and a mean +0.06 over 3 seeds on real game
+    /// soundtracks (two seeds up, one down). Set 0 (and <see cref="ContrastiveWeight"/> 0) for the model of releases
+    /// before it was the default.
     /// </para>
     /// </summary>
-    public int ContrastivePretrainingEpochs;
+    public int? ContrastivePretrainingEpochs;
 
     /// <summary>
     /// Weight of the same contrastive term during the play training: the first two windows of every pair's song against
     /// the other pairs' songs in the batch (other pairs of the same song are not counted as negatives). Needs
-    /// <see cref="WindowsPerPair"/> of 2 or more. 0 turns it off. Default 0.
+    /// <see cref="WindowsPerPair"/> of 2 or more. 0 turns it off. Default null: automatic,
+    /// <see cref="Defaults.ContrastiveWeight"/> when <see cref="WindowsPerPair"/> is 2 or more, else 0.
     /// </summary>
-    public double ContrastiveWeight;
+    public double? ContrastiveWeight;
 
     /// <summary>Temperature of the contrastive terms (their cosine similarities are divided by it). Default 0.1.</summary>
     public double ContrastiveTemperature = Defaults.ContrastiveTemperature;
@@ -140,7 +147,9 @@ public sealed class MultiUserAudioOptions
     /// <summary>
     /// Receives one <see cref="TrainingProgress"/> per epoch: <see cref="TrainingProgress.TrainingLoss"/> is the mean
     /// loss on the play pairs (without the auxiliary term of <see cref="WindowStatisticsWeight"/>), with the windows
-    /// encoded, windows per second and skipped batches; null for none.
+    /// encoded, windows per second and skipped batches; null for none. Contrastive pretraining epochs
+    /// (<see cref="ContrastivePretrainingEpochs"/>) report first, with <see cref="TrainingProgress.Pretraining"/> true
+    /// and their contrastive loss; the training epochs after them count from 1.
     /// </summary>
     public IProgress<TrainingProgress>? Progress;
 
@@ -247,6 +256,15 @@ public sealed class MultiUserAudioOptions
         /// <summary>Default weight of the window-statistics auxiliary loss.</summary>
         public const double WindowStatisticsWeight = 1;
 
+        /// <summary>Epochs of contrastive pretraining the automatic count aims for.</summary>
+        public const int ContrastivePretrainingEpochs = 100;
+
+        /// <summary>The most pretraining steps the automatic count chooses (it keeps at least one epoch).</summary>
+        public const int MaximumAutomaticPretrainingSteps = 16_000;
+
+        /// <summary>Default weight of the contrastive term during the play training (with two or more windows per pair).</summary>
+        public const double ContrastiveWeight = 0.5;
+
         /// <summary>Default temperature of the contrastive terms.</summary>
         public const double ContrastiveTemperature = 0.1;
 
@@ -275,9 +293,9 @@ public sealed class MultiUserAudioOptions
             .Check(!Enum.IsDefined(Aggregation), nameof(Aggregation), $"unknown value {(int)Aggregation}.")
             .Check(!Enum.IsDefined(Device), nameof(Device), $"unknown value {(int)Device}.")
             .Check(!(WindowStatisticsWeight >= 0) || double.IsInfinity(WindowStatisticsWeight), nameof(WindowStatisticsWeight), $"must be 0 or more and finite; found {WindowStatisticsWeight}.")
-            .Check(ContrastivePretrainingEpochs < 0, nameof(ContrastivePretrainingEpochs), $"must be 0 or more; found {ContrastivePretrainingEpochs}.")
-            .Check(!(ContrastiveWeight >= 0) || double.IsInfinity(ContrastiveWeight), nameof(ContrastiveWeight), $"must be 0 or more and finite; found {ContrastiveWeight}.")
-            .Check(ContrastiveWeight > 0 && WindowsPerPair < 2, nameof(ContrastiveWeight), $"needs WindowsPerPair of 2 or more (two windows of a song to match); WindowsPerPair is {WindowsPerPair}.")
+            .Check(ContrastivePretrainingEpochs < 0, nameof(ContrastivePretrainingEpochs), $"must be null (automatic) or 0 or more; found {ContrastivePretrainingEpochs}.")
+            .Check(ContrastiveWeight is double weight && (!(weight >= 0) || double.IsInfinity(weight)), nameof(ContrastiveWeight), $"must be null (automatic), 0 or more and finite; found {ContrastiveWeight}.")
+            .Check(ContrastiveWeight > 0 && WindowsPerPair < 2, nameof(ContrastiveWeight), $"needs WindowsPerPair of 2 or more (two windows of a song to match); WindowsPerPair is {WindowsPerPair}. Set ContrastiveWeight to 0 or null (automatic: 0 with one window per pair), or WindowsPerPair to 2 or more.")
             .Check(!(ContrastiveTemperature > 0) || double.IsInfinity(ContrastiveTemperature), nameof(ContrastiveTemperature), $"must be positive and finite; found {ContrastiveTemperature}.")
             .ThrowIfAny();
 }

@@ -267,7 +267,7 @@ public sealed partial class MultiUserAudioTrainer
             $"SkipNonFiniteBatches={o.SkipNonFiniteBatches}")
             // Only when set, so that checkpoints written before these options existed still resume.
             + (o.ContrastivePretrainingEpochs > 0 || o.ContrastiveWeight > 0
-                ? string.Create(CultureInfo.InvariantCulture, $";ContrastivePretrainingEpochs={o.ContrastivePretrainingEpochs};ContrastiveWeight={Number(o.ContrastiveWeight)};ContrastiveTemperature={Number(o.ContrastiveTemperature)}")
+                ? string.Create(CultureInfo.InvariantCulture, $";ContrastivePretrainingEpochs={o.ContrastivePretrainingEpochs};ContrastiveWeight={Number(o.ContrastiveWeight!.Value)};ContrastiveTemperature={Number(o.ContrastiveTemperature)}")
                 : string.Empty);
 
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);

@@ -69,11 +69,15 @@ public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioMod
         CheckWindowsFinite();
         var options = _options.Copy();
         options.Epochs ??= AutomaticEpochs(plays.NonZeroCount, options);
+        options.ContrastivePretrainingEpochs ??= AutomaticPretrainingEpochs(_songs.SongCount, options);
+        options.ContrastiveWeight ??= AutomaticContrastiveWeight(options);
         using (var plan = _log.Start("Plan"))
         {
             plan.Info(MessageSensitivity.None, _options.Epochs is null
                 ? $"MultiUserAudio: epochs (automatic) {options.Epochs}, about {StepsPerEpoch(plays.NonZeroCount, options)} steps each; at least {MultiUserAudioOptions.Defaults.Epochs} and aiming at {MultiUserAudioOptions.Defaults.TargetOptimizationSteps} steps."
                 : $"MultiUserAudio: epochs {options.Epochs}.");
+            plan.Info(MessageSensitivity.None,
+                $"MultiUserAudio: contrastive pretraining {options.ContrastivePretrainingEpochs} epochs{(_options.ContrastivePretrainingEpochs is null ? " (automatic)" : string.Empty)} of about {PretrainingStepsPerEpoch(_songs.SongCount, options)} steps over {_songs.SongCount} songs; contrastive weight {options.ContrastiveWeight.Value.ToString(CultureInfo.InvariantCulture)}{(_options.ContrastiveWeight is null ? " (automatic)" : string.Empty)}.");
         }
 
         var device = TorchDevices.Resolve(_options.Device, "MultiUserAudioOptions.Device");
@@ -174,6 +178,25 @@ public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioMod
         return (int)Math.Clamp(wanted, MultiUserAudioOptions.Defaults.Epochs, MultiUserAudioOptions.Defaults.MaximumAutomaticEpochs);
     }
 
+    /// <summary>
+    /// The automatic pretraining epoch count: <see cref="MultiUserAudioOptions.Defaults.ContrastivePretrainingEpochs"/>,
+    /// fewer when that would exceed <see cref="MultiUserAudioOptions.Defaults.MaximumAutomaticPretrainingSteps"/> steps,
+    /// at least one.
+    /// </summary>
+    internal static int AutomaticPretrainingEpochs(int songs, MultiUserAudioOptions options)
+    {
+        long steps = Math.Max(1, PretrainingStepsPerEpoch(songs, options));
+        return (int)Math.Clamp(MultiUserAudioOptions.Defaults.MaximumAutomaticPretrainingSteps / steps, 1, MultiUserAudioOptions.Defaults.ContrastivePretrainingEpochs);
+    }
+
+    /// <summary>The automatic contrastive weight: the default with two or more windows per pair, else 0 (the term needs two).</summary>
+    internal static double AutomaticContrastiveWeight(MultiUserAudioOptions options) =>
+        options.WindowsPerPair >= 2 ? MultiUserAudioOptions.Defaults.ContrastiveWeight : 0;
+
+    // Pretraining batches per epoch: every song once, BatchSize songs a batch (a last batch of one song is dropped).
+    private static long PretrainingStepsPerEpoch(int songs, MultiUserAudioOptions options) =>
+        songs < 2 ? 0 : (songs / options.BatchSize) + (songs % options.BatchSize >= 2 ? 1 : 0);
+
     // Pairs per epoch: every training play and its negatives, in batches.
     private static long StepsPerEpoch(int trainingPlays, MultiUserAudioOptions options) =>
         ((long)trainingPlays * (1 + options.NegativesPerPlay) + options.BatchSize - 1) / options.BatchSize;
@@ -210,7 +233,7 @@ public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioMod
         using var channel = _log.Start("Training");
         using var logWindows = ((float)Math.Log(w)).ToScalar();
         using var statisticsWeight = ((float)o.WindowStatisticsWeight).ToScalar();
-        using var contrastiveWeight = ((float)o.ContrastiveWeight).ToScalar();
+        using var contrastiveWeight = ((float)o.ContrastiveWeight!.Value).ToScalar();
         using var temperature = ((float)o.ContrastiveTemperature).ToScalar();
         var checkpoints = o.CheckpointDirectory is null ? null
             : new CheckpointedRun(o, channel, new TrainingState(network, users, bias, statisticsHead, projection, optimizer), Fingerprint(plays, o, device));
@@ -393,8 +416,10 @@ public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioMod
         int size = _songs.WindowSize;
         var order = Enumerable.Range(0, _songs.SongCount).ToList();
         var buffer = new float[o.BatchSize * 2 * size];
-        for (int epoch = 0; epoch < o.ContrastivePretrainingEpochs; epoch++)
+        int epochs = o.ContrastivePretrainingEpochs ?? throw new InvalidOperationException("The pretraining epoch count is resolved before training.");
+        for (int epoch = 0; epoch < epochs; epoch++)
         {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             Shuffle(order, rng);
             double total = 0;
             int batches = 0, skipped = 0;
@@ -448,6 +473,17 @@ public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioMod
 
             channel.Info(MessageSensitivity.None, $"{TrainerName} contrastive pretraining epoch {epoch + 1}: loss {(batches == 0 ? "n/a" : (total / batches).ToString("F4", CultureInfo.InvariantCulture))}"
                 + (skipped > 0 ? $", {skipped} batch(es) skipped" : string.Empty));
+            double seconds = clock.Elapsed.TotalSeconds;
+            long encoded = 2L * Math.Min(order.Count, (long)batches * o.BatchSize);
+            o.Progress?.Report(new TrainingProgress(epoch + 1, batches == 0 ? double.NaN : total / batches)
+            {
+                Trainer = TrainerName,
+                Pretraining = true,
+                TotalEpochs = epochs,
+                TrainingWindows = encoded,
+                WindowsPerSecond = seconds > 0 ? encoded / seconds : 0,
+                SkippedBatches = skipped,
+            });
         }
     }
 

@@ -66,6 +66,14 @@ namespace MLNetAudio.Scoring
         /// stops training).
         /// </summary>
         public int SkippedBatches { get; init; }
+
+        /// <summary>
+        /// True for a report of an epoch of self-supervised pretraining that runs before the training epochs (the
+        /// multi-user audio recommender's contrastive pretraining, <c>MultiUserAudioOptions.ContrastivePretrainingEpochs</c>):
+        /// <see cref="Epoch"/> and <see cref="TotalEpochs"/> count pretraining epochs and <see cref="TrainingLoss"/> is the
+        /// contrastive loss. The training epochs that follow report false and count from 1 again.
+        /// </summary>
+        public bool Pretraining { get; init; }
     }
 
     /// <summary>

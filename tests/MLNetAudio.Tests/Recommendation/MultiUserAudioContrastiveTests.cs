@@ -44,10 +44,10 @@ public sealed class MultiUserAudioContrastiveTests
     private static IDataView Plays(MLContext ml) =>
         PlayLogs.Make(ml, Users, Songs, Enumerable.Range(1, Users).SelectMany(u => Enumerable.Range(0, 4).Select(i => ((uint)u, (uint)(((u * 5) + (i * 3)) % 20) + 1, 1f))).ToArray());
 
-    private static MultiUserAudioOptions Options(int pretrainingEpochs) => new()
+    private static MultiUserAudioOptions Options(int? pretrainingEpochs, double? weight = 0) => new()
     {
         EmbeddingSize = 8, Channels = 8, ConvolutionLayers = 2, Epochs = 0, BatchSize = 8, Seed = 2, Device = TorchDevice.Cpu,
-        ContrastivePretrainingEpochs = pretrainingEpochs,
+        ContrastivePretrainingEpochs = pretrainingEpochs, ContrastiveWeight = weight,
     };
 
     // The share of windows whose nearest other window (cosine, over the encoder's window embeddings) is of the same song.
@@ -103,12 +103,57 @@ public sealed class MultiUserAudioContrastiveTests
             ContrastivePretrainingEpochs = -1, ContrastiveWeight = 0.5, WindowsPerPair = 1, ContrastiveTemperature = 0,
         }));
 
-        Assert.Contains("ContrastivePretrainingEpochs: must be 0 or more", e.Message, StringComparison.Ordinal);
+        Assert.Contains("ContrastivePretrainingEpochs: must be null (automatic) or 0 or more", e.Message, StringComparison.Ordinal);
         Assert.Contains("ContrastiveWeight: needs WindowsPerPair of 2 or more", e.Message, StringComparison.Ordinal);
         Assert.Contains("ContrastiveTemperature: must be positive", e.Message, StringComparison.Ordinal);
         e = Assert.Throws<ArgumentException>(() => ml.Audio().Recommendation.Trainers.MultiUserAudio(SongsWithIdentity(), new MultiUserAudioOptions { ContrastiveWeight = double.NaN }));
-        Assert.Contains("ContrastiveWeight: must be 0 or more and finite", e.Message, StringComparison.Ordinal);
+        Assert.Contains("ContrastiveWeight: must be null (automatic), 0 or more and finite", e.Message, StringComparison.Ordinal);
+
+        // The automatic weight is 0 with one window per pair, so the defaults never stop a model that takes one window.
+        var one = Options(0, weight: null);
+        one.WindowsPerPair = 1;
+        one.Epochs = 1;
+        using var model = ml.Audio().Recommendation.Trainers.MultiUserAudio(SongsWithIdentity(), one).Fit(Plays(ml));
+        Assert.Equal(1, model.Epochs);
     }
+
+    [Fact]
+    public void TheDefaultsPretrainAHundredEpochsWithWeightHalfAndReportEachPretrainingEpochFirst()
+    {
+        var ml = new MLContext(1);
+        var reports = new List<TrainingProgress>();
+        var automatic = Options(null, weight: null);
+        automatic.Epochs = 1;
+        automatic.Progress = new SyncProgress(reports.Add);
+        using var a = ml.Audio().Recommendation.Trainers.MultiUserAudio(SongsWithIdentity(), automatic).Fit(Plays(ml));
+        var explicitOptions = Options(MultiUserAudioOptions.Defaults.ContrastivePretrainingEpochs, MultiUserAudioOptions.Defaults.ContrastiveWeight);
+        explicitOptions.Epochs = 1;
+        using var b = ml.Audio().Recommendation.Trainers.MultiUserAudio(SongsWithIdentity(), explicitOptions).Fit(Plays(ml));
+        var off = Options(0, 0);
+        off.Epochs = 1;
+        using var c = ml.Audio().Recommendation.Trainers.MultiUserAudio(SongsWithIdentity(), off).Fit(Plays(ml));
+
+        Assert.Equal(100, MultiUserAudioOptions.Defaults.ContrastivePretrainingEpochs);
+        Assert.Equal(0.5, MultiUserAudioOptions.Defaults.ContrastiveWeight);
+        Assert.Equal(CheckpointedMultiUserTraining.Fingerprint(a), CheckpointedMultiUserTraining.Fingerprint(b));
+        Assert.NotEqual(CheckpointedMultiUserTraining.Fingerprint(a), CheckpointedMultiUserTraining.Fingerprint(c));
+
+        // 100 pretraining reports (epochs 1..100 of 100, finite contrastive losses, windows encoded), then the one epoch.
+        Assert.Equal(101, reports.Count);
+        Assert.Equal(Enumerable.Range(1, 100), reports.Take(100).Select(r => r.Epoch));
+        Assert.All(reports.Take(100), r => Assert.True(r.Pretraining && r.TotalEpochs == 100 && double.IsFinite(r.TrainingLoss) && r.TrainingWindows == 2 * Songs, $"{r}"));
+        Assert.True(!reports[100].Pretraining && reports[100].Epoch == 1 && reports[100].TotalEpochs == 1, $"{reports[100]}");
+        Assert.True(reports[99].TrainingLoss < reports[0].TrainingLoss, $"contrastive loss {reports[0].TrainingLoss:0.000} -> {reports[99].TrainingLoss:0.000}");
+    }
+
+    [Theory]
+    [InlineData(24, 8, 100)] // 3 steps an epoch: the default 100 epochs
+    [InlineData(5_000, 32, 100)] // 157 steps: 15,700, under the cap
+    [InlineData(100_000, 32, 5)] // 3,125 steps: the cap of 16,000 steps allows 5 epochs
+    [InlineData(10_000_000, 32, 1)] // at least one epoch
+    [InlineData(1, 32, 100)] // nothing to pretrain on; the count does not matter
+    public void TheAutomaticPretrainingCountIsCappedByStepsAndKeepsOneEpoch(int songs, int batchSize, int expected) =>
+        Assert.Equal(expected, MultiUserAudioTrainer.AutomaticPretrainingEpochs(songs, new MultiUserAudioOptions { BatchSize = batchSize }));
 
     [Fact]
     public void TheContrastiveTermChangesTheModelAndZeroLeavesItAsWithoutTheOptions()

@@ -193,6 +193,13 @@ public sealed class TrainerConventionsTests
         var audio = AudioOptions();
         audio.Progress = new InlineProgress(audioReports.Add);
         using var model = ml.Audio().Recommendation.Trainers.MultiUserAudio(Windows(), audio).Fit(Plays(ml));
+
+        // The default contrastive pretraining reports its epochs first, marked; the training epochs count from 1 after.
+        int pretraining = audioReports.TakeWhile(p => p.Pretraining).Count();
+        Assert.True(pretraining > 0, "the default pretrains and reports it");
+        Assert.Equal(Enumerable.Range(1, pretraining), audioReports.Take(pretraining).Select(p => p.Epoch));
+        Assert.All(audioReports.Take(pretraining), p => Assert.True(p.TotalEpochs == pretraining && double.IsFinite(p.TrainingLoss) && p.Trainer == "MultiUserAudio", $"{p}"));
+        audioReports.RemoveRange(0, pretraining);
         Assert.Equal([1, 2, 3], audioReports.Select(p => p.Epoch));
         Assert.All(audioReports, p =>
         {
@@ -204,6 +211,7 @@ public sealed class TrainerConventionsTests
             Assert.Equal(48 * 3 * 3, p.TrainingWindows);
             Assert.True(p.WindowsPerSecond > 0);
             Assert.Equal(0, p.SkippedBatches);
+            Assert.False(p.Pretraining);
         });
 
         var alsReports = new List<TrainingProgress>();
