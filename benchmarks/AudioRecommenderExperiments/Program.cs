@@ -39,7 +39,8 @@
 // (the same training signal over fixed features), and the CNN variants of --variants (default aux=1, with the paired
 // other aggregation; --variants none for no CNN), and with --perlistener E the seed's per-user method (a TimeConvLstm per
 // listener, E epochs, --perlistenerneg N unplayed warm songs per play, default 4, --perlistenerform 1d|2d; with
-// --focus motiforder also the same network told each motif's direction, which --run direction runs alone). --tsv FILE appends every row as tab-separated values; --run summarize --tsv FILE [--plot PNG]
+// --focus motiforder also the same network told each motif's direction, which --run direction runs alone; --run tempo
+// tells it each song's tempo, fast or slow, beside a logistic read-out of MFCC statistics told the same). --tsv FILE appends every row as tab-separated values; --run summarize --tsv FILE [--plot PNG]
 // reads such a file back and prints, per focus, each model's mean and spread and its paired difference from the MLP
 // on MFCC statistics (and plots the share of the taste oracle per focus).
 using System.Diagnostics;
@@ -166,6 +167,15 @@ void RunOnSimulator(int simulatorSeed, TasteFocus focus)
             }
 
             break;
+        case "tempo":
+            // Told the tempo directly: fast (above the warm songs' median bpm) or not, the CNN + LSTM against a linear
+            // read-out of MFCC statistics, cold AUC of each.
+            foreach (int seed in seeds)
+            {
+                PerListenerModel.ToldTempo(bench, seed, int.Parse(arguments.GetValueOrDefault("perlistener", "10"), CultureInfo.InvariantCulture));
+            }
+
+            break;
         case "features":
             foreach (string variant in variants)
             {
@@ -208,7 +218,7 @@ void RunOnSimulator(int simulatorSeed, TasteFocus focus)
 
             break;
         default:
-            throw new ArgumentException($"--run must be probe, tastes, direction, features, cnn or library; found '{run}'.");
+            throw new ArgumentException($"--run must be probe, tastes, direction, tempo, features, cnn or library; found '{run}'.");
     }
 }
 
@@ -379,6 +389,36 @@ internal static class PerListenerModel
         Console.WriteLine($"# told the motif's direction directly: TimeConvLstm ({epochs} epochs, every window) on {data.GetRowCount() ?? bench.Warm.Length} warm motif songs, cold AUC {auc:0.000} over {falling.Length} falling x {rising.Length} rising cold songs; {timer.Elapsed.TotalSeconds:0} s");
     }
 
+    /// <summary>
+    /// The network told the tempo: one TimeConvLstm (the listener settings, E epochs) trained on every warm song, labelled
+    /// fast when its tempo is above the warm songs' median, and its cold-song AUC; beside it a logistic read-out of the
+    /// songs' MFCC mean and standard deviation told the same. It separates "the network cannot hear tempo in MFCC
+    /// windows" from "plays carry too little of it".
+    /// </summary>
+    public static void ToldTempo(Bench bench, int seed, int epochs)
+    {
+        var timer = Stopwatch.StartNew();
+        var songs = bench.Simulator.Songs;
+        double median = bench.Warm.Select(s => songs[s].TempoBpm).OrderBy(t => t).ElementAt(bench.Warm.Length / 2);
+        bool Fast(int s) => songs[s].TempoBpm > median;
+        var listener = PerListenerAudioOptions.DefaultListenerOptions();
+        listener.Epochs = epochs;
+        listener.Threads = 1;
+        listener.Seed = seed;
+        listener.ConvolutionForm = PerListenerForm;
+        var data = bench.Songs.ToDataView(bench.Ml, bench.Warm.OrderBy(s => (s * 7919) % bench.Warm.Length).Select(s => (s, Fast(s))));
+        using var scorer = bench.Ml.Audio().Trainers.TimeConvLstm(listener).Fit(data);
+        var network = bench.Cold.Select(s => (Fast: Fast(s), Score: (double)scorer.ScoreSong(bench.Songs.Windows(s), bench.Songs.HopFrames).Average())).ToArray();
+        var statistics = ContentSongFeatures.MfccStatistics(bench.Songs);
+        var logits = Probe.BinaryScores(statistics, songs.Select((_, s) => Fast(s) ? 1 : 0).ToArray(), bench.Warm, bench.Cold);
+        var linear = bench.Cold.Select((s, i) => (Fast: Fast(s), Score: logits[i])).ToArray();
+        static double Auc((bool Fast, double Score)[] rows) =>
+            rows.Where(r => r.Fast).SelectMany(f => rows.Where(r => !r.Fast).Select(o => f.Score > o.Score ? 1.0 : f.Score == o.Score ? 0.5 : 0.0)).Average();
+        Console.WriteLine($"# told the tempo directly (fast: above the warm median {median:0} bpm): TimeConvLstm ({epochs} epochs, every window, {PerListenerForm}) on {bench.Warm.Length} warm songs, cold AUC {Auc(network):0.000}; "
+            + $"logistic read-out of MFCC mean + std, cold AUC {Auc(linear):0.000}; {network.Count(r => r.Fast)} fast x {network.Count(r => !r.Fast)} slow cold songs; {timer.Elapsed.TotalSeconds:0} s");
+        Console.WriteLine($"tempo\t{bench.Setting}\t{seed}\t{epochs}\t{PerListenerForm}\t{Auc(network):0.000}\t{Auc(linear):0.000}");
+    }
+
     public static void Run(Bench bench, int seed, int epochs, int negativesPerPlay)
     {
         var timer = Stopwatch.StartNew();
@@ -462,6 +502,28 @@ internal static class Probe
         double accuracy = test.Select((s, i) => predicted[i] == labels[s] ? 1.0 : 0.0).Average();
         double majority = test.GroupBy(s => labels[s]).Max(g => g.Count()) / (double)test.Length;
         return (accuracy, majority);
+    }
+
+    /// <summary>A logistic read-out fitted on <paramref name="train"/> (labels 0 or 1); its logits on <paramref name="test"/>.</summary>
+    public static double[] BinaryScores(float[][] features, int[] labels, int[] train, int[] test)
+    {
+        using var scope = NewDisposeScope();
+        int d = features[0].Length;
+        var x = Matrix(features, train, d);
+        var y = tensor(train.Select(s => (float)labels[s]).ToArray());
+        var w = nn.Parameter(zeros(d));
+        var b = nn.Parameter(zeros(1));
+        using var optimizer = new RootedAdam([w, b], 0.05);
+        for (int i = 0; i < 1000; i++)
+        {
+            using var step = NewDisposeScope();
+            var loss = F.binary_cross_entropy_with_logits(x.matmul(w).add(b, TorchScalars.One), y).add(w.pow(TorchScalars.Two).sum().mul(TorchScalars.OneThousandthSingle), TorchScalars.One);
+            optimizer.zero_grad();
+            loss.backward();
+            optimizer.step();
+        }
+
+        return Matrix(features, test, d).matmul(w).add(b, TorchScalars.One).data<float>().ToArray().Select(v => (double)v).ToArray();
     }
 
     private static double TempoR2(float[][] features, float[] tempo, int[] train, int[] test)

@@ -27,6 +27,9 @@
 //
 //   --per-listener adds the seed's own method: a TimeConvLstm per listener on that listener's played warm tracks
 //   against four times as many unplayed ones (every window, --epochs or 10 epochs), scoring the cold tracks.
+//   --stack (implies --per-listener) adds a learned stack: the hybrid ranker (LightGBM LambdaRank) over the multi-user
+//   and per-listener models and popularity as feature trainers, stacking by itself with --cold-like F (default 0.2)
+//   of the played tracks made cold-like; costs a second fit of both audio models.
 using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -173,14 +176,15 @@ var results = new List<(string Name, RecommendationMetrics Metrics)>();
 void Evaluate(string name, IUserSongScorer scorer) => results.Add((name, ml.Audio().Recommendation.Evaluate(scorer, test, training, evaluation)));
 
 watch.Restart();
-using var audio = ml.Audio().Recommendation.Trainers.MultiUserAudio(windows, new MultiUserAudioOptions
+MultiUserAudioOptions AudioOptions() => new()
 {
     MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = "Plays",
     Epochs = settings.Epochs, Seed = settings.Seed,
     WindowStatisticsWeight = settings.WindowStatisticsWeight ?? MultiUserAudioOptions.Defaults.WindowStatisticsWeight,
     ContrastivePretrainingEpochs = settings.ContrastivePretrainingEpochs, ContrastiveWeight = settings.ContrastiveWeight,
     ConvolutionForm = settings.Form ?? ConvolutionForm.Conv1dAllCoefficients,
-}).Fit(training);
+};
+using var audio = ml.Audio().Recommendation.Trainers.MultiUserAudio(windows, AudioOptions()).Fit(training);
 Console.WriteLine($"multi-user audio model trained in {watch.Elapsed.TotalSeconds:F1} s ({audio.Epochs} epochs{(settings.Epochs is null ? ", automatic" : string.Empty)})");
 // Seed 1 whatever --seed says: the published tables (docs/recommendation.md) were made with it (a null Seed draws from ml).
 var mf = ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(new ImplicitMatrixFactorizationOptions
@@ -204,14 +208,36 @@ if (settings.PerListener)
     var listener = PerListenerAudioOptions.DefaultListenerOptions();
     listener.Epochs = settings.Epochs ?? listener.Epochs;
     listener.ConvolutionForm = settings.Form ?? listener.ConvolutionForm;
-    var perListener = ml.Audio().Recommendation.Trainers.PerListenerAudio(windows, new PerListenerAudioOptions
+    PerListenerAudioTrainer PerListenerTrainer() => ml.Audio().Recommendation.Trainers.PerListenerAudio(windows, new PerListenerAudioOptions
     {
         MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = "Plays", Seed = settings.Seed, Listener = listener,
-    }).Fit(training);
+    });
+    var perListener = PerListenerTrainer().Fit(training);
     Console.WriteLine($"per-listener scorers trained in {watch.Elapsed.TotalSeconds:F0} s ({perListener.ListenersWithModel} listeners)");
     Evaluate("per-listener TimeConvLstm (the seed's method)", perListener);
     // A fixed, unlearned stack: each listener's two scores standardised over the catalog and added.
     Evaluate("multi-user + per-listener (z-scores added)", StandardizedSum.Of(audio, perListener));
+    if (settings.Stack)
+    {
+        // A learned stack: LightGBM LambdaRank over the two audio scores and popularity, stacking by itself (its own
+        // 80/20 split of each listener's plays, ColdLikeSongFraction of the played tracks made cold-like so the ranker
+        // learns how the audio scores rank tracks nobody played), every feature refitted on all plays after.
+        watch.Restart();
+        var trainers = ml.Audio().Recommendation.Trainers;
+        using var stack = trainers.HybridRanker(new HybridRankerOptions
+        {
+            UserColumnName = "UserKey", SongColumnName = "SongKey", LabelColumnName = "Plays",
+            FeatureTrainers =
+            [
+                new("MultiUserAudio", trainers.MultiUserAudio(windows, AudioOptions())),
+                new("PerListener", PerListenerTrainer()),
+                new("Popularity", trainers.Popularity("Plays", "UserKey", "SongKey")),
+            ],
+            ColdLikeSongFraction = settings.ColdLike, Seed = settings.Seed,
+        }).Fit(training);
+        Console.WriteLine($"learned stack trained in {watch.Elapsed.TotalSeconds:F0} s");
+        Evaluate($"learned stack (LambdaRank: multi-user, per-listener, popularity; {settings.ColdLike:0.##} cold-like)", stack);
+    }
 }
 
 Console.WriteLine();
@@ -371,16 +397,21 @@ internal sealed class Oracle(int users, int songs, Func<int, int, float> score) 
     }
 }
 
-internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs, string? Store = null, bool CatalogOnly = false, string[]? Sources = null, int Copies = 1, string Taste = "soundtrack", bool DirectionCheck = true, double? WindowStatisticsWeight = null, ConvolutionForm? Form = null, bool PerListener = false, int Plays = 6, int? ContrastivePretrainingEpochs = null, double? ContrastiveWeight = null)
+internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs, string? Store = null, bool CatalogOnly = false, string[]? Sources = null, int Copies = 1, string Taste = "soundtrack", bool DirectionCheck = true, double? WindowStatisticsWeight = null, ConvolutionForm? Form = null, bool PerListener = false, int Plays = 6, int? ContrastivePretrainingEpochs = null, double? ContrastiveWeight = null, bool Stack = false, double ColdLike = 0.2)
 {
     public static Settings Parse(string[] args)
     {
         var s = new Settings(60, 60, 1, null);
         for (int i = 0; i < args.Length; i += 2)
         {
-            if (args[i] is "--no-direction-check" or "--per-listener")
+            if (args[i] is "--no-direction-check" or "--per-listener" or "--stack")
             {
-                s = args[i] == "--per-listener" ? s with { PerListener = true } : s with { DirectionCheck = false };
+                s = args[i] switch
+                {
+                    "--per-listener" => s with { PerListener = true },
+                    "--stack" => s with { PerListener = true, Stack = true },
+                    _ => s with { DirectionCheck = false },
+                };
                 i--;
                 continue;
             }
@@ -412,8 +443,9 @@ internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs
                 "--window-statistics-weight" => s with { WindowStatisticsWeight = double.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--contrastive-pretraining" => s with { ContrastivePretrainingEpochs = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--contrastive-weight" => s with { ContrastiveWeight = double.Parse(args[i + 1], CultureInfo.InvariantCulture) },
+                "--cold-like" => s with { ColdLike = double.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--form" => s with { Form = args[i + 1] == "2d" ? ConvolutionForm.Conv2dTimeOnly : args[i + 1] == "1d" ? ConvolutionForm.Conv1dAllCoefficients : throw new ArgumentException($"--form takes 1d or 2d; found '{args[i + 1]}'.") },
-                _ => throw new ArgumentException($"Unknown option {args[i]}; known: --seconds (0: whole tracks), --users, --seed, --epochs, --store DIR, --catalog-only, --no-check (no effect: unreadable files are found in the same pass now), --sources a,b, --copies N (with --catalog-only), --taste soundtrack|order, --no-direction-check (order: skip the TimeConvLstm told the direction), --window-statistics-weight W, --contrastive-pretraining E, --contrastive-weight W (the multi-user model's), --form 1d|2d (both networks' ConvolutionForm), --per-listener (also the seed's method: a TimeConvLstm per listener), --plays N (training plays drawn per listener, default 6)."),
+                _ => throw new ArgumentException($"Unknown option {args[i]}; known: --seconds (0: whole tracks), --users, --seed, --epochs, --store DIR, --catalog-only, --no-check (no effect: unreadable files are found in the same pass now), --sources a,b, --copies N (with --catalog-only), --taste soundtrack|order, --no-direction-check (order: skip the TimeConvLstm told the direction), --window-statistics-weight W, --contrastive-pretraining E, --contrastive-weight W (the multi-user model's), --form 1d|2d (both networks' ConvolutionForm), --per-listener (also the seed's method: a TimeConvLstm per listener), --stack (with it, a learned LambdaRank stack of the multi-user and per-listener models and popularity), --cold-like F (the stack's ColdLikeSongFraction, default 0.2), --plays N (training plays drawn per listener, default 6)."),
             };
         }
 
