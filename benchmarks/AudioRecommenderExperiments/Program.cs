@@ -580,6 +580,10 @@ internal static class FeatureModel
         int negatives = (int)Value(tokens, "neg", 2);
         bool songBias = tokens.Contains("songbias");
         bool linear = tokens.Contains("linear");
+        // dist: the logit is bias - |song embedding - user vector|^2 instead of their dot product, so a listener's
+        // liking can be a bump around a point of the embedding (a tempo taste is a bump of 20 bpm around the
+        // listener's tempo), which a dot product can only make by bending the embedding.
+        bool distance = tokens.Contains("dist");
         double wd = Value(tokens, "wd", 0);
         int e = (int)Value(tokens, "emb", 32);
         var timer = Stopwatch.StartNew();
@@ -608,7 +612,9 @@ internal static class FeatureModel
                 var songIndex = tensor(batch.Select(p => (long)p.Song).ToArray());
                 var embedding = encoder.call(x.index_select(0, songIndex));
                 var u = users.index_select(0, tensor(batch.Select(p => (long)p.User).ToArray()));
-                var logits = (embedding * u).sum(-1).add(bias, TorchScalars.One);
+                var logits = distance
+                    ? bias.sub(embedding.sub(u).pow(TorchScalars.Two).sum(-1))
+                    : (embedding * u).sum(-1).add(bias, TorchScalars.One);
                 if (songBias)
                 {
                     logits = logits.add(songBiases.index_select(0, songIndex), TorchScalars.One);
@@ -636,7 +642,10 @@ internal static class FeatureModel
         using (no_grad())
         {
             var embeddings = encoder.call(x);
-            table = users.matmul(embeddings.t()).data<float>().ToArray();
+            // With dist, a user's ranking by -|e - u|^2 is the ranking by 2 u.e - |e|^2 (|u|^2 is the same for all songs).
+            table = (distance
+                ? users.matmul(embeddings.t()).mul(TorchScalars.Two).sub(embeddings.pow(TorchScalars.Two).sum(-1).unsqueeze(0))
+                : users.matmul(embeddings.t())).data<float>().ToArray();
             participation = CnnExperiment.ParticipationRatio(embeddings);
         }
 
