@@ -104,7 +104,8 @@ public sealed class MultiUserAudioOptions
     /// finds its weights in the checkpoint). 0 turns it off.
     /// <para>
     /// Default null: automatic, <see cref="Defaults.ContrastivePretrainingEpochs"/> epochs, fewer when that would be more
-    /// than <see cref="Defaults.MaximumAutomaticPretrainingSteps"/> steps (at least one epoch), so a catalog of 5,000
+    /// than <see cref="Defaults.MaximumAutomaticPretrainingSteps"/> steps (at least one epoch; none with fewer than two
+    /// songs or a <see cref="BatchSize"/> of 1, where nothing can be contrasted), so a catalog of 5,000
     /// songs gets 100 epochs (about 15,700 steps; 3 to 6 minutes on two CPU cores) and one of 100,000 songs 5.
     /// </para>
     /// <para>
@@ -293,6 +294,7 @@ public sealed class MultiUserAudioOptions
             .Check(!Enum.IsDefined(Aggregation), nameof(Aggregation), $"unknown value {(int)Aggregation}.")
             .Check(!Enum.IsDefined(Device), nameof(Device), $"unknown value {(int)Device}.")
             .Check(!(WindowStatisticsWeight >= 0) || double.IsInfinity(WindowStatisticsWeight), nameof(WindowStatisticsWeight), $"must be 0 or more and finite; found {WindowStatisticsWeight}.")
+            .Check(ContrastivePretrainingEpochs > 0 && BatchSize < 2, nameof(ContrastivePretrainingEpochs), $"needs BatchSize of 2 or more (a song's windows are told apart from the other songs' in its batch); BatchSize is {BatchSize}. Set ContrastivePretrainingEpochs to 0 or null (automatic: 0 with batches of one), or BatchSize to 2 or more.")
             .Check(ContrastivePretrainingEpochs < 0, nameof(ContrastivePretrainingEpochs), $"must be null (automatic) or 0 or more; found {ContrastivePretrainingEpochs}.")
             .Check(ContrastiveWeight is double weight && (!(weight >= 0) || double.IsInfinity(weight)), nameof(ContrastiveWeight), $"must be null (automatic), 0 or more and finite; found {ContrastiveWeight}.")
             .Check(ContrastiveWeight > 0 && WindowsPerPair < 2, nameof(ContrastiveWeight), $"needs WindowsPerPair of 2 or more (two windows of a song to match); WindowsPerPair is {WindowsPerPair}. Set ContrastiveWeight to 0 or null (automatic: 0 with one window per pair), or WindowsPerPair to 2 or more.")

@@ -181,11 +181,16 @@ public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioMod
     /// <summary>
     /// The automatic pretraining epoch count: <see cref="MultiUserAudioOptions.Defaults.ContrastivePretrainingEpochs"/>,
     /// fewer when that would exceed <see cref="MultiUserAudioOptions.Defaults.MaximumAutomaticPretrainingSteps"/> steps,
-    /// at least one.
+    /// at least one; 0 when there is nothing to contrast (fewer than two songs, or a batch size of 1).
     /// </summary>
     internal static int AutomaticPretrainingEpochs(int songs, MultiUserAudioOptions options)
     {
-        long steps = Math.Max(1, PretrainingStepsPerEpoch(songs, options));
+        long steps = PretrainingStepsPerEpoch(songs, options);
+        if (steps == 0)
+        {
+            return 0; // fewer than two songs, or batches of one: no song has another to be told apart from
+        }
+
         return (int)Math.Clamp(MultiUserAudioOptions.Defaults.MaximumAutomaticPretrainingSteps / steps, 1, MultiUserAudioOptions.Defaults.ContrastivePretrainingEpochs);
     }
 
@@ -195,7 +200,7 @@ public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioMod
 
     // Pretraining batches per epoch: every song once, BatchSize songs a batch (a last batch of one song is dropped).
     private static long PretrainingStepsPerEpoch(int songs, MultiUserAudioOptions options) =>
-        songs < 2 ? 0 : (songs / options.BatchSize) + (songs % options.BatchSize >= 2 ? 1 : 0);
+        songs < 2 || options.BatchSize < 2 ? 0 : (songs / options.BatchSize) + (songs % options.BatchSize >= 2 ? 1 : 0);
 
     // Pairs per epoch: every training play and its negatives, in batches.
     private static long StepsPerEpoch(int trainingPlays, MultiUserAudioOptions options) =>

@@ -106,6 +106,8 @@ public sealed class MultiUserAudioContrastiveTests
         Assert.Contains("ContrastivePretrainingEpochs: must be null (automatic) or 0 or more", e.Message, StringComparison.Ordinal);
         Assert.Contains("ContrastiveWeight: needs WindowsPerPair of 2 or more", e.Message, StringComparison.Ordinal);
         Assert.Contains("ContrastiveTemperature: must be positive", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ArgumentException>(() => ml.Audio().Recommendation.Trainers.MultiUserAudio(SongsWithIdentity(), new MultiUserAudioOptions { ContrastivePretrainingEpochs = 3, BatchSize = 1 }));
+        Assert.Contains("ContrastivePretrainingEpochs: needs BatchSize of 2 or more", e.Message, StringComparison.Ordinal);
         e = Assert.Throws<ArgumentException>(() => ml.Audio().Recommendation.Trainers.MultiUserAudio(SongsWithIdentity(), new MultiUserAudioOptions { ContrastiveWeight = double.NaN }));
         Assert.Contains("ContrastiveWeight: must be null (automatic), 0 or more and finite", e.Message, StringComparison.Ordinal);
 
@@ -151,7 +153,8 @@ public sealed class MultiUserAudioContrastiveTests
     [InlineData(5_000, 32, 100)] // 157 steps: 15,700, under the cap
     [InlineData(100_000, 32, 5)] // 3,125 steps: the cap of 16,000 steps allows 5 epochs
     [InlineData(10_000_000, 32, 1)] // at least one epoch
-    [InlineData(1, 32, 100)] // nothing to pretrain on; the count does not matter
+    [InlineData(1, 32, 0)] // one song: nothing to tell it apart from
+    [InlineData(100, 1, 0)] // batches of one song: the same
     public void TheAutomaticPretrainingCountIsCappedByStepsAndKeepsOneEpoch(int songs, int batchSize, int expected) =>
         Assert.Equal(expected, MultiUserAudioTrainer.AutomaticPretrainingEpochs(songs, new MultiUserAudioOptions { BatchSize = batchSize }));
 
