@@ -24,7 +24,8 @@
 //   wpe / fmse;rank=N (van den Oord et al. 2013: the network predicts weighted-MF song factors, by the weighted
 //   prediction error over all users with their MF factors fixed, or by squared error on the factors)
 //   pretrain=E (E epochs of CLMR-style contrastive pretraining on every song's windows, cold ones too, before the plays;
-//   temperature tau=T; with clr=X the contrastive term also stays in the play training)
+//   temperature tau=T; with clr=X the contrastive term also stays in the play training; near=K draws the second window
+//   of each pretraining pair within K windows of the first)
 //   simneg=P;simk=K (the dropped SimilarNegativeShare of commit 3353880: share P of the negatives from the played song's K
 //   nearest warm songs by MFCC statistics, default K 5)
 //
@@ -789,6 +790,9 @@ internal static class CnnExperiment
             var encoderOnly = encoderParameters.ToArray();
             using var preOptimizer = new RootedAdam(encoderOnly, lr);
             var preBuffer = new float[32 * 2 * size];
+            // near=K: the second window of a positive pair lies within K windows of the first (a section, not anywhere
+            // in the song), so a part heard in only one section (a motif) can be shared by both windows.
+            int near = (int)FeatureModel.Value(tokens, "near", 0);
             var preLosses = new List<double>();
             for (int epoch = 0; epoch < pretrain; epoch++)
             {
@@ -803,6 +807,13 @@ internal static class CnnExperiment
                     {
                         int song = order[start + i], count = songs.WindowCount(song);
                         int first = rng.Next(count), second = count < 2 ? first : (first + 1 + rng.Next(count - 1)) % count;
+                        if (near > 0 && count > 1)
+                        {
+                            int low = Math.Max(0, first - near), high = Math.Min(count - 1, first + near);
+                            second = low + rng.Next(high - low); // high - low candidates besides first
+                            second += second >= first ? 1 : 0;
+                        }
+
                         songs.Windows(song).Slice(first * size, size).CopyTo(preBuffer.AsSpan(2 * i * size, size));
                         songs.Windows(song).Slice(second * size, size).CopyTo(preBuffer.AsSpan(((2 * i) + 1) * size, size));
                     }

@@ -114,8 +114,8 @@ public sealed class MultiUserAudioOptions
     /// (every one of 3 simulator seeds, 30 epochs), 57% against 34% at 5,000 songs x 2,000 listeners (5 epochs), level
     /// where plays are plentiful (40 per listener, four negatives each), and a mean +0.06 over 3 seeds on real game
     /// soundtracks (two seeds up, one down). It costs what a listener hears in only part of a song: where the taste is a
-    /// short motif, cold NDCG@10 fell from 0.341 to 0.293 (five simulator seeds), likely because two windows of one song,
-    /// its positives, often disagree on the motif. Set 0 (and <see cref="ContrastiveWeight"/> 0) for such tastes, or for
+    /// short motif, cold NDCG@10 fell from 0.341 to 0.293 (five simulator seeds; positives drawn from one section instead
+    /// of the whole song did not help). Set 0 (and <see cref="ContrastiveWeight"/> 0) for such tastes, or for
     /// the model of releases before it was the default.
     /// </para>
     /// </summary>
