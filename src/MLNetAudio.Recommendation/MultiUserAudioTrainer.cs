@@ -428,14 +428,11 @@ public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioMod
             Shuffle(order, rng);
             double total = 0;
             int batches = 0, skipped = 0;
+            long encoded = 0;
+            // At least two songs per batch (BatchSize 1 is refused by the options): a last single song is left out.
             for (int first = 0; first + 1 < order.Count; first += o.BatchSize)
             {
                 int b = Math.Min(o.BatchSize, order.Count - first);
-                if (b < 2)
-                {
-                    break; // one song has nothing to be told apart from
-                }
-
                 for (int i = 0; i < b; i++)
                 {
                     int song = order[first + i], count = _songs.WindowCount(song);
@@ -469,6 +466,7 @@ public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioMod
                 optimizer.step();
                 total += contrastive;
                 batches++;
+                encoded += 2L * b;
             }
 
             if (batches == 0 && skipped > 0)
@@ -479,7 +477,6 @@ public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioMod
             channel.Info(MessageSensitivity.None, $"{TrainerName} contrastive pretraining epoch {epoch + 1}: loss {(batches == 0 ? "n/a" : (total / batches).ToString("F4", CultureInfo.InvariantCulture))}"
                 + (skipped > 0 ? $", {skipped} batch(es) skipped" : string.Empty));
             double seconds = clock.Elapsed.TotalSeconds;
-            long encoded = 2L * Math.Min(order.Count, (long)batches * o.BatchSize);
             o.Progress?.Report(new TrainingProgress(epoch + 1, batches == 0 ? double.NaN : total / batches)
             {
                 Trainer = TrainerName,
