@@ -71,6 +71,16 @@ public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioMod
         options.Epochs ??= AutomaticEpochs(plays.NonZeroCount, options);
         options.ContrastivePretrainingEpochs ??= AutomaticPretrainingEpochs(_songs.SongCount, options);
         options.ContrastiveWeight ??= AutomaticContrastiveWeight(options);
+        if (options.ContrastivePretrainingEpochs > 0 && PretrainingStepsPerEpoch(_songs.SongCount, options) == 0)
+        {
+            // The options already refuse BatchSize 1, so this is a catalog of one song: no other song to tell it apart from.
+            throw new ArgumentException(
+                $"ContrastivePretrainingEpochs is {options.ContrastivePretrainingEpochs} but the song windows hold {_songs.SongCount} song(s); "
+                + "pretraining tells each song's windows apart from other songs' and needs at least two. "
+                + "Set ContrastivePretrainingEpochs to 0 or null (automatic: 0 for a single song), or train on more songs.",
+                nameof(input));
+        }
+
         using (var plan = _log.Start("Plan"))
         {
             plan.Info(MessageSensitivity.None, _options.Epochs is null

@@ -148,6 +148,28 @@ public sealed class MultiUserAudioContrastiveTests
         Assert.True(reports[99].TrainingLoss < reports[0].TrainingLoss, $"contrastive loss {reports[0].TrainingLoss:0.000} -> {reports[99].TrainingLoss:0.000}");
     }
 
+    [Fact]
+    public void OneSongSkipsAutomaticPretrainingAndRefusesAnExplicitCountNamingTheOption()
+    {
+        var ml = new MLContext(1);
+        var song = SongsWithIdentity().Windows(0).ToArray();
+        var single = AudioSongWindows.FromValues([song], Frames, Coefficients, new AudioSongOptions());
+        var plays = PlayLogs.Make(ml, 2, 1, [(1u, 1u, 1f), (2u, 1u, 1f)]);
+
+        // Automatic: no pretraining epoch is reported (before, empty epochs reported a NaN loss), training runs.
+        var reports = new List<TrainingProgress>();
+        var automatic = Options(null, weight: null);
+        automatic.Epochs = 2;
+        automatic.Progress = new SyncProgress(reports.Add);
+        using var model = ml.Audio().Recommendation.Trainers.MultiUserAudio(single, automatic).Fit(plays);
+        Assert.Equal([1, 2], reports.Select(r => r.Epoch));
+        Assert.All(reports, r => Assert.False(r.Pretraining, $"{r}"));
+
+        var e = Assert.Throws<ArgumentException>(() => ml.Audio().Recommendation.Trainers.MultiUserAudio(single, Options(3)).Fit(plays));
+        Assert.Contains("ContrastivePretrainingEpochs is 3 but the song windows hold 1 song(s)", e.Message, StringComparison.Ordinal);
+        Assert.Contains("Set ContrastivePretrainingEpochs to 0 or null", e.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(24, 8, 100)] // 3 steps an epoch: the default 100 epochs
     [InlineData(5_000, 32, 100)] // 157 steps: 15,700, under the cap
