@@ -25,7 +25,8 @@
 //   prediction error over all users with their MF factors fixed, or by squared error on the factors)
 //   pretrain=E (E epochs of CLMR-style contrastive pretraining on every song's windows, cold ones too, before the plays;
 //   temperature tau=T; with clr=X the contrastive term also stays in the play training; near=K draws the second window
-//   of each pretraining pair within K windows of the first)
+//   of each pretraining pair within K windows of the first; hard makes each pretraining batch a song and its 31 nearest
+//   songs by MFCC statistics, so what tells them apart is what statistics miss)
 //   simneg=P;simk=K (the dropped SimilarNegativeShare of commit 3353880: share P of the negatives from the played song's K
 //   nearest warm songs by MFCC statistics, default K 5)
 //
@@ -794,10 +795,20 @@ internal static class CnnExperiment
             // in the song), so a part heard in only one section (a motif) can be shared by both windows.
             int near = (int)FeatureModel.Value(tokens, "near", 0);
             var preLosses = new List<double>();
+            // hard: each batch is a random song and the 31 songs nearest it by standardised MFCC mean + std among those
+            // not yet in a batch this epoch, so songs alike in frame statistics must be told apart by what the
+            // statistics miss (tempo, rhythm, the order of parts).
+            bool hard = tokens.Contains("hard");
+            var statistics = hard ? ContentSongFeatures.MfccStatistics(songs) : null;
             for (int epoch = 0; epoch < pretrain; epoch++)
             {
                 network.train();
                 var order = Enumerable.Range(0, simulator.SongCount).OrderBy(_ => rng.Next()).ToArray();
+                if (statistics is not null)
+                {
+                    order = HardBatches(order, statistics, 32);
+                }
+
                 double total = 0;
                 int batches = 0;
                 for (int start = 0; start + 1 < order.Length; start += 32)
@@ -1051,7 +1062,9 @@ internal static class CnnExperiment
             var instruments = new[] { Instrument.Flute, Instrument.Guitar, Instrument.Violin, Instrument.Clarinet, Instrument.Marimba };
             double instrument = instruments.Average(i => Probe.Classify(standardised, simulator.Songs.Select(s => s.Instruments.Contains(i) ? 1 : 0).ToArray(), 2, bench.Warm, bench.Cold).Accuracy);
             double register = Probe.Classify(standardised, simulator.Songs.Select(s => (int)s.Register).ToArray(), 3, bench.Warm, bench.Cold).Accuracy;
-            probe = $"; probe of song embedding: instrument {instrument:0.00}, register {register:0.00}";
+            // Tempo in thirds of the simulator's 60-180 bpm range: slow, middle, fast.
+            double tempo = Probe.Classify(standardised, simulator.Songs.Select(s => Math.Clamp((int)((s.TempoBpm - 60) / 40), 0, 2)).ToArray(), 3, bench.Warm, bench.Cold).Accuracy;
+            probe = $"; probe of song embedding: instrument {instrument:0.00}, register {register:0.00}, tempo third {tempo:0.00}";
             // With both motif orders in the catalog: can a linear read-out of the song embedding tell them apart
             // (motif songs only, trained on warm, tested on cold)?
             if (simulator.Songs.Any(s => s.Motif?.Falling == true))
@@ -1067,6 +1080,24 @@ internal static class CnnExperiment
             $"loss {losses[0]:0.000} -> {losses[^1]:0.000}; between-song share of window variance {1 - (withinSong / Math.Max(1e-12, total)):0.00}, "
             + $"total {total:0.000}, participation ratio {participation:0.0}{probe}; {timer.Elapsed.TotalSeconds:0} s");
         _ = windowsSeen;
+    }
+
+    // Greedy batches of look-alikes: the first song left in the shuffled order, then its batch - 1 nearest songs
+    // (squared Euclidean distance over the given features) among those left; the batches laid end to end.
+    private static int[] HardBatches(int[] shuffled, float[][] features, int batch)
+    {
+        var left = new List<int>(shuffled);
+        var result = new List<int>(shuffled.Length);
+        while (left.Count > 0)
+        {
+            int anchor = left[0];
+            var chosen = left.OrderBy(s => s == anchor ? -1 : features[anchor].Zip(features[s], (a, b) => (a - b) * (a - b)).Sum()).Take(batch).ToList();
+            result.AddRange(chosen);
+            var taken = chosen.ToHashSet();
+            left.RemoveAll(taken.Contains);
+        }
+
+        return result.ToArray();
     }
 
     private static float[][] Standardised(float[][] rows)
