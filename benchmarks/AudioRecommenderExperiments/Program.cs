@@ -25,7 +25,8 @@
 //   prediction error over all users with their MF factors fixed, or by squared error on the factors)
 //   pretrain=E (E epochs of CLMR-style contrastive pretraining on every song's windows, cold ones too, before the plays;
 //   temperature tau=T; with clr=X the contrastive term also stays in the play training; near=K draws the second window
-//   of each pretraining pair within K windows of the first; hard makes each pretraining batch a song and its 31 nearest
+//   of each pretraining pair within K windows of the first; rhythm=X a read-out of the embedding must give the window's
+//   tempogram, weight X, in pretraining and play training; hard makes each pretraining batch a song and its 31 nearest
 //   songs by MFCC statistics, so what tells them apart is what statistics miss)
 //   simneg=P;simk=K (the dropped SimilarNegativeShare of commit 3353880: share P of the negatives from the played song's K
 //   nearest warm songs by MFCC statistics, default K 5)
@@ -568,6 +569,98 @@ internal static class Probe
 /// </summary>
 internal static class FeatureModel
 {
+    /// <summary>The first and last lag of <see cref="Tempogram"/>, in frames (20 ms hops: 0.1 to 1.5 s; beat periods at 180 and 60 bpm are 17 and 50 frames).</summary>
+    public const int FirstLag = 5, LastLag = 75;
+
+    /// <summary>
+    /// A song's tempogram: per window, an onset envelope (the half-wave rectified frame-to-frame rise of the
+    /// per-coefficient standardised MFCCs, summed over coefficients), centred, and its autocorrelation at lags
+    /// <see cref="FirstLag"/>..<see cref="LastLag"/> divided by the lag-0 value; averaged over the song's windows and
+    /// standardised per lag over the catalog. A beat period of k frames shows as a peak at lag k, so a tempo is a
+    /// position along these features, not a single number.
+    /// </summary>
+    public static float[][] Tempogram(AudioSongWindows songs)
+    {
+        int frames = songs.FramesPerWindow, c = songs.Coefficients, lags = LastLag - FirstLag + 1;
+        var mean = new double[c];
+        var sq = new double[c];
+        long n = 0;
+        for (int s = 0; s < songs.SongCount; s++)
+        {
+            var w = songs.Windows(s);
+            for (int i = 0; i < w.Length; i++)
+            {
+                mean[i % c] += w[i];
+                sq[i % c] += (double)w[i] * w[i];
+            }
+
+            n += w.Length / c;
+        }
+
+        var deviation = new double[c];
+        for (int j = 0; j < c; j++)
+        {
+            mean[j] /= n;
+            deviation[j] = Math.Sqrt(Math.Max(1e-12, (sq[j] / n) - (mean[j] * mean[j])));
+        }
+
+        var result = new float[songs.SongCount][];
+        var onset = new double[frames];
+        for (int s = 0; s < songs.SongCount; s++)
+        {
+            var w = songs.Windows(s);
+            int windows = songs.WindowCount(s);
+            var sum = new double[lags];
+            for (int k = 0; k < windows; k++)
+            {
+                var x = w.Slice(k * frames * c, frames * c);
+                onset[0] = 0;
+                for (int t = 1; t < frames; t++)
+                {
+                    double rise = 0;
+                    for (int j = 0; j < c; j++)
+                    {
+                        rise += Math.Max(0, (x[(t * c) + j] - x[((t - 1) * c) + j]) / deviation[j]);
+                    }
+
+                    onset[t] = rise;
+                }
+
+                double average = onset.Skip(1).Average();
+                for (int t = 0; t < frames; t++)
+                {
+                    onset[t] = t == 0 ? 0 : onset[t] - average;
+                }
+
+                double zero = onset.Sum(v => v * v) + 1e-12;
+                for (int lag = FirstLag; lag <= LastLag; lag++)
+                {
+                    double r = 0;
+                    for (int t = 1; t + lag < frames; t++)
+                    {
+                        r += onset[t] * onset[t + lag];
+                    }
+
+                    sum[lag - FirstLag] += r / zero / windows;
+                }
+            }
+
+            result[s] = sum.Select(v => (float)v).ToArray();
+        }
+
+        for (int lag = 0; lag < lags; lag++)
+        {
+            double m = result.Average(r => r[lag]);
+            double d = Math.Sqrt(Math.Max(1e-12, result.Average(r => (r[lag] - m) * (r[lag] - m))));
+            foreach (var r in result)
+            {
+                r[lag] = (float)((r[lag] - m) / d);
+            }
+        }
+
+        return result;
+    }
+
     public static void Run(Bench bench, string variant, int seed, int epochs)
     {
         var simulator = bench.Simulator;
@@ -576,7 +669,9 @@ internal static class FeatureModel
         {
             "attributes" => Enumerable.Range(1, simulator.SongCount).Select(k => simulator.AttributeVector((uint)k)).ToArray(),
             "mfcc" => ContentSongFeatures.MfccStatistics(bench.Songs),
-            _ => throw new ArgumentException($"feature variant must start with attributes or mfcc; found '{tokens[0]}'."),
+            "tempogram" => Tempogram(bench.Songs),
+            "mfcc+tempogram" => ContentSongFeatures.MfccStatistics(bench.Songs).Zip(Tempogram(bench.Songs), (a, b) => a.Concat(b).ToArray()).ToArray(),
+            _ => throw new ArgumentException($"feature variant must start with attributes, mfcc, tempogram or mfcc+tempogram; found '{tokens[0]}'."),
         };
         double lr = Value(tokens, "lr", 3e-3);
         int negatives = (int)Value(tokens, "neg", 2);
@@ -729,6 +824,48 @@ internal static class CnnExperiment
         // hold. vicreg=X: VICReg's variance and covariance terms on the batch's embeddings, weight X.
         double aux = FeatureModel.Value(tokens, "aux", 0), vicreg = FeatureModel.Value(tokens, "vicreg", 0);
         using var auxHead = aux > 0 ? nn.Linear(e, 2L * songs.Coefficients) : null;
+        // rhythm=X: a second read-out, weight X, must give the window's tempogram (FeatureModel.Tempogram's
+        // autocorrelation of the onset envelope at lags 5..75 frames, per window, standardised per lag over the
+        // catalog's windows): a beat period shows as a peak at its lag, so the embedding holds tempo as a position
+        // along many directions, which user vectors can weigh as a bump.
+        double rhythm = FeatureModel.Value(tokens, "rhythm", 0);
+        int lagCount = FeatureModel.LastLag - FeatureModel.FirstLag + 1;
+        using var rhythmHead = rhythm > 0 ? nn.Linear(e, lagCount) : null;
+        Tensor WindowTempogram(Tensor standardised)
+        {
+            var o = F.relu(standardised.narrow(1, 1, standardised.shape[1] - 1).sub(standardised.narrow(1, 0, standardised.shape[1] - 1))).sum(2);
+            o = o.sub(o.mean([1], keepdim: true));
+            using var small = 1e-6.ToScalar();
+            var zero = o.pow(TorchScalars.Two).sum(1).add(small);
+            long length = o.shape[1];
+            var lagged = Enumerable.Range(FeatureModel.FirstLag, lagCount).Select(k => o.narrow(1, 0, length - k).mul(o.narrow(1, k, length - k)).sum(1)).ToArray();
+            return stack(lagged, 1).div(zero.unsqueeze(1));
+        }
+
+        Tensor? lagMean = null, lagStd = null;
+        if (rhythmHead is not null)
+        {
+            using var noGrad = no_grad();
+            var all = new List<Tensor>();
+            for (int s = 0; s < simulator.SongCount; s++)
+            {
+                using var scope = NewDisposeScope();
+                var x = tensor(songs.Windows(s).ToArray(), [songs.WindowCount(s), songs.FramesPerWindow, songs.Coefficients]).sub(mean).div(std);
+                all.Add(WindowTempogram(x).MoveToOuterDisposeScope());
+            }
+
+            using var windowsTempogram = cat(all, 0);
+            lagMean = windowsTempogram.mean([0]);
+            lagStd = windowsTempogram.std(0).clamp_min(1e-6);
+            all.ForEach(t => t.Dispose());
+        }
+
+        Tensor RhythmLoss(Tensor x, Tensor embedding)
+        {
+            var target = WindowTempogram(x).sub(lagMean!).div(lagStd!).detach();
+            using var weight = ((float)rhythm).ToScalar();
+            return F.mse_loss(rhythmHead!.call(embedding), target).mul(weight);
+        }
         // clr=X: CLMR-style contrastive loss, weight X: two windows of the same song are positives, the other songs'
         // windows in the batch negatives (InfoNCE through a linear projection, temperature tau=T, default 0.1).
         double clr = FeatureModel.Value(tokens, "clr", 0), tau = FeatureModel.Value(tokens, "tau", 0.1);
@@ -745,7 +882,7 @@ internal static class CnnExperiment
         double dropNet = FeatureModel.Value(tokens, "dropnet", 0);
         var songVectors = nn.Parameter(zeros(simulator.SongCount, e));
         IEnumerable<TorchSharp.Modules.Parameter> trained = dropNet > 0 ? [users, bias, userBiases, songBiases, logScale, songVectors] : [users, bias, userBiases, songBiases, logScale];
-        var encoderParameters = network.parameters().Concat(poolHead?.parameters() ?? []).Concat(batchNorm?.parameters() ?? []).Concat(auxHead?.parameters() ?? []).Concat(clrHead?.parameters() ?? []);
+        var encoderParameters = network.parameters().Concat(poolHead?.parameters() ?? []).Concat(batchNorm?.parameters() ?? []).Concat(auxHead?.parameters() ?? []).Concat(rhythmHead?.parameters() ?? []).Concat(clrHead?.parameters() ?? []);
         // wpe / fmse (van den Oord, Dieleman and Schrauwen 2013, "Deep content-based music recommendation"): the
         // network predicts each song's weighted-MF factors instead of learning user vectors from plays. MF (the
         // library's ImplicitMatrixFactorization, rank=N, default 8, its other defaults) is fitted on the training plays
@@ -847,6 +984,11 @@ internal static class CnnExperiment
                         loss = loss.add(F.mse_loss(auxHead.call(flat), target).mul(auxScalar), TorchScalars.One);
                     }
 
+                    if (rhythmHead is not null)
+                    {
+                        loss = loss.add(RhythmLoss(x, flat), TorchScalars.One);
+                    }
+
                     preOptimizer.zero_grad();
                     loss.backward();
                     nn.utils.clip_grad_norm_(encoderOnly, 5);
@@ -927,6 +1069,11 @@ internal static class CnnExperiment
                     var target = cat([x.mean([1]), x.std(1)], 1).detach();
                     using var auxScalar = ((float)aux).ToScalar();
                     loss = loss.add(F.mse_loss(auxHead.call(flat), target).mul(auxScalar), TorchScalars.One);
+                }
+
+                if (rhythmHead is not null)
+                {
+                    loss = loss.add(RhythmLoss(x, flat), TorchScalars.One);
                 }
 
                 if (clrHead is not null && clr > 0)
