@@ -148,25 +148,28 @@ public sealed class MultiUserAudioCheckpointTests : IDisposable
         }
     }
 
-    [Fact]
-    public void With_contrastive_pretraining_and_term_a_run_resumed_inside_an_epoch_gives_the_uninterrupted_model()
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(1.0)] // and the rhythm read-out, saved after the projection
+    public void With_contrastive_pretraining_and_term_a_run_resumed_inside_an_epoch_gives_the_uninterrupted_model(double rhythmWeight)
     {
-        static MultiUserAudioOptions Contrastive(string? directory)
+        MultiUserAudioOptions Contrastive(string? directory)
         {
             var options = CheckpointedMultiUserTraining.Options(directory, epochs: 2);
             options.ContrastivePretrainingEpochs = 2;
             options.ContrastiveWeight = 0.5;
+            options.RhythmWeight = rhythmWeight;
             return options;
         }
 
         string reference = CheckpointedMultiUserTraining.Train(Contrastive(null));
         Assert.NotEqual(CheckpointedMultiUserTraining.Train(CheckpointedMultiUserTraining.Options(null, epochs: 2)), reference);
-        string directory = Path.Combine(_root, "contrastive");
+        string directory = Path.Combine(_root, $"contrastive-{rhythmWeight}");
         Assert.Equal(reference, CheckpointedMultiUserTraining.Train(Contrastive(directory)));
 
         // Inside the second epoch: the projection and the encoder come back from the checkpoint, pretraining is not redone.
         string checkpoint = Checkpoints(directory).First(p => p.Contains("epoch-000001-step-000000006", StringComparison.Ordinal));
-        string resumed = Path.Combine(_root, "contrastive-resumed");
+        string resumed = Path.Combine(_root, $"contrastive-resumed-{rhythmWeight}");
         Directory.CreateDirectory(resumed);
         File.Copy(checkpoint, Path.Combine(resumed, Path.GetFileName(checkpoint)));
         var log = new List<string>();
