@@ -8,7 +8,7 @@
 // probe: oracle, random and MFCC-statistics rows, and linear probes of the taste attributes. features: the trainer's
 // user-vector model over fixed song features (variants attributes or mfcc, with ;linear ;songbias ;wd=X ;emb=N).
 // cnn: the trainer's loop re-implemented with switches (below), every --every epochs a row. library: the library's
-// MultiUserAudioTrainer itself with its defaults (--weight sets WindowStatisticsWeight, --agg mean|max Aggregation).
+// MultiUserAudioTrainer itself with its defaults (--weight sets WindowStatisticsWeight, --rhythm RhythmWeight, --agg mean|max Aggregation).
 //
 // CNN variants are ';'-separated tokens over the trainer's default (Conv1d, 3 layers x 16 channels, LSTM 32, Adam 3e-3,
 // batch 32, 2 uniform negatives per play, 3 windows per pair, log-mean-exp over them, mean of window sigmoids to score):
@@ -210,13 +210,18 @@ void RunOnSimulator(int simulatorSeed, TasteFocus focus)
                     options.WindowStatisticsWeight = double.Parse(weight, CultureInfo.InvariantCulture);
                 }
 
+                if (arguments.TryGetValue("rhythm", out string? rhythmWeight))
+                {
+                    options.RhythmWeight = double.Parse(rhythmWeight, CultureInfo.InvariantCulture);
+                }
+
                 if (arguments.TryGetValue("agg", out string? aggregation))
                 {
                     options.Aggregation = Enum.Parse<AudioSongAggregation>(aggregation, ignoreCase: true);
                 }
 
                 using var model = ml.Audio().Recommendation.Trainers.MultiUserAudio(songs, options).Fit(bench.Training);
-                bench.Row($"library MultiUserAudioTrainer, WindowStatisticsWeight {options.WindowStatisticsWeight}, {options.Aggregation}", options.Seed.Value, epochs, model, $"play loss {losses.FirstOrDefault():0.000} -> {losses.LastOrDefault():0.000}; {timer.Elapsed.TotalSeconds:0} s");
+                bench.Row($"library MultiUserAudioTrainer, WindowStatisticsWeight {options.WindowStatisticsWeight}, RhythmWeight {options.RhythmWeight}, {options.Aggregation}", options.Seed.Value, epochs, model, $"play loss {losses.FirstOrDefault():0.000} -> {losses.LastOrDefault():0.000}; {timer.Elapsed.TotalSeconds:0} s");
             }
 
             break;
