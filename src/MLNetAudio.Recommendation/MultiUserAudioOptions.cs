@@ -97,11 +97,12 @@ public sealed class MultiUserAudioOptions
     /// embedding must also give the window's tempogram, the autocorrelation of its onset envelope at beat periods of
     /// 0.1 to 1.5 s (each lag standardised over the catalog's windows), in pretraining and in play training; the
     /// read-out is dropped after training. A tempo then lies along many directions of the embedding, so a user vector
-    /// can like a band of tempi. On the simulator's tempo tastes it lifted cold-song NDCG@10 from about the MFCC
-    /// baselines' level to above them (docs/recommendation.md, "Tempo from plays: a rhythm read-out"); on tastes of
-    /// timbre and pitch it was measured level or below, so it is off by default. 0 (default) turns it off and leaves
-    /// the model exactly as without the option; the window must hold more than 1.5 s of frames at
-    /// <see cref="AudioSongOptions.FramesPerSecond"/> for lags to exist.
+    /// can like a band of tempi. On the simulator's tempo tastes (5 seeds) weight 1 lifted cold-song NDCG@10 from the
+    /// MFCC baselines' level to above them by more than the seed spread while staying level with them on timbre and
+    /// pitch tastes; weight 4 lifted tempo further but fell below them on timbre (docs/recommendation.md, "Tempo from
+    /// plays: a rhythm read-out"). Not yet measured on real recordings or at the benchmark size, so off by default.
+    /// 0 (default) turns it off and leaves the model exactly as without the option; the window must hold more than
+    /// 1.5 s of frames at <see cref="AudioSongOptions.FramesPerSecond"/> for lags to exist.
     /// </summary>
     public double RhythmWeight = Defaults.RhythmWeight;
 
