@@ -841,7 +841,7 @@ internal static class CnnExperiment
             var o = F.relu(standardised.narrow(1, 1, standardised.shape[1] - 1).sub(standardised.narrow(1, 0, standardised.shape[1] - 1))).sum(2);
             o = o.sub(o.mean([1], keepdim: true));
             using var small = 1e-6.ToScalar();
-            var zero = o.pow(TorchScalars.Two).sum(1).add(small);
+            var zero = o.pow(TorchScalars.Two).sum(1).add(small, TorchScalars.One);
             long length = o.shape[1];
             var lagged = Enumerable.Range(FeatureModel.FirstLag, lagCount).Select(k => o.narrow(1, 0, length - k).mul(o.narrow(1, k, length - k)).sum(1)).ToArray();
             return stack(lagged, 1).div(zero.unsqueeze(1));
@@ -861,7 +861,8 @@ internal static class CnnExperiment
 
             using var windowsTempogram = cat(all, 0);
             lagMean = windowsTempogram.mean([0]);
-            lagStd = windowsTempogram.std(0).clamp_min(1e-6);
+            using var floor = 1e-6.ToScalar();
+            lagStd = windowsTempogram.std(0).clamp_min(floor);
             all.ForEach(t => t.Dispose());
         }
 

@@ -20,7 +20,8 @@
 //   baselines) cannot tell them apart; only the order of frames can. Both versions of a track share its cold split.
 //   --no-direction-check skips the single-listener scorer told the direction (about 2 min).
 //
-//   --window-statistics-weight W sets the multi-user model's WindowStatisticsWeight; --contrastive-pretraining E and
+//   --window-statistics-weight W sets the multi-user model's WindowStatisticsWeight (--rhythm-weight W its
+//   RhythmWeight, default 0); --contrastive-pretraining E and
 //   --contrastive-weight W its ContrastivePretrainingEpochs and ContrastiveWeight (left out, the library's automatic
 //   defaults; 0 and 0 for the figures published before them); --form 1d|2d the ConvolutionForm
 //   of both networks (defaults: 1-D for the multi-user model, 2-D for the one told the direction).
@@ -181,6 +182,7 @@ MultiUserAudioOptions AudioOptions() => new()
     MatrixColumnIndexColumnName = "UserKey", MatrixRowIndexColumnName = "SongKey", LabelColumnName = "Plays",
     Epochs = settings.Epochs, Seed = settings.Seed,
     WindowStatisticsWeight = settings.WindowStatisticsWeight ?? MultiUserAudioOptions.Defaults.WindowStatisticsWeight,
+    RhythmWeight = settings.RhythmWeight ?? MultiUserAudioOptions.Defaults.RhythmWeight,
     ContrastivePretrainingEpochs = settings.ContrastivePretrainingEpochs, ContrastiveWeight = settings.ContrastiveWeight,
     ConvolutionForm = settings.Form ?? ConvolutionForm.Conv1dAllCoefficients,
 };
@@ -397,7 +399,7 @@ internal sealed class Oracle(int users, int songs, Func<int, int, float> score) 
     }
 }
 
-internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs, string? Store = null, bool CatalogOnly = false, string[]? Sources = null, int Copies = 1, string Taste = "soundtrack", bool DirectionCheck = true, double? WindowStatisticsWeight = null, ConvolutionForm? Form = null, bool PerListener = false, int Plays = 6, int? ContrastivePretrainingEpochs = null, double? ContrastiveWeight = null, bool Stack = false, double ColdLike = 0.2)
+internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs, string? Store = null, bool CatalogOnly = false, string[]? Sources = null, int Copies = 1, string Taste = "soundtrack", bool DirectionCheck = true, double? WindowStatisticsWeight = null, ConvolutionForm? Form = null, bool PerListener = false, int Plays = 6, int? ContrastivePretrainingEpochs = null, double? ContrastiveWeight = null, bool Stack = false, double ColdLike = 0.2, double? RhythmWeight = null)
 {
     public static Settings Parse(string[] args)
     {
@@ -441,11 +443,12 @@ internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs
                 "--taste" => s with { Taste = args[i + 1] },
                 "--plays" => s with { Plays = int.Parse(args[i + 1], CultureInfo.InvariantCulture) is int n and > 0 ? n : throw new ArgumentException($"--plays takes a positive count; found '{args[i + 1]}'.") },
                 "--window-statistics-weight" => s with { WindowStatisticsWeight = double.Parse(args[i + 1], CultureInfo.InvariantCulture) },
+                "--rhythm-weight" => s with { RhythmWeight = double.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--contrastive-pretraining" => s with { ContrastivePretrainingEpochs = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--contrastive-weight" => s with { ContrastiveWeight = double.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--cold-like" => s with { ColdLike = double.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--form" => s with { Form = args[i + 1] == "2d" ? ConvolutionForm.Conv2dTimeOnly : args[i + 1] == "1d" ? ConvolutionForm.Conv1dAllCoefficients : throw new ArgumentException($"--form takes 1d or 2d; found '{args[i + 1]}'.") },
-                _ => throw new ArgumentException($"Unknown option {args[i]}; known: --seconds (0: whole tracks), --users, --seed, --epochs, --store DIR, --catalog-only, --no-check (no effect: unreadable files are found in the same pass now), --sources a,b, --copies N (with --catalog-only), --taste soundtrack|order, --no-direction-check (order: skip the TimeConvLstm told the direction), --window-statistics-weight W, --contrastive-pretraining E, --contrastive-weight W (the multi-user model's), --form 1d|2d (both networks' ConvolutionForm), --per-listener (also the seed's method: a TimeConvLstm per listener), --stack (with it, a learned LambdaRank stack of the multi-user and per-listener models and popularity), --cold-like F (the stack's ColdLikeSongFraction, default 0.2), --plays N (training plays drawn per listener, default 6)."),
+                _ => throw new ArgumentException($"Unknown option {args[i]}; known: --seconds (0: whole tracks), --users, --seed, --epochs, --store DIR, --catalog-only, --no-check (no effect: unreadable files are found in the same pass now), --sources a,b, --copies N (with --catalog-only), --taste soundtrack|order, --no-direction-check (order: skip the TimeConvLstm told the direction), --window-statistics-weight W, --rhythm-weight W (the multi-user model's RhythmWeight, default 0), --contrastive-pretraining E, --contrastive-weight W (the multi-user model's), --form 1d|2d (both networks' ConvolutionForm), --per-listener (also the seed's method: a TimeConvLstm per listener), --stack (with it, a learned LambdaRank stack of the multi-user and per-listener models and popularity), --cold-like F (the stack's ColdLikeSongFraction, default 0.2), --plays N (training plays drawn per listener, default 6)."),
             };
         }
 

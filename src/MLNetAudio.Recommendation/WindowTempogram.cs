@@ -49,7 +49,7 @@ internal static class WindowTempogram
         var onset = rise.sub(rise.mean([1], keepdim: true));
         long length = frames - 1;
         using var tiny = 1e-6.ToScalar();
-        var energy = onset.pow(TorchScalars.Two).sum(1).add(tiny).unsqueeze(1);
+        var energy = onset.pow(TorchScalars.Two).sum(1).add(tiny, TorchScalars.One).unsqueeze(1);
         var lagged = new Tensor[last - first + 1];
         for (int k = first; k <= last; k++)
         {
@@ -69,7 +69,7 @@ internal sealed class RhythmTarget : IDisposable
 {
     private readonly int _first, _last;
     private readonly Tensor _lagMean, _lagStd;
-    private readonly Scalar _weight;
+    private readonly double _weight;
 
     private RhythmTarget(nn.Module<Tensor, Tensor> head, int first, int last, Tensor lagMean, Tensor lagStd, double weight)
     {
@@ -78,7 +78,7 @@ internal sealed class RhythmTarget : IDisposable
         _last = last;
         _lagMean = lagMean;
         _lagStd = lagStd;
-        _weight = ((float)weight).ToScalar();
+        _weight = weight;
     }
 
     /// <summary>The read-out, trained with the encoder and dropped after training.</summary>
@@ -134,7 +134,8 @@ internal sealed class RhythmTarget : IDisposable
     public Tensor Loss(Tensor standardised, Tensor embedding)
     {
         var target = WindowTempogram.Compute(standardised, _first, _last).sub(_lagMean).div(_lagStd).detach();
-        return F.mse_loss(Head.call(embedding), target).mul(_weight);
+        using var weight = ((float)_weight).ToScalar();
+        return F.mse_loss(Head.call(embedding), target).mul(weight);
     }
 
     /// <inheritdoc/>
@@ -143,6 +144,5 @@ internal sealed class RhythmTarget : IDisposable
         Head.Dispose();
         _lagMean.Dispose();
         _lagStd.Dispose();
-        _weight.Dispose();
     }
 }

@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using MLNetAudio.Recommendation;
 using MLNetAudio.Scoring;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MLNetAudio.Tests.Recommendation;
@@ -153,7 +154,8 @@ public sealed class WindowTempogramTests
         var x = tensor(Enumerable.Range(0, Songs).SelectMany(s => model.Songs.Windows(s).ToArray()).ToArray(), [Songs * WindowsPerSong, Frames, Coefficients])
             .sub(tensor(model.CoefficientMean.ToArray())).div(tensor(model.CoefficientDeviation.ToArray()));
         var songs = model.Encoder.Embedding(x).reshape(Songs, WindowsPerSong, -1).mean([1]);
-        songs = songs.sub(songs.mean([0])).div(songs.std(0).clamp_min(1e-6));
+        using var floor = 1e-6.ToScalar();
+        songs = songs.sub(songs.mean([0])).div(songs.std(0).clamp_min(floor));
         var distance = cdist(songs, songs).data<float>().ToArray();
         int same = 0;
         for (int i = 0; i < Songs; i++)
