@@ -76,23 +76,39 @@ public static partial class HybridRecommender
             Seed = 1,
         });
 
-    /// <summary>The multi-user audio recommender: shared CNN+LSTM encoder, one vector per user.</summary>
-    public static MultiUserAudioModel TrainAudio(
-        MLContext ml, AudioSongWindows songs, IDataView plays, int epochs, AudioSongAggregation aggregation = AudioSongAggregation.Mean,
-        int negativesPerPlay = MultiUserAudioOptions.Defaults.NegativesPerPlay, (int? PretrainingEpochs, double? Weight) contrastive = default) =>
-        AudioTrainer(ml, songs, epochs, aggregation, negativesPerPlay, contrastive).Fit(plays);
+    /// <summary>
+    /// The audio model's settings that the command line can change: epochs, how window scores become a song's
+    /// (<see cref="MultiUserAudioOptions.Aggregation"/>), negatives per play, contrastive pretraining epochs and
+    /// weight (null: the library's automatic defaults) and the rhythm read-out's weight
+    /// (<see cref="MultiUserAudioOptions.RhythmWeight"/>, 0: off, the default).
+    /// </summary>
+    public sealed record AudioModelSettings(
+        int Epochs,
+        AudioSongAggregation Aggregation = AudioSongAggregation.Mean,
+        int NegativesPerPlay = MultiUserAudioOptions.Defaults.NegativesPerPlay,
+        int? ContrastivePretrainingEpochs = null,
+        double? ContrastiveWeight = null,
+        double RhythmWeight = MultiUserAudioOptions.Defaults.RhythmWeight)
+    {
+        /// <summary>One line for the log.</summary>
+        public override string ToString() =>
+            FormattableString.Invariant($"audio aggregation {Aggregation}, {NegativesPerPlay} negatives per play, contrastive pretraining {ContrastivePretrainingEpochs?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "automatic"} epochs, weight {ContrastiveWeight?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "automatic"}, rhythm weight {RhythmWeight}");
+    }
 
-    /// <summary>The estimator of <see cref="TrainAudio"/> (<paramref name="contrastive"/>: ContrastivePretrainingEpochs and ContrastiveWeight).</summary>
-    public static MultiUserAudioTrainer AudioTrainer(
-        MLContext ml, AudioSongWindows songs, int epochs, AudioSongAggregation aggregation = AudioSongAggregation.Mean,
-        int negativesPerPlay = MultiUserAudioOptions.Defaults.NegativesPerPlay, (int? PretrainingEpochs, double? Weight) contrastive = default) =>
+    /// <summary>The multi-user audio recommender: shared CNN+LSTM encoder, one vector per user.</summary>
+    public static MultiUserAudioModel TrainAudio(MLContext ml, AudioSongWindows songs, IDataView plays, AudioModelSettings settings) =>
+        AudioTrainer(ml, songs, settings).Fit(plays);
+
+    /// <summary>The estimator of <see cref="TrainAudio"/>.</summary>
+    public static MultiUserAudioTrainer AudioTrainer(MLContext ml, AudioSongWindows songs, AudioModelSettings settings) =>
         ml.Audio().Recommendation.Trainers.MultiUserAudio(songs, new MultiUserAudioOptions
         {
-            Epochs = epochs,
-            Aggregation = aggregation,
-            NegativesPerPlay = negativesPerPlay,
-            ContrastivePretrainingEpochs = contrastive.PretrainingEpochs,
-            ContrastiveWeight = contrastive.Weight,
+            Epochs = settings.Epochs,
+            Aggregation = settings.Aggregation,
+            NegativesPerPlay = settings.NegativesPerPlay,
+            ContrastivePretrainingEpochs = settings.ContrastivePretrainingEpochs,
+            ContrastiveWeight = settings.ContrastiveWeight,
+            RhythmWeight = settings.RhythmWeight,
             EmbeddingSize = 32,
             Channels = 16,
             Seed = 1,
@@ -111,15 +127,14 @@ public static partial class HybridRecommender
     /// played songs made cold-like while the ranker is fitted, every feature refitted on <paramref name="plays"/> after.
     /// </summary>
     public static HybridRankerModel TrainSelfStackedHybrid(
-        MLContext ml, AudioSongWindows songs, IDataView plays, int epochs, AudioSongAggregation aggregation, int negativesPerPlay, double coldLikeSongFraction,
-        (int? PretrainingEpochs, double? Weight) contrastive = default)
+        MLContext ml, AudioSongWindows songs, IDataView plays, AudioModelSettings settings, double coldLikeSongFraction)
     {
         var trainers = ml.Audio().Recommendation.Trainers;
         return trainers.HybridRanker(new HybridRankerOptions
         {
             FeatureTrainers =
             [
-                new("Audio", AudioTrainer(ml, songs, epochs, aggregation, negativesPerPlay, contrastive)),
+                new("Audio", AudioTrainer(ml, songs, settings)),
                 new("MF", MatrixFactorization(ml)),
                 new("ItemCF", trainers.ItemBasedCollaborativeFiltering("Label", "UserId", "SongId")),
                 new("Popularity", trainers.Popularity("Label", "UserId", "SongId")),

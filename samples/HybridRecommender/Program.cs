@@ -5,6 +5,7 @@
 //        [--seed N --songs-per-user N --aggregation mean|max --negatives N] [--cold-like F] [--cache FOLDER] [--out FOLDER]
 //        [--contrastive-pretraining E --contrastive-weight W] (the audio model's ContrastivePretrainingEpochs and
 //        ContrastiveWeight; left out, the library's automatic defaults; "0 0" for the figures published before them)
+//        [--rhythm-weight W] (the audio model's RhythmWeight; left out, 0: off)
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -33,9 +34,14 @@ int negatives = int.Parse(arguments.GetValueOrDefault("negatives") ?? MultiUserA
 // --contrastive-pretraining E --contrastive-weight W: the audio model's ContrastivePretrainingEpochs and
 // ContrastiveWeight; left out, the library's automatic defaults (100 epochs at this size, weight 0.5). "0 0" gives the
 // model of the figures published before contrastive pretraining was the default.
-(int? PretrainingEpochs, double? Weight) contrastive = (
+// --rhythm-weight W: the audio model's RhythmWeight (left out, the library's default 0: off).
+var audioSettings = new HybridRecommender.AudioModelSettings(
+    epochs,
+    aggregation,
+    negatives,
     arguments.TryGetValue("contrastive-pretraining", out var pretrainingText) ? int.Parse(pretrainingText, CultureInfo.InvariantCulture) : null,
-    arguments.TryGetValue("contrastive-weight", out var weightText) ? double.Parse(weightText, CultureInfo.InvariantCulture) : null);
+    arguments.TryGetValue("contrastive-weight", out var weightText) ? double.Parse(weightText, CultureInfo.InvariantCulture) : null,
+    arguments.TryGetValue("rhythm-weight", out var rhythmText) ? double.Parse(rhythmText, CultureInfo.InvariantCulture) : MultiUserAudioOptions.Defaults.RhythmWeight);
 double? coldLike = arguments.TryGetValue("cold-like", out var coldLikeText) ? double.Parse(coldLikeText, CultureInfo.InvariantCulture) : null;
 string outputFolder = arguments.GetValueOrDefault("out") ?? Path.Combine(Environment.CurrentDirectory, "hybrid-output");
 Directory.CreateDirectory(outputFolder);
@@ -54,7 +60,7 @@ var (basePlays, rankerPlays) = HybridRecommender.SplitForStacking(simulator.Trai
 
 IDataView training = simulator.ToDataView(ml, simulator.Training);
 IDataView baseTraining = simulator.ToDataView(ml, basePlays);
-Log($"simulated {songCount} songs x {userCount} users (simulator seed {simulatorSeed}, {songsPerUser} songs per user on average; audio aggregation {aggregation}, {negatives} negatives per play, contrastive pretraining {contrastive.PretrainingEpochs?.ToString(CultureInfo.InvariantCulture) ?? "automatic"} epochs, weight {contrastive.Weight?.ToString(CultureInfo.InvariantCulture) ?? "automatic"}): {simulator.Training.Count} training plays ({basePlays.Count} base + {rankerPlays.Count} for the ranker), "
+Log($"simulated {songCount} songs x {userCount} users (simulator seed {simulatorSeed}, {songsPerUser} songs per user on average; {audioSettings}): {simulator.Training.Count} training plays ({basePlays.Count} base + {rankerPlays.Count} for the ranker), "
     + $"{simulator.WarmTest.Count} warm test plays, {simulator.ColdTest.Count} plays of {simulator.ColdSongKeys.Count} cold songs");
 
 // STEP 3: render every song with the synthesizer and cut it into 8 s MFCC windows every 1 s (cached on disk, so a
@@ -71,7 +77,7 @@ var cf = HybridRecommender.TrainCollaborative(ml, training);
 var ffm = ml.Audio().Recommendation.Trainers.FieldAwareFactorizationMachine(new FieldAwareFactorizationMachineRecommenderOptions
     { LabelColumnName = "Label", MatrixColumnIndexColumnName = "UserId", MatrixRowIndexColumnName = "SongId", Seed = 1 }).Fit(training);
 Log("collaborative models trained");
-using var audio = HybridRecommender.TrainAudio(ml, songs, baseTraining, epochs, aggregation, negatives, contrastive);
+using var audio = HybridRecommender.TrainAudio(ml, songs, baseTraining, audioSettings);
 Log("multi-user audio model trained");
 // audio -> MF factors: a ridge regression from the audio model's song embeddings to each factorization's song factors,
 // fitted on the plays that factorization was trained on.
@@ -85,7 +91,7 @@ var hybrid = hybridBase.WithFeatures(HybridRecommender.Features(audio, audioFact
 var rankerFit = ml.Ranking.Evaluate(hybridBase.ScoreCandidates(hybridBase.TrainingData), HybridRankerModel.LabelColumnName, HybridRankerModel.GroupColumnName);
 Log($"hybrid ranker (LightGBM LambdaRank) trained; NDCG@10 on its own candidates (ML.NET RankingEvaluator): {rankerFit.NormalizedDiscountedCumulativeGains[Math.Min(9, rankerFit.NormalizedDiscountedCumulativeGains.Count - 1)]:0.000}");
 using var selfStacked = coldLike is double fraction
-    ? HybridRecommender.TrainSelfStackedHybrid(ml, songs, training, epochs, aggregation, negatives, fraction, contrastive)
+    ? HybridRecommender.TrainSelfStackedHybrid(ml, songs, training, audioSettings, fraction)
     : null;
 if (selfStacked is not null)
 {
@@ -281,15 +287,26 @@ static void PlotAccuracyDiversity(List<(string Model, string Split, Recommendati
 
 static Dictionary<string, string> ParseArguments(string[] args)
 {
+    if (args.Length % 2 != 0)
+    {
+        throw new ArgumentException($"Every option takes a value; '{args[^1]}' has none. Options: --{string.Join(", --", KnownOptions)}.");
+    }
+
     var result = new Dictionary<string, string>();
     for (int i = 0; i + 1 < args.Length; i += 2)
     {
         if (!args[i].StartsWith("--", StringComparison.Ordinal))
         {
-            throw new ArgumentException($"Expected an option such as --size, found '{args[i]}'. Options: --size small|benchmark, --songs N, --users N, --epochs N, --seed N, --songs-per-user N, --aggregation mean|max, --negatives N, --cold-like F, --contrastive-pretraining E, --contrastive-weight W, --cache FOLDER, --out FOLDER.");
+            throw new ArgumentException($"Expected an option such as --size, found '{args[i]}'. Options: --size small|benchmark, --songs N, --users N, --epochs N, --seed N, --songs-per-user N, --aggregation mean|max, --negatives N, --cold-like F, --contrastive-pretraining E, --contrastive-weight W, --rhythm-weight W, --cache FOLDER, --out FOLDER.");
         }
 
-        result[args[i][2..]] = args[i + 1];
+        string name = args[i][2..];
+        if (!KnownOptions.Contains(name))
+        {
+            throw new ArgumentException($"Unknown option '{args[i]}'. Options: --{string.Join(", --", KnownOptions)}.");
+        }
+
+        result[name] = args[i + 1];
     }
 
     return result;
@@ -311,4 +328,11 @@ internal sealed class DenseScorer(int users, int songs, float[] table) : IUserSo
 
     public void ScoreUsers(int firstUser, int userCount, Span<float> destination) =>
         table.AsSpan(firstUser * songs, userCount * songs).CopyTo(destination);
+}
+
+/// <summary>The command line's options, for <c>ParseArguments</c>: a misspelt option is an error, not a silent default.</summary>
+internal static partial class Program
+{
+    internal static readonly string[] KnownOptions =
+        ["size", "songs", "users", "epochs", "seed", "songs-per-user", "aggregation", "negatives", "cold-like", "contrastive-pretraining", "contrastive-weight", "rhythm-weight", "cache", "out"];
 }
