@@ -27,7 +27,9 @@
 //   temperature tau=T; with clr=X the contrastive term also stays in the play training; near=K draws the second window
 //   of each pretraining pair within K windows of the first; rhythm=X a read-out of the embedding must give the window's
 //   tempogram, weight X, in pretraining and play training; hard makes each pretraining batch a song and its 31 nearest
-//   songs by MFCC statistics, so what tells them apart is what statistics miss)
+//   songs by MFCC statistics, so what tells them apart is what statistics miss); order=X a read-out must give the
+//   window's antisymmetric lagged cross-covariances of its first 8 coefficients (which spectral shapes come before
+//   which; the sign flips when time runs backwards), weight X, in pretraining and play training
 //   simneg=P;simk=K (the dropped SimilarNegativeShare of commit 3353880: share P of the negatives from the played song's K
 //   nearest warm songs by MFCC statistics, default K 5)
 //
@@ -136,6 +138,18 @@ void RunOnSimulator(int simulatorSeed, TasteFocus focus)
             Console.WriteLine("Linear probes (trained on warm songs, tested on cold songs):");
             Console.WriteLine(Probe.Describe("MFCC mean+std (40)", stats, simulator, bench.Warm, bench.Cold));
             Console.WriteLine(Probe.Describe("simulator attributes (10)", Enumerable.Range(1, songCount).Select(k => simulator.AttributeVector((uint)k)).ToArray(), simulator, bench.Warm, bench.Cold));
+            if (simulator.Options.FallingMotifShare > 0)
+            {
+                // The motif's direction, among the songs that hold one: MFCC statistics against the order features.
+                int[] WithMotif(int[] keys) => keys.Where(s => simulator.Songs[s].Motif is not null).ToArray();
+                var falling = simulator.Songs.Select(s => s.Motif?.Falling == true ? 1 : 0).ToArray();
+                foreach (var (name, features) in new[] { ("MFCC mean+std (40)", stats), ("order features (84)", FeatureModel.Order(songs)) })
+                {
+                    var (accuracy, majority) = Probe.Classify(features, falling, 2, WithMotif(bench.Warm), WithMotif(bench.Cold));
+                    Console.WriteLine($"- {name}: motif falling {accuracy:0.000} (majority {majority:0.000})");
+                }
+            }
+
             break;
         case "tastes":
             bench.Row("random", 1, 0, new RandomScorer(userCount, songCount, 1), "");
@@ -666,6 +680,102 @@ internal static class FeatureModel
         return result;
     }
 
+    /// <summary>
+    /// A song's order features: per window, the antisymmetric lagged cross-covariances
+    /// A_jk(L) = mean_t [x_j(t) x_k(t+L) - x_k(t) x_j(t+L)] of the first 8 per-coefficient standardised MFCCs, j &lt; k,
+    /// at lags of 0.5, 1 and 1.5 s; averaged over the song's windows and standardised per feature over the catalog.
+    /// Each changes sign when the song is played backwards, so a rising and a falling motif differ here although their
+    /// MFCC statistics are equal (what the CNN's order=X read-out is asked to give, as fixed features).
+    /// </summary>
+    public static float[][] Order(AudioSongWindows songs)
+    {
+        const int K = 8;
+        int frames = songs.FramesPerWindow, c = songs.Coefficients;
+        int[] lags = [(int)Math.Round(0.5 * songs.Options.FramesPerSecond), (int)Math.Round(1.0 * songs.Options.FramesPerSecond), (int)Math.Round(1.5 * songs.Options.FramesPerSecond)];
+        var (mean, deviation) = CoefficientMoments(songs);
+        int pairs = K * (K - 1) / 2;
+        var result = new float[songs.SongCount][];
+        for (int s = 0; s < songs.SongCount; s++)
+        {
+            var w = songs.Windows(s);
+            int windows = songs.WindowCount(s);
+            var sum = new double[lags.Length * pairs];
+            var z = new double[frames, K];
+            for (int k = 0; k < windows; k++)
+            {
+                var x = w.Slice(k * frames * c, frames * c);
+                for (int t = 0; t < frames; t++)
+                {
+                    for (int j = 0; j < K; j++)
+                    {
+                        z[t, j] = (x[(t * c) + j] - mean[j]) / deviation[j];
+                    }
+                }
+
+                int f = 0;
+                foreach (int lag in lags)
+                {
+                    for (int a = 0; a < K; a++)
+                    {
+                        for (int b = a + 1; b < K; b++)
+                        {
+                            double r = 0;
+                            for (int t = 0; t + lag < frames; t++)
+                            {
+                                r += (z[t, a] * z[t + lag, b]) - (z[t, b] * z[t + lag, a]);
+                            }
+
+                            sum[f++] += r / (frames - lag) / windows;
+                        }
+                    }
+                }
+            }
+
+            result[s] = sum.Select(v => (float)v).ToArray();
+        }
+
+        for (int f = 0; f < result[0].Length; f++)
+        {
+            double m = result.Average(r => r[f]);
+            double d = Math.Sqrt(Math.Max(1e-12, result.Average(r => (r[f] - m) * (r[f] - m))));
+            foreach (var r in result)
+            {
+                r[f] = (float)((r[f] - m) / d);
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Each MFCC coefficient's mean and deviation over every frame of the catalog.</summary>
+    private static (double[] Mean, double[] Deviation) CoefficientMoments(AudioSongWindows songs)
+    {
+        int c = songs.Coefficients;
+        var mean = new double[c];
+        var sq = new double[c];
+        long n = 0;
+        for (int s = 0; s < songs.SongCount; s++)
+        {
+            var w = songs.Windows(s);
+            for (int i = 0; i < w.Length; i++)
+            {
+                mean[i % c] += w[i];
+                sq[i % c] += (double)w[i] * w[i];
+            }
+
+            n += w.Length / c;
+        }
+
+        var deviation = new double[c];
+        for (int j = 0; j < c; j++)
+        {
+            mean[j] /= n;
+            deviation[j] = Math.Sqrt(Math.Max(1e-12, (sq[j] / n) - (mean[j] * mean[j])));
+        }
+
+        return (mean, deviation);
+    }
+
     public static void Run(Bench bench, string variant, int seed, int epochs)
     {
         var simulator = bench.Simulator;
@@ -676,7 +786,9 @@ internal static class FeatureModel
             "mfcc" => ContentSongFeatures.MfccStatistics(bench.Songs),
             "tempogram" => Tempogram(bench.Songs),
             "mfcc+tempogram" => ContentSongFeatures.MfccStatistics(bench.Songs).Zip(Tempogram(bench.Songs), (a, b) => a.Concat(b).ToArray()).ToArray(),
-            _ => throw new ArgumentException($"feature variant must start with attributes, mfcc, tempogram or mfcc+tempogram; found '{tokens[0]}'."),
+            "order" => Order(bench.Songs),
+            "mfcc+order" => ContentSongFeatures.MfccStatistics(bench.Songs).Zip(Order(bench.Songs), (a, b) => a.Concat(b).ToArray()).ToArray(),
+            _ => throw new ArgumentException($"feature variant must start with attributes, mfcc, tempogram, mfcc+tempogram, order or mfcc+order; found '{tokens[0]}'."),
         };
         double lr = Value(tokens, "lr", 3e-3);
         int negatives = (int)Value(tokens, "neg", 2);
@@ -872,6 +984,65 @@ internal static class CnnExperiment
             using var weight = ((float)rhythm).ToScalar();
             return F.mse_loss(rhythmHead!.call(embedding), target).mul(weight);
         }
+        // order=X: a third read-out, weight X, must give the window's antisymmetric lagged cross-covariances
+        // A_jk(L) = mean_t [x_j(t) x_k(t+L) - x_k(t) x_j(t+L)] of its first OrderCoefficients standardised coefficients,
+        // j < k, at lags of 0.5, 1 and 1.5 s, each standardised over the catalog's windows. A_jk(L) changes sign when
+        // the window is played backwards, so an embedding that gives it has to hold which sounds come first: a
+        // low-then-high motif and its high-then-low mirror have opposite targets, while MFCC statistics are equal.
+        double orderWeight = FeatureModel.Value(tokens, "order", 0);
+        const int OrderCoefficients = 8;
+        int[] orderLags = [(int)Math.Round(0.5 * songs.Options.FramesPerSecond), (int)Math.Round(1.0 * songs.Options.FramesPerSecond), (int)Math.Round(1.5 * songs.Options.FramesPerSecond)];
+        int pairCount = OrderCoefficients * (OrderCoefficients - 1) / 2;
+        using var orderHead = orderWeight > 0 ? nn.Linear(e, (long)orderLags.Length * pairCount) : null;
+        using var upper = triu_indices(OrderCoefficients, OrderCoefficients, 1);
+        using var width = OrderCoefficients.ToScalar();
+        using var flatUpper = upper[0].mul(width).add(upper[1], TorchScalars.One);
+        Tensor WindowOrder(Tensor standardised)
+        {
+            long length = standardised.shape[1];
+            var first = standardised.narrow(2, 0, Math.Min(OrderCoefficients, standardised.shape[2]));
+            var parts = orderLags.Select(lag =>
+            {
+                var before = first.narrow(1, 0, length - lag);
+                var after = first.narrow(1, lag, length - lag);
+                using var frames = ((float)(length - lag)).ToScalar();
+                var cross = before.transpose(1, 2).matmul(after).div(frames);
+                return cross.sub(cross.transpose(1, 2)).flatten(1).index_select(1, flatUpper);
+            }).ToArray();
+            return cat(parts, 1);
+        }
+
+        Tensor? orderMean = null, orderStd = null;
+        if (orderHead is not null)
+        {
+            if (songs.Coefficients < OrderCoefficients || songs.FramesPerWindow <= orderLags[^1])
+            {
+                throw new ArgumentException($"order=X needs {OrderCoefficients} coefficients and windows longer than {orderLags[^1]} frames.");
+            }
+
+            using var noGrad = no_grad();
+            var all = new List<Tensor>();
+            for (int s = 0; s < simulator.SongCount; s++)
+            {
+                using var scope = NewDisposeScope();
+                var x = tensor(songs.Windows(s).ToArray(), [songs.WindowCount(s), songs.FramesPerWindow, songs.Coefficients]).sub(mean).div(std);
+                all.Add(WindowOrder(x).MoveToOuterDisposeScope());
+            }
+
+            using var windowsOrder = cat(all, 0);
+            orderMean = windowsOrder.mean([0]);
+            using var floor = 1e-6.ToScalar();
+            orderStd = windowsOrder.std(0).clamp_min(floor);
+            all.ForEach(t => t.Dispose());
+        }
+
+        Tensor OrderLoss(Tensor x, Tensor embedding)
+        {
+            var target = WindowOrder(x).sub(orderMean!).div(orderStd!).detach();
+            using var weight = ((float)orderWeight).ToScalar();
+            return F.mse_loss(orderHead!.call(embedding), target).mul(weight);
+        }
+
         // clr=X: CLMR-style contrastive loss, weight X: two windows of the same song are positives, the other songs'
         // windows in the batch negatives (InfoNCE through a linear projection, temperature tau=T, default 0.1).
         double clr = FeatureModel.Value(tokens, "clr", 0), tau = FeatureModel.Value(tokens, "tau", 0.1);
@@ -888,7 +1059,7 @@ internal static class CnnExperiment
         double dropNet = FeatureModel.Value(tokens, "dropnet", 0);
         var songVectors = nn.Parameter(zeros(simulator.SongCount, e));
         IEnumerable<TorchSharp.Modules.Parameter> trained = dropNet > 0 ? [users, bias, userBiases, songBiases, logScale, songVectors] : [users, bias, userBiases, songBiases, logScale];
-        var encoderParameters = network.parameters().Concat(poolHead?.parameters() ?? []).Concat(batchNorm?.parameters() ?? []).Concat(auxHead?.parameters() ?? []).Concat(rhythmHead?.parameters() ?? []).Concat(clrHead?.parameters() ?? []);
+        var encoderParameters = network.parameters().Concat(poolHead?.parameters() ?? []).Concat(batchNorm?.parameters() ?? []).Concat(auxHead?.parameters() ?? []).Concat(rhythmHead?.parameters() ?? []).Concat(orderHead?.parameters() ?? []).Concat(clrHead?.parameters() ?? []);
         // wpe / fmse (van den Oord, Dieleman and Schrauwen 2013, "Deep content-based music recommendation"): the
         // network predicts each song's weighted-MF factors instead of learning user vectors from plays. MF (the
         // library's ImplicitMatrixFactorization, rank=N, default 8, its other defaults) is fitted on the training plays
@@ -995,6 +1166,11 @@ internal static class CnnExperiment
                         loss = loss.add(RhythmLoss(x, flat), TorchScalars.One);
                     }
 
+                    if (orderHead is not null)
+                    {
+                        loss = loss.add(OrderLoss(x, flat), TorchScalars.One);
+                    }
+
                     preOptimizer.zero_grad();
                     loss.backward();
                     nn.utils.clip_grad_norm_(encoderOnly, 5);
@@ -1080,6 +1256,11 @@ internal static class CnnExperiment
                 if (rhythmHead is not null)
                 {
                     loss = loss.add(RhythmLoss(x, flat), TorchScalars.One);
+                }
+
+                if (orderHead is not null)
+                {
+                    loss = loss.add(OrderLoss(x, flat), TorchScalars.One);
                 }
 
                 if (clrHead is not null && clr > 0)
