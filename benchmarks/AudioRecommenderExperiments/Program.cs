@@ -959,8 +959,8 @@ internal static class CnnExperiment
             return stack(lagged, 1).div(zero.unsqueeze(1));
         }
 
-        Tensor? lagMean = null, lagStd = null;
-        if (rhythmHead is not null)
+        // A read-out target's mean and deviation per feature over every window of the catalog (standardised input).
+        (Tensor Mean, Tensor Std) CatalogMoments(Func<Tensor, Tensor> target)
         {
             using var noGrad = no_grad();
             var all = new List<Tensor>();
@@ -968,19 +968,20 @@ internal static class CnnExperiment
             {
                 using var scope = NewDisposeScope();
                 var x = tensor(songs.Windows(s).ToArray(), [songs.WindowCount(s), songs.FramesPerWindow, songs.Coefficients]).sub(mean).div(std);
-                all.Add(WindowTempogram(x).MoveToOuterDisposeScope());
+                all.Add(target(x).MoveToOuterDisposeScope());
             }
 
-            using var windowsTempogram = cat(all, 0);
-            lagMean = windowsTempogram.mean([0]);
+            using var windows = cat(all, 0);
             using var floor = 1e-6.ToScalar();
-            lagStd = windowsTempogram.std(0).clamp_min(floor);
             all.ForEach(t => t.Dispose());
+            return (windows.mean([0]), windows.std(0).clamp_min(floor));
         }
+
+        var (lagMean, lagStd) = rhythmHead is not null ? CatalogMoments(WindowTempogram) : (null!, null!);
 
         Tensor RhythmLoss(Tensor x, Tensor embedding)
         {
-            var target = WindowTempogram(x).sub(lagMean!).div(lagStd!).detach();
+            var target = WindowTempogram(x).sub(lagMean).div(lagStd).detach();
             using var weight = ((float)rhythm).ToScalar();
             return F.mse_loss(rhythmHead!.call(embedding), target).mul(weight);
         }
@@ -1012,33 +1013,16 @@ internal static class CnnExperiment
             return cat(parts, 1);
         }
 
-        Tensor? orderMean = null, orderStd = null;
-        if (orderHead is not null)
+        if (orderHead is not null && (songs.Coefficients < OrderCoefficients || songs.FramesPerWindow <= orderLags[^1]))
         {
-            if (songs.Coefficients < OrderCoefficients || songs.FramesPerWindow <= orderLags[^1])
-            {
-                throw new ArgumentException($"order=X needs {OrderCoefficients} coefficients and windows longer than {orderLags[^1]} frames.");
-            }
-
-            using var noGrad = no_grad();
-            var all = new List<Tensor>();
-            for (int s = 0; s < simulator.SongCount; s++)
-            {
-                using var scope = NewDisposeScope();
-                var x = tensor(songs.Windows(s).ToArray(), [songs.WindowCount(s), songs.FramesPerWindow, songs.Coefficients]).sub(mean).div(std);
-                all.Add(WindowOrder(x).MoveToOuterDisposeScope());
-            }
-
-            using var windowsOrder = cat(all, 0);
-            orderMean = windowsOrder.mean([0]);
-            using var floor = 1e-6.ToScalar();
-            orderStd = windowsOrder.std(0).clamp_min(floor);
-            all.ForEach(t => t.Dispose());
+            throw new ArgumentException($"order=X needs {OrderCoefficients} coefficients and windows longer than {orderLags[^1]} frames.");
         }
+
+        var (orderMean, orderStd) = orderHead is not null ? CatalogMoments(WindowOrder) : (null!, null!);
 
         Tensor OrderLoss(Tensor x, Tensor embedding)
         {
-            var target = WindowOrder(x).sub(orderMean!).div(orderStd!).detach();
+            var target = WindowOrder(x).sub(orderMean).div(orderStd).detach();
             using var weight = ((float)orderWeight).ToScalar();
             return F.mse_loss(orderHead!.call(embedding), target).mul(weight);
         }
