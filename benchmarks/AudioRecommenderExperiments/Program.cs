@@ -601,27 +601,7 @@ internal static class FeatureModel
     public static float[][] Tempogram(AudioSongWindows songs)
     {
         int frames = songs.FramesPerWindow, c = songs.Coefficients, lags = LastLag - FirstLag + 1;
-        var mean = new double[c];
-        var sq = new double[c];
-        long n = 0;
-        for (int s = 0; s < songs.SongCount; s++)
-        {
-            var w = songs.Windows(s);
-            for (int i = 0; i < w.Length; i++)
-            {
-                mean[i % c] += w[i];
-                sq[i % c] += (double)w[i] * w[i];
-            }
-
-            n += w.Length / c;
-        }
-
-        var deviation = new double[c];
-        for (int j = 0; j < c; j++)
-        {
-            mean[j] /= n;
-            deviation[j] = Math.Sqrt(Math.Max(1e-12, (sq[j] / n) - (mean[j] * mean[j])));
-        }
+        var (_, deviation) = CoefficientMoments(songs);
 
         var result = new float[songs.SongCount][];
         var onset = new double[frames];
