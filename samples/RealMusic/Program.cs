@@ -21,7 +21,7 @@
 //   --no-direction-check skips the single-listener scorer told the direction (about 2 min).
 //
 //   --window-statistics-weight W sets the multi-user model's WindowStatisticsWeight (--rhythm-weight W its
-//   RhythmWeight, default 0); --contrastive-pretraining E and
+//   RhythmWeight, --direction-weight W its DirectionWeight, both default 0); --contrastive-pretraining E and
 //   --contrastive-weight W its ContrastivePretrainingEpochs and ContrastiveWeight (left out, the library's automatic
 //   defaults; 0 and 0 for the figures published before them); --form 1d|2d the ConvolutionForm
 //   of both networks (defaults: 1-D for the multi-user model, 2-D for the one told the direction).
@@ -183,6 +183,7 @@ MultiUserAudioOptions AudioOptions() => new()
     Epochs = settings.Epochs, Seed = settings.Seed,
     WindowStatisticsWeight = settings.WindowStatisticsWeight ?? MultiUserAudioOptions.Defaults.WindowStatisticsWeight,
     RhythmWeight = settings.RhythmWeight ?? MultiUserAudioOptions.Defaults.RhythmWeight,
+    DirectionWeight = settings.DirectionWeight ?? MultiUserAudioOptions.Defaults.DirectionWeight,
     ContrastivePretrainingEpochs = settings.ContrastivePretrainingEpochs, ContrastiveWeight = settings.ContrastiveWeight,
     ConvolutionForm = settings.Form ?? ConvolutionForm.Conv1dAllCoefficients,
 };
@@ -251,6 +252,20 @@ foreach (var (name, m) in results)
     Console.WriteLine($"| {name} | {m.Format(nameof(m.NdcgAtK))} | {m.Format(nameof(m.PrecisionAtK))} | {m.Format(nameof(m.Auc))} |");
 }
 
+if (settings.Taste == "order")
+{
+    // Does the multi-user model's song embedding hold the direction, whatever the listeners make of it? A logistic
+    // regression (ML.NET's SDCA) from the embedding to "backwards", fitted on the warm versions, AUC on the cold ones.
+    var embedded = catalogRows.Select((r, i) => new EmbeddingRow { Backwards = r.Backwards, Cold = cold[i], Embedding = audio.GetSongEmbedding((uint)i + 1) }).ToArray();
+    var schema = Microsoft.ML.Data.SchemaDefinition.Create(typeof(EmbeddingRow));
+    schema[nameof(EmbeddingRow.Embedding)].ColumnType = new Microsoft.ML.Data.VectorDataViewType(Microsoft.ML.Data.NumberDataViewType.Single, audio.EmbeddingSize);
+    var probe = ml.Transforms.NormalizeMeanVariance(nameof(EmbeddingRow.Embedding))
+        .Append(ml.BinaryClassification.Trainers.SdcaLogisticRegression(nameof(EmbeddingRow.Backwards), nameof(EmbeddingRow.Embedding)))
+        .Fit(ml.Data.LoadFromEnumerable(embedded.Where(r => !r.Cold), schema));
+    var probed = ml.BinaryClassification.Evaluate(probe.Transform(ml.Data.LoadFromEnumerable(embedded.Where(r => r.Cold), schema)), nameof(EmbeddingRow.Backwards));
+    Console.WriteLine(FormattableString.Invariant($"direction in the multi-user model's song embeddings: logistic regression fitted on {embedded.Count(r => !r.Cold)} warm versions, AUC {probed.AreaUnderRocCurve:0.000} on the {embedded.Count(r => r.Cold)} cold ones"));
+}
+
 if (settings.Taste == "order" && settings.DirectionCheck)
 {
     // Can the network hear the direction at all when it is told it directly? The seed's single-listener scorer
@@ -282,6 +297,16 @@ Console.WriteLine();
 Console.WriteLine($"listener-1 (likes {favourite[0]}): " + string.Join("; ", first.Select(r =>
     FormattableString.Invariant($"{catalogRows[(int)r.SongKey - 1].SongId} {r.Score:0.000} (best {r.BestWindowStartSeconds:0}-{r.BestWindowStartSeconds + r.WindowSeconds:0} s)"))));
 return 0;
+
+/// <summary>A song's embedding and direction, for the direction probe of <c>--taste order</c>.</summary>
+internal sealed class EmbeddingRow
+{
+    public bool Backwards { get; set; }
+
+    public bool Cold { get; set; }
+
+    public float[] Embedding { get; set; } = [];
+}
 
 internal sealed class CatalogRow
 {
@@ -399,7 +424,7 @@ internal sealed class Oracle(int users, int songs, Func<int, int, float> score) 
     }
 }
 
-internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs, string? Store = null, bool CatalogOnly = false, string[]? Sources = null, int Copies = 1, string Taste = "soundtrack", bool DirectionCheck = true, double? WindowStatisticsWeight = null, ConvolutionForm? Form = null, bool PerListener = false, int Plays = 6, int? ContrastivePretrainingEpochs = null, double? ContrastiveWeight = null, bool Stack = false, double ColdLike = 0.2, double? RhythmWeight = null)
+internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs, string? Store = null, bool CatalogOnly = false, string[]? Sources = null, int Copies = 1, string Taste = "soundtrack", bool DirectionCheck = true, double? WindowStatisticsWeight = null, ConvolutionForm? Form = null, bool PerListener = false, int Plays = 6, int? ContrastivePretrainingEpochs = null, double? ContrastiveWeight = null, bool Stack = false, double ColdLike = 0.2, double? RhythmWeight = null, double? DirectionWeight = null)
 {
     public static Settings Parse(string[] args)
     {
@@ -444,11 +469,12 @@ internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs
                 "--plays" => s with { Plays = int.Parse(args[i + 1], CultureInfo.InvariantCulture) is int n and > 0 ? n : throw new ArgumentException($"--plays takes a positive count; found '{args[i + 1]}'.") },
                 "--window-statistics-weight" => s with { WindowStatisticsWeight = double.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--rhythm-weight" => s with { RhythmWeight = double.Parse(args[i + 1], CultureInfo.InvariantCulture) },
+                "--direction-weight" => s with { DirectionWeight = double.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--contrastive-pretraining" => s with { ContrastivePretrainingEpochs = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--contrastive-weight" => s with { ContrastiveWeight = double.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--cold-like" => s with { ColdLike = double.Parse(args[i + 1], CultureInfo.InvariantCulture) },
                 "--form" => s with { Form = args[i + 1] == "2d" ? ConvolutionForm.Conv2dTimeOnly : args[i + 1] == "1d" ? ConvolutionForm.Conv1dAllCoefficients : throw new ArgumentException($"--form takes 1d or 2d; found '{args[i + 1]}'.") },
-                _ => throw new ArgumentException($"Unknown option {args[i]}; known: --seconds (0: whole tracks), --users, --seed, --epochs, --store DIR, --catalog-only, --no-check (no effect: unreadable files are found in the same pass now), --sources a,b, --copies N (with --catalog-only), --taste soundtrack|order, --no-direction-check (order: skip the TimeConvLstm told the direction), --window-statistics-weight W, --rhythm-weight W (the multi-user model's RhythmWeight, default 0), --contrastive-pretraining E, --contrastive-weight W (the multi-user model's), --form 1d|2d (both networks' ConvolutionForm), --per-listener (also the seed's method: a TimeConvLstm per listener), --stack (with it, a learned LambdaRank stack of the multi-user and per-listener models and popularity), --cold-like F (the stack's ColdLikeSongFraction, default 0.2), --plays N (training plays drawn per listener, default 6)."),
+                _ => throw new ArgumentException($"Unknown option {args[i]}; known: --seconds (0: whole tracks), --users, --seed, --epochs, --store DIR, --catalog-only, --no-check (no effect: unreadable files are found in the same pass now), --sources a,b, --copies N (with --catalog-only), --taste soundtrack|order, --no-direction-check (order: skip the TimeConvLstm told the direction), --window-statistics-weight W, --rhythm-weight W (the multi-user model's RhythmWeight, default 0), --direction-weight W (its DirectionWeight, default 0), --contrastive-pretraining E, --contrastive-weight W (the multi-user model's), --form 1d|2d (both networks' ConvolutionForm), --per-listener (also the seed's method: a TimeConvLstm per listener), --stack (with it, a learned LambdaRank stack of the multi-user and per-listener models and popularity), --cold-like F (the stack's ColdLikeSongFraction, default 0.2), --plays N (training plays drawn per listener, default 6)."),
             };
         }
 

@@ -107,6 +107,18 @@ public sealed class MultiUserAudioOptions
     public double RhythmWeight = Defaults.RhythmWeight;
 
     /// <summary>
+    /// Weight of a third self-supervised read-out: each window embedding must also give statistics of the window that
+    /// change sign when it is played backwards (the skewness of each coefficient's change over 1 to 8 frames, and the
+    /// antisymmetric lagged cross-covariances of the first 8 coefficients at 0.5 to 1.5 s; each standardised over the
+    /// catalog's windows), in pretraining and in play training; the read-out is dropped after training. Which way time
+    /// runs in a window (sharp attacks and slow decays, which sound comes first) then lies along directions of the
+    /// embedding, where MFCC statistics, equal forwards and backwards, cannot hold it. Measured on the real-music
+    /// sample's order taste (listeners who like tracks forwards or backwards; docs/recommendation.md, "Which way time
+    /// runs: a direction read-out"). 0 (default) turns it off and leaves the model exactly as without the option.
+    /// </summary>
+    public double DirectionWeight = Defaults.DirectionWeight;
+
+    /// <summary>
     /// Epochs of contrastive pretraining of the encoder before any play is seen (CLMR, Spijkervet and Burgoyne 2021):
     /// every song of the catalog given to the trainer, cold songs included (their audio, never their plays), in batches
     /// of <see cref="BatchSize"/> songs; two different windows of a song must find each other among the batch's other
@@ -276,6 +288,9 @@ public sealed class MultiUserAudioOptions
         /// <summary>Default weight of the rhythm read-out: off.</summary>
         public const double RhythmWeight = 0;
 
+        /// <summary>Default weight of the direction read-out: off.</summary>
+        public const double DirectionWeight = 0;
+
         /// <summary>Epochs of contrastive pretraining the automatic count aims for.</summary>
         public const int ContrastivePretrainingEpochs = 100;
 
@@ -314,6 +329,7 @@ public sealed class MultiUserAudioOptions
             .Check(!Enum.IsDefined(Device), nameof(Device), $"unknown value {(int)Device}.")
             .Check(!(WindowStatisticsWeight >= 0) || double.IsInfinity(WindowStatisticsWeight), nameof(WindowStatisticsWeight), $"must be 0 or more and finite; found {WindowStatisticsWeight}.")
             .Check(!(RhythmWeight >= 0) || double.IsInfinity(RhythmWeight), nameof(RhythmWeight), $"must be 0 or more and finite; found {RhythmWeight}.")
+            .Check(!(DirectionWeight >= 0) || double.IsInfinity(DirectionWeight), nameof(DirectionWeight), $"must be 0 or more and finite; found {DirectionWeight}.")
             .Check(ContrastivePretrainingEpochs > 0 && BatchSize < 2, nameof(ContrastivePretrainingEpochs), $"needs BatchSize of 2 or more (a song's windows are told apart from the other songs' in its batch); BatchSize is {BatchSize}. Set ContrastivePretrainingEpochs to 0 or null (automatic: 0 with batches of one), or BatchSize to 2 or more.")
             .Check(ContrastivePretrainingEpochs < 0, nameof(ContrastivePretrainingEpochs), $"must be null (automatic) or 0 or more; found {ContrastivePretrainingEpochs}.")
             .Check(ContrastiveWeight is double weight && (!(weight >= 0) || double.IsInfinity(weight)), nameof(ContrastiveWeight), $"must be null (automatic), 0 or more and finite; found {ContrastiveWeight}.")

@@ -13,7 +13,7 @@ namespace MLNetAudio.Recommendation;
 public sealed partial class MultiUserAudioTrainer
 {
     /// <summary>What training has changed so far: the parameters and the optimiser (the network's and the user vectors' weights live in them).</summary>
-    private sealed record TrainingState(TimeConvNetwork Network, TorchSharp.Modules.Parameter Users, TorchSharp.Modules.Parameter Bias, nn.Module? StatisticsHead, nn.Module? Projection, nn.Module? RhythmHead, RootedAdam Optimizer);
+    private sealed record TrainingState(TimeConvNetwork Network, TorchSharp.Modules.Parameter Users, TorchSharp.Modules.Parameter Bias, nn.Module? StatisticsHead, nn.Module? Projection, nn.Module? RhythmHead, nn.Module? DirectionHead, RootedAdam Optimizer);
 
     /// <summary>
     /// Where training stands: epochs done, batches already drawn in the next epoch (0 at an epoch's end), optimisation
@@ -40,7 +40,7 @@ public sealed partial class MultiUserAudioTrainer
     /// float[]  user vectors, then the bias (each: int64 n, n x float32)
     /// weights  <see cref="TorchModuleState"/> block of the encoder, then (when WindowStatisticsWeight > 0) of the read-out,
     ///          then (when ContrastivePretrainingEpochs or ContrastiveWeight > 0) of the contrastive projection,
-    ///          then (when RhythmWeight > 0) of the rhythm read-out
+    ///          then (when RhythmWeight > 0) of the rhythm read-out, then (when DirectionWeight > 0) of the direction read-out
     /// moments  <see cref="RootedAdam.WriteMoments"/> block
     /// </code>
     /// A checkpoint written inside an epoch is resumed by drawing that epoch's pairs, negatives and windows again up to
@@ -173,6 +173,11 @@ public sealed partial class MultiUserAudioTrainer
                     TorchModuleState.Write(writer, _state.RhythmHead);
                 }
 
+                if (_state.DirectionHead is not null)
+                {
+                    TorchModuleState.Write(writer, _state.DirectionHead);
+                }
+
                 _state.Optimizer.WriteMoments(writer);
             });
             _channel.Info(MessageSensitivity.None,
@@ -214,6 +219,11 @@ public sealed partial class MultiUserAudioTrainer
             if (_state.RhythmHead is not null)
             {
                 TorchModuleState.Read(reader, _state.RhythmHead);
+            }
+
+            if (_state.DirectionHead is not null)
+            {
+                TorchModuleState.Read(reader, _state.DirectionHead);
             }
 
             _state.Optimizer.ReadMoments(reader);
@@ -280,7 +290,8 @@ public sealed partial class MultiUserAudioTrainer
             + (o.ContrastivePretrainingEpochs > 0 || o.ContrastiveWeight > 0
                 ? string.Create(CultureInfo.InvariantCulture, $";ContrastivePretrainingEpochs={o.ContrastivePretrainingEpochs};ContrastiveWeight={Number(o.ContrastiveWeight!.Value)};ContrastiveTemperature={Number(o.ContrastiveTemperature)}")
                 : string.Empty)
-            + (o.RhythmWeight > 0 ? $";RhythmWeight={Number(o.RhythmWeight)}" : string.Empty);
+            + (o.RhythmWeight > 0 ? $";RhythmWeight={Number(o.RhythmWeight)}" : string.Empty)
+            + (o.DirectionWeight > 0 ? $";DirectionWeight={Number(o.DirectionWeight)}" : string.Empty);
 
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData(System.Text.Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,

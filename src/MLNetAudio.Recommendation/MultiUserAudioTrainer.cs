@@ -238,10 +238,13 @@ public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioMod
         // The contrastive projection comes after both, for the same reason (with both contrastive options at 0, none).
         using var projection = o.ContrastivePretrainingEpochs > 0 || o.ContrastiveWeight > 0 ? nn.Linear(o.EmbeddingSize, o.EmbeddingSize) : null;
         projection?.to(device);
-        // The rhythm read-out last of all (with RhythmWeight at 0, none): the window's tempogram, each lag standardised.
-        using var rhythm = o.RhythmWeight > 0 ? RhythmTarget.Create(o, _songs, device, mean, std) : null;
+        // The rhythm read-out after them (with RhythmWeight at 0, none): the window's tempogram, each lag standardised;
+        // the direction read-out last of all (with DirectionWeight at 0, none).
+        using var rhythm = o.RhythmWeight > 0 ? WindowTempogram.Readout(o, _songs, device, mean, std) : null;
+        using var direction = o.DirectionWeight > 0 ? WindowDirection.Readout(o, _songs, device, mean, std) : null;
+        WindowReadout[] readouts = [.. new[] { rhythm, direction }.OfType<WindowReadout>()];
         var parameters = network.parameters().Append(users).Append(bias).Concat(statisticsHead?.parameters() ?? [])
-            .Concat(o.ContrastiveWeight > 0 ? projection!.parameters() : []).Concat(rhythm?.Head.parameters() ?? []).ToArray();
+            .Concat(o.ContrastiveWeight > 0 ? projection!.parameters() : []).Concat(readouts.SelectMany(r => r.Head.parameters())).ToArray();
         using var optimizer = new RootedAdam(parameters, o.LearningRate);
         int size = _songs.WindowSize;
         int w = o.WindowsPerPair;
@@ -253,11 +256,11 @@ public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioMod
         using var contrastiveWeight = ((float)o.ContrastiveWeight!.Value).ToScalar();
         using var temperature = ((float)o.ContrastiveTemperature).ToScalar();
         var checkpoints = o.CheckpointDirectory is null ? null
-            : new CheckpointedRun(o, channel, new TrainingState(network, users, bias, statisticsHead, projection, rhythm?.Head, optimizer), Fingerprint(plays, o, device));
+            : new CheckpointedRun(o, channel, new TrainingState(network, users, bias, statisticsHead, projection, rhythm?.Head, direction?.Head, optimizer), Fingerprint(plays, o, device));
         var resume = checkpoints?.Open(rng, skippedPerEpoch, epochs);
         if (resume is null && o.ContrastivePretrainingEpochs > 0)
         {
-            Pretrain(o, network, statisticsHead, projection!, rhythm, rng, device, mean, std, channel, statisticsWeight, temperature);
+            Pretrain(o, network, statisticsHead, projection!, readouts, rng, device, mean, std, channel, statisticsWeight, temperature);
         }
 
         long totalSteps = resume?.TotalSteps ?? 0;
@@ -333,9 +336,9 @@ public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioMod
                     loss = loss.add(F.mse_loss(statisticsHead.call(windowEmbedding), statistics).mul(statisticsWeight), TorchScalars.One);
                 }
 
-                if (rhythm is not null)
+                foreach (var readout in readouts)
                 {
-                    loss = loss.add(rhythm.Loss(x, windowEmbedding), TorchScalars.One);
+                    loss = loss.add(readout.Loss(x, windowEmbedding), TorchScalars.One);
                 }
 
                 if (o.ContrastiveWeight > 0 && b > 1)
@@ -353,7 +356,7 @@ public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioMod
                 double gradientNorm = nn.utils.clip_grad_norm_(parameters, 5);
                 float fullLoss = loss.item<float>();
                 int batch = batches + skipped + 1;
-                string? lossHint = float.IsFinite(playLoss) ? $"The play loss was {playLoss}; the window-statistics term (WindowStatisticsWeight), the rhythm term (RhythmWeight) or the contrastive term (ContrastiveWeight) was not finite." : null;
+                string? lossHint = float.IsFinite(playLoss) ? $"The play loss was {playLoss}; the window-statistics term (WindowStatisticsWeight), the rhythm term (RhythmWeight), the direction term (DirectionWeight) or the contrastive term (ContrastiveWeight) was not finite." : null;
                 if (NonFiniteTrainingException.IsNonFiniteBatch(TrainerName, epoch + 1, batch, fullLoss, gradientNorm, o.SkipNonFiniteBatches, lossHint))
                 {
                     skipped++;
@@ -430,10 +433,10 @@ public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioMod
     /// the projection) trained on every song of the catalog, two different windows of each song per batch row, with
     /// an Adam of its own; the songs' order and windows come from <paramref name="rng"/>.
     /// </summary>
-    private void Pretrain(MultiUserAudioOptions o, TimeConvNetwork network, nn.Module<Tensor, Tensor>? statisticsHead, nn.Module<Tensor, Tensor> projection, RhythmTarget? rhythm,
+    private void Pretrain(MultiUserAudioOptions o, TimeConvNetwork network, nn.Module<Tensor, Tensor>? statisticsHead, nn.Module<Tensor, Tensor> projection, WindowReadout[] readouts,
         SavableRandom rng, Device device, Tensor mean, Tensor std, IChannel channel, Scalar statisticsWeight, Scalar temperature)
     {
-        var parameters = network.parameters().Concat(statisticsHead?.parameters() ?? []).Concat(projection.parameters()).Concat(rhythm?.Head.parameters() ?? []).ToArray();
+        var parameters = network.parameters().Concat(statisticsHead?.parameters() ?? []).Concat(projection.parameters()).Concat(readouts.SelectMany(r => r.Head.parameters())).ToArray();
         using var optimizer = new RootedAdam(parameters, o.LearningRate);
         int size = _songs.WindowSize;
         var order = Enumerable.Range(0, _songs.SongCount).ToList();
@@ -470,16 +473,16 @@ public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioMod
                     loss = loss.add(F.mse_loss(statisticsHead.call(embedding), statistics).mul(statisticsWeight), TorchScalars.One);
                 }
 
-                if (rhythm is not null)
+                foreach (var readout in readouts)
                 {
-                    loss = loss.add(rhythm.Loss(x, embedding), TorchScalars.One);
+                    loss = loss.add(readout.Loss(x, embedding), TorchScalars.One);
                 }
 
                 optimizer.zero_grad();
                 loss.backward();
                 double gradientNorm = nn.utils.clip_grad_norm_(parameters, 5);
                 if (NonFiniteTrainingException.IsNonFiniteBatch($"{TrainerName} (contrastive pretraining)", epoch + 1, batches + skipped + 1, loss.item<float>(), gradientNorm, o.SkipNonFiniteBatches,
-                    float.IsFinite(contrastive) ? $"The contrastive loss was {contrastive}; the window-statistics or the rhythm term was not finite." : null))
+                    float.IsFinite(contrastive) ? $"The contrastive loss was {contrastive}; the window-statistics, rhythm or direction term was not finite." : null))
                 {
                     skipped++;
                     continue;

@@ -39,6 +39,21 @@ internal static class WindowTempogram
     }
 
     /// <summary>
+    /// <see cref="MultiUserAudioOptions.RhythmWeight"/>'s read-out: the tempogram of each window, each lag standardised
+    /// over the catalog (<see cref="WindowReadout"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException">The windows are too short for a lag between 0.1 and 1.5 s.</exception>
+    public static WindowReadout Readout(MultiUserAudioOptions options, AudioSongWindows songs, Device device, Tensor mean, Tensor std)
+    {
+        var (first, last) = Lags(songs.Options.FramesPerSecond, songs.FramesPerWindow)
+            ?? throw new ArgumentException(
+                $"RhythmWeight is {options.RhythmWeight} but the song windows hold {songs.FramesPerWindow} frames at {songs.Options.FramesPerSecond} frames per second, too short for beat periods of "
+                + $"{ShortestLagSeconds} to {LongestLagSeconds} s. Set RhythmWeight to 0, or use windows of at least 2 s.",
+                nameof(options));
+        return WindowReadout.Create(options.EmbeddingSize, last - first + 1, options.RhythmWeight, songs, device, mean, std, x => Compute(x, first, last));
+    }
+
+    /// <summary>
     /// The tempogram of each window of <paramref name="standardised"/> ([windows, frames, coefficients], each
     /// coefficient standardised): [windows, last − first + 1], lag <paramref name="first"/> first.
     /// </summary>
@@ -57,92 +72,5 @@ internal static class WindowTempogram
         }
 
         return stack(lagged, 1).div(energy);
-    }
-}
-
-/// <summary>
-/// <see cref="MultiUserAudioOptions.RhythmWeight"/>'s read-out: a linear map from the window embedding to the window's
-/// <see cref="WindowTempogram"/>, each lag standardised by its mean and deviation over the windows of up to 500 songs
-/// of the catalog (cold songs included: no plays are read), and the weighted mean squared error between them.
-/// </summary>
-internal sealed class RhythmTarget : IDisposable
-{
-    private readonly int _first, _last;
-    private readonly Tensor _lagMean, _lagStd;
-    private readonly double _weight;
-
-    private RhythmTarget(nn.Module<Tensor, Tensor> head, int first, int last, Tensor lagMean, Tensor lagStd, double weight)
-    {
-        Head = head;
-        _first = first;
-        _last = last;
-        _lagMean = lagMean;
-        _lagStd = lagStd;
-        _weight = weight;
-    }
-
-    /// <summary>The read-out, trained with the encoder and dropped after training.</summary>
-    public nn.Module<Tensor, Tensor> Head { get; }
-
-    /// <summary>Makes the read-out (after every other module, so the other modules' initial weights stay as without it) and the lag statistics.</summary>
-    /// <exception cref="ArgumentException">The windows are too short for a lag between 0.1 and 1.5 s.</exception>
-    public static RhythmTarget Create(MultiUserAudioOptions options, AudioSongWindows songs, Device device, Tensor mean, Tensor std)
-    {
-        var lags = WindowTempogram.Lags(songs.Options.FramesPerSecond, songs.FramesPerWindow)
-            ?? throw new ArgumentException(
-                $"RhythmWeight is {options.RhythmWeight} but the song windows hold {songs.FramesPerWindow} frames at {songs.Options.FramesPerSecond} frames per second, too short for beat periods of "
-                + $"{WindowTempogram.ShortestLagSeconds} to {WindowTempogram.LongestLagSeconds} s. Set RhythmWeight to 0, or use windows of at least 2 s.",
-                nameof(options));
-        var (first, last) = lags;
-        int count = last - first + 1;
-        var sum = new double[count];
-        var squares = new double[count];
-        long windows = 0;
-        int step = Math.Max(1, songs.SongCount / 500);
-        using (no_grad())
-        {
-            for (int s = 0; s < songs.SongCount; s += step)
-            {
-                using var scope = NewDisposeScope();
-                var x = tensor(songs.Windows(s).ToArray(), [songs.WindowCount(s), songs.FramesPerWindow, songs.Coefficients]).to(device).sub(mean).div(std);
-                var values = WindowTempogram.Compute(x, first, last).to(ScalarType.Float64).cpu().data<double>().ToArray();
-                for (int i = 0; i < values.Length; i++)
-                {
-                    sum[i % count] += values[i];
-                    squares[i % count] += values[i] * values[i];
-                }
-
-                windows += values.Length / count;
-            }
-        }
-
-        var lagMean = new float[count];
-        var lagStd = new float[count];
-        for (int k = 0; k < count; k++)
-        {
-            double m = sum[k] / windows;
-            lagMean[k] = (float)m;
-            lagStd[k] = (float)Math.Sqrt(Math.Max(1e-6, (squares[k] / windows) - (m * m)));
-        }
-
-        var head = nn.Linear(options.EmbeddingSize, count);
-        head.to(device);
-        return new RhythmTarget(head, first, last, tensor(lagMean, device: device), tensor(lagStd, device: device), options.RhythmWeight);
-    }
-
-    /// <summary>The weighted squared error of the read-out of <paramref name="embedding"/> against the tempogram of <paramref name="standardised"/>.</summary>
-    public Tensor Loss(Tensor standardised, Tensor embedding)
-    {
-        var target = WindowTempogram.Compute(standardised, _first, _last).sub(_lagMean).div(_lagStd).detach();
-        using var weight = ((float)_weight).ToScalar();
-        return F.mse_loss(Head.call(embedding), target).mul(weight);
-    }
-
-    /// <inheritdoc/>
-    public void Dispose()
-    {
-        Head.Dispose();
-        _lagMean.Dispose();
-        _lagStd.Dispose();
     }
 }

@@ -149,9 +149,10 @@ public sealed class MultiUserAudioCheckpointTests : IDisposable
     }
 
     [Theory]
-    [InlineData(0.0)]
-    [InlineData(1.0)] // and the rhythm read-out, saved after the projection
-    public void With_contrastive_pretraining_and_term_a_run_resumed_inside_an_epoch_gives_the_uninterrupted_model(double rhythmWeight)
+    [InlineData(0.0, 0.0)]
+    [InlineData(1.0, 0.0)] // and the rhythm read-out, saved after the projection
+    [InlineData(1.0, 1.0)] // and the direction read-out, saved after the rhythm read-out
+    public void With_contrastive_pretraining_and_term_a_run_resumed_inside_an_epoch_gives_the_uninterrupted_model(double rhythmWeight, double directionWeight)
     {
         MultiUserAudioOptions Contrastive(string? directory)
         {
@@ -159,17 +160,18 @@ public sealed class MultiUserAudioCheckpointTests : IDisposable
             options.ContrastivePretrainingEpochs = 2;
             options.ContrastiveWeight = 0.5;
             options.RhythmWeight = rhythmWeight;
+            options.DirectionWeight = directionWeight;
             return options;
         }
 
         string reference = CheckpointedMultiUserTraining.Train(Contrastive(null));
         Assert.NotEqual(CheckpointedMultiUserTraining.Train(CheckpointedMultiUserTraining.Options(null, epochs: 2)), reference);
-        string directory = Path.Combine(_root, $"contrastive-{rhythmWeight}");
+        string directory = Path.Combine(_root, $"contrastive-{rhythmWeight}-{directionWeight}");
         Assert.Equal(reference, CheckpointedMultiUserTraining.Train(Contrastive(directory)));
 
         // Inside the second epoch: the projection and the encoder come back from the checkpoint, pretraining is not redone.
         string checkpoint = Checkpoints(directory).First(p => p.Contains("epoch-000001-step-000000006", StringComparison.Ordinal));
-        string resumed = Path.Combine(_root, $"contrastive-resumed-{rhythmWeight}");
+        string resumed = Path.Combine(_root, $"contrastive-resumed-{rhythmWeight}-{directionWeight}");
         Directory.CreateDirectory(resumed);
         File.Copy(checkpoint, Path.Combine(resumed, Path.GetFileName(checkpoint)));
         var log = new List<string>();
