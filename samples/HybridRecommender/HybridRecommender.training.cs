@@ -79,8 +79,8 @@ public static partial class HybridRecommender
     /// <summary>
     /// The audio model's settings that the command line can change: epochs, how window scores become a song's
     /// (<see cref="MultiUserAudioOptions.Aggregation"/>), negatives per play, contrastive pretraining epochs and
-    /// weight (null: the library's automatic defaults) and the rhythm read-out's weight
-    /// (<see cref="MultiUserAudioOptions.RhythmWeight"/>, 0: off, the default).
+    /// weight (null: the library's automatic defaults), and the rhythm and direction read-outs' weights
+    /// (<see cref="MultiUserAudioOptions.RhythmWeight"/>, <see cref="MultiUserAudioOptions.DirectionWeight"/>; 0: off, the default).
     /// </summary>
     public sealed record AudioModelSettings(
         int Epochs,
@@ -88,11 +88,12 @@ public static partial class HybridRecommender
         int NegativesPerPlay = MultiUserAudioOptions.Defaults.NegativesPerPlay,
         int? ContrastivePretrainingEpochs = null,
         double? ContrastiveWeight = null,
-        double RhythmWeight = MultiUserAudioOptions.Defaults.RhythmWeight)
+        double RhythmWeight = MultiUserAudioOptions.Defaults.RhythmWeight,
+        double DirectionWeight = MultiUserAudioOptions.Defaults.DirectionWeight)
     {
         /// <summary>One line for the log.</summary>
         public override string ToString() =>
-            FormattableString.Invariant($"audio aggregation {Aggregation}, {NegativesPerPlay} negatives per play, contrastive pretraining {ContrastivePretrainingEpochs?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "automatic"} epochs, weight {ContrastiveWeight?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "automatic"}, rhythm weight {RhythmWeight}");
+            FormattableString.Invariant($"audio aggregation {Aggregation}, {NegativesPerPlay} negatives per play, contrastive pretraining {ContrastivePretrainingEpochs?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "automatic"} epochs, weight {ContrastiveWeight?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "automatic"}, rhythm weight {RhythmWeight}, direction weight {DirectionWeight}");
     }
 
     /// <summary>The multi-user audio recommender: shared CNN+LSTM encoder, one vector per user.</summary>
@@ -109,6 +110,7 @@ public static partial class HybridRecommender
             ContrastivePretrainingEpochs = settings.ContrastivePretrainingEpochs,
             ContrastiveWeight = settings.ContrastiveWeight,
             RhythmWeight = settings.RhythmWeight,
+            DirectionWeight = settings.DirectionWeight,
             EmbeddingSize = 32,
             Channels = 16,
             Seed = 1,

@@ -5,7 +5,7 @@
 //        [--seed N --songs-per-user N --aggregation mean|max --negatives N] [--cold-like F] [--cache FOLDER] [--out FOLDER]
 //        [--contrastive-pretraining E --contrastive-weight W] (the audio model's ContrastivePretrainingEpochs and
 //        ContrastiveWeight; left out, the library's automatic defaults; "0 0" for the figures published before them)
-//        [--rhythm-weight W] (the audio model's RhythmWeight; left out, 0: off)
+//        [--rhythm-weight W --direction-weight W] (the audio model's RhythmWeight and DirectionWeight; left out, 0: off)
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -34,14 +34,16 @@ int negatives = int.Parse(arguments.GetValueOrDefault("negatives") ?? MultiUserA
 // --contrastive-pretraining E --contrastive-weight W: the audio model's ContrastivePretrainingEpochs and
 // ContrastiveWeight; left out, the library's automatic defaults (100 epochs at this size, weight 0.5). "0 0" gives the
 // model of the figures published before contrastive pretraining was the default.
-// --rhythm-weight W: the audio model's RhythmWeight (left out, the library's default 0: off).
+// --rhythm-weight W, --direction-weight W: the audio model's RhythmWeight and DirectionWeight (left out, the
+// library's default 0: off).
 var audioSettings = new HybridRecommender.AudioModelSettings(
     epochs,
     aggregation,
     negatives,
     arguments.TryGetValue("contrastive-pretraining", out var pretrainingText) ? int.Parse(pretrainingText, CultureInfo.InvariantCulture) : null,
     arguments.TryGetValue("contrastive-weight", out var weightText) ? double.Parse(weightText, CultureInfo.InvariantCulture) : null,
-    arguments.TryGetValue("rhythm-weight", out var rhythmText) ? double.Parse(rhythmText, CultureInfo.InvariantCulture) : MultiUserAudioOptions.Defaults.RhythmWeight);
+    arguments.TryGetValue("rhythm-weight", out var rhythmText) ? double.Parse(rhythmText, CultureInfo.InvariantCulture) : MultiUserAudioOptions.Defaults.RhythmWeight,
+    arguments.TryGetValue("direction-weight", out var directionText) ? double.Parse(directionText, CultureInfo.InvariantCulture) : MultiUserAudioOptions.Defaults.DirectionWeight);
 double? coldLike = arguments.TryGetValue("cold-like", out var coldLikeText) ? double.Parse(coldLikeText, CultureInfo.InvariantCulture) : null;
 string outputFolder = arguments.GetValueOrDefault("out") ?? Path.Combine(Environment.CurrentDirectory, "hybrid-output");
 Directory.CreateDirectory(outputFolder);
@@ -297,7 +299,7 @@ static Dictionary<string, string> ParseArguments(string[] args)
     {
         if (!args[i].StartsWith("--", StringComparison.Ordinal))
         {
-            throw new ArgumentException($"Expected an option such as --size, found '{args[i]}'. Options: --size small|benchmark, --songs N, --users N, --epochs N, --seed N, --songs-per-user N, --aggregation mean|max, --negatives N, --cold-like F, --contrastive-pretraining E, --contrastive-weight W, --rhythm-weight W, --cache FOLDER, --out FOLDER.");
+            throw new ArgumentException($"Expected an option such as --size, found '{args[i]}'. Options: --size small|benchmark, --songs N, --users N, --epochs N, --seed N, --songs-per-user N, --aggregation mean|max, --negatives N, --cold-like F, --contrastive-pretraining E, --contrastive-weight W, --rhythm-weight W, --direction-weight W, --cache FOLDER, --out FOLDER.");
         }
 
         string name = args[i][2..];
@@ -334,5 +336,5 @@ internal sealed class DenseScorer(int users, int songs, float[] table) : IUserSo
 internal static partial class Program
 {
     internal static readonly string[] KnownOptions =
-        ["size", "songs", "users", "epochs", "seed", "songs-per-user", "aggregation", "negatives", "cold-like", "contrastive-pretraining", "contrastive-weight", "rhythm-weight", "cache", "out"];
+        ["size", "songs", "users", "epochs", "seed", "songs-per-user", "aggregation", "negatives", "cold-like", "contrastive-pretraining", "contrastive-weight", "rhythm-weight", "direction-weight", "cache", "out"];
 }
