@@ -114,10 +114,11 @@ public sealed class MultiUserAudioOptions
     /// runs in a window (sharp attacks and slow decays, which sound comes first) then lies along directions of the
     /// embedding, where MFCC statistics, equal forwards and backwards, cannot hold it. The read-out is slow to learn:
     /// on the real-music sample's order taste (listeners who like tracks forwards or backwards, six plays each),
-    /// weight 50 with 300 <see cref="ContrastivePretrainingEpochs"/> lifted cold NDCG@10 from chance (0.50) to 0.56,
-    /// 0.68 and 0.65 on three seeds (audio -> MF factors 0.66, 0.80, 0.74), while weights 1 and 5 at the automatic 100
-    /// epochs left the embedding without the direction (docs/recommendation.md, "Which way time runs: a direction
-    /// read-out"). Not measured on the simulator's tastes beyond its motif, so off by default. 0 (default) turns it
+    /// weight 50 with 600 <see cref="ContrastivePretrainingEpochs"/> lifted cold NDCG@10 from chance (0.50) to 0.665
+    /// on the mean of five seeds, above the MFCC baselines on every seed (audio -> MF factors 0.760); with 300 epochs
+    /// it was learned on three seeds of five, and weights 1 and 5 at the automatic 100 epochs left the embedding
+    /// without the direction. It costs the soundtrack (timbre) taste: about 0.08 to 0.1 cold NDCG@10 there
+    /// (docs/recommendation.md, "Which way time runs: a direction read-out"). So off by default. 0 (default) turns it
     /// off and leaves the model exactly as without the option.
     /// </summary>
     public double DirectionWeight = Defaults.DirectionWeight;
