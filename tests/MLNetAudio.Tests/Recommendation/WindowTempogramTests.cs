@@ -144,28 +144,7 @@ public sealed class WindowTempogramTests
         ContrastivePretrainingEpochs = 150, ContrastiveWeight = 0, RhythmWeight = rhythm, WindowStatisticsWeight = 0,
     };
 
-    // Leave-one-out nearest song (Euclidean, over song-mean embeddings standardised per dimension): the share whose
-    // nearest other song has the same beat period.
-    private static double NearestHasSamePeriod(MultiUserAudioModel model)
-    {
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        model.Encoder.eval();
-        var x = tensor(Enumerable.Range(0, Songs).SelectMany(s => model.Songs.Windows(s).ToArray()).ToArray(), [Songs * WindowsPerSong, Frames, Coefficients])
-            .sub(tensor(model.CoefficientMean.ToArray())).div(tensor(model.CoefficientDeviation.ToArray()));
-        var songs = model.Encoder.Embedding(x).reshape(Songs, WindowsPerSong, -1).mean([1]);
-        using var floor = 1e-6.ToScalar();
-        songs = songs.sub(songs.mean([0])).div(songs.std(0).clamp_min(floor));
-        var distance = cdist(songs, songs).data<float>().ToArray();
-        int same = 0;
-        for (int i = 0; i < Songs; i++)
-        {
-            int best = Enumerable.Range(0, Songs).Where(j => j != i).MinBy(j => distance[(i * Songs) + j]);
-            same += best % Periods.Length == i % Periods.Length ? 1 : 0;
-        }
-
-        return (double)same / Songs;
-    }
+    private static double NearestHasSamePeriod(MultiUserAudioModel model) => SongNeighbours.SameGroupShare(model, WindowsPerSong, s => s % Periods.Length);
 
     [Fact]
     public void TheRhythmReadOutMakesSongEmbeddingsHoldTheBeatPeriod()
