@@ -289,9 +289,12 @@ static void PlotAccuracyDiversity(List<(string Model, string Split, Recommendati
 
 static Dictionary<string, string> ParseArguments(string[] args)
 {
+    // A misspelt option is an error, not a silent default.
+    string[] known = ["size", "songs", "users", "epochs", "seed", "songs-per-user", "aggregation", "negatives", "cold-like", "contrastive-pretraining", "contrastive-weight", "rhythm-weight", "direction-weight", "cache", "out"];
+    string options = $"Options: --{string.Join(", --", known)}.";
     if (args.Length % 2 != 0)
     {
-        throw new ArgumentException($"Every option takes a value; '{args[^1]}' has none. Options: --{string.Join(", --", KnownOptions)}.");
+        throw new ArgumentException($"Every option takes a value; '{args[^1]}' has none. {options}");
     }
 
     var result = new Dictionary<string, string>();
@@ -299,13 +302,13 @@ static Dictionary<string, string> ParseArguments(string[] args)
     {
         if (!args[i].StartsWith("--", StringComparison.Ordinal))
         {
-            throw new ArgumentException($"Expected an option such as --size, found '{args[i]}'. Options: --size small|benchmark, --songs N, --users N, --epochs N, --seed N, --songs-per-user N, --aggregation mean|max, --negatives N, --cold-like F, --contrastive-pretraining E, --contrastive-weight W, --rhythm-weight W, --direction-weight W, --cache FOLDER, --out FOLDER.");
+            throw new ArgumentException($"Expected an option such as --size, found '{args[i]}'. {options}");
         }
 
         string name = args[i][2..];
-        if (!KnownOptions.Contains(name))
+        if (!known.Contains(name))
         {
-            throw new ArgumentException($"Unknown option '{args[i]}'. Options: --{string.Join(", --", KnownOptions)}.");
+            throw new ArgumentException($"Unknown option '{args[i]}'. {options}");
         }
 
         result[name] = args[i + 1];
@@ -330,11 +333,4 @@ internal sealed class DenseScorer(int users, int songs, float[] table) : IUserSo
 
     public void ScoreUsers(int firstUser, int userCount, Span<float> destination) =>
         table.AsSpan(firstUser * songs, userCount * songs).CopyTo(destination);
-}
-
-/// <summary>The command line's options, for <c>ParseArguments</c>: a misspelt option is an error, not a silent default.</summary>
-internal static partial class Program
-{
-    internal static readonly string[] KnownOptions =
-        ["size", "songs", "users", "epochs", "seed", "songs-per-user", "aggregation", "negatives", "cold-like", "contrastive-pretraining", "contrastive-weight", "rhythm-weight", "direction-weight", "cache", "out"];
 }

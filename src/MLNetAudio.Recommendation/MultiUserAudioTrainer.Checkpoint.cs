@@ -13,7 +13,7 @@ namespace MLNetAudio.Recommendation;
 public sealed partial class MultiUserAudioTrainer
 {
     /// <summary>What training has changed so far: the parameters and the optimiser (the network's and the user vectors' weights live in them).</summary>
-    private sealed record TrainingState(TimeConvNetwork Network, TorchSharp.Modules.Parameter Users, TorchSharp.Modules.Parameter Bias, nn.Module? StatisticsHead, nn.Module? Projection, nn.Module? RhythmHead, nn.Module? DirectionHead, RootedAdam Optimizer);
+    private sealed record TrainingState(TimeConvNetwork Network, TorchSharp.Modules.Parameter Users, TorchSharp.Modules.Parameter Bias, nn.Module? StatisticsHead, nn.Module? Projection, IReadOnlyList<nn.Module> ReadoutHeads, RootedAdam Optimizer);
 
     /// <summary>
     /// Where training stands: epochs done, batches already drawn in the next epoch (0 at an epoch's end), optimisation
@@ -168,14 +168,9 @@ public sealed partial class MultiUserAudioTrainer
                     TorchModuleState.Write(writer, _state.Projection);
                 }
 
-                if (_state.RhythmHead is not null)
+                foreach (var head in _state.ReadoutHeads)
                 {
-                    TorchModuleState.Write(writer, _state.RhythmHead);
-                }
-
-                if (_state.DirectionHead is not null)
-                {
-                    TorchModuleState.Write(writer, _state.DirectionHead);
+                    TorchModuleState.Write(writer, head);
                 }
 
                 _state.Optimizer.WriteMoments(writer);
@@ -216,14 +211,9 @@ public sealed partial class MultiUserAudioTrainer
                 TorchModuleState.Read(reader, _state.Projection);
             }
 
-            if (_state.RhythmHead is not null)
+            foreach (var head in _state.ReadoutHeads)
             {
-                TorchModuleState.Read(reader, _state.RhythmHead);
-            }
-
-            if (_state.DirectionHead is not null)
-            {
-                TorchModuleState.Read(reader, _state.DirectionHead);
+                TorchModuleState.Read(reader, head);
             }
 
             _state.Optimizer.ReadMoments(reader);

@@ -256,7 +256,7 @@ public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioMod
         using var contrastiveWeight = ((float)o.ContrastiveWeight!.Value).ToScalar();
         using var temperature = ((float)o.ContrastiveTemperature).ToScalar();
         var checkpoints = o.CheckpointDirectory is null ? null
-            : new CheckpointedRun(o, channel, new TrainingState(network, users, bias, statisticsHead, projection, rhythm?.Head, direction?.Head, optimizer), Fingerprint(plays, o, device));
+            : new CheckpointedRun(o, channel, new TrainingState(network, users, bias, statisticsHead, projection, [.. readouts.Select(r => r.Head)], optimizer), Fingerprint(plays, o, device));
         var resume = checkpoints?.Open(rng, skippedPerEpoch, epochs);
         if (resume is null && o.ContrastivePretrainingEpochs > 0)
         {
