@@ -165,23 +165,32 @@ public sealed class MlnetAudioCliTests : IDisposable
     }
 
     [Fact]
-    public void An_hour_of_stereo_audio_scores_with_a_peak_under_500_MB()
+    public void An_hour_of_stereo_audio_scores_within_300_MB_of_a_short_clip()
     {
         // 60 minutes of 16-bit stereo at 44.1 kHz (635 MB on disk). Held whole, its samples at the model's 22.05 kHz
         // are 317 MB and its windows 115 MB; streamed from the decoder into the spectrogram and scored from the
-        // segmenter's frames, the whole process (libtorch included, about 220 MB for a short song) peaked at 425-467 MB
-        // (docs/reliability.md, "Long input"); it peaked at 2.09 GB before streaming.
+        // segmenter's frames, the process peaked 200-250 MB above the same command on a short clip
+        // (docs/reliability.md, "Long input"); 1,870 MB above before streaming, 508 MB with streaming off.
+        // The clip's peak is the fixed cost of the runtime, libtorch and the tool on this machine: 218 MB on an AMD
+        // EPYC, 327 MB on an Intel Xeon with a 300 MB L3 whose kernel kept 145 MB of libtorch_cpu.so resident. So the
+        // test bounds what the hour adds, not the machine's fixed cost.
+        string clip = Path.Combine(_dir, "clip.wav");
+        MLNetAudio.Tests.Features.StreamedSegmentingTests.WriteLongWav(clip, seconds: 24, rate: 44100);
         string wav = Path.Combine(_dir, "hour.wav");
         MLNetAudio.Tests.Features.StreamedSegmentingTests.WriteLongWav(wav, seconds: 3600, rate: 44100);
+        Write("clip.csv", "SongId,Path", $"clip,{clip}");
         Write("hour.csv", "SongId,Path", $"hour,{wav}");
         string model = Path.Combine(TestRepository.Root, "models", "flute-taste.zip");
+        var (clipRun, clipPeak) = RunMeasuringPeak("score", "--model", model, "--songs", "clip.csv", "--out", "clip-scores.csv");
         var (run, peak) = RunMeasuringPeak("score", "--model", model, "--songs", "hour.csv", "--out", "hour-scores.csv");
         File.Delete(wav);
+        Assert.True(clipRun.ExitCode == 0, clipRun.Describe());
         Assert.True(run.ExitCode == 0, run.Describe());
         var row = File.ReadAllLines(Path.Combine(_dir, "hour-scores.csv"))[1].Split(',');
         Assert.Equal("hour", row[0]);
         Assert.True(float.TryParse(row[1], CultureInfo.InvariantCulture, out float score) && float.IsFinite(score), string.Join(',', row));
-        Assert.True(peak is > 0 and < 500L << 20, $"peak resident memory {peak >> 20} MB");
+        Assert.True(clipPeak > 0 && peak > 0, $"no resident high-water mark read (clip {clipPeak}, hour {peak})");
+        Assert.True(peak - clipPeak < 300L << 20, $"peak resident memory {peak >> 20} MB for the hour, {clipPeak >> 20} MB for a 24 s clip: the hour added {(peak - clipPeak) >> 20} MB");
     }
 
     private void Write(string name, params string[] lines) => File.WriteAllLines(Path.Combine(_dir, name), lines);
