@@ -12,40 +12,50 @@ using System.Text;
 using HybridRecommenderSample;
 using Microsoft.ML;
 using MLNetAudio;
+using MLNetAudio.Samples;
 using MLNetAudio.Recommendation;
 using ScottPlot;
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-var arguments = ParseArguments(args);
-bool benchmark = arguments.GetValueOrDefault("size") == "benchmark";
-int songCount = int.Parse(arguments.GetValueOrDefault("songs") ?? (benchmark ? "5000" : "300"), CultureInfo.InvariantCulture);
-int userCount = int.Parse(arguments.GetValueOrDefault("users") ?? (benchmark ? "2000" : "150"), CultureInfo.InvariantCulture);
-int epochs = int.Parse(arguments.GetValueOrDefault("epochs") ?? (benchmark ? "4" : "30"), CultureInfo.InvariantCulture);
-// The simulator's seed and mean songs per user (defaults 1 and 20: the published tables), and how the audio model
-// turns window preferences into a song's score (default mean, the seed's) and its negatives per play (default 2).
-int simulatorSeed = int.Parse(arguments.GetValueOrDefault("seed") ?? "1", CultureInfo.InvariantCulture);
-double songsPerUser = double.Parse(arguments.GetValueOrDefault("songs-per-user") ?? "20", CultureInfo.InvariantCulture);
-var aggregation = Enum.Parse<AudioSongAggregation>(arguments.GetValueOrDefault("aggregation") ?? "mean", ignoreCase: true);
-int negatives = int.Parse(arguments.GetValueOrDefault("negatives") ?? MultiUserAudioOptions.Defaults.NegativesPerPlay.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
-// --cold-like F (off unless given; F = 0 is today's ranker): also fit the hybrid that stacks by itself, with F of the
-// played songs made cold-like while its ranker is fitted (HybridRankerOptions.ColdLikeSongFraction), and its own audio
-// model on every training play beside it. Costs two more audio trainings.
-// --contrastive-pretraining E --contrastive-weight W: the audio model's ContrastivePretrainingEpochs and
-// ContrastiveWeight; left out, the library's automatic defaults (100 epochs at this size, weight 0.5). "0 0" gives the
-// model of the figures published before contrastive pretraining was the default.
-// --rhythm-weight W, --direction-weight W: the audio model's RhythmWeight and DirectionWeight (left out, the
-// library's default 0: off).
-var audioSettings = new HybridRecommender.AudioModelSettings(
-    epochs,
-    aggregation,
-    negatives,
-    arguments.TryGetValue("contrastive-pretraining", out var pretrainingText) ? int.Parse(pretrainingText, CultureInfo.InvariantCulture) : null,
-    arguments.TryGetValue("contrastive-weight", out var weightText) ? double.Parse(weightText, CultureInfo.InvariantCulture) : null,
-    arguments.TryGetValue("rhythm-weight", out var rhythmText) ? double.Parse(rhythmText, CultureInfo.InvariantCulture) : MultiUserAudioOptions.Defaults.RhythmWeight,
-    arguments.TryGetValue("direction-weight", out var directionText) ? double.Parse(directionText, CultureInfo.InvariantCulture) : MultiUserAudioOptions.Defaults.DirectionWeight);
-double? coldLike = arguments.TryGetValue("cold-like", out var coldLikeText) ? double.Parse(coldLikeText, CultureInfo.InvariantCulture) : null;
-string outputFolder = arguments.GetValueOrDefault("out") ?? Path.Combine(Environment.CurrentDirectory, "hybrid-output");
+const string Usage = """
+    HybridRecommender: every recommender on one simulated listening benchmark whose songs are rendered to audio,
+    scored on warm and cold songs beside the oracle and random; writes tables and plots.
+
+    Usage: dotnet run -c Release --project samples/HybridRecommender [-- options]
+      --size small|benchmark     300 songs x 150 users (default) or 5,000 x 2,000
+      --songs N --users N        the catalog and the listeners (override --size)
+      --epochs N                 the audio model's epochs (default 30 small, 4 benchmark)
+      --seed N                   the simulator's seed (default 1)
+      --songs-per-user N         the simulator's mean songs per listener (default 20)
+      --aggregation mean|max     how window scores become a song's (default mean)
+      --negatives N              the audio model's negatives per play (default 2)
+      --contrastive-pretraining E, --contrastive-weight W
+                                 the audio model's ContrastivePretrainingEpochs and ContrastiveWeight (default
+                                 automatic; "0 0" for the figures published before them)
+      --rhythm-weight W, --direction-weight W
+                                 the audio model's RhythmWeight and DirectionWeight (default 0: off)
+      --cold-like F              also the hybrid that stacks by itself, F of the played songs made cold-like
+      --cache FOLDER             the song-window cache (default under the temp folder)
+      --out FOLDER               tables and plots (default ./hybrid-output)
+      --help                     this text
+    """;
+if (SampleCommandLine.WantsHelp(args, Usage))
+{
+    return 0;
+}
+
+CommandLine commandLine;
+try
+{
+    commandLine = CommandLine.Parse(ParseArguments(args));
+}
+catch (ArgumentException error)
+{
+    return SampleCommandLine.Fail("HybridRecommender", error);
+}
+
+var (benchmark, songCount, userCount, simulatorSeed, songsPerUser, audioSettings, coldLike, outputFolder, cacheFolder) = commandLine;
 Directory.CreateDirectory(outputFolder);
 var clock = Stopwatch.StartNew();
 void Log(string message) => Console.WriteLine($"[{clock.Elapsed.TotalSeconds,6:0.0} s] {message}");
@@ -67,7 +77,7 @@ Log($"simulated {songCount} songs x {userCount} users (simulator seed {simulator
 
 // STEP 3: render every song with the synthesizer and cut it into 8 s MFCC windows every 1 s (cached on disk, so a
 // rerun reads them back).
-var audioOptions = new AudioSongOptions { CacheDirectory = arguments.GetValueOrDefault("cache") };
+var audioOptions = new AudioSongOptions { CacheDirectory = cacheFolder };
 var songs = AudioSongWindows.Compute(ml, simulator.Songs, audioOptions);
 Log($"song windows: {songs.SongCount} songs x {songs.WindowCount(0)} windows of {songs.FramesPerWindow} x {songs.Coefficients} "
     + $"({songs.ComputedSongs} rendered now, {songs.SongCount - songs.ComputedSongs} from the cache {audioOptions.CacheDirectory ?? "in the temp folder"})");
@@ -214,6 +224,7 @@ foreach (var r in audio.RecommendForPlays(fluteSongs, k: 5))
 }
 
 Log("done");
+return 0;
 
 static string Table(IEnumerable<(string Model, string Split, RecommendationMetrics Metrics)> rows)
 {
@@ -315,6 +326,45 @@ static Dictionary<string, string> ParseArguments(string[] args)
     }
 
     return result;
+}
+
+/// <summary>
+/// What the command line asks for: the benchmark size, the simulator's seed and songs per listener, the audio
+/// model's settings, the cold-like fraction (null: that hybrid is not fitted), and the output and cache folders.
+/// </summary>
+internal sealed record CommandLine(bool Benchmark, int SongCount, int UserCount, int SimulatorSeed, double SongsPerUser, HybridRecommender.AudioModelSettings Audio, double? ColdLike, string OutputFolder, string? CacheFolder)
+{
+    /// <summary>Reads the options (names without "--"); a bad value is an <see cref="ArgumentException"/> naming its option.</summary>
+    public static CommandLine Parse(IReadOnlyDictionary<string, string> options)
+    {
+        string? size = options.GetValueOrDefault("size");
+        bool benchmark = size switch
+        {
+            null or "small" => false,
+            "benchmark" => true,
+            _ => throw new ArgumentException($"--size takes small or benchmark; found '{size}'."),
+        };
+        int Int(string name, int fallback, int minimum) => options.TryGetValue(name, out var v) ? SampleCommandLine.Int("--" + name, v, minimum) : fallback;
+        double? Double(string name, double minimum) => options.TryGetValue(name, out var v) ? SampleCommandLine.Double("--" + name, v, minimum) : null;
+        var audio = new HybridRecommender.AudioModelSettings(
+            Int("epochs", benchmark ? 4 : 30, 1),
+            options.TryGetValue("aggregation", out var aggregation) ? SampleCommandLine.Choice<AudioSongAggregation>("--aggregation", aggregation) : AudioSongAggregation.Mean,
+            Int("negatives", MultiUserAudioOptions.Defaults.NegativesPerPlay, 1),
+            options.ContainsKey("contrastive-pretraining") ? Int("contrastive-pretraining", 0, 0) : null,
+            Double("contrastive-weight", 0),
+            Double("rhythm-weight", 0) ?? MultiUserAudioOptions.Defaults.RhythmWeight,
+            Double("direction-weight", 0) ?? MultiUserAudioOptions.Defaults.DirectionWeight);
+        return new CommandLine(
+            benchmark,
+            Int("songs", benchmark ? 5000 : 300, 2),
+            Int("users", benchmark ? 2000 : 150, 1),
+            Int("seed", 1, int.MinValue),
+            Double("songs-per-user", double.Epsilon) ?? 20,
+            audio,
+            Double("cold-like", 0),
+            options.GetValueOrDefault("out") ?? Path.Combine(Environment.CurrentDirectory, "hybrid-output"),
+            options.GetValueOrDefault("cache"));
+    }
 }
 
 /// <summary>Scores from a dense users x songs table (the per-user models' scores; other users score 0).</summary>

@@ -8,7 +8,31 @@ using MLNetAudio;
 using MLNetAudio.Audio;
 using MLNetAudio.Features;
 using MLNetAudio.Scoring;
+using MLNetAudio.Samples;
 using ScottPlot;
+
+const string Usage = """
+    QuickStart: learns what one listener likes from the audio of four built-in clips, then scores two new ones
+    and finds the 8 s window of each the listener would like most.
+
+    Usage: dotnet run --project samples/QuickStart -c Release [-- <output folder>]
+      <output folder>  where the MFCC picture goes (default ./quickstart-output)
+      --help           this text
+    """;
+if (SampleCommandLine.WantsHelp(args, Usage))
+{
+    return 0;
+}
+
+if (args.Length > 1)
+{
+    return SampleCommandLine.Fail("QuickStart", new ArgumentException($"takes at most one argument, the output folder; found {args.Length}: {string.Join(' ', args)}."));
+}
+
+if (args is [['-', ..] option])
+{
+    return SampleCommandLine.Fail("QuickStart", new ArgumentException($"unknown option '{option}'; the only argument is the output folder."));
+}
 
 string outputFolder = args.Length > 0 ? args[0] : Path.Combine(Environment.CurrentDirectory, "quickstart-output");
 Directory.CreateDirectory(outputFolder);
@@ -75,6 +99,7 @@ for (int i = 0; i < names.Length; i++)
 
 Console.WriteLine();
 Console.WriteLine("strings-then-flute turns to flute at 12 s; flute-then-guitar turns to guitar at 12 s.");
+return 0;
 
 static void SaveMfccPicture(float[] windows, int frames, int coefficients, string path)
 {

@@ -38,9 +38,24 @@ using MLNetAudio;
 using MLNetAudio.Audio;
 using MLNetAudio.Features;
 using MLNetAudio.Recommendation;
+using MLNetAudio.Samples;
 using MLNetAudio.Scoring;
 
-var settings = Settings.Parse(args);
+if (SampleCommandLine.WantsHelp(args, Settings.Usage))
+{
+    return 0;
+}
+
+Settings settings;
+try
+{
+    settings = Settings.Parse(args);
+}
+catch (ArgumentException error)
+{
+    return SampleCommandLine.Fail("RealMusic", error);
+}
+
 var ml = new MLContext(seed: settings.Seed);
 
 (string Name, string Package, string Folder)[] soundtracks =
@@ -426,6 +441,33 @@ internal sealed class Oracle(int users, int songs, Func<int, int, float> score) 
 
 internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs, string? Store = null, bool CatalogOnly = false, string[]? Sources = null, int Copies = 1, string Taste = "soundtrack", bool DirectionCheck = true, double? WindowStatisticsWeight = null, ConvolutionForm? Form = null, bool PerListener = false, int Plays = 6, int? ContrastivePretrainingEpochs = null, double? ContrastiveWeight = null, bool Stack = false, double ColdLike = 0.2, double? RhythmWeight = null, double? DirectionWeight = null)
 {
+    /// <summary>The text of --help.</summary>
+    public const string Usage = """
+        RealMusic: the audio recommenders on real music from Debian's game-soundtrack packages
+        (sudo apt-get install drascula-music wesnoth-1.16-music hyperrogue-music asc-music), cold tracks ranked from
+        their audio beside the MFCC baselines, the oracle and random.
+
+        Usage: dotnet run --project samples/RealMusic -c Release [-- options]
+          --seconds S                  seconds read from each track (default 60; 0: whole tracks)
+          --users N --seed N           simulated listeners (default 60) and the seed (default 1)
+          --plays N                    training plays drawn per listener (default 6)
+          --epochs N                   the multi-user model's epochs (default automatic)
+          --taste soundtrack|order     listeners like a soundtrack (default), or music played forwards or backwards
+          --no-direction-check         with order: skip the single-listener scorer told the direction (about 2 min)
+          --window-statistics-weight W, --rhythm-weight W, --direction-weight W
+                                       the multi-user model's read-out weights (default automatic, 0 and 0)
+          --contrastive-pretraining E, --contrastive-weight W
+                                       its ContrastivePretrainingEpochs and ContrastiveWeight (default automatic)
+          --form 1d|2d                 both networks' ConvolutionForm (default 1-D multi-user, 2-D single-listener)
+          --per-listener               also the seed's method: a TimeConvLstm per listener
+          --stack                      with it, a learned LambdaRank stack (implies --per-listener)
+          --cold-like F                the stack's ColdLikeSongFraction (default 0.2)
+          --store DIR                  stream the windows into an on-disk store
+          --sources a,b                only these soundtracks (drascula, wesnoth, hyperrogue, asc)
+          --catalog-only [--copies N]  stop after the windows (N copies of every track, for a catalog-scale measurement)
+          --help                       this text
+        """;
+
     public static Settings Parse(string[] args)
     {
         var s = new Settings(60, 60, 1, null);
@@ -453,28 +495,28 @@ internal sealed record Settings(double Seconds, int Users, int Seed, int? Epochs
 
             if (i + 1 >= args.Length)
             {
-                throw new ArgumentException($"{args[i]} needs a value.");
+                throw new ArgumentException(args[i].StartsWith("--", StringComparison.Ordinal) ? $"{args[i]} needs a value." : $"unknown argument '{args[i]}'.");
             }
 
             s = args[i] switch
             {
                 "--store" => s with { Store = args[i + 1] },
                 "--sources" => s with { Sources = args[i + 1].Split(',') },
-                "--seconds" => s with { Seconds = double.Parse(args[i + 1], CultureInfo.InvariantCulture) },
-                "--users" => s with { Users = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
-                "--seed" => s with { Seed = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
-                "--epochs" => s with { Epochs = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
-                "--copies" => s with { Copies = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
-                "--taste" => s with { Taste = args[i + 1] },
-                "--plays" => s with { Plays = int.Parse(args[i + 1], CultureInfo.InvariantCulture) is int n and > 0 ? n : throw new ArgumentException($"--plays takes a positive count; found '{args[i + 1]}'.") },
-                "--window-statistics-weight" => s with { WindowStatisticsWeight = double.Parse(args[i + 1], CultureInfo.InvariantCulture) },
-                "--rhythm-weight" => s with { RhythmWeight = double.Parse(args[i + 1], CultureInfo.InvariantCulture) },
-                "--direction-weight" => s with { DirectionWeight = double.Parse(args[i + 1], CultureInfo.InvariantCulture) },
-                "--contrastive-pretraining" => s with { ContrastivePretrainingEpochs = int.Parse(args[i + 1], CultureInfo.InvariantCulture) },
-                "--contrastive-weight" => s with { ContrastiveWeight = double.Parse(args[i + 1], CultureInfo.InvariantCulture) },
-                "--cold-like" => s with { ColdLike = double.Parse(args[i + 1], CultureInfo.InvariantCulture) },
+                "--seconds" => s with { Seconds = SampleCommandLine.Double("--seconds", args[i + 1], minimum: 0) },
+                "--users" => s with { Users = SampleCommandLine.Int("--users", args[i + 1], minimum: 1) },
+                "--seed" => s with { Seed = SampleCommandLine.Int("--seed", args[i + 1]) },
+                "--epochs" => s with { Epochs = SampleCommandLine.Int("--epochs", args[i + 1], minimum: 1) },
+                "--copies" => s with { Copies = SampleCommandLine.Int("--copies", args[i + 1], minimum: 1) },
+                "--taste" => s with { Taste = args[i + 1] is "soundtrack" or "order" ? args[i + 1] : throw new ArgumentException($"--taste takes soundtrack or order; found '{args[i + 1]}'.") },
+                "--plays" => s with { Plays = SampleCommandLine.Int("--plays", args[i + 1], minimum: 1) },
+                "--window-statistics-weight" => s with { WindowStatisticsWeight = SampleCommandLine.Double("--window-statistics-weight", args[i + 1], minimum: 0) },
+                "--rhythm-weight" => s with { RhythmWeight = SampleCommandLine.Double("--rhythm-weight", args[i + 1], minimum: 0) },
+                "--direction-weight" => s with { DirectionWeight = SampleCommandLine.Double("--direction-weight", args[i + 1], minimum: 0) },
+                "--contrastive-pretraining" => s with { ContrastivePretrainingEpochs = SampleCommandLine.Int("--contrastive-pretraining", args[i + 1], minimum: 0) },
+                "--contrastive-weight" => s with { ContrastiveWeight = SampleCommandLine.Double("--contrastive-weight", args[i + 1], minimum: 0) },
+                "--cold-like" => s with { ColdLike = SampleCommandLine.Double("--cold-like", args[i + 1], minimum: 0) },
                 "--form" => s with { Form = args[i + 1] == "2d" ? ConvolutionForm.Conv2dTimeOnly : args[i + 1] == "1d" ? ConvolutionForm.Conv1dAllCoefficients : throw new ArgumentException($"--form takes 1d or 2d; found '{args[i + 1]}'.") },
-                _ => throw new ArgumentException($"Unknown option {args[i]}; known: --seconds (0: whole tracks), --users, --seed, --epochs, --store DIR, --catalog-only, --no-check (no effect: unreadable files are found in the same pass now), --sources a,b, --copies N (with --catalog-only), --taste soundtrack|order, --no-direction-check (order: skip the TimeConvLstm told the direction), --window-statistics-weight W, --rhythm-weight W (the multi-user model's RhythmWeight, default 0), --direction-weight W (its DirectionWeight, default 0), --contrastive-pretraining E, --contrastive-weight W (the multi-user model's), --form 1d|2d (both networks' ConvolutionForm), --per-listener (also the seed's method: a TimeConvLstm per listener), --stack (with it, a learned LambdaRank stack of the multi-user and per-listener models and popularity), --cold-like F (the stack's ColdLikeSongFraction, default 0.2), --plays N (training plays drawn per listener, default 6)."),
+                _ => throw new ArgumentException($"unknown option '{args[i]}'."),
             };
         }
 

@@ -16,37 +16,75 @@ using System.Diagnostics;
 using System.Globalization;
 using MLNetAudio.Experiments;
 using MLNetAudio.Features;
+using MLNetAudio.Samples;
 using MLNetAudio.Synthesis;
 using SeedExperiments;
 using TorchSharp;
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+const string Usage = """
+    SeedExperiments: the seed's two feature-check experiments on the library's pipeline, with plots and a results page.
+
+    Usage: dotnet run --project samples/SeedExperiments -c Release [-- [variants] [--seeds 1,2,3] [--until HH:MM] [<docs folder>]]
+      variants         only experiment 2's CNN-only variants, kept in <docs folder>/experiments/exp2-variants.tsv
+      --seeds LIST     the seeds, comma-separated (default 1,2,3,4,5)
+      --until HH:MM    start no variant run after this UTC time (with variants)
+      <docs folder>    where experiments.md and the plots go (default the repository's docs/)
+      --help           this text
+    """;
+if (SampleCommandLine.WantsHelp(args, Usage))
+{
+    return 0;
+}
+
+int[] seeds = [1, 2, 3, 4, 5];
+bool variantsOnly = args.Length > 0 && args[0] == "variants";
+DateTime? until = null;
+var rest = new List<string>();
+try
+{
+    for (int i = variantsOnly ? 1 : 0; i < args.Length; i++)
+    {
+        string option = args[i];
+        if (option is "--seeds" or "--until" && i + 1 >= args.Length)
+        {
+            throw new ArgumentException($"{option} needs a value.");
+        }
+
+        switch (option)
+        {
+            case "--seeds":
+                seeds = args[++i].Split(',').Select(x => SampleCommandLine.Int("--seeds", x, minimum: 0)).ToArray();
+                break;
+            case "--until":
+                until = DateTime.UtcNow.Date + (TimeSpan.TryParseExact(args[++i], @"hh\:mm", CultureInfo.InvariantCulture, out var time)
+                    ? time
+                    : throw new ArgumentException($"--until takes a UTC time such as 23:20; found '{args[i]}'."));
+                break;
+            case ['-', ..]:
+                throw new ArgumentException($"unknown option '{option}'.");
+            default:
+                rest.Add(option);
+                break;
+        }
+    }
+
+    if (rest.Count > 1)
+    {
+        throw new ArgumentException($"takes one folder at most; found {string.Join(' ', rest)}.");
+    }
+}
+catch (ArgumentException error)
+{
+    return SampleCommandLine.Fail("SeedExperiments", error);
+}
+
 var clock = Stopwatch.StartNew();
 
 // STEP 1: settings. Two libtorch threads (the 2-core build machine); every run has a fixed seed.
 const int Threads = 2;
 torch.set_num_threads(Threads);
-int[] seeds = [1, 2, 3, 4, 5];
-bool variantsOnly = args.Length > 0 && args[0] == "variants";
-DateTime? until = null;
-var rest = new List<string>();
-for (int i = variantsOnly ? 1 : 0; i < args.Length; i++)
-{
-    switch (args[i])
-    {
-        case "--seeds" when i + 1 < args.Length:
-            seeds = args[++i].Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
-            break;
-        case "--until" when i + 1 < args.Length:
-            until = DateTime.UtcNow.Date + TimeSpan.Parse(args[++i], CultureInfo.InvariantCulture);
-            break;
-        default:
-            rest.Add(args[i]);
-            break;
-    }
-}
-
 string docs = rest.Count > 0 ? Path.GetFullPath(rest[0]) : Path.Combine(Report.FindRepositoryRoot(), "docs");
 string plots = Path.Combine(docs, "experiments");
 Directory.CreateDirectory(plots);
@@ -86,7 +124,7 @@ if (variantsOnly)
     string section = Report.VariantsSection(rows, Threads);
     File.WriteAllText(pagePath, Report.WithVariantsSection(File.ReadAllText(pagePath), section));
     Console.WriteLine($"Wrote the variants section of {pagePath} and {Path.Combine(plots, "exp2-variants-gap.png")} ({clock.Elapsed.TotalSeconds:F0} s in all).");
-    return;
+    return 0;
 }
 
 // STEP 2: experiment 1, flute (1) vs guitar (0): 10 + 10 training notes, 10 + 10 test notes at unseen pitches;
@@ -132,3 +170,4 @@ string old = File.Exists(pagePath) ? File.ReadAllText(pagePath) : string.Empty;
 string fresh = Report.Markdown(experiment1, experiment2, seeds, Threads, clock.Elapsed) + Report.History(old);
 File.WriteAllText(pagePath, Report.VariantsSectionOf(old) is { } carried ? Report.WithVariantsSection(fresh, carried) : fresh);
 Console.WriteLine($"Wrote {pagePath} and the plots in {plots} ({clock.Elapsed.TotalSeconds:F0} s in all).");
+return 0;

@@ -200,18 +200,8 @@ public sealed class MlnetAudioCliTests : IDisposable
     /// <summary>Runs the tool; the peak is the process's resident high-water mark (VmHWM), read until it exits.</summary>
     private (CliRun Run, long PeakBytes) RunMeasuringPeak(params string[] args)
     {
-        string tool = ToolPath();
-        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = _dir, RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(tool);
-        foreach (string a in args)
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        start.Environment["OMP_WAIT_POLICY"] = "PASSIVE";
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
+        var (started, stdout, stderr) = ToolProcess.Start(ToolPath(), _dir, args);
+        using var process = started;
         long peak = 0;
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(5);
         while (!process.WaitForExit(TimeSpan.FromMilliseconds(50)))
