@@ -91,6 +91,27 @@ public sealed partial class MultiUserAudioTrainer : IEstimator<MultiUserAudioMod
         }
 
         var device = TorchDevices.Resolve(_options.Device, "MultiUserAudioOptions.Device");
+        int previousThreads = torch.get_num_threads();
+        if (_options.Threads is int threads)
+        {
+            torch.set_num_threads(threads);
+        }
+
+        try
+        {
+            return TrainModel(options, plays, device);
+        }
+        finally
+        {
+            if (_options.Threads is not null)
+            {
+                torch.set_num_threads(previousThreads);
+            }
+        }
+    }
+
+    private MultiUserAudioModel TrainModel(MultiUserAudioOptions options, PlayMatrix plays, Device device)
+    {
         int seed = _options.Seed!.Value;
         torch.random.manual_seed(seed);
         var settings = new TimeConvNetworkSettings(_songs.FramesPerWindow, _songs.Coefficients, _options.ConvolutionForm, NetworkHead.Lstm, _options.ConvolutionLayers, _options.Channels, _options.EmbeddingSize);

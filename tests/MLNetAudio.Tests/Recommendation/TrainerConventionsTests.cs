@@ -2,6 +2,7 @@ using Microsoft.ML;
 using MLNetAudio.Recommendation;
 using MLNetAudio.Scoring;
 using MLNetAudio.Tests.Scoring;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MLNetAudio.Tests.Recommendation;
@@ -186,6 +187,46 @@ public sealed class TrainerConventionsTests
     }
 
     [Fact]
+    public void ThreadsHoldsLibtorchsThreadCountForTheFitAndRestoresIt()
+    {
+        int before = torch.get_num_threads();
+        try
+        {
+            // libtorch at two threads; the options ask for one: every epoch (pretraining included) runs on one.
+            torch.set_num_threads(2);
+            var seen = new List<int>();
+            var pinned = AudioOptions();
+            pinned.Seed = 4;
+            pinned.Threads = 1;
+            pinned.Progress = new InlineProgress(_ => seen.Add(torch.get_num_threads()));
+            var ml = new MLContext(1);
+            using var model = ml.Audio().Recommendation.Trainers.MultiUserAudio(Windows(), pinned).Fit(Plays(ml));
+            Assert.True(seen.Count > 3, $"{seen.Count} progress reports");
+            Assert.All(seen, n => Assert.Equal(1, n));
+            Assert.Equal(2, torch.get_num_threads());
+
+            // The same model as a fit made with libtorch already at one thread and the option left null.
+            torch.set_num_threads(1);
+            var plain = AudioOptions();
+            plain.Seed = 4;
+            Assert.Equal(AllScores(model), TrainAudio(1, plain));
+            Assert.Equal(1, torch.get_num_threads());
+
+            // A failed fit restores the count too.
+            torch.set_num_threads(2);
+            var failing = AudioOptions();
+            failing.Threads = 1;
+            failing.Progress = new InlineProgress(_ => throw new InvalidOperationException("stop"));
+            Assert.Throws<InvalidOperationException>(() => ml.Audio().Recommendation.Trainers.MultiUserAudio(Windows(), failing).Fit(Plays(ml)).Dispose());
+            Assert.Equal(2, torch.get_num_threads());
+        }
+        finally
+        {
+            torch.set_num_threads(before);
+        }
+    }
+
+    [Fact]
     public void IterativeTrainersReportOneProgressPerEpochWithFiniteLosses()
     {
         var ml = new MLContext(1);
@@ -333,8 +374,8 @@ public sealed class TrainerConventionsTests
             Assert.Contains($"{fields.Length} invalid value(s)", e.Message, StringComparison.Ordinal);
         }
 
-        Lists(() => ml.Audio().Recommendation.Trainers.MultiUserAudio(Windows(), new MultiUserAudioOptions { Device = (TorchDevice)7, BatchSize = 0, LearningRate = -1 }),
-            "Device", "BatchSize", "LearningRate");
+        Lists(() => ml.Audio().Recommendation.Trainers.MultiUserAudio(Windows(), new MultiUserAudioOptions { Device = (TorchDevice)7, BatchSize = 0, LearningRate = -1, Threads = 0 }),
+            "Device", "BatchSize", "LearningRate", "Threads");
         Lists(() => ml.Audio().Recommendation.Trainers.ImplicitMatrixFactorization(new ImplicitMatrixFactorizationOptions { Device = (TorchDevice)7, ApproximationRank = 0 }),
             "Device", "ApproximationRank", "MatrixColumnIndexColumnName", "MatrixRowIndexColumnName");
         Lists(() => ml.Audio().Recommendation.Trainers.FieldAwareFactorizationMachine(new FieldAwareFactorizationMachineRecommenderOptions { LatentDimension = 5, NumberOfIterations = 0 }),
