@@ -184,7 +184,7 @@ public sealed class MultiUserAudioOptions
     /// thread count is part of what makes a CPU model reproducible: libtorch splits its sums between threads, so
     /// another count adds in another order, and training carries the last-bit differences into a different model. On
     /// the real-music sample (soundtrack taste, seed 1) one thread gave cold NDCG@10 0.554 and two threads 0.528; one
-    /// thread gave the same model bit for bit on an Intel Xeon (AVX-512, AMX) and an AMD EPYC (Zen 5). Set it when
+    /// thread gave the same figures to the last printed digit on an Intel Xeon (AVX-512, AMX) and an AMD EPYC (Zen 5). Set it when
     /// runs must be compared across machines. Not part of a checkpoint's identity: a run may resume on another count.
     /// </summary>
     public int? Threads;
