@@ -22,4 +22,15 @@ internal static class ToolProcess
         var process = Process.Start(start)!;
         return (process, process.StandardOutput.ReadToEndAsync(), process.StandardError.ReadToEndAsync());
     }
+
+    /// <summary>
+    /// The .dll of a project built beside this test run (same configuration), e.g. <c>src/MLNetAudio.Cli</c> and
+    /// <c>mlnet-audio</c>; the test project references each such project, so it is built first.
+    /// </summary>
+    public static string BuiltDll(string projectFolder, string assemblyName)
+    {
+        string configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name; // bin/<Configuration>/net10.0/
+        string path = Path.Combine(TestRepository.Root, projectFolder, "bin", configuration, "net10.0", assemblyName + ".dll");
+        return File.Exists(path) ? path : throw new InvalidOperationException($"{path} was not built; build the solution ({configuration}) first.");
+    }
 }

@@ -200,7 +200,7 @@ public sealed class MlnetAudioCliTests : IDisposable
     /// <summary>Runs the tool; the peak is the process's resident high-water mark (VmHWM), read until it exits.</summary>
     private (CliRun Run, long PeakBytes) RunMeasuringPeak(params string[] args)
     {
-        var (started, stdout, stderr) = ToolProcess.Start(ToolPath(), _dir, args);
+        var (started, stdout, stderr) = ToolProcess.Start(ToolProcess.BuiltDll(Path.Combine("src", "MLNetAudio.Cli"), "mlnet-audio"), _dir, args);
         using var process = started;
         long peak = 0;
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(5);
@@ -236,22 +236,6 @@ public sealed class MlnetAudioCliTests : IDisposable
         }
 
         return 0;
-    }
-
-    // The tool as built beside this test run (the test project references it, so it is built first).
-    private static string ToolPath()
-    {
-        string configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name; // bin/<Configuration>/net10.0/
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "src", "MLNetAudio.Cli", "bin", configuration, "net10.0", "mlnet-audio.dll");
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        throw new InvalidOperationException($"mlnet-audio.dll ({configuration}) was not built beside {AppContext.BaseDirectory}.");
     }
 
     private sealed record CliRun(string[] Args, int ExitCode, string[] Stdout, string[] Stderr)

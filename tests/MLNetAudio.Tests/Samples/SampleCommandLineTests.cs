@@ -74,7 +74,7 @@ public sealed class SampleCommandLineTests : IDisposable
 
     private SampleRun Run(string sample, params string[] args)
     {
-        var (started, stdout, stderr) = ToolProcess.Start(SamplePath(sample), _dir, args);
+        var (started, stdout, stderr) = ToolProcess.Start(ToolProcess.BuiltDll(Path.Combine("samples", sample), sample), _dir, args);
         using var process = started;
         if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
         {
@@ -84,14 +84,6 @@ public sealed class SampleCommandLineTests : IDisposable
 
         process.WaitForExit();
         return new SampleRun(sample, args, process.ExitCode, stdout.Result, stderr.Result);
-    }
-
-    // The sample as built beside this test run (the test project references it, so it is built first).
-    private static string SamplePath(string sample)
-    {
-        string configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name; // bin/<Configuration>/net10.0/
-        string path = Path.Combine(TestRepository.Root, "samples", sample, "bin", configuration, "net10.0", sample + ".dll");
-        return File.Exists(path) ? path : throw new InvalidOperationException($"{path} was not built; build the solution ({configuration}) first.");
     }
 
     private sealed record SampleRun(string Sample, string[] Args, int ExitCode, string Stdout, string Stderr)
